@@ -1,0 +1,29 @@
+# The two commands of the README:
+#   make dev   installs what is missing, builds, seeds demo data into the local KV and
+#              runs the provider on http://127.0.0.1:8787
+#   make test  runs every test: host unit tests, then end to end against `wrangler dev`
+.PHONY: dev test tools build unit e2e admin clippy
+
+tools:
+	@bash scripts/install-tools.sh
+
+build: tools
+	@bash scripts/build.sh
+
+admin:
+	@cargo build -q --bin oidc-admin
+
+dev: build admin
+	@bash scripts/dev.sh
+
+unit: tools
+	cargo test --workspace --exclude e2e
+
+e2e: build admin
+	bash scripts/e2e.sh
+
+test: unit e2e
+
+clippy: tools
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings

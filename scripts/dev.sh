@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# `make dev`: local signing key and session key (once, in .dev.vars), demo client and user
+# in the local KV, then `wrangler dev` on http://127.0.0.1:8787.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+PORT="${PORT:-8787}"
+STATE=.wrangler/state
+ADMIN=target/debug/oidc-admin
+ISSUER="http://127.0.0.1:$PORT"
+
+touch .dev.vars
+chmod 600 .dev.vars
+if ! grep -q '^SIGNING_KEYS=' .dev.vars; then
+  echo "==> creating a local signing key in .dev.vars (git-ignored)"
+  echo "SIGNING_KEYS='$("$ADMIN" keys generate)'" >> .dev.vars
+fi
+if ! grep -q '^SESSION_KEY=' .dev.vars; then
+  echo "SESSION_KEY='$("$ADMIN" keys session-key)'" >> .dev.vars
+fi
+
+echo "==> seeding the demo client and user into the local KV ($STATE)"
+DEMO_JSON="$("$ADMIN" --persist-to "$STATE" demo --json)"
+field() { node -e 'const o=JSON.parse(process.argv[1]); console.log(o[process.argv[2]] ?? "")' "$DEMO_JSON" "$1"; }
+CLIENT_ID="$(field client_id)"
+CLIENT_SECRET="$(field client_secret)"
+REDIRECT_URI="$(field redirect_uri)"
+USERNAME="$(field username)"
+PASSWORD="$(field password)"
+ENC_REDIRECT="$(node -e 'console.log(encodeURIComponent(process.argv[1]))' "$REDIRECT_URI")"
+
+cat <<MSG
+
+  edge-oidc is starting on $ISSUER
+
+  Discovery:      $ISSUER/.well-known/openid-configuration
+  Demo client:    client_id=$CLIENT_ID
+                  client_secret=$CLIENT_SECRET   (client_secret_basic)
+                  redirect_uri=$REDIRECT_URI
+  Demo user:      $USERNAME / $PASSWORD
+
+  Open this to sign in:
+  $ISSUER/authorize?response_type=code&client_id=$CLIENT_ID&redirect_uri=$ENC_REDIRECT&scope=openid%20profile%20email&state=demo-state&nonce=demo-nonce
+
+  You land on $REDIRECT_URI?code=...; exchange the code within 60 s:
+  curl -s -u '$CLIENT_ID:$CLIENT_SECRET' -d grant_type=authorization_code \\
+       --data-urlencode redirect_uri=$REDIRECT_URI -d code=PASTE_CODE $ISSUER/token
+
+MSG
+exec node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE" \
+  --var "ISSUER:$ISSUER" --show-interactive-dev-session=false

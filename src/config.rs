@@ -1,0 +1,93 @@
+//! Provider configuration, parsed from plain strings (wrangler `[vars]`), so it is
+//! testable without the runtime.
+
+use url::Url;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The issuer identifier (OpenID Connect Discovery §3, RFC 8414 §2): https (or http on
+    /// loopback), no query or fragment, no trailing slash. Every endpoint URL derives from it.
+    pub issuer: String,
+    /// Authorization code lifetime (RFC 6749 §4.1.2: short, 10 minutes at most).
+    pub code_ttl: i64,
+    pub access_token_ttl: i64,
+    pub id_token_ttl: i64,
+    /// How long a login/consent page stays usable.
+    pub interaction_ttl: i64,
+    /// Whether cookies get `Secure` and the `__Host-` prefix (true when the issuer is https).
+    pub secure_cookies: bool,
+}
+
+pub const DEFAULT_CODE_TTL: i64 = 60;
+pub const DEFAULT_ACCESS_TOKEN_TTL: i64 = 3600;
+pub const DEFAULT_ID_TOKEN_TTL: i64 = 3600;
+pub const DEFAULT_INTERACTION_TTL: i64 = 600;
+
+impl Config {
+    /// Builds the configuration from a variable lookup (`ISSUER`, `CODE_TTL_SECONDS`,
+    /// `ACCESS_TOKEN_TTL_SECONDS`, `ID_TOKEN_TTL_SECONDS`, `INTERACTION_TTL_SECONDS`).
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
+        let issuer = get("ISSUER").ok_or("the ISSUER variable is not set")?;
+        let issuer = issuer.trim().trim_end_matches('/').to_string();
+        let url = Url::parse(&issuer).map_err(|e| format!("ISSUER '{issuer}' is not a URL: {e}"))?;
+        let loopback = matches!(url.host_str(), Some("127.0.0.1") | Some("localhost") | Some("[::1]"));
+        if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+            return Err(format!("ISSUER '{issuer}' must use https (http only on loopback)"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(format!("ISSUER '{issuer}' must not have a query or fragment"));
+        }
+        let ttl = |name: &str, default: i64, max: i64| -> Result<i64, String> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => match v.trim().parse::<i64>() {
+                    Ok(n) if n > 0 && n <= max => Ok(n),
+                    _ => Err(format!("{name} must be a whole number of seconds between 1 and {max}, not '{v}'")),
+                },
+            }
+        };
+        Ok(Config {
+            secure_cookies: url.scheme() == "https",
+            issuer,
+            code_ttl: ttl("CODE_TTL_SECONDS", DEFAULT_CODE_TTL, 600)?,
+            access_token_ttl: ttl("ACCESS_TOKEN_TTL_SECONDS", DEFAULT_ACCESS_TOKEN_TTL, 86_400)?,
+            id_token_ttl: ttl("ID_TOKEN_TTL_SECONDS", DEFAULT_ID_TOKEN_TTL, 86_400)?,
+            interaction_ttl: ttl("INTERACTION_TTL_SECONDS", DEFAULT_INTERACTION_TTL, 3600)?,
+        })
+    }
+
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let owned: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| owned.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn issuer_rules() {
+        assert!(Config::from_vars(vars(&[])).unwrap_err().contains("ISSUER"));
+        assert!(Config::from_vars(vars(&[("ISSUER", "http://example.com")])).is_err());
+        assert!(Config::from_vars(vars(&[("ISSUER", "https://id.example.com?x=1")])).is_err());
+        let c = Config::from_vars(vars(&[("ISSUER", "https://id.example.com/")])).unwrap();
+        assert_eq!(c.issuer, "https://id.example.com");
+        assert!(c.secure_cookies);
+        let c = Config::from_vars(vars(&[("ISSUER", "http://127.0.0.1:8787")])).unwrap();
+        assert!(!c.secure_cookies);
+        assert_eq!(c.code_ttl, 60);
+    }
+
+    #[test]
+    fn ttl_validation() {
+        let e = Config::from_vars(vars(&[("ISSUER", "https://a.example"), ("CODE_TTL_SECONDS", "9999")])).unwrap_err();
+        assert!(e.contains("CODE_TTL_SECONDS"));
+        let c = Config::from_vars(vars(&[("ISSUER", "https://a.example"), ("CODE_TTL_SECONDS", "10")])).unwrap();
+        assert_eq!(c.code_ttl, 10);
+    }
+}

@@ -1,0 +1,175 @@
+//! Small cryptographic helpers shared by the worker and the operator tool, and the
+//! [`Crypto`] trait through which the protocol signs tokens and verifies passwords
+//! (WebCrypto in the worker, pure Rust on the host).
+
+use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native;
+
+pub fn b64url(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn b64url_decode(s: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(s).ok()
+}
+
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
+}
+
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    // HMAC accepts keys of any length, so this cannot fail.
+    let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(key) {
+        Ok(m) => m,
+        Err(_) => return [0; 32],
+    };
+    mac.update(data);
+    mac.finalize().into_bytes().into()
+}
+
+/// Constant-time equality (RFC 9700 §4.x: compare secrets without timing leaks).
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+/// `n` random bytes from the platform's CSPRNG (crypto.getRandomValues in Workers).
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], String> {
+    let mut buf = [0u8; N];
+    getrandom::fill(&mut buf).map_err(|e| format!("random number generator failed: {e}"))?;
+    Ok(buf)
+}
+
+/// A random, URL-safe token with `N` bytes of entropy.
+pub fn random_token<const N: usize>() -> Result<String, String> {
+    Ok(b64url(&random_bytes::<N>()?))
+}
+
+/// The stored form of a high-entropy secret (client secret): `sha256:<base64url>`.
+/// A fast hash is right here because the secret itself has 256 bits of entropy.
+pub fn hash_client_secret(secret: &str) -> String {
+    format!("sha256:{}", b64url(&sha256(secret.as_bytes())))
+}
+
+/// Checks a presented client secret against its stored hash, in constant time.
+pub fn verify_client_secret(secret: &str, stored: &str) -> bool {
+    match stored.strip_prefix("sha256:").and_then(b64url_decode) {
+        Some(expected) => ct_eq(&sha256(secret.as_bytes()), &expected),
+        None => false,
+    }
+}
+
+/// PBKDF2-HMAC-SHA256 password hash in PHC string format, as written by the RustCrypto
+/// `pbkdf2` crate: `$pbkdf2-sha256$i=<iterations>,l=<len>$<salt>$<hash>` (standard
+/// base64 without padding).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordHash {
+    pub iterations: u32,
+    pub salt: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+/// Iterations used by the operator tool unless told otherwise. 100,000 is the most that
+/// production Workers' WebCrypto allows; README "Password hashing" has the measured cost.
+pub const DEFAULT_PBKDF2_ITERATIONS: u32 = 100_000;
+pub const MIN_PBKDF2_ITERATIONS: u32 = 10_000;
+pub const MAX_PBKDF2_ITERATIONS: u32 = 100_000;
+
+impl PasswordHash {
+    pub fn parse(phc: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = phc.split('$').collect();
+        if parts.len() != 5 || !parts[0].is_empty() {
+            return Err("not a PHC string of the form $pbkdf2-sha256$i=N,l=32$salt$hash".into());
+        }
+        if parts[1] != "pbkdf2-sha256" {
+            return Err(format!("unsupported password hash algorithm '{}' (expected pbkdf2-sha256)", parts[1]));
+        }
+        let mut iterations = None;
+        let mut len = 32usize;
+        for param in parts[2].split(',') {
+            match param.split_once('=') {
+                Some(("i", v)) => iterations = v.parse::<u32>().ok(),
+                Some(("l", v)) => len = v.parse::<usize>().map_err(|_| "bad l= parameter".to_string())?,
+                _ => return Err(format!("unknown PHC parameter '{param}'")),
+            }
+        }
+        let iterations = iterations.ok_or("missing or invalid i= (iterations) parameter")?;
+        if !(MIN_PBKDF2_ITERATIONS..=MAX_PBKDF2_ITERATIONS).contains(&iterations) {
+            return Err(format!(
+                "iterations {iterations} outside {MIN_PBKDF2_ITERATIONS}..={MAX_PBKDF2_ITERATIONS} (Workers' WebCrypto caps PBKDF2 at 100,000)"
+            ));
+        }
+        let salt = STANDARD_NO_PAD.decode(parts[3]).map_err(|_| "salt is not base64")?;
+        let hash = STANDARD_NO_PAD.decode(parts[4]).map_err(|_| "hash is not base64")?;
+        if salt.len() < 16 {
+            return Err("salt shorter than 16 bytes".into());
+        }
+        if hash.len() != len || !(16..=64).contains(&len) {
+            return Err("hash length does not match l= (16..=64 bytes)".into());
+        }
+        Ok(PasswordHash { iterations, salt, hash })
+    }
+
+    pub fn to_phc(&self) -> String {
+        format!(
+            "$pbkdf2-sha256$i={},l={}${}${}",
+            self.iterations,
+            self.hash.len(),
+            STANDARD_NO_PAD.encode(&self.salt),
+            STANDARD_NO_PAD.encode(&self.hash)
+        )
+    }
+}
+
+/// Signing and password hashing, provided by the platform. Implementations: WebCrypto
+/// (`platform::webcrypto`) in the worker, [`native::NativeCrypto`] on the host.
+#[allow(async_fn_in_trait)] // futures are polled on one thread in Workers
+pub trait Crypto {
+    /// RS256 (RSASSA-PKCS1-v1_5 with SHA-256) over `data` with the active private key.
+    async fn sign_rs256(&self, data: &[u8]) -> Result<Vec<u8>, String>;
+    /// PBKDF2-HMAC-SHA256.
+    async fn pbkdf2_sha256(&self, password: &[u8], salt: &[u8], iterations: u32, len: usize) -> Result<Vec<u8>, String>;
+}
+
+/// Verifies `password` against a stored PHC string, in constant time.
+pub async fn verify_password<C: Crypto>(crypto: &C, password: &str, stored: &PasswordHash) -> Result<bool, String> {
+    let derived = crypto.pbkdf2_sha256(password.as_bytes(), &stored.salt, stored.iterations, stored.hash.len()).await?;
+    Ok(ct_eq(&derived, &stored.hash))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_secret_hash_round_trip() {
+        let h = hash_client_secret("s3cret");
+        assert!(h.starts_with("sha256:"));
+        assert!(verify_client_secret("s3cret", &h));
+        assert!(!verify_client_secret("s3cret ", &h));
+        assert!(!verify_client_secret("s3cret", "plain"));
+    }
+
+    #[test]
+    fn phc_parse_rejects_bad_input() {
+        let ok = PasswordHash { iterations: 100_000, salt: vec![1; 16], hash: vec![2; 32] };
+        assert_eq!(PasswordHash::parse(&ok.to_phc()).unwrap(), ok);
+        assert!(PasswordHash::parse("$argon2id$v=19$m=1$abc$def").unwrap_err().contains("unsupported"));
+        assert!(PasswordHash::parse("$pbkdf2-sha256$i=5,l=32$AAAAAAAAAAAAAAAAAAAAAA$AA").is_err());
+        assert!(PasswordHash::parse("plaintext").is_err());
+        let too_many = PasswordHash { iterations: 600_000, ..ok };
+        assert!(PasswordHash::parse(&too_many.to_phc()).unwrap_err().contains("100,000"));
+    }
+
+    #[test]
+    fn ct_eq_lengths() {
+        assert!(ct_eq(b"abc", b"abc"));
+        assert!(!ct_eq(b"abc", b"abd"));
+        assert!(!ct_eq(b"abc", b"ab"));
+    }
+}

@@ -1,0 +1,141 @@
+//! OAuth 2.0 / OpenID Connect errors.
+//!
+//! Each [`ErrorCode`] variant is an error code registered by RFC 6749 (§4.1.2.1, §5.2),
+//! RFC 6750 (§3.1) or OpenID Connect Core 1.0 (§3.1.2.6). An [`OAuthError`] pairs a code
+//! with a client-safe description; the platform layer turns every error into a response,
+//! so nothing reaches the runtime as `Err`.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// RFC 6749 §4.1.2.1, §5.2: missing, repeated or malformed parameter.
+    InvalidRequest,
+    /// RFC 6749 §5.2: client authentication failed.
+    InvalidClient,
+    /// RFC 6749 §5.2: the code is invalid, expired, used, or bound to something else.
+    InvalidGrant,
+    /// RFC 6749 §4.1.2.1, §5.2: the client may not use this grant or response type.
+    UnauthorizedClient,
+    /// RFC 6749 §5.2.
+    UnsupportedGrantType,
+    /// RFC 6749 §4.1.2.1.
+    UnsupportedResponseType,
+    /// RFC 6749 §4.1.2.1, §5.2.
+    InvalidScope,
+    /// RFC 6749 §4.1.2.1: the user or the server denied the request.
+    AccessDenied,
+    /// RFC 6749 §4.1.2.1.
+    ServerError,
+    /// RFC 6749 §4.1.2.1: a store did not answer; retry later.
+    TemporarilyUnavailable,
+    /// OpenID Connect Core §3.1.2.6: `prompt=none` and no authenticated session.
+    LoginRequired,
+    /// OpenID Connect Core §3.1.2.6.
+    ConsentRequired,
+    /// OpenID Connect Core §3.1.2.6.
+    RequestNotSupported,
+    /// OpenID Connect Core §3.1.2.6.
+    RequestUriNotSupported,
+    /// RFC 6750 §3.1: the access token is missing, expired, revoked or malformed.
+    InvalidToken,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidClient => "invalid_client",
+            ErrorCode::InvalidGrant => "invalid_grant",
+            ErrorCode::UnauthorizedClient => "unauthorized_client",
+            ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
+            ErrorCode::UnsupportedResponseType => "unsupported_response_type",
+            ErrorCode::InvalidScope => "invalid_scope",
+            ErrorCode::AccessDenied => "access_denied",
+            ErrorCode::ServerError => "server_error",
+            ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+            ErrorCode::LoginRequired => "login_required",
+            ErrorCode::ConsentRequired => "consent_required",
+            ErrorCode::RequestNotSupported => "request_not_supported",
+            ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
+            ErrorCode::InvalidToken => "invalid_token",
+        }
+    }
+
+    /// HTTP status for JSON error responses (RFC 6749 §5.2, RFC 6750 §3.1).
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidClient | ErrorCode::InvalidToken => 401,
+            ErrorCode::ServerError => 500,
+            ErrorCode::TemporarilyUnavailable => 503,
+            ErrorCode::AccessDenied => 403,
+            _ => 400,
+        }
+    }
+}
+
+/// An error with a description safe to show the client or the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    pub code: ErrorCode,
+    pub description: String,
+}
+
+impl OAuthError {
+    pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
+        OAuthError { code, description: description.into() }
+    }
+    pub fn invalid_request(d: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, d)
+    }
+    pub fn invalid_client(d: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidClient, d)
+    }
+    pub fn invalid_grant(d: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidGrant, d)
+    }
+    pub fn invalid_scope(d: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidScope, d)
+    }
+    pub fn invalid_token(d: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidToken, d)
+    }
+    pub fn unavailable(d: impl Into<String>) -> Self {
+        Self::new(ErrorCode::TemporarilyUnavailable, d)
+    }
+}
+
+impl fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.description)
+    }
+}
+
+impl std::error::Error for OAuthError {}
+
+/// A storage failure. `Unavailable` is a store that failed or timed out (maps to
+/// `temporarily_unavailable`); `Malformed` is a record that does not parse or validate, with a
+/// message naming the record and the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    Unavailable(String),
+    Malformed(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Unavailable(m) => write!(f, "store unavailable: {m}"),
+            StoreError::Malformed(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+impl From<StoreError> for OAuthError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(m) => OAuthError::unavailable(format!("storage is unavailable, retry later ({m})")),
+            StoreError::Malformed(m) => OAuthError::new(ErrorCode::ServerError, m),
+        }
+    }
+}

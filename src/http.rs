@@ -1,0 +1,197 @@
+//! Platform-neutral HTTP values. The platform layer converts the runtime's request into
+//! [`Request`] and [`Response`] back, so every endpoint runs and is tested on the host.
+
+use crate::error::OAuthError;
+use std::collections::HashMap;
+
+/// Upper bounds on what a request may carry (hostile input: answer 4xx, never work hard).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub const MAX_PARAMS: usize = 64;
+pub const MAX_PARAM_BYTES: usize = 8 * 1024;
+
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    /// The raw query string, without `?`.
+    pub query: String,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.header("cookie")?
+            .split(';')
+            .filter_map(|c| c.trim().split_once('='))
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+    }
+
+    /// The media type of the body, lower-cased, without parameters.
+    pub fn content_type(&self) -> Option<String> {
+        self.header("content-type").map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+    }
+
+    pub fn is_form(&self) -> bool {
+        self.content_type().as_deref() == Some("application/x-www-form-urlencoded")
+    }
+
+    /// Form body parameters; the body must be `application/x-www-form-urlencoded`.
+    pub fn form(&self) -> Result<Params, OAuthError> {
+        if !self.is_form() {
+            return Err(OAuthError::invalid_request("the request body must be application/x-www-form-urlencoded"));
+        }
+        Params::parse(&self.body)
+    }
+
+    pub fn query_params(&self) -> Result<Params, OAuthError> {
+        Params::parse(self.query.as_bytes())
+    }
+}
+
+/// Request parameters with RFC 6749 §3.1 rules applied: a parameter sent without a value
+/// is treated as omitted; a parameter sent more than once is an error.
+#[derive(Debug, Clone, Default)]
+pub struct Params {
+    map: HashMap<String, String>,
+}
+
+impl Params {
+    pub fn parse(raw: &[u8]) -> Result<Params, OAuthError> {
+        if raw.len() > MAX_BODY_BYTES {
+            return Err(OAuthError::invalid_request("the request is too large"));
+        }
+        if std::str::from_utf8(raw).is_err() {
+            return Err(OAuthError::invalid_request("the request parameters are not valid UTF-8"));
+        }
+        let mut map = HashMap::new();
+        for (count, (k, v)) in url::form_urlencoded::parse(raw).enumerate() {
+            if count >= MAX_PARAMS {
+                return Err(OAuthError::invalid_request("too many parameters"));
+            }
+            if k.contains('\u{FFFD}') || v.contains('\u{FFFD}') {
+                return Err(OAuthError::invalid_request("a parameter is not valid percent-encoded UTF-8"));
+            }
+            if v.len() > MAX_PARAM_BYTES {
+                return Err(OAuthError::invalid_request(format!("parameter '{}' is too long", truncate(&k, 40))));
+            }
+            if v.is_empty() {
+                continue;
+            }
+            if map.insert(k.to_string(), v.to_string()).is_some() {
+                return Err(OAuthError::invalid_request(format!("parameter '{}' is repeated (RFC 6749 §3.1)", truncate(&k, 40))));
+            }
+        }
+        Ok(Params { map })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.map.get(name).map(String::as_str)
+    }
+
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Params {
+        Params { map: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() }
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn new(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Response {
+        Response { status, headers: vec![("content-type".into(), content_type.into())], body: body.into() }
+    }
+
+    pub fn json(status: u16, value: &serde_json::Value) -> Response {
+        Response::new(status, "application/json", value.to_string())
+    }
+
+    /// 303 See Other: the browser follows with GET (used after form posts too).
+    pub fn redirect(location: &str) -> Response {
+        Response { status: 303, headers: vec![("location".into(), location.into())], body: Vec::new() }
+            .with_header("cache-control", "no-store")
+    }
+
+    pub fn with_header(mut self, name: &str, value: &str) -> Response {
+        self.headers.push((name.to_ascii_lowercase(), value.to_string()));
+        self
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn with_status(mut self, status: u16) -> Response {
+        self.status = status;
+        self
+    }
+
+    /// RFC 6749 §5.1: token and user data responses must not be cached.
+    pub fn no_store(self) -> Response {
+        self.with_header("cache-control", "no-store").with_header("pragma", "no-cache")
+    }
+
+    /// Lets browser apps (public clients) call the JSON endpoints cross-origin.
+    pub fn cors(self) -> Response {
+        self.with_header("access-control-allow-origin", "*")
+            .with_header("access-control-expose-headers", "WWW-Authenticate")
+    }
+
+    pub fn body_str(&self) -> &str {
+        std::str::from_utf8(&self.body).unwrap_or("")
+    }
+}
+
+/// The JSON error body of RFC 6749 §5.2 (and RFC 6750 for userinfo).
+pub fn error_json(err: &OAuthError) -> Response {
+    let mut r = Response::json(
+        err.code.status(),
+        &serde_json::json!({"error": err.code.as_str(), "error_description": err.description}),
+    )
+    .no_store()
+    .cors();
+    if err.code == crate::error::ErrorCode::TemporarilyUnavailable {
+        r = r.with_header("retry-after", "5");
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_rules() {
+        let p = Params::parse(b"a=1&b=&c=x%20y").unwrap();
+        assert_eq!(p.get("a"), Some("1"));
+        assert_eq!(p.get("b"), None);
+        assert_eq!(p.get("c"), Some("x y"));
+        let e = Params::parse(b"a=1&a=2").unwrap_err();
+        assert!(e.description.contains("repeated"));
+        assert!(Params::parse(b"a=%FF").is_err());
+        assert!(Params::parse(&[b'a', b'=', 0xff]).is_err());
+        let many: String = (0..100).map(|i| format!("p{i}=1&")).collect();
+        assert!(Params::parse(many.as_bytes()).unwrap_err().description.contains("too many"));
+    }
+
+    #[test]
+    fn cookies() {
+        let r = Request { headers: vec![("cookie".into(), "a=1; oidc_csrf=xyz; b=2".into())], ..Default::default() };
+        assert_eq!(r.cookie("oidc_csrf"), Some("xyz"));
+        assert_eq!(r.cookie("c"), None);
+    }
+}

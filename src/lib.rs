@@ -1,0 +1,22 @@
+//! edge-oidc: an OpenID Connect provider for Cloudflare Workers.
+//!
+//! Layers (see README "Code map"):
+//! - [`model`]: the records operators keep in KV (clients, users) and the grant kept in a
+//!   Durable Object; plain data with validation.
+//! - [`protocol`]: one module per endpoint, each a function of a parsed request, the stores,
+//!   the clock and the signer. Runs under plain `cargo test` on the host.
+//! - [`store`]: the narrow storage traits and in-memory implementations for tests.
+//! - `platform` (wasm32 only): the only code that touches the Workers runtime.
+
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod http;
+pub mod keys;
+pub mod model;
+pub mod pages;
+pub mod protocol;
+pub mod store;
+
+#[cfg(target_arch = "wasm32")]
+mod platform;

@@ -1,0 +1,10 @@
+//! The records: clients and users (KV, written by operators) and grants (Durable Object).
+
+pub mod client;
+pub mod grant;
+pub mod scope;
+pub mod user;
+
+pub use client::{AuthMethod, Client};
+pub use grant::Grant;
+pub use user::User;

@@ -1,0 +1,210 @@
+//! Client records (KV namespace `CLIENTS`, key = client id), named after RFC 7591 §2
+//! client metadata. Schema: `schemas/client.schema.json`.
+
+use crate::model::scope;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// RFC 7591 §2 `token_endpoint_auth_method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    None,
+}
+
+impl AuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::None => "none",
+        }
+    }
+    pub fn is_public(self) -> bool {
+        self == AuthMethod::None
+    }
+}
+
+fn default_auth_method() -> AuthMethod {
+    // RFC 7591 §2: the default is client_secret_basic.
+    AuthMethod::ClientSecretBasic
+}
+fn default_grant_types() -> Vec<String> {
+    vec!["authorization_code".into()]
+}
+fn default_response_types() -> Vec<String> {
+    vec!["code".into()]
+}
+fn default_scope() -> String {
+    "openid".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Client {
+    pub client_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
+    pub redirect_uris: Vec<String>,
+    #[serde(default = "default_auth_method")]
+    pub token_endpoint_auth_method: AuthMethod,
+    #[serde(default = "default_grant_types")]
+    pub grant_types: Vec<String>,
+    #[serde(default = "default_response_types")]
+    pub response_types: Vec<String>,
+    /// Space-separated scopes this client may request (RFC 7591 §2 `scope`).
+    #[serde(default = "default_scope")]
+    pub scope: String,
+    /// `sha256:<base64url>` of the client secret; absent for public clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    /// Seconds since the epoch (RFC 7591 §3.2.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id_issued_at: Option<i64>,
+}
+
+impl Client {
+    /// Parses and validates a record read from KV key `key`. The error names the record
+    /// and the field, for the operator.
+    pub fn from_record(key: &str, json: &str) -> Result<Client, String> {
+        let c: Client = serde_json::from_str(json).map_err(|e| format!("client record '{key}' in CLIENTS is malformed: {e}"))?;
+        if c.client_id != key {
+            return Err(format!("client record '{key}' in CLIENTS is malformed: client_id '{}' does not match its key", c.client_id));
+        }
+        c.validate().map_err(|e| format!("client record '{key}' in CLIENTS is malformed: {e}"))?;
+        Ok(c)
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if !valid_client_id(&self.client_id) {
+            return Err("client_id must be 1-128 characters of A-Z a-z 0-9 . _ ~ -".into());
+        }
+        if self.redirect_uris.is_empty() {
+            return Err("redirect_uris must list at least one URI".into());
+        }
+        for uri in &self.redirect_uris {
+            validate_redirect_uri(uri).map_err(|e| format!("redirect_uris: '{uri}' {e}"))?;
+        }
+        match (self.token_endpoint_auth_method.is_public(), &self.client_secret_hash) {
+            (true, Some(_)) => return Err("client_secret_hash must be absent when token_endpoint_auth_method is none".into()),
+            (false, None) => return Err(format!("client_secret_hash is required for {}", self.token_endpoint_auth_method.as_str())),
+            (false, Some(h)) => {
+                let ok = h.strip_prefix("sha256:").and_then(crate::crypto::b64url_decode).is_some_and(|b| b.len() == 32);
+                if !ok {
+                    return Err("client_secret_hash must be sha256:<43 base64url characters> (use oidc-admin)".into());
+                }
+            }
+            (true, None) => {}
+        }
+        for g in &self.grant_types {
+            if g != "authorization_code" {
+                return Err(format!("grant_types: '{g}' is not supported (supported: authorization_code)"));
+            }
+        }
+        for r in &self.response_types {
+            if r != "code" {
+                return Err(format!("response_types: '{r}' is not supported (supported: code)"));
+            }
+        }
+        let scopes: Vec<&str> = self.scope.split(' ').filter(|s| !s.is_empty()).collect();
+        if !scopes.contains(&"openid") {
+            return Err("scope must include openid".into());
+        }
+        for s in scopes {
+            if !scope::is_supported(s) {
+                return Err(format!("scope: '{s}' is not a supported scope ({})", scope::SUPPORTED.join(", ")));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn display_name(&self) -> &str {
+        self.client_name.as_deref().filter(|n| !n.trim().is_empty()).unwrap_or(&self.client_id)
+    }
+
+    pub fn allows_scope(&self, s: &str) -> bool {
+        self.scope.split(' ').any(|x| x == s)
+    }
+
+    /// OpenID Connect Core §3.1.2.1: the redirect URI must exactly match a registered one
+    /// (simple string comparison, RFC 9700 §2.1).
+    pub fn has_redirect_uri(&self, uri: &str) -> bool {
+        self.redirect_uris.iter().any(|r| r == uri)
+    }
+}
+
+pub fn valid_client_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._~-".contains(&b))
+}
+
+/// RFC 6749 §3.1.2: absolute URI, no fragment. https, or http on loopback (RFC 8252 §7.3),
+/// or a private-use scheme for native apps (RFC 8252 §7.1).
+pub fn validate_redirect_uri(uri: &str) -> Result<(), String> {
+    let url = Url::parse(uri).map_err(|e| format!("is not an absolute URI ({e})"))?;
+    if url.fragment().is_some() || uri.contains('#') {
+        return Err("must not contain a fragment".into());
+    }
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" => match url.host_str() {
+            Some("127.0.0.1") | Some("localhost") | Some("[::1]") => Ok(()),
+            _ => Err("may use http only on loopback (127.0.0.1, [::1], localhost)".into()),
+        },
+        "javascript" | "data" | "file" | "vbscript" | "blob" => Err("uses a forbidden scheme".into()),
+        s if s.contains('.') => Ok(()), // RFC 8252 §7.1 reverse-domain private-use scheme
+        _ => Err("must be https, loopback http, or a reverse-domain private-use scheme".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(extra: &str) -> String {
+        format!(
+            r#"{{"client_id":"app","redirect_uris":["https://app.example/cb"],"scope":"openid profile","client_secret_hash":"{}"{extra}}}"#,
+            crate::crypto::hash_client_secret("x")
+        )
+    }
+
+    #[test]
+    fn parses_with_rfc7591_defaults() {
+        let c = Client::from_record("app", &record("")).unwrap();
+        assert_eq!(c.token_endpoint_auth_method, AuthMethod::ClientSecretBasic);
+        assert_eq!(c.grant_types, vec!["authorization_code"]);
+        assert_eq!(c.display_name(), "app");
+    }
+
+    #[test]
+    fn errors_name_record_and_field() {
+        let e = Client::from_record("other", &record("")).unwrap_err();
+        assert!(e.contains("'other'") && e.contains("client_id"), "{e}");
+        let e = Client::from_record("app", r#"{"client_id":"app"}"#).unwrap_err();
+        assert!(e.contains("redirect_uris"), "{e}");
+        let e = Client::from_record("app", &record(r#","grant_types":["password"]"#)).unwrap_err();
+        assert!(e.contains("grant_types"), "{e}");
+        let e = Client::from_record("app", &record(r#","token_endpoint_auth_method":"none""#)).unwrap_err();
+        assert!(e.contains("client_secret_hash"), "{e}");
+        let e = Client::from_record("app", &record(r#","colour":"blue""#)).unwrap_err();
+        assert!(e.contains("colour"), "{e}");
+        let e = Client::from_record("app", "not json").unwrap_err();
+        assert!(e.contains("'app'"), "{e}");
+    }
+
+    #[test]
+    fn redirect_uri_rules() {
+        assert!(validate_redirect_uri("https://a.example/cb?x=1").is_ok());
+        assert!(validate_redirect_uri("http://127.0.0.1:9000/cb").is_ok());
+        assert!(validate_redirect_uri("com.example.app:/cb").is_ok());
+        assert!(validate_redirect_uri("http://a.example/cb").is_err());
+        assert!(validate_redirect_uri("https://a.example/cb#frag").is_err());
+        assert!(validate_redirect_uri("javascript:alert(1)").is_err());
+        assert!(validate_redirect_uri("/relative").is_err());
+    }
+}

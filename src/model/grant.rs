@@ -1,0 +1,43 @@
+//! A grant: what the user approved for a client, created at consent and kept in its own
+//! Durable Object (class `Grants`, one object per grant id). The authorization code and
+//! the access tokens issued from it refer to the grant by id and carry a secret whose
+//! SHA-256 only the object stores.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Grant {
+    pub client_id: String,
+    pub redirect_uri: String,
+    /// Granted scopes, space-separated.
+    pub scope: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// RFC 7636 §4.2 challenge and method (`S256` or `plain`), when the client sent one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_challenge: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_challenge_method: Option<String>,
+    pub sub: String,
+    pub username: String,
+    pub auth_time: i64,
+    /// The scope claims for the ID token, taken at consent time.
+    #[serde(default)]
+    pub id_token_claims: Map<String, Value>,
+}
+
+impl Grant {
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.scope.split(' ').filter(|s| !s.is_empty())
+    }
+}
+
+/// A token handle: `<grant id>.<secret>`; both parts base64url.
+pub fn split_handle(handle: &str) -> Option<(&str, &str)> {
+    let (id, secret) = handle.split_once('.')?;
+    let ok = |s: &str, min: usize, max: usize| {
+        (min..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    (ok(id, 16, 64) && ok(secret, 32, 128)).then_some((id, secret))
+}

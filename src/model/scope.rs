@@ -1,0 +1,40 @@
+//! Scopes and the claims they release (OpenID Connect Core §5.4).
+
+pub const SUPPORTED: &[&str] = &["openid", "profile", "email"];
+
+pub const PROFILE_CLAIMS: &[&str] = &[
+    "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username", "profile", "picture",
+    "website", "gender", "birthdate", "zoneinfo", "locale", "updated_at",
+];
+pub const EMAIL_CLAIMS: &[&str] = &["email", "email_verified"];
+
+pub fn is_supported(scope: &str) -> bool {
+    SUPPORTED.contains(&scope)
+}
+
+/// The claims a scope releases.
+pub fn claims_for(scope: &str) -> &'static [&'static str] {
+    match scope {
+        "profile" => PROFILE_CLAIMS,
+        "email" => EMAIL_CLAIMS,
+        _ => &[],
+    }
+}
+
+/// What the consent page says a scope lets the application do.
+pub fn describe(scope: &str) -> &'static str {
+    match scope {
+        "openid" => "sign you in",
+        "profile" => "see your basic profile: name, username, picture",
+        "email" => "see your email address and whether it is verified",
+        _ => "",
+    }
+}
+
+/// Every claim name the provider can release (Discovery `claims_supported`).
+pub fn all_claims() -> Vec<&'static str> {
+    let mut v = vec!["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp"];
+    v.extend_from_slice(PROFILE_CLAIMS);
+    v.extend_from_slice(EMAIL_CLAIMS);
+    v
+}

@@ -1,0 +1,140 @@
+//! The only code that touches the Workers runtime: the fetch entry point, conversion of
+//! requests and responses, configuration from the environment, and the KV, Durable
+//! Object and WebCrypto implementations of the store and crypto traits.
+
+mod grants;
+mod kv;
+mod webcrypto;
+
+use crate::config::Config;
+use crate::error::OAuthError;
+use crate::http::{self, error_json, MAX_BODY_BYTES};
+use crate::keys::PrivateJwkSet;
+use crate::pages;
+use crate::protocol::router::{self, Documents};
+use crate::protocol::Provider;
+use std::cell::RefCell;
+use std::rc::Rc;
+use worker::{console_error, event, Context, Env, Headers, Request, Response, Result};
+
+/// What is prepared once per isolate: parsed configuration, the discovery document and
+/// JWKS bytes, and the imported signing key (inside `crypto`).
+struct Isolate {
+    fingerprint: [u8; 32],
+    config: Config,
+    docs: Documents,
+    crypto: webcrypto::WebCrypto,
+    kid: String,
+    session_key: Vec<u8>,
+}
+
+thread_local! {
+    static ISOLATE: RefCell<Option<Rc<Isolate>>> = const { RefCell::new(None) };
+}
+
+fn var(env: &Env, name: &str) -> Option<String> {
+    env.var(name).ok().map(|v| v.to_string()).or_else(|| env.secret(name).ok().map(|v| v.to_string()))
+}
+
+fn isolate(env: &Env) -> std::result::Result<Rc<Isolate>, String> {
+    let issuer = var(env, "ISSUER").unwrap_or_default();
+    let keys_json = var(env, "SIGNING_KEYS").ok_or("the SIGNING_KEYS secret is not set (see README: Configuration)")?;
+    let session = var(env, "SESSION_KEY").ok_or("the SESSION_KEY secret is not set (see README: Configuration)")?;
+    let fingerprint = crate::crypto::sha256(format!("{issuer}\0{keys_json}\0{session}").as_bytes());
+    if let Some(i) = ISOLATE.with(|c| c.borrow().clone()) {
+        if i.fingerprint == fingerprint {
+            return Ok(i);
+        }
+    }
+    let config = Config::from_vars(|name| var(env, name))?;
+    let keys = PrivateJwkSet::parse(&keys_json)?;
+    let session_key = crate::crypto::b64url_decode(session.trim())
+        .filter(|k| k.len() >= 32)
+        .ok_or("SESSION_KEY must be at least 32 bytes, base64url-encoded (oidc-admin keys session-key)")?;
+    let docs = Documents::new(&config, &keys);
+    let active = keys.active().clone();
+    let i = Rc::new(Isolate {
+        fingerprint,
+        config,
+        docs,
+        kid: active.kid.clone(),
+        crypto: webcrypto::WebCrypto::new(active),
+        session_key,
+    });
+    ISOLATE.with(|c| *c.borrow_mut() = Some(i.clone()));
+    Ok(i)
+}
+
+fn now() -> i64 {
+    (worker::Date::now().as_millis() / 1000) as i64
+}
+
+fn log(line: &str) {
+    console_error!("{}", line);
+}
+
+async fn to_http(mut req: Request) -> std::result::Result<http::Request, OAuthError> {
+    let url = req.url().map_err(|_| OAuthError::invalid_request("malformed URL"))?;
+    let headers: Vec<(String, String)> = req.headers().entries().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+    let declared = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(OAuthError::invalid_request("the request body is too large"));
+    }
+    let method = req.method().to_string();
+    let body = if method == "GET" || method == "HEAD" || method == "OPTIONS" {
+        Vec::new()
+    } else {
+        req.bytes().await.map_err(|_| OAuthError::invalid_request("the request body could not be read"))?
+    };
+    if body.len() > MAX_BODY_BYTES {
+        return Err(OAuthError::invalid_request("the request body is too large"));
+    }
+    Ok(http::Request { method, path: url.path().to_string(), query: url.query().unwrap_or("").to_string(), headers, body })
+}
+
+fn from_http(r: http::Response) -> Result<Response> {
+    let headers = Headers::new();
+    for (k, v) in &r.headers {
+        headers.append(k, v)?;
+    }
+    Ok(Response::from_bytes(r.body)?.with_status(r.status).with_headers(headers))
+}
+
+#[event(fetch)]
+pub async fn main(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let req = match to_http(req).await {
+        Ok(r) => r,
+        Err(e) => return from_http(error_json(&e)),
+    };
+    let iso = match isolate(&env) {
+        Ok(i) => i,
+        Err(e) => {
+            log(&format!("configuration error: {e}"));
+            let body = pages::error_page(503, "Provider not configured", &e, "temporarily_unavailable");
+            return from_http(body.with_header("retry-after", "60"));
+        }
+    };
+    if let Some(r) = router::static_route(&req, &iso.docs) {
+        return from_http(r);
+    }
+    let stores = match (env.kv("CLIENTS"), env.kv("USERS"), env.durable_object("GRANTS")) {
+        (Ok(c), Ok(u), Ok(g)) => (kv::KvClients(c), kv::KvUsers(u), grants::DoGrants(g)),
+        _ => {
+            log("configuration error: the CLIENTS/USERS KV or GRANTS Durable Object binding is missing");
+            return from_http(error_json(&OAuthError::unavailable("the provider's storage bindings are missing")));
+        }
+    };
+    let provider = Provider {
+        config: &iso.config,
+        clients: &stores.0,
+        users: &stores.1,
+        grants: &stores.2,
+        crypto: &iso.crypto,
+        signing_kid: &iso.kid,
+        session_key: &iso.session_key,
+        now: now(),
+        log: &log,
+    };
+    let resp = provider.handle(&req).await;
+    from_http(resp)
+}

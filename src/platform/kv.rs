@@ -1,0 +1,39 @@
+//! Workers KV implementations of the client and user stores.
+
+use crate::error::StoreError;
+use crate::model::user::user_key;
+use crate::model::{Client, User};
+use crate::store::{find_user_by_login, ClientStore, UserStore};
+use worker::kv::KvStore;
+
+pub struct KvClients(pub KvStore);
+pub struct KvUsers(pub KvStore);
+
+async fn get(kv: &KvStore, key: &str) -> Result<Option<String>, StoreError> {
+    kv.get(key).text().await.map_err(|e| StoreError::Unavailable(format!("KV get '{key}': {e}")))
+}
+
+impl ClientStore for KvClients {
+    async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        if !crate::model::client::valid_client_id(client_id) {
+            return Ok(None);
+        }
+        match get(&self.0, client_id).await? {
+            None => Ok(None),
+            Some(json) => Client::from_record(client_id, &json).map(Some).map_err(StoreError::Malformed),
+        }
+    }
+}
+
+impl UserStore for KvUsers {
+    async fn find_by_login(&self, login: &str) -> Result<Option<User>, StoreError> {
+        find_user_by_login(login, |k| async move { get(&self.0, &k).await }).await
+    }
+    async fn by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let key = user_key(username);
+        match get(&self.0, &key).await? {
+            None => Ok(None),
+            Some(json) => User::from_record(&key, &json).map(Some).map_err(StoreError::Malformed),
+        }
+    }
+}

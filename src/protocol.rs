@@ -1,0 +1,38 @@
+//! One module per endpoint. Each is a method on [`Provider`]: a function of the parsed
+//! request, the stores, the clock and the signer, returning a response value.
+//! [`router::handle`] dispatches by method and path.
+
+pub mod authorize;
+pub mod client_auth;
+pub mod discovery;
+pub mod grant_object;
+pub mod id_token;
+pub mod interaction;
+pub mod login;
+pub mod pkce;
+pub mod router;
+pub mod token;
+pub mod userinfo;
+
+use crate::config::Config;
+
+/// Everything an endpoint may use. Built per request by the platform layer (and by tests,
+/// with in-memory stores and a fixed `now`).
+pub struct Provider<'a, C, U, G, K> {
+    pub config: &'a Config,
+    pub clients: &'a C,
+    pub users: &'a U,
+    pub grants: &'a G,
+    pub crypto: &'a K,
+    /// `kid` of the key that `crypto` signs with.
+    pub signing_kid: &'a str,
+    /// HMAC key protecting login/consent page state (`SESSION_KEY`).
+    pub session_key: &'a [u8],
+    /// Seconds since the epoch.
+    pub now: i64,
+    /// Operator-facing log line (never given secrets, codes, tokens or passwords).
+    pub log: &'a dyn Fn(&str),
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,105 @@
+//! Client authentication at the token endpoint (RFC 6749 §2.3.1, OpenID Connect Core §9):
+//! exactly the method the client is registered with, one method per request.
+
+use crate::crypto::{verify_client_secret, b64url};
+use crate::error::{OAuthError, StoreError};
+use crate::http::{Params, Request};
+use crate::model::{AuthMethod, Client};
+use crate::store::ClientStore;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+/// The credentials a request presents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presented {
+    pub client_id: String,
+    pub secret: Option<String>,
+    pub method: AuthMethod,
+}
+
+/// An authentication failure; `basic` says whether the request used HTTP Basic (then the
+/// 401 carries `WWW-Authenticate: Basic`, RFC 6749 §5.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthError {
+    pub error: OAuthError,
+    pub basic: bool,
+}
+
+fn form_decode(s: &str) -> Option<String> {
+    // RFC 6749 §2.3.1: id and secret are form-urlencoded before Basic encoding.
+    let decoded: String = url::form_urlencoded::parse(format!("v={s}").as_bytes()).next().map(|(_, v)| v.into_owned())?;
+    (!decoded.contains('\u{FFFD}')).then_some(decoded)
+}
+
+pub fn presented(req: &Request, form: &Params) -> Result<Presented, AuthError> {
+    let basic = req.header("authorization").and_then(|h| {
+        let (scheme, rest) = h.trim().split_once(' ')?;
+        scheme.eq_ignore_ascii_case("basic").then(|| rest.trim().to_string())
+    });
+    let body_secret = form.get("client_secret");
+    let body_id = form.get("client_id");
+    if let Some(b64) = basic {
+        let fail = |d: &str| AuthError { error: OAuthError::invalid_client(d), basic: true };
+        if body_secret.is_some() {
+            return Err(fail("use one client authentication method, not Basic and client_secret together"));
+        }
+        let raw = STANDARD.decode(b64.as_bytes()).map_err(|_| fail("the Basic authorization header is not valid base64"))?;
+        let raw = String::from_utf8(raw).map_err(|_| fail("the Basic authorization header is not valid UTF-8"))?;
+        let (id, secret) = raw.split_once(':').ok_or_else(|| fail("the Basic authorization header has no ':'"))?;
+        let id = form_decode(id).ok_or_else(|| fail("malformed client id in the Basic header"))?;
+        let secret = form_decode(secret).ok_or_else(|| fail("malformed client secret in the Basic header"))?;
+        if id.is_empty() {
+            return Err(fail("the Basic authorization header has an empty client id"));
+        }
+        if body_id.is_some_and(|b| b != id) {
+            return Err(fail("client_id in the body does not match the Basic authorization header"));
+        }
+        return Ok(Presented { client_id: id, secret: Some(secret), method: AuthMethod::ClientSecretBasic });
+    }
+    let fail = |d: &str| AuthError { error: OAuthError::invalid_client(d), basic: false };
+    let Some(id) = body_id else {
+        return Err(fail("client authentication is required (client_secret_basic, client_secret_post, or client_id for public clients)"));
+    };
+    Ok(match body_secret {
+        Some(s) => Presented { client_id: id.to_string(), secret: Some(s.to_string()), method: AuthMethod::ClientSecretPost },
+        None => Presented { client_id: id.to_string(), secret: None, method: AuthMethod::None },
+    })
+}
+
+/// Authenticates the presented credentials against the client record.
+pub async fn authenticate<C: ClientStore>(
+    clients: &C,
+    p: &Presented,
+    log: &dyn Fn(&str),
+) -> Result<Client, AuthError> {
+    let basic = p.method == AuthMethod::ClientSecretBasic;
+    let fail = |d: String| AuthError { error: OAuthError::invalid_client(d), basic };
+    let client = match clients.client(&p.client_id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            // Same work as a real check, so unknown ids are not told apart by timing.
+            let _ = verify_client_secret(p.secret.as_deref().unwrap_or(""), &format!("sha256:{}", b64url(&[0; 32])));
+            return Err(fail("client authentication failed".into()));
+        }
+        Err(StoreError::Malformed(m)) => {
+            log(&m);
+            return Err(fail(m));
+        }
+        Err(StoreError::Unavailable(m)) => {
+            log(&format!("token: client store unavailable: {m}"));
+            return Err(AuthError { error: OAuthError::unavailable("the client store is unavailable, retry later"), basic });
+        }
+    };
+    if client.token_endpoint_auth_method != p.method {
+        return Err(fail(format!(
+            "this client is registered for {}, not {}",
+            client.token_endpoint_auth_method.as_str(),
+            p.method.as_str()
+        )));
+    }
+    match (&p.secret, &client.client_secret_hash) {
+        (Some(secret), Some(hash)) if verify_client_secret(secret, hash) => Ok(client),
+        (None, None) => Ok(client),
+        _ => Err(fail("client authentication failed".into())),
+    }
+}

@@ -1,0 +1,51 @@
+//! OpenID Connect Discovery 1.0 §3 and RFC 8414 §2 metadata. Only what is implemented is
+//! advertised. The platform serialises this once per isolate.
+
+use crate::config::Config;
+use crate::model::scope;
+use serde_json::{json, Value};
+
+pub const AUTHORIZE_PATH: &str = "/authorize";
+pub const TOKEN_PATH: &str = "/token";
+pub const USERINFO_PATH: &str = "/userinfo";
+pub const JWKS_PATH: &str = "/jwks.json";
+
+pub fn document(config: &Config) -> Value {
+    json!({
+        "issuer": config.issuer,
+        "authorization_endpoint": config.endpoint(AUTHORIZE_PATH),
+        "token_endpoint": config.endpoint(TOKEN_PATH),
+        "userinfo_endpoint": config.endpoint(USERINFO_PATH),
+        "jwks_uri": config.endpoint(JWKS_PATH),
+        "scopes_supported": scope::SUPPORTED,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256", "plain"],
+        "claims_supported": scope::all_claims(),
+        "claim_types_supported": ["normal"],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
+        "userinfo_signing_alg_values_supported": [],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_derive_from_issuer() {
+        let c = Config::from_vars(|k| (k == "ISSUER").then(|| "https://id.example.com".to_string())).unwrap();
+        let d = document(&c);
+        assert_eq!(d["issuer"], "https://id.example.com");
+        assert_eq!(d["token_endpoint"], "https://id.example.com/token");
+        assert_eq!(d["request_uri_parameter_supported"], false);
+        assert_eq!(d["response_types_supported"], json!(["code"]));
+    }
+}

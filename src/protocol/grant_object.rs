@@ -1,0 +1,144 @@
+//! The logic that runs inside a grant's Durable Object. The object is single-threaded and
+//! its storage transactional, so each command below is read-check-write with no race:
+//! an authorization code is redeemed exactly once (RFC 6749 §4.1.2).
+//!
+//! Pure: `apply(state, command, now) -> (new state to write, reply)`. The Durable Object
+//! (`platform::grant_do`) and the in-memory store (`store::memory`) both run it.
+
+use crate::crypto::{b64url, ct_eq, sha256};
+use crate::model::Grant;
+use crate::protocol::pkce;
+use serde::{Deserialize, Serialize};
+
+/// What the object stores (one value, key `grant`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GrantState {
+    pub grant: Grant,
+    /// base64url SHA-256 of the code's secret part.
+    pub code_hash: String,
+    pub code_expires_at: i64,
+    #[serde(default)]
+    pub code_redeemed_at: Option<i64>,
+    #[serde(default)]
+    pub access_token_hash: Option<String>,
+    #[serde(default)]
+    pub access_expires_at: i64,
+    /// Set when the code was presented again after redemption: every token issued from
+    /// this grant is then rejected (RFC 6749 §4.1.2, RFC 9700 §4.5).
+    #[serde(default)]
+    pub revoked: bool,
+}
+
+impl GrantState {
+    /// When the object's storage may be deleted.
+    pub fn expires_at(&self) -> i64 {
+        self.code_expires_at.max(self.access_expires_at)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Command {
+    /// Create the grant with its code (hash) and expiry.
+    Issue { state: Box<GrantState> },
+    /// Redeem the code at the token endpoint; on success store the new access token's hash.
+    Redeem {
+        code_hash: String,
+        client_id: String,
+        redirect_uri: String,
+        code_verifier: Option<String>,
+        access_token_hash: String,
+        access_expires_at: i64,
+    },
+    /// Validate an access token (userinfo).
+    Access { token_hash: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Reply {
+    Issued,
+    /// The grant, for building the token response or the userinfo response.
+    Granted { grant: Box<Grant> },
+    /// Redemption refused: RFC 6749 `invalid_grant` with this description.
+    InvalidGrant { description: String },
+    /// Access token refused: RFC 6750 `invalid_token`.
+    InvalidToken { description: String },
+    /// Issue on an id that already exists (a random-id collision: never expected).
+    Conflict,
+}
+
+/// Hash of a secret as stored by the object.
+pub fn secret_hash(secret: &str) -> String {
+    b64url(&sha256(secret.as_bytes()))
+}
+
+fn hash_eq(a: &str, b: &str) -> bool {
+    ct_eq(a.as_bytes(), b.as_bytes())
+}
+
+pub fn apply(state: Option<GrantState>, cmd: Command, now: i64) -> (Option<GrantState>, Reply) {
+    match cmd {
+        Command::Issue { state: new } => match state {
+            Some(_) => (None, Reply::Conflict),
+            None => (Some(*new), Reply::Issued),
+        },
+        Command::Redeem { code_hash, client_id, redirect_uri, code_verifier, access_token_hash, access_expires_at } => {
+            let invalid = |d: &str| Reply::InvalidGrant { description: d.to_string() };
+            let Some(mut st) = state else {
+                return (None, invalid("the authorization code is invalid or has expired"));
+            };
+            if !hash_eq(&st.code_hash, &code_hash) {
+                return (None, invalid("the authorization code is invalid or has expired"));
+            }
+            if st.code_redeemed_at.is_some() || st.revoked {
+                // RFC 6749 §4.1.2: a code used twice revokes what was issued from it.
+                let changed = !st.revoked;
+                st.revoked = true;
+                return (changed.then_some(st), invalid("the authorization code has already been used"));
+            }
+            if now >= st.code_expires_at {
+                return (None, invalid("the authorization code has expired"));
+            }
+            // RFC 6749 §4.1.3: bound to the client and the redirect URI.
+            if !hash_eq(&st.grant.client_id, &client_id) {
+                return (None, invalid("the authorization code was issued to another client"));
+            }
+            if st.grant.redirect_uri != redirect_uri {
+                return (None, invalid("redirect_uri does not match the one in the authorization request"));
+            }
+            // RFC 7636 §4.6, and RFC 9700 §2.1.1: a verifier without a challenge is refused.
+            match (&st.grant.code_challenge, code_verifier.as_deref()) {
+                (Some(challenge), Some(verifier)) => {
+                    let method = st.grant.code_challenge_method.as_deref().unwrap_or("plain");
+                    if let Err(e) = pkce::verify(challenge, method, verifier) {
+                        return (None, invalid(&e));
+                    }
+                }
+                (Some(_), None) => return (None, invalid("code_verifier is required (PKCE was used in the authorization request)")),
+                (None, Some(_)) => return (None, invalid("code_verifier sent but the authorization request had no code_challenge")),
+                (None, None) => {}
+            }
+            st.code_redeemed_at = Some(now);
+            st.access_token_hash = Some(access_token_hash);
+            st.access_expires_at = access_expires_at;
+            let grant = Box::new(st.grant.clone());
+            (Some(st), Reply::Granted { grant })
+        }
+        Command::Access { token_hash } => {
+            let invalid = |d: &str| (None, Reply::InvalidToken { description: d.to_string() });
+            let Some(st) = state else { return invalid("the access token is invalid") };
+            match &st.access_token_hash {
+                Some(h) if hash_eq(h, &token_hash) => {}
+                _ => return invalid("the access token is invalid"),
+            }
+            if st.revoked {
+                return invalid("the access token has been revoked");
+            }
+            if now >= st.access_expires_at {
+                return invalid("the access token has expired");
+            }
+            (None, Reply::Granted { grant: Box::new(st.grant) })
+        }
+    }
+}

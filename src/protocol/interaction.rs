@@ -1,0 +1,162 @@
+//! State carried by the login and consent pages between requests: the validated
+//! authorization request (and, after login, who signed in), serialised into a hidden form
+//! field and protected by HMAC-SHA256 under `SESSION_KEY`. It is bound to the browser by
+//! an anti-CSRF cookie whose value it carries: a form posted from another site, or from a
+//! browser that did not load the page, is refused.
+
+use crate::crypto::{b64url, b64url_decode, ct_eq, hmac_sha256};
+use crate::http::Request;
+use crate::model::Grant;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+const CONTEXT: &[u8] = b"edge-oidc/interaction/v1\0";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Interaction {
+    pub client_id: String,
+    pub client_name: String,
+    pub redirect_uri: String,
+    /// Scopes to grant, space-separated.
+    pub scope: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_challenge: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_challenge_method: Option<String>,
+    /// The anti-CSRF cookie value this page belongs to.
+    pub csrf: String,
+    /// Seconds since the epoch after which the page is refused.
+    pub exp: i64,
+    /// Set once the user has signed in (consent stage).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<SignedIn>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignedIn {
+    pub sub: String,
+    pub username: String,
+    pub auth_time: i64,
+    /// The ID token claims for the granted scopes, read at login.
+    pub claims: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenError {
+    Invalid,
+    Expired,
+}
+
+impl Interaction {
+    pub fn seal(&self, key: &[u8]) -> String {
+        let payload = b64url(serde_json::to_string(self).unwrap_or_default().as_bytes());
+        let mac = mac(key, &payload);
+        format!("{payload}.{}", b64url(&mac))
+    }
+
+    pub fn open(sealed: &str, key: &[u8], now: i64) -> Result<Interaction, OpenError> {
+        let (payload, tag) = sealed.split_once('.').ok_or(OpenError::Invalid)?;
+        let tag = b64url_decode(tag).ok_or(OpenError::Invalid)?;
+        if !ct_eq(&mac(key, payload), &tag) {
+            return Err(OpenError::Invalid);
+        }
+        let json = b64url_decode(payload).ok_or(OpenError::Invalid)?;
+        let i: Interaction = serde_json::from_slice(&json).map_err(|_| OpenError::Invalid)?;
+        if now >= i.exp {
+            return Err(OpenError::Expired);
+        }
+        Ok(i)
+    }
+
+    /// The grant this interaction produces once the user allows it.
+    pub fn into_grant(self, user: SignedIn) -> Grant {
+        Grant {
+            client_id: self.client_id,
+            redirect_uri: self.redirect_uri,
+            scope: self.scope,
+            nonce: self.nonce,
+            code_challenge: self.code_challenge,
+            code_challenge_method: self.code_challenge_method,
+            sub: user.sub,
+            username: user.username,
+            auth_time: user.auth_time,
+            id_token_claims: user.claims,
+        }
+    }
+}
+
+fn mac(key: &[u8], payload: &str) -> [u8; 32] {
+    let mut data = Vec::with_capacity(CONTEXT.len() + payload.len());
+    data.extend_from_slice(CONTEXT);
+    data.extend_from_slice(payload.as_bytes());
+    hmac_sha256(key, &data)
+}
+
+pub fn csrf_cookie_name(secure: bool) -> &'static str {
+    // RFC 6265bis §4.1.3.2: `__Host-` pins the cookie to this origin (needs Secure).
+    if secure {
+        "__Host-oidc_csrf"
+    } else {
+        "oidc_csrf"
+    }
+}
+
+/// The browser's anti-CSRF value, if it sent a well-formed one.
+pub fn csrf_cookie<'r>(req: &'r Request, secure: bool) -> Option<&'r str> {
+    req.cookie(csrf_cookie_name(secure))
+        .filter(|v| v.len() == 43 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+}
+
+pub fn set_csrf_cookie(value: &str, secure: bool, max_age: i64) -> String {
+    let mut c = format!("{}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax", csrf_cookie_name(secure));
+    if secure {
+        c.push_str("; Secure");
+    }
+    c
+}
+
+/// Does the posting browser hold the cookie this page was issued for?
+pub fn csrf_matches(req: &Request, secure: bool, interaction: &Interaction) -> bool {
+    csrf_cookie(req, secure).is_some_and(|v| ct_eq(v.as_bytes(), interaction.csrf.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Interaction {
+        Interaction {
+            client_id: "c".into(),
+            client_name: "C".into(),
+            redirect_uri: "https://c.example/cb".into(),
+            scope: "openid".into(),
+            state: Some("s".into()),
+            nonce: None,
+            code_challenge: None,
+            code_challenge_method: None,
+            csrf: "x".repeat(43),
+            exp: 100,
+            user: None,
+        }
+    }
+
+    #[test]
+    fn seal_open_tamper_expire() {
+        let key = b"0123456789abcdef0123456789abcdef";
+        let s = sample().seal(key);
+        assert_eq!(Interaction::open(&s, key, 50).unwrap(), sample());
+        assert_eq!(Interaction::open(&s, key, 100), Err(OpenError::Expired));
+        assert_eq!(Interaction::open(&s, b"another key", 50), Err(OpenError::Invalid));
+        let (p, t) = s.split_once('.').unwrap();
+        let mut forged = sample();
+        forged.client_id = "evil".into();
+        let forged_payload = b64url(serde_json::to_string(&forged).unwrap().as_bytes());
+        assert_eq!(Interaction::open(&format!("{forged_payload}.{t}"), key, 50), Err(OpenError::Invalid));
+        assert_eq!(Interaction::open(p, key, 50), Err(OpenError::Invalid));
+        assert_eq!(Interaction::open("garbage", key, 50), Err(OpenError::Invalid));
+    }
+}

@@ -1,0 +1,98 @@
+//! Dispatch by method and path. Every outcome is a [`Response`]; nothing is an `Err`.
+
+use super::discovery::{AUTHORIZE_PATH, JWKS_PATH, TOKEN_PATH, USERINFO_PATH};
+use super::Provider;
+use crate::crypto::Crypto;
+use crate::error::OAuthError;
+use crate::http::{error_json, Request, Response};
+use crate::pages;
+use crate::store::{ClientStore, GrantStore, UserStore};
+
+/// Documents prepared once per isolate: the discovery document and the public JWKS.
+pub struct Documents {
+    pub discovery: String,
+    pub jwks: String,
+}
+
+impl Documents {
+    pub fn new(config: &crate::config::Config, keys: &crate::keys::PrivateJwkSet) -> Documents {
+        Documents {
+            discovery: super::discovery::document(config).to_string(),
+            jwks: keys.public_jwks().to_string(),
+        }
+    }
+}
+
+fn preflight(methods: &str) -> Response {
+    Response { status: 204, headers: vec![], body: vec![] }
+        .with_header("access-control-allow-origin", "*")
+        .with_header("access-control-allow-methods", methods)
+        .with_header("access-control-allow-headers", "Authorization, Content-Type")
+        .with_header("access-control-max-age", "86400")
+}
+
+fn not_allowed_json(allow: &str) -> Response {
+    error_json(&OAuthError::invalid_request("method not allowed")).with_status(405).with_header("allow", allow)
+}
+
+fn not_allowed_page(allow: &str) -> Response {
+    pages::error_page(405, "Method not allowed", "Use the form on the sign-in page.", "invalid_request").with_header("allow", allow)
+}
+
+/// Paths the worker serves before it needs any store or key.
+pub fn static_route(req: &Request, docs: &Documents) -> Option<Response> {
+    let m = req.method.as_str();
+    Some(match req.path.as_str() {
+        "/.well-known/openid-configuration" | "/.well-known/oauth-authorization-server" => match m {
+            "GET" | "HEAD" => Response::new(200, "application/json", docs.discovery.clone())
+                .with_header("cache-control", "public, max-age=3600")
+                .cors(),
+            "OPTIONS" => preflight("GET, HEAD"),
+            _ => not_allowed_json("GET, HEAD, OPTIONS"),
+        },
+        JWKS_PATH => match m {
+            // JWKS: cacheable, short enough that a newly published key is picked up quickly.
+            "GET" | "HEAD" => Response::new(200, "application/jwk-set+json", docs.jwks.clone())
+                .with_header("cache-control", "public, max-age=600")
+                .cors(),
+            "OPTIONS" => preflight("GET, HEAD"),
+            _ => not_allowed_json("GET, HEAD, OPTIONS"),
+        },
+        "/assets/style.css" => pages::stylesheet(),
+        "/" => pages::page(200, "OpenID Provider", pages::INDEX, &[]),
+        TOKEN_PATH if m == "OPTIONS" => preflight("POST"),
+        USERINFO_PATH if m == "OPTIONS" => preflight("GET, POST"),
+        AUTHORIZE_PATH | TOKEN_PATH | USERINFO_PATH | "/login" | "/consent" => return None,
+        _ => pages::error_page(404, "Not found", "There is nothing at this address.", "not_found"),
+    })
+}
+
+impl<C: ClientStore, U: UserStore, G: GrantStore, K: Crypto> Provider<'_, C, U, G, K> {
+    /// The endpoints that need stores and keys.
+    pub async fn handle(&self, req: &Request) -> Response {
+        let m = req.method.as_str();
+        match req.path.as_str() {
+            AUTHORIZE_PATH => match m {
+                "GET" | "HEAD" | "POST" => self.authorize(req).await,
+                _ => not_allowed_page("GET, POST"),
+            },
+            "/login" => match m {
+                "POST" => self.login(req).await,
+                _ => not_allowed_page("POST"),
+            },
+            "/consent" => match m {
+                "POST" => self.consent(req).await,
+                _ => not_allowed_page("POST"),
+            },
+            TOKEN_PATH => match m {
+                "POST" => self.token(req).await,
+                _ => not_allowed_json("POST, OPTIONS"),
+            },
+            USERINFO_PATH => match m {
+                "GET" | "POST" => self.userinfo(req).await,
+                _ => not_allowed_json("GET, POST, OPTIONS"),
+            },
+            _ => pages::error_page(404, "Not found", "There is nothing at this address.", "not_found"),
+        }
+    }
+}

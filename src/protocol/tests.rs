@@ -1,0 +1,598 @@
+//! Host tests of the whole protocol: in-memory stores, a fixed clock, the pure-Rust
+//! signer. Every request goes through [`Provider::handle`] as the worker's would.
+
+use super::router::{static_route, Documents};
+use super::Provider;
+use crate::config::Config;
+use crate::crypto::native::{hash_password, NativeCrypto};
+use crate::crypto::{b64url, hash_client_secret, sha256};
+use crate::http::{Request, Response};
+use crate::keys::{test_key, PrivateJwkSet};
+use crate::store::memory::{MemoryGrants, MemoryKv};
+use serde_json::{json, Value};
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use url::Url;
+
+const ISSUER: &str = "https://id.example.com";
+const T0: i64 = 1_700_000_000;
+const BASIC_SECRET: &str = "basic-secret-basic-secret-basic-secret-0001";
+const POST_SECRET: &str = "post-secret-post-secret-post-secret-post-0002";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const PASSWORD: &str = "correct horse battery staple";
+const CB: &str = "https://app.example/cb";
+
+struct NoopWake;
+impl Wake for NoopWake {
+    fn wake(self: Arc<Self>) {}
+}
+
+/// The in-memory stores never pend, so polling until ready is enough.
+fn block_on<F: Future>(f: F) -> F::Output {
+    let waker = Waker::from(Arc::new(NoopWake));
+    let mut cx = Context::from_waker(&waker);
+    let mut f = pin!(f);
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+struct World {
+    config: Config,
+    clients: MemoryKv,
+    users: MemoryKv,
+    grants: MemoryGrants,
+    crypto: NativeCrypto,
+    keys: PrivateJwkSet,
+    session_key: Vec<u8>,
+    now: Cell<i64>,
+    logs: RefCell<Vec<String>>,
+    cookie: RefCell<Option<String>>,
+}
+
+fn client_record(id: &str, method: &str, secret: Option<&str>) -> String {
+    let mut v = json!({
+        "client_id": id, "client_name": format!("{id} app"), "redirect_uris": [CB, "http://127.0.0.1:9000/cb"],
+        "token_endpoint_auth_method": method, "scope": "openid profile email",
+    });
+    if let Some(s) = secret {
+        v["client_secret_hash"] = json!(hash_client_secret(s));
+    }
+    v.to_string()
+}
+
+impl World {
+    fn new() -> World {
+        let keys = PrivateJwkSet::parse(test_key::JWKS).expect("fixture key");
+        let crypto = NativeCrypto::from_jwk(keys.active()).expect("fixture key");
+        let config = Config::from_vars(|k| match k {
+            "ISSUER" => Some(ISSUER.into()),
+            "CODE_TTL_SECONDS" => Some("60".into()),
+            _ => None,
+        })
+        .unwrap();
+        let w = World {
+            config,
+            clients: MemoryKv::default(),
+            users: MemoryKv::default(),
+            grants: MemoryGrants::default(),
+            crypto,
+            keys,
+            session_key: vec![42; 32],
+            now: Cell::new(T0),
+            logs: RefCell::new(vec![]),
+            cookie: RefCell::new(None),
+        };
+        w.grants.now.set(T0);
+        w.clients.put("basic", &client_record("basic", "client_secret_basic", Some(BASIC_SECRET)));
+        w.clients.put("post", &client_record("post", "client_secret_post", Some(POST_SECRET)));
+        w.clients.put("public", &client_record("public", "none", None));
+        w.clients.put("narrow", &client_record("narrow", "client_secret_basic", Some(BASIC_SECRET)).replace("openid profile email", "openid"));
+        w.clients.put("broken", r#"{"client_id":"broken","redirect_uris":[]}"#);
+        let hash = hash_password(PASSWORD, 10_000).unwrap().to_phc();
+        let alice = json!({"sub": "u-7f3a9c", "username": "alice", "password_hash": hash, "name": "Alice Example",
+            "given_name": "Alice", "email": "Alice@Example.com", "email_verified": true, "picture": "https://example.com/a.png"});
+        w.users.put("user:alice", &alice.to_string());
+        w.users.put("email:alice@example.com", r#"{"username":"alice"}"#);
+        w
+    }
+
+    fn advance(&self, secs: i64) {
+        self.now.set(self.now.get() + secs);
+        self.grants.now.set(self.now.get());
+    }
+
+    fn call(&self, mut req: Request) -> Response {
+        if let Some(c) = self.cookie.borrow().as_ref() {
+            req.headers.push(("cookie".into(), c.clone()));
+        }
+        let docs = Documents::new(&self.config, &self.keys);
+        if let Some(r) = static_route(&req, &docs) {
+            return r;
+        }
+        let log = |l: &str| self.logs.borrow_mut().push(l.to_string());
+        let p = Provider {
+            config: &self.config,
+            clients: &self.clients,
+            users: &self.users,
+            grants: &self.grants,
+            crypto: &self.crypto,
+            signing_kid: &self.keys.active().kid,
+            session_key: &self.session_key,
+            now: self.now.get(),
+            log: &log,
+        };
+        let r = block_on(p.handle(&req));
+        assert!(r.status < 500 || r.status == 503, "5xx for {} {}: {}", req.method, req.path, r.body_str());
+        if let Some(sc) = r.header("set-cookie") {
+            *self.cookie.borrow_mut() = Some(sc.split(';').next().unwrap().to_string());
+        }
+        r
+    }
+
+    fn get(&self, path_and_query: &str) -> Response {
+        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        self.call(Request { method: "GET".into(), path: path.into(), query: query.into(), ..Default::default() })
+    }
+
+    fn post(&self, path: &str, form: &[(&str, &str)], headers: &[(&str, &str)]) -> Response {
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+        let mut h: Vec<(String, String)> = vec![("content-type".into(), "application/x-www-form-urlencoded".into())];
+        h.extend(headers.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        self.call(Request { method: "POST".into(), path: path.into(), headers: h, body: body.into_bytes(), ..Default::default() })
+    }
+
+    /// GET /authorize with the given parameters.
+    fn authorize(&self, params: &[(&str, &str)]) -> Response {
+        let q = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
+        self.get(&format!("/authorize?{q}"))
+    }
+
+    fn login(&self, page: &Response, username: &str, password: &str) -> Response {
+        let tx = hidden(page, "tx");
+        self.post("/login", &[("tx", &tx), ("username", username), ("password", password)], &[])
+    }
+
+    fn consent(&self, page: &Response, decision: &str) -> Response {
+        let tx = hidden(page, "tx");
+        self.post("/consent", &[("tx", &tx), ("decision", decision)], &[])
+    }
+
+    /// Authorization through login and consent; returns the redirect's query parameters.
+    fn code_for(&self, client: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut params = vec![("response_type", "code"), ("client_id", client), ("redirect_uri", CB), ("scope", "openid profile email"), ("state", "st-1"), ("nonce", "n-1")];
+        params.extend_from_slice(extra);
+        let page = self.authorize(&params);
+        assert_eq!(page.status, 200, "{}", page.body_str());
+        let consent = self.login(&page, "alice", PASSWORD);
+        assert_eq!(consent.status, 200, "{}", consent.body_str());
+        let r = self.consent(&consent, "allow");
+        redirect_params(&r, CB)
+    }
+
+    fn token(&self, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> (u16, Value, Response) {
+        let auth = basic.map(|(id, s)| format!("Basic {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{id}:{s}"))));
+        let headers: Vec<(&str, &str)> = auth.as_deref().map(|a| vec![("authorization", a)]).unwrap_or_default();
+        let r = self.post("/token", form, &headers);
+        let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+        (r.status, v, r)
+    }
+}
+
+fn hidden(page: &Response, name: &str) -> String {
+    let body = page.body_str();
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = body.find(&marker).unwrap_or_else(|| panic!("no {name} in {body}")) + marker.len();
+    let end = body[start..].find('"').unwrap() + start;
+    body[start..end].replace("&quot;", "\"").replace("&amp;", "&")
+}
+
+fn redirect_params(r: &Response, expected_base: &str) -> Vec<(String, String)> {
+    assert_eq!(r.status, 303, "expected a redirect, got {}: {}", r.status, r.body_str());
+    let loc = Url::parse(r.header("location").unwrap()).unwrap();
+    assert!(loc.as_str().starts_with(expected_base), "{loc}");
+    loc.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
+
+fn param<'a>(p: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    p.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+fn verify_id_token(w: &World, token: &str) -> Value {
+    use jwt_compact::alg::{Rsa, RsaPublicKey};
+    use jwt_compact::{AlgorithmExt, UntrustedToken};
+    let jwk = w.keys.active();
+    let n = rsa::BigUint::from_bytes_be(&crate::crypto::b64url_decode(&jwk.n).unwrap());
+    let e = rsa::BigUint::from_bytes_be(&crate::crypto::b64url_decode(&jwk.e).unwrap());
+    let key = RsaPublicKey::new(n, e).unwrap();
+    let untrusted = UntrustedToken::new(token).unwrap();
+    assert_eq!(untrusted.header().key_id.as_deref(), Some(jwk.kid.as_str()));
+    assert_eq!(untrusted.algorithm(), "RS256");
+    let verified = Rsa::rs256().validator::<Value>(&key).validate(&untrusted).expect("ID token signature verifies");
+    verified.claims().custom.clone()
+}
+
+fn code_flow_tokens(w: &World) -> (Value, String) {
+    let p = w.code_for("basic", &[]);
+    let code = param(&p, "code").unwrap().to_string();
+    let (status, v, _) = w.token(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CB)], Some(("basic", BASIC_SECRET)));
+    assert_eq!(status, 200, "{v}");
+    (v, code)
+}
+
+#[test]
+fn discovery_and_jwks() {
+    let w = World::new();
+    let r = w.get("/.well-known/openid-configuration");
+    assert_eq!(r.status, 200);
+    let d: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(d["issuer"], ISSUER);
+    assert_eq!(d["jwks_uri"], format!("{ISSUER}/jwks.json"));
+    let r2 = w.get("/.well-known/oauth-authorization-server");
+    assert_eq!(r2.body, r.body);
+    let jwks: Value = serde_json::from_slice(&w.get("/jwks.json").body).unwrap();
+    let k = &jwks["keys"][0];
+    assert_eq!(k["kid"], w.keys.active().kid.as_str());
+    assert_eq!(k["use"], "sig");
+    assert_eq!(k["alg"], "RS256");
+    for private in ["d", "p", "q", "dp", "dq", "qi"] {
+        assert!(k.get(private).is_none(), "JWKS leaks {private}");
+    }
+}
+
+#[test]
+fn full_flow_client_secret_basic() {
+    let w = World::new();
+    let p = w.code_for("basic", &[]);
+    assert_eq!(param(&p, "state"), Some("st-1"));
+    assert_eq!(param(&p, "iss"), Some(ISSUER));
+    let code = param(&p, "code").unwrap();
+    let (status, v, r) = w.token(&[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", CB)], Some(("basic", BASIC_SECRET)));
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert_eq!(v["token_type"], "Bearer");
+    assert_eq!(v["expires_in"], 3600);
+    assert_eq!(v["scope"], "openid profile email");
+    let at = v["access_token"].as_str().unwrap();
+    let c = verify_id_token(&w, v["id_token"].as_str().unwrap());
+    assert_eq!(c["iss"], ISSUER);
+    assert_eq!(c["sub"], "u-7f3a9c");
+    assert_eq!(c["aud"], "basic");
+    assert_eq!(c["azp"], "basic");
+    assert_eq!(c["nonce"], "n-1");
+    assert_eq!(c["iat"], T0);
+    assert_eq!(c["exp"], T0 + 3600);
+    assert_eq!(c["auth_time"], T0);
+    assert_eq!(c["at_hash"], b64url(&sha256(at.as_bytes())[..16]));
+    assert_eq!(c["name"], "Alice Example");
+    assert_eq!(c["preferred_username"], "alice");
+    assert_eq!(c["email"], "Alice@Example.com");
+    assert_eq!(c["email_verified"], true);
+    // Userinfo: fresh claims for the granted scopes.
+    let r = w.call(Request { method: "GET".into(), path: "/userinfo".into(), headers: vec![("authorization".into(), format!("Bearer {at}"))], ..Default::default() });
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    let u: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(u["sub"], "u-7f3a9c");
+    assert_eq!(u["email"], "Alice@Example.com");
+    assert_eq!(u["picture"], "https://example.com/a.png");
+    // No secrets or codes in the logs.
+    let logs = w.logs.borrow().join("\n");
+    assert!(!logs.contains(code) && !logs.contains(at) && !logs.contains(PASSWORD) && !logs.contains(BASIC_SECRET));
+}
+
+#[test]
+fn full_flow_client_secret_post_and_scope_openid_only() {
+    let w = World::new();
+    let p = w.code_for("post", &[("scope", "openid")]);
+    let code = param(&p, "code").unwrap();
+    let (status, v, _) = w.token(
+        &[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", CB), ("client_id", "post"), ("client_secret", POST_SECRET)],
+        None,
+    );
+    assert_eq!(status, 200, "{v}");
+    let c = verify_id_token(&w, v["id_token"].as_str().unwrap());
+    assert_eq!(v["scope"], "openid");
+    assert!(c.get("email").is_none() && c.get("name").is_none());
+}
+
+#[test]
+fn full_flow_public_client_pkce_and_login_by_email() {
+    let w = World::new();
+    let params = [("response_type", "code"), ("client_id", "public"), ("redirect_uri", CB), ("scope", "openid email"), ("code_challenge", CHALLENGE), ("code_challenge_method", "S256")];
+    let page = w.authorize(&params);
+    assert_eq!(page.status, 200);
+    let consent = w.login(&page, "ALICE@example.com", PASSWORD);
+    assert_eq!(consent.status, 200, "{}", consent.body_str());
+    assert!(consent.body_str().contains("See your email address"));
+    let p = redirect_params(&w.consent(&consent, "allow"), CB);
+    assert_eq!(param(&p, "state"), None);
+    let code = param(&p, "code").unwrap();
+    let base = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", CB), ("client_id", "public")];
+    let (status, v, _) = w.token(&base, None);
+    assert_eq!((status, v["error"].as_str()), (400, Some("invalid_grant")), "missing verifier");
+    let wrong = "x".repeat(43);
+    let (status, v, _) = w.token(&[base.as_slice(), &[("code_verifier", wrong.as_str())]].concat(), None);
+    assert_eq!((status, v["error"].as_str()), (400, Some("invalid_grant")), "wrong verifier");
+    let (status, v, _) = w.token(&[base.as_slice(), &[("code_verifier", VERIFIER)]].concat(), None);
+    assert_eq!(status, 200, "{v}");
+    let c = verify_id_token(&w, v["id_token"].as_str().unwrap());
+    assert_eq!(c["aud"], "public");
+    assert!(c.get("nonce").is_none());
+}
+
+#[test]
+fn authorize_errors_before_redirect_uri_is_trusted_are_pages() {
+    let w = World::new();
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (vec![("response_type", "code"), ("redirect_uri", CB), ("scope", "openid")], "no client_id"),
+        (vec![("client_id", "nobody"), ("redirect_uri", CB), ("scope", "openid"), ("response_type", "code")], "No application"),
+        (vec![("client_id", "basic"), ("scope", "openid"), ("response_type", "code")], "no redirect_uri"),
+        (vec![("client_id", "basic"), ("redirect_uri", "https://evil.example/cb"), ("scope", "openid"), ("response_type", "code")], "not registered"),
+        (vec![("client_id", "basic"), ("redirect_uri", "https://app.example/cb/"), ("scope", "openid"), ("response_type", "code")], "not registered"),
+        (vec![("client_id", "broken"), ("redirect_uri", CB), ("scope", "openid"), ("response_type", "code")], "client record &#39;broken&#39;"),
+    ];
+    for (params, text) in cases {
+        let r = w.authorize(&params);
+        assert_eq!(r.status, 400, "{params:?}");
+        assert!(r.header("location").is_none());
+        assert!(r.body_str().contains(text), "{params:?}: {}", r.body_str());
+        assert_eq!(r.header("x-frame-options"), Some("DENY"));
+    }
+    // A repeated parameter cannot be trusted either: page, no redirect.
+    let r = w.get(&format!("/authorize?client_id=basic&client_id=public&redirect_uri={CB}"));
+    assert_eq!(r.status, 400);
+    assert!(r.header("location").is_none());
+    assert!(w.logs.borrow().iter().any(|l| l.contains("'broken'")), "malformed record is logged");
+}
+
+#[test]
+fn authorize_errors_after_redirect_uri_redirect_with_state_and_iss() {
+    let w = World::new();
+    let base = |extra: &[(&'static str, &'static str)], client: &'static str| {
+        let mut v = vec![("client_id", client), ("redirect_uri", CB), ("state", "s-9")];
+        v.extend_from_slice(extra);
+        v
+    };
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (base(&[("scope", "openid")], "basic"), "invalid_request"),
+        (base(&[("response_type", "token"), ("scope", "openid")], "basic"), "unsupported_response_type"),
+        (base(&[("response_type", "code"), ("scope", "profile email")], "basic"), "invalid_scope"),
+        (base(&[("response_type", "code")], "basic"), "invalid_scope"),
+        (base(&[("response_type", "code"), ("scope", "openid email")], "narrow"), "invalid_scope"),
+        (base(&[("response_type", "code"), ("scope", "openid")], "public"), "invalid_request"),
+        (base(&[("response_type", "code"), ("scope", "openid"), ("code_challenge", VERIFIER), ("code_challenge_method", "plain")], "public"), "invalid_request"),
+        (base(&[("response_type", "code"), ("scope", "openid"), ("code_challenge", VERIFIER)], "public"), "invalid_request"),
+        (base(&[("response_type", "code"), ("scope", "openid"), ("code_challenge", CHALLENGE), ("code_challenge_method", "S512")], "basic"), "invalid_request"),
+        (base(&[("response_type", "code"), ("scope", "openid"), ("code_challenge", "short")], "basic"), "invalid_request"),
+        (base(&[("response_type", "code"), ("scope", "openid"), ("code_challenge_method", "S256")], "basic"), "invalid_request"),
+        (base(&[("response_type", "code"), ("scope", "openid"), ("request", "eyJ")], "basic"), "request_not_supported"),
+        (base(&[("response_type", "code"), ("scope", "openid"), ("request_uri", "https://x.example/r")], "basic"), "request_uri_not_supported"),
+        (base(&[("response_type", "code"), ("scope", "openid"), ("prompt", "none")], "basic"), "login_required"),
+        (base(&[("response_type", "code"), ("scope", "openid"), ("response_mode", "fragment")], "basic"), "invalid_request"),
+    ];
+    for (params, code) in cases {
+        let p = redirect_params(&w.authorize(&params), CB);
+        assert_eq!(param(&p, "error"), Some(code), "{params:?}");
+        assert!(param(&p, "error_description").is_some_and(|d| !d.is_empty()));
+        assert_eq!(param(&p, "state"), Some("s-9"));
+        assert_eq!(param(&p, "iss"), Some(ISSUER));
+    }
+    // Unknown scope values are ignored (OpenID Connect Core §3.1.2.1); plain PKCE is
+    // accepted from a confidential client.
+    let r = w.authorize(&base(&[("response_type", "code"), ("scope", "openid weird"), ("code_challenge", VERIFIER), ("code_challenge_method", "plain")], "basic"));
+    assert_eq!(r.status, 200, "{}", r.body_str());
+}
+
+#[test]
+fn authorize_by_post_and_redirect_uri_query_is_kept() {
+    let w = World::new();
+    let r = w.post("/authorize", &[("response_type", "code"), ("client_id", "basic"), ("redirect_uri", CB), ("scope", "openid")], &[]);
+    assert_eq!(r.status, 200);
+    assert!(r.header("set-cookie").unwrap().contains("HttpOnly"));
+    assert!(r.header("set-cookie").unwrap().starts_with("__Host-oidc_csrf="));
+    assert!(r.header("set-cookie").unwrap().contains("Secure"));
+    assert!(r.header("content-security-policy").unwrap().contains("frame-ancestors 'none'"));
+}
+
+#[test]
+fn login_failures() {
+    let w = World::new();
+    let page = w.authorize(&[("response_type", "code"), ("client_id", "basic"), ("redirect_uri", CB), ("scope", "openid")]);
+    let wrong = w.login(&page, "alice", "nope");
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.body_str().contains("Incorrect username or password."));
+    let unknown = w.login(&page, "mallory", "nope");
+    assert_eq!(unknown.status, 401);
+    assert!(unknown.body_str().contains("Incorrect username or password."));
+    let empty = w.login(&page, "alice", "");
+    assert_eq!(empty.status, 400);
+    // The retry page still works.
+    assert_eq!(w.login(&wrong, "alice", PASSWORD).status, 200);
+    // Without the browser's cookie (cross-site post), refused.
+    let tx = hidden(&page, "tx");
+    let saved = w.cookie.borrow_mut().take();
+    let r = w.post("/login", &[("tx", &tx), ("username", "alice"), ("password", PASSWORD)], &[]);
+    assert_eq!(r.status, 403);
+    *w.cookie.borrow_mut() = Some("__Host-oidc_csrf=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into());
+    let r = w.post("/login", &[("tx", &tx), ("username", "alice"), ("password", PASSWORD)], &[]);
+    assert_eq!(r.status, 403);
+    *w.cookie.borrow_mut() = saved;
+    // Tampered and expired page state.
+    let r = w.post("/login", &[("tx", &format!("x{tx}")), ("username", "alice"), ("password", PASSWORD)], &[]);
+    assert_eq!(r.status, 400);
+    w.advance(601);
+    let r = w.login(&page, "alice", PASSWORD);
+    assert_eq!(r.status, 400);
+    assert!(r.body_str().contains("expired"));
+    // A malformed user record is a clear page naming it, not a 500.
+    w.users.put("user:bob", r#"{"sub":"b","username":"bob"}"#);
+    let page = w.authorize(&[("response_type", "code"), ("client_id", "basic"), ("redirect_uri", CB), ("scope", "openid")]);
+    let r = w.login(&page, "bob", "whatever1");
+    assert_eq!(r.status, 400);
+    assert!(r.body_str().contains("user:bob"));
+}
+
+#[test]
+fn consent_deny_and_stage_checks() {
+    let w = World::new();
+    let page = w.authorize(&[("response_type", "code"), ("client_id", "basic"), ("redirect_uri", CB), ("scope", "openid profile"), ("state", "s")]);
+    let consent = w.login(&page, "alice", PASSWORD);
+    let body = consent.body_str();
+    assert!(body.contains("basic app") && body.contains("Sign you in") && body.contains("basic profile"));
+    assert!(!body.contains("email address"));
+    let p = redirect_params(&w.consent(&consent, "deny"), CB);
+    assert_eq!(param(&p, "error"), Some("access_denied"));
+    assert_eq!(param(&p, "state"), Some("s"));
+    assert_eq!(param(&p, "iss"), Some(ISSUER));
+    // A login-stage page posted to /consent (skipping the password) is refused.
+    let r = w.consent(&page, "allow");
+    assert_eq!(r.status, 400);
+    // Consent-stage state cannot be reused to log in again.
+    assert_eq!(w.login(&consent, "alice", PASSWORD).status, 400);
+    assert_eq!(w.consent(&consent, "maybe").status, 400);
+}
+
+#[test]
+fn token_client_authentication() {
+    let w = World::new();
+    let p = w.code_for("basic", &[]);
+    let code = param(&p, "code").unwrap();
+    let f = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", CB)];
+    let (s, v, r) = w.token(&f, Some(("basic", "wrong")));
+    assert_eq!((s, v["error"].as_str()), (401, Some("invalid_client")));
+    assert!(r.header("www-authenticate").unwrap().starts_with("Basic"));
+    // The registered method only: basic client using client_secret_post.
+    let (s, v, r) = w.token(&[f.as_slice(), &[("client_id", "basic"), ("client_secret", BASIC_SECRET)]].concat(), None);
+    assert_eq!((s, v["error"].as_str()), (401, Some("invalid_client")));
+    assert!(r.header("www-authenticate").is_none());
+    let (s, v, _) = w.token(&[f.as_slice(), &[("client_id", "post"), ("client_secret", "wrong")]].concat(), None);
+    assert_eq!((s, v["error"].as_str()), (401, Some("invalid_client")));
+    let (s, v, _) = w.token(&[f.as_slice(), &[("client_id", "public"), ("client_secret", "anything")]].concat(), None);
+    assert_eq!((s, v["error"].as_str()), (401, Some("invalid_client")));
+    let (s, v, _) = w.token(&[f.as_slice(), &[("client_id", "basic")]].concat(), None);
+    assert_eq!((s, v["error"].as_str()), (401, Some("invalid_client")), "confidential client without secret");
+    let (s, v, _) = w.token(&[f.as_slice(), &[("client_id", "nobody")]].concat(), None);
+    assert_eq!((s, v["error"].as_str()), (401, Some("invalid_client")));
+    let (s, v, _) = w.token(&f, None);
+    assert_eq!((s, v["error"].as_str()), (401, Some("invalid_client")));
+    let (s, v, _) = w.token(&[f.as_slice(), &[("client_secret", BASIC_SECRET)]].concat(), Some(("basic", BASIC_SECRET)));
+    assert_eq!((s, v["error"].as_str()), (401, Some("invalid_client")), "two methods at once");
+    let r = w.post("/token", &f, &[("authorization", "Basic %%%")]);
+    assert_eq!(r.status, 401);
+    let (s, v, _) = w.token(&f, Some(("broken", "x")));
+    assert_eq!((s, v["error"].as_str()), (401, Some("invalid_client")));
+    assert!(v["error_description"].as_str().unwrap().contains("broken"));
+    // After all that the code is still good for its client.
+    let (s, _, _) = w.token(&f, Some(("basic", BASIC_SECRET)));
+    assert_eq!(s, 200);
+}
+
+#[test]
+fn token_grant_errors() {
+    let w = World::new();
+    let p = w.code_for("basic", &[]);
+    let code = param(&p, "code").unwrap();
+    let basic = Some(("basic", BASIC_SECRET));
+    let tampered = format!("{}x", &code[..code.len() - 1]);
+    let cases: Vec<(Vec<(&str, &str)>, u16, &str)> = vec![
+        (vec![("code", code), ("redirect_uri", CB)], 400, "invalid_request"),
+        (vec![("grant_type", "password"), ("code", code), ("redirect_uri", CB)], 400, "unsupported_grant_type"),
+        (vec![("grant_type", "authorization_code"), ("redirect_uri", CB)], 400, "invalid_request"),
+        (vec![("grant_type", "authorization_code"), ("code", code)], 400, "invalid_request"),
+        (vec![("grant_type", "authorization_code"), ("code", code), ("redirect_uri", "http://127.0.0.1:9000/cb")], 400, "invalid_grant"),
+        (vec![("grant_type", "authorization_code"), ("code", "garbage"), ("redirect_uri", CB)], 400, "invalid_grant"),
+        (vec![("grant_type", "authorization_code"), ("code", &tampered), ("redirect_uri", CB)], 400, "invalid_grant"),
+        (vec![("grant_type", "authorization_code"), ("code", code), ("redirect_uri", CB), ("code_verifier", VERIFIER)], 400, "invalid_grant"),
+    ];
+    for (form, status, err) in cases {
+        let (s, v, _) = w.token(&form, basic);
+        assert_eq!((s, v["error"].as_str()), (status, Some(err)), "{form:?}");
+    }
+    // Code issued to another client.
+    let (s, v, _) = w.token(&[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", CB), ("client_id", "post"), ("client_secret", POST_SECRET)], None);
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")));
+    // Wrong method and content type.
+    let r = w.get("/token");
+    assert_eq!(r.status, 405);
+    let r = w.call(Request { method: "POST".into(), path: "/token".into(), headers: vec![("content-type".into(), "application/json".into())], body: br#"{"grant_type":"authorization_code"}"#.to_vec(), ..Default::default() });
+    assert_eq!(r.status, 400);
+    // Expired code.
+    w.advance(61);
+    let (s, v, _) = w.token(&[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", CB)], basic);
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")));
+    assert!(v["error_description"].as_str().unwrap().contains("expired"));
+}
+
+#[test]
+fn code_reuse_revokes_the_access_token() {
+    let w = World::new();
+    let (v, code) = code_flow_tokens(&w);
+    let at = v["access_token"].as_str().unwrap().to_string();
+    let userinfo = |t: &str| w.call(Request { method: "GET".into(), path: "/userinfo".into(), headers: vec![("authorization".into(), format!("Bearer {t}"))], ..Default::default() });
+    assert_eq!(userinfo(&at).status, 200);
+    let (s, v, _) = w.token(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CB)], Some(("basic", BASIC_SECRET)));
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")));
+    let r = userinfo(&at);
+    assert_eq!(r.status, 401);
+    assert!(r.header("www-authenticate").unwrap().contains("invalid_token"));
+}
+
+#[test]
+fn userinfo_errors() {
+    let w = World::new();
+    let (v, _) = code_flow_tokens(&w);
+    let at = v["access_token"].as_str().unwrap().to_string();
+    let r = w.get("/userinfo");
+    assert_eq!(r.status, 401);
+    assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+    let with = |h: &str| w.call(Request { method: "GET".into(), path: "/userinfo".into(), headers: vec![("authorization".into(), h.into())], ..Default::default() });
+    for bad in ["Bearer garbage", "Basic abc", &format!("Bearer {at}x")] {
+        let r = with(bad);
+        assert_eq!(r.status, 401, "{bad}");
+        assert!(r.header("www-authenticate").unwrap().starts_with("Bearer error=\"invalid_token\""));
+    }
+    // RFC 6750 §2.2 form body.
+    let r = w.post("/userinfo", &[("access_token", &at)], &[]);
+    assert_eq!(r.status, 200);
+    // Removed user: token no longer works.
+    w.users.records.borrow_mut().remove("user:alice");
+    assert_eq!(with(&format!("Bearer {at}")).status, 401);
+    w.advance(3600);
+    assert_eq!(with(&format!("Bearer {at}")).status, 401);
+}
+
+#[test]
+fn grant_store_failure_is_temporarily_unavailable() {
+    let w = World::new();
+    let page = w.authorize(&[("response_type", "code"), ("client_id", "basic"), ("redirect_uri", CB), ("scope", "openid"), ("state", "s")]);
+    let consent = w.login(&page, "alice", PASSWORD);
+    w.grants.fail.set(true);
+    let p = redirect_params(&w.consent(&consent, "allow"), CB);
+    assert_eq!(param(&p, "error"), Some("temporarily_unavailable"));
+    w.grants.fail.set(false);
+    let (v, _) = code_flow_tokens(&w);
+    assert!(v["access_token"].is_string());
+    let p = w.code_for("basic", &[]);
+    w.grants.fail.set(true);
+    let (s, v, r) = w.token(&[("grant_type", "authorization_code"), ("code", param(&p, "code").unwrap()), ("redirect_uri", CB)], Some(("basic", BASIC_SECRET)));
+    assert_eq!((s, v["error"].as_str()), (503, Some("temporarily_unavailable")));
+    assert!(r.header("retry-after").is_some());
+}
+
+#[test]
+fn unknown_paths_and_methods() {
+    let w = World::new();
+    assert_eq!(w.get("/nope").status, 404);
+    assert_eq!(w.get("/login").status, 405);
+    let r = w.call(Request { method: "DELETE".into(), path: "/userinfo".into(), ..Default::default() });
+    assert_eq!(r.status, 405);
+    let r = w.call(Request { method: "OPTIONS".into(), path: "/token".into(), ..Default::default() });
+    assert_eq!(r.status, 204);
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+}

@@ -1,0 +1,87 @@
+//! UserInfo endpoint (OpenID Connect Core §5.3) with Bearer tokens (RFC 6750).
+
+use super::grant_object::{secret_hash, Command, Reply};
+use super::Provider;
+use crate::crypto::Crypto;
+use crate::error::{ErrorCode, OAuthError};
+use crate::http::{error_json, Request, Response};
+use crate::model::grant::split_handle;
+use crate::store::{ClientStore, GrantStore, UserStore};
+use serde_json::Value;
+
+/// RFC 6750 §3: the challenge. A request with no credentials gets none of the error
+/// attributes (§3.1); one with a bad token gets `error="invalid_token"`.
+fn challenge(err: Option<&OAuthError>) -> String {
+    match err {
+        None => "Bearer".to_string(),
+        Some(e) => format!(
+            "Bearer error=\"{}\", error_description=\"{}\"",
+            e.code.as_str(),
+            e.description.replace(['"', '\\'], "'")
+        ),
+    }
+}
+
+fn unauthorized(err: &OAuthError) -> Response {
+    error_json(err).with_header("www-authenticate", &challenge(Some(err)))
+}
+
+impl<C: ClientStore, U: UserStore, G: GrantStore, K: Crypto> Provider<'_, C, U, G, K> {
+    pub async fn userinfo(&self, req: &Request) -> Response {
+        let header = req.header("authorization").map(str::trim);
+        let body_token = if req.method == "POST" && req.is_form() {
+            match req.form() {
+                Ok(f) => f.get("access_token").map(str::to_string),
+                Err(e) => return error_json(&e),
+            }
+        } else {
+            None
+        };
+        let token = match (header, body_token) {
+            (Some(_), Some(_)) => {
+                // RFC 6750 §2: one method only.
+                return error_json(&OAuthError::invalid_request("send the access token in one place only"));
+            }
+            (Some(h), None) => match h.split_once(' ') {
+                Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") => t.trim().to_string(),
+                _ => return unauthorized(&OAuthError::invalid_token("the Authorization header is not a Bearer token")),
+            },
+            (None, Some(t)) => t,
+            (None, None) => {
+                let e = OAuthError::invalid_token("an access token is required");
+                return error_json(&e).with_header("www-authenticate", &challenge(None));
+            }
+        };
+        let Some((grant_id, secret)) = split_handle(&token) else {
+            return unauthorized(&OAuthError::invalid_token("the access token is invalid"));
+        };
+        let grant = match self.grants.send(grant_id, Command::Access { token_hash: secret_hash(secret) }).await {
+            Ok(Reply::Granted { grant }) => grant,
+            Ok(Reply::InvalidToken { description }) => return unauthorized(&OAuthError::invalid_token(description)),
+            Ok(other) => {
+                (self.log)(&format!("userinfo: unexpected grant object reply {other:?}"));
+                return error_json(&OAuthError::unavailable("the grant store answered unexpectedly, retry"));
+            }
+            Err(e) => {
+                (self.log)(&format!("userinfo: grant store: {e}"));
+                return error_json(&OAuthError::unavailable("the grant store is unavailable, retry"));
+            }
+        };
+        // Fresh claims from the user record; a removed or re-created user has no access.
+        let user = match self.users.by_username(&grant.username).await {
+            Ok(Some(u)) if u.sub == grant.sub => u,
+            Ok(_) => return unauthorized(&OAuthError::invalid_token("the user no longer exists")),
+            Err(e) => {
+                (self.log)(&format!("userinfo: {e}"));
+                let err: OAuthError = e.into();
+                if err.code == ErrorCode::TemporarilyUnavailable {
+                    return error_json(&err);
+                }
+                return unauthorized(&OAuthError::invalid_token("the user's record cannot be read"));
+            }
+        };
+        let mut claims = user.claims_for_scopes(grant.scopes());
+        claims.insert("sub".into(), Value::String(user.sub.clone()));
+        Response::json(200, &Value::Object(claims)).no_store().cors()
+    }
+}

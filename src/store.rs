@@ -1,0 +1,60 @@
+//! Narrow storage interfaces, one per concern, and in-memory implementations for tests.
+//! The Workers implementations (KV, Durable Objects) are in `platform`.
+
+use crate::error::StoreError;
+use crate::model::{Client, User};
+use crate::protocol::grant_object::{Command, Reply};
+
+pub mod memory;
+
+#[allow(async_fn_in_trait)]
+pub trait ClientStore {
+    /// `Ok(None)` for an unknown client; `Err(Malformed)` names the record and field.
+    async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError>;
+}
+
+#[allow(async_fn_in_trait)]
+pub trait UserStore {
+    /// Finds a user by username, or by email when `login` contains '@'.
+    async fn find_by_login(&self, login: &str) -> Result<Option<User>, StoreError>;
+    async fn by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
+}
+
+#[allow(async_fn_in_trait)]
+pub trait GrantStore {
+    /// Sends a command to the grant's object (one round trip) and returns its reply.
+    async fn send(&self, grant_id: &str, cmd: Command) -> Result<Reply, StoreError>;
+}
+
+/// Resolves a login (username, or email through its `email:` alias) with a raw KV getter.
+/// A dangling or mismatched alias finds nobody.
+pub async fn find_user_by_login<F, Fut>(login: &str, get: F) -> Result<Option<User>, StoreError>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<String>, StoreError>>,
+{
+    use crate::model::user::{email_key, user_key, valid_username, EmailAlias};
+    let login = login.trim();
+    let username = if login.contains('@') {
+        let key = email_key(login);
+        match get(key.clone()).await? {
+            None => return Ok(None),
+            Some(json) => {
+                serde_json::from_str::<EmailAlias>(&json)
+                    .map_err(|e| StoreError::Malformed(format!("email alias record '{key}' in USERS is malformed: {e}")))?
+                    .username
+            }
+        }
+    } else if valid_username(login) {
+        login.to_string()
+    } else {
+        return Ok(None);
+    };
+    let key = user_key(&username);
+    let Some(json) = get(key.clone()).await? else { return Ok(None) };
+    let user = User::from_record(&key, &json).map_err(StoreError::Malformed)?;
+    if login.contains('@') && user.email.as_deref().map(|e| e.to_lowercase()) != Some(login.to_lowercase()) {
+        return Ok(None);
+    }
+    Ok(Some(user))
+}

@@ -1,0 +1,70 @@
+//! In-memory stores for host tests. The grant store runs the same
+//! [`grant_object::apply`] as the Durable Object.
+
+use super::{ClientStore, GrantStore, UserStore};
+use crate::error::StoreError;
+use crate::model::user::user_key;
+use crate::model::{Client, User};
+use crate::protocol::grant_object::{self, Command, GrantState, Reply};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+/// A KV namespace: raw JSON strings by key, parsed on read like the real one.
+#[derive(Default)]
+pub struct MemoryKv {
+    pub records: RefCell<HashMap<String, String>>,
+}
+
+impl MemoryKv {
+    pub fn put(&self, key: &str, value: &str) {
+        self.records.borrow_mut().insert(key.to_string(), value.to_string());
+    }
+    pub fn get(&self, key: &str) -> Option<String> {
+        self.records.borrow().get(key).cloned()
+    }
+}
+
+impl ClientStore for MemoryKv {
+    async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        match self.get(client_id) {
+            None => Ok(None),
+            Some(json) => Client::from_record(client_id, &json).map(Some).map_err(StoreError::Malformed),
+        }
+    }
+}
+
+impl UserStore for MemoryKv {
+    async fn find_by_login(&self, login: &str) -> Result<Option<User>, StoreError> {
+        crate::store::find_user_by_login(login, |k| async move { Ok(self.get(&k)) }).await
+    }
+    async fn by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let key = user_key(username);
+        match self.get(&key) {
+            None => Ok(None),
+            Some(json) => User::from_record(&key, &json).map(Some).map_err(StoreError::Malformed),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryGrants {
+    pub objects: RefCell<HashMap<String, GrantState>>,
+    pub now: Cell<i64>,
+    /// When set, every call fails as an unavailable Durable Object would.
+    pub fail: Cell<bool>,
+}
+
+impl GrantStore for MemoryGrants {
+    async fn send(&self, grant_id: &str, cmd: Command) -> Result<Reply, StoreError> {
+        if self.fail.get() {
+            return Err(StoreError::Unavailable("grant object did not answer".into()));
+        }
+        let current = self.objects.borrow().get(grant_id).cloned();
+        let (write, reply) = grant_object::apply(current, cmd, self.now.get());
+        if let Some(st) = write {
+            self.objects.borrow_mut().insert(grant_id.to_string(), st);
+        }
+        Ok(reply)
+    }
+}
+

@@ -6,3 +6,4 @@ export PATH="$CARGO_BIN:$PATH"
 export WASM_BINDGEN_BIN="$CARGO_BIN/wasm-bindgen"
 export ESBUILD_BIN="$ROOT/node_modules/.bin/esbuild"
 export WASM_OPT_BIN="$ROOT/node_modules/.bin/wasm-opt"
+export WRANGLER_SEND_METRICS=false

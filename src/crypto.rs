@@ -83,11 +83,11 @@ pub const MAX_PBKDF2_ITERATIONS: u32 = 100_000;
 impl PasswordHash {
     pub fn parse(phc: &str) -> Result<Self, String> {
         let parts: Vec<&str> = phc.split('$').collect();
+        if parts.len() > 1 && parts[0].is_empty() && parts[1] != "pbkdf2-sha256" {
+            return Err(format!("unsupported password hash algorithm '{}' (expected pbkdf2-sha256)", parts[1]));
+        }
         if parts.len() != 5 || !parts[0].is_empty() {
             return Err("not a PHC string of the form $pbkdf2-sha256$i=N,l=32$salt$hash".into());
-        }
-        if parts[1] != "pbkdf2-sha256" {
-            return Err(format!("unsupported password hash algorithm '{}' (expected pbkdf2-sha256)", parts[1]));
         }
         let mut iterations = None;
         let mut len = 32usize;

@@ -56,6 +56,6 @@ mod tests {
     #[test]
     fn at_hash_matches_spec_example() {
         // OpenID Connect Core Appendix A.3 example (RS256, SHA-256 left half).
-        assert_eq!(at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNHkHtBdgv1NSxoNDIA"), "77QmUPtjPfzWtF2AnpK9RQ");
+        assert_eq!(at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"), "77QmUPtjPfzWtF2AnpK9RQ");
     }
 }

@@ -63,8 +63,8 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, K: Crypto> Provider<'_, C, U, 
         let Some((grant_id, code_secret)) = split_handle(code) else {
             return error_json(&OAuthError::invalid_grant("the authorization code is invalid or has expired"));
         };
-        let access_token = match random_token::<32>() {
-            Ok(t) => format!("{grant_id}.{t}"),
+        let access_secret = match random_token::<32>() {
+            Ok(t) => t,
             Err(e) => {
                 (self.log)(&format!("token: {e}"));
                 return error_json(&OAuthError::unavailable("internal error, retry"));
@@ -75,9 +75,10 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, K: Crypto> Provider<'_, C, U, 
             client_id: client.client_id.clone(),
             redirect_uri: redirect_uri.to_string(),
             code_verifier: form.get("code_verifier").map(str::to_string),
-            access_token_hash: secret_hash(&access_token),
+            access_token_hash: secret_hash(&access_secret),
             access_expires_at: self.now + self.config.access_token_ttl,
         };
+        let access_token = format!("{grant_id}.{access_secret}");
         let grant = match self.grants.send(grant_id, cmd).await {
             Ok(Reply::Granted { grant }) => grant,
             Ok(Reply::InvalidGrant { description }) => return error_json(&OAuthError::invalid_grant(description)),

@@ -1,0 +1,283 @@
+//! The command line: every command, subcommand and flag, with its help text.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use edge_oidc::crypto::{DEFAULT_PBKDF2_ITERATIONS, MAX_PBKDF2_ITERATIONS, MIN_PBKDF2_ITERATIONS};
+use edge_oidc::model::AuthMethod;
+use std::path::PathBuf;
+
+/// Operator tool for edge-oidc: signing keys, clients and users.
+///
+/// Client and user records are written to the worker's KV namespaces (bindings CLIENTS
+/// and USERS) through wrangler: the local development store by default, the deployed
+/// namespaces with --remote, or nowhere with --print (the records are printed as JSON).
+#[derive(Debug, Parser)]
+#[command(name = "oidc-admin", version, propagate_version = true, arg_required_else_help = true)]
+#[command(after_help = "Examples:\n  \
+    oidc-admin keys generate | npx wrangler secret put SIGNING_KEYS\n  \
+    oidc-admin keys session-key | npx wrangler secret put SESSION_KEY\n  \
+    oidc-admin clients add my-app --redirect-uri https://app.example/callback\n  \
+    oidc-admin users add alice --email alice@example.com --name 'Alice Liddell'\n  \
+    oidc-admin --remote clients list\n  \
+    oidc-admin --print demo")]
+pub struct Cli {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// Print results as JSON instead of text (clients, users and demo commands).
+    #[arg(long, global = true, help_heading = "Output")]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where KV records are read from and written to.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Storage (any command)")]
+pub struct TargetArgs {
+    /// Use the deployed KV namespaces (wrangler --remote) instead of the local store.
+    #[arg(long, global = true, conflicts_with_all = ["print", "persist_to"])]
+    pub remote: bool,
+
+    /// Write nothing: print the KV records a command would write as JSON
+    /// ({"records":[{"binding","key","value"}], "result":{..}}).
+    #[arg(long, global = true, conflicts_with = "persist_to")]
+    pub print: bool,
+
+    /// Directory of the local KV state (passed to wrangler as --persist-to).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub persist_to: Option<PathBuf>,
+
+    /// The wrangler executable [default: ./node_modules/.bin/wrangler if present, else
+    /// wrangler on PATH].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub wrangler: Option<PathBuf>,
+
+    /// Wrangler configuration file declaring the CLIENTS and USERS KV bindings (passed to
+    /// wrangler as --config) [default: wrangler's own lookup, ./wrangler.toml].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate signing keys and the session key (printed; nothing is written to KV).
+    #[command(subcommand, arg_required_else_help = true)]
+    Keys(KeysCommand),
+    /// Register, list, show and remove relying parties (KV binding CLIENTS).
+    #[command(subcommand, arg_required_else_help = true)]
+    Clients(ClientsCommand),
+    /// Add, list, show and remove users (KV binding USERS).
+    #[command(subcommand, arg_required_else_help = true)]
+    Users(UsersCommand),
+    /// Seed (overwriting) the demo client `demo-app` and the demo user `demo`.
+    ///
+    /// The user signs in as `demo` (or demo@example.com) with password `demo-password`.
+    /// A new client secret is generated on every run; the user's `sub` is kept when the
+    /// user already exists.
+    Demo(DemoArgs),
+}
+
+impl Command {
+    /// Whether the command only writes KV records, so that --print can show them.
+    pub fn only_writes(&self) -> bool {
+        match self {
+            Command::Keys(_) | Command::Demo(_) => true,
+            Command::Clients(c) => matches!(c, ClientsCommand::Add(_)),
+            Command::Users(u) => matches!(u, UsersCommand::Add(_)),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print a new RSA private JWK set for the SIGNING_KEYS secret (one line of JSON).
+    ///
+    /// The key is RS256, its kid the RFC 7638 thumbprint. To rotate keys, put the new
+    /// key first in the set (it signs) and keep the old one after it for a while (it is
+    /// still published in the JWKS).
+    Generate {
+        /// RSA modulus size in bits.
+        #[arg(long, default_value_t = 2048, value_parser = clap::value_parser!(u32).range(2048..=4096))]
+        bits: u32,
+    },
+    /// Print a random 256-bit key (base64url) for the SESSION_KEY secret.
+    SessionKey,
+    /// Read a private JWK set on stdin and print its public JWKS (what /jwks serves).
+    Public,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Register a client; prints its id and secret (the secret is shown only once).
+    Add(ClientAddArgs),
+    /// List clients: id, authentication method, name.
+    List,
+    /// Print a client's record as JSON.
+    Show {
+        /// The client id.
+        client_id: String,
+    },
+    /// Delete a client's record.
+    Remove {
+        /// The client id.
+        client_id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ClientAddArgs {
+    /// The client id (1-128 characters of A-Z a-z 0-9 . _ ~ -).
+    pub client_id: String,
+
+    /// A redirect URI (repeat for several): https, http on loopback, or a reverse-domain
+    /// private-use scheme (com.example.app:/cb). Matched exactly, no fragment.
+    #[arg(long = "redirect-uri", value_name = "URI", required = true)]
+    pub redirect_uris: Vec<String>,
+
+    /// Display name shown on the consent page.
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// How the client authenticates at the token endpoint; `none` makes a public client
+    /// (no secret, PKCE required).
+    #[arg(long, value_enum, default_value_t = AuthMethodArg::ClientSecretBasic)]
+    pub auth_method: AuthMethodArg,
+
+    /// Space-separated scopes the client may request (openid is required).
+    #[arg(long, default_value = "openid profile email")]
+    pub scope: String,
+
+    /// Home page of the client (client_uri).
+    #[arg(long, value_name = "URL")]
+    pub client_uri: Option<String>,
+
+    /// Logo of the client (logo_uri).
+    #[arg(long, value_name = "URL")]
+    pub logo_uri: Option<String>,
+
+    /// Replace an existing client with this id (its old secret stops working).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthMethodArg {
+    /// HTTP Basic authentication with the client secret.
+    #[value(name = "client_secret_basic")]
+    ClientSecretBasic,
+    /// Client secret in the token request body.
+    #[value(name = "client_secret_post")]
+    ClientSecretPost,
+    /// Public client: no secret (native and browser apps, PKCE required).
+    #[value(name = "none")]
+    None,
+}
+
+impl From<AuthMethodArg> for AuthMethod {
+    fn from(a: AuthMethodArg) -> AuthMethod {
+        match a {
+            AuthMethodArg::ClientSecretBasic => AuthMethod::ClientSecretBasic,
+            AuthMethodArg::ClientSecretPost => AuthMethod::ClientSecretPost,
+            AuthMethodArg::None => AuthMethod::None,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add a user (password prompted twice, or read from stdin with --password-stdin).
+    Add(Box<UserAddArgs>),
+    /// List users: username, email, sub.
+    List,
+    /// Print a user's record as JSON.
+    Show {
+        /// The username.
+        username: String,
+    },
+    /// Delete a user's record and its email alias.
+    Remove {
+        /// The username.
+        username: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    /// Login name (1-64 characters of A-Z a-z 0-9 . _ -).
+    pub username: String,
+
+    /// Read the password from the first line of stdin instead of prompting.
+    #[arg(long)]
+    pub password_stdin: bool,
+
+    /// PBKDF2-SHA256 iterations for the password hash.
+    #[arg(long, default_value_t = DEFAULT_PBKDF2_ITERATIONS,
+          value_parser = clap::value_parser!(u32).range(MIN_PBKDF2_ITERATIONS as i64..=MAX_PBKDF2_ITERATIONS as i64))]
+    pub iterations: u32,
+
+    /// Replace an existing user with this username (its sub is kept).
+    #[arg(long)]
+    pub force: bool,
+
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+}
+
+/// Standard claims (OpenID Connect Core §5.1).
+#[derive(Debug, Clone, Args, Default)]
+#[command(next_help_heading = "Claims (OpenID Connect Core §5.1)")]
+pub struct ProfileArgs {
+    /// Email address; the user can also sign in with it (scope email).
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Mark the email address as verified.
+    #[arg(long, requires = "email")]
+    pub email_verified: bool,
+    /// Full name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Given (first) name.
+    #[arg(long)]
+    pub given_name: Option<String>,
+    /// Family (last) name.
+    #[arg(long)]
+    pub family_name: Option<String>,
+    /// Middle name.
+    #[arg(long)]
+    pub middle_name: Option<String>,
+    /// Casual name.
+    #[arg(long)]
+    pub nickname: Option<String>,
+    /// Shorthand name released as preferred_username [default: the username].
+    #[arg(long)]
+    pub preferred_username: Option<String>,
+    /// Profile picture URL.
+    #[arg(long, value_name = "URL")]
+    pub picture: Option<String>,
+    /// Web page or blog URL.
+    #[arg(long, value_name = "URL")]
+    pub website: Option<String>,
+    /// Profile page URL.
+    #[arg(long, value_name = "URL")]
+    pub profile: Option<String>,
+    /// Gender (e.g. female, male, or another value).
+    #[arg(long)]
+    pub gender: Option<String>,
+    /// Birthday, YYYY-MM-DD (or YYYY, or 0000-MM-DD).
+    #[arg(long)]
+    pub birthdate: Option<String>,
+    /// Time zone, from the IANA database (e.g. Europe/Paris).
+    #[arg(long)]
+    pub zoneinfo: Option<String>,
+    /// Locale, a BCP 47 language tag (e.g. en-US).
+    #[arg(long)]
+    pub locale: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Redirect URI registered for the demo client.
+    #[arg(long, value_name = "URI", default_value = "http://127.0.0.1:3000/callback")]
+    pub redirect_uri: String,
+}

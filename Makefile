@@ -17,7 +17,7 @@ dev: build admin
 	@bash scripts/dev.sh
 
 unit: tools
-	cargo test --workspace --exclude e2e
+	cargo test --workspace --exclude e2e -- --include-ignored
 
 e2e: build admin
 	bash scripts/e2e.sh

@@ -50,6 +50,9 @@ pub fn add(
     if !valid_username(username) {
         return Err(usage(format!("username '{username}' must be 1-64 characters of A-Z a-z 0-9 . _ -")));
     }
+    if new.claims.email.as_ref().is_some_and(|e| !e.contains('@')) {
+        return Err(usage("--email must be an email address"));
+    }
     let existing = existing_user(username, overwrite, kv)?;
     let alias = match &new.claims.email {
         Some(email) => Some(check_alias_free(email, username, kv)?),

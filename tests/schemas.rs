@@ -1,0 +1,655 @@
+//! The operator tool end to end (the real `oidc-admin` binary, `--print` target): the
+//! records it writes validate against `schemas/`, parse with the model, verify against
+//! the secrets it shows, and hold no plaintext secret. Also: generated signing keys,
+//! the test key fixture, `--help`, and how failures are reported.
+
+use edge_oidc::crypto::native::{pbkdf2_sha256, NativeCrypto};
+use edge_oidc::crypto::{b64url, b64url_decode, sha256, verify_client_secret, Crypto, PasswordHash};
+use edge_oidc::keys::{PrivateJwk, PrivateJwkSet};
+use edge_oidc::model::client::{AuthMethod, Client};
+use edge_oidc::model::user::{EmailAlias, User};
+use rsa::signature::Verifier;
+use rsa::traits::PublicKeyParts;
+use rsa::{BigUint, RsaPrivateKey, RsaPublicKey};
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+// ---------------------------------------------------------------- helpers
+
+/// Runs `oidc-admin args...`, writing `stdin` to its standard input.
+fn admin(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oidc-admin"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start oidc-admin");
+    // The tool may exit before reading its stdin (a refused request): ignore a closed pipe.
+    let _ = child.stdin.take().expect("stdin").write_all(stdin.as_bytes());
+    child.wait_with_output().expect("run oidc-admin")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// stdout of a run that must succeed.
+fn admin_ok(args: &[&str], stdin: &str) -> String {
+    let out = admin(args, stdin);
+    assert!(out.status.success(), "oidc-admin {args:?} failed: {}\n{}", out.status, text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// stderr of a run that must fail with `code`.
+fn admin_err(args: &[&str], stdin: &str, code: i32) -> String {
+    let out = admin(args, stdin);
+    assert_eq!(out.status.code(), Some(code), "oidc-admin {args:?}: {}\n{}", text(&out.stdout), text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+/// The `--print` document: `{"records": [{binding, key, value}], "result": ..}`.
+struct Printed {
+    records: Vec<Value>,
+    result: Value,
+    raw: String,
+}
+
+impl Printed {
+    fn run(args: &[&str], stdin: &str) -> Printed {
+        let raw = admin_ok(args, stdin);
+        let doc: Value =
+            serde_json::from_str(&raw).unwrap_or_else(|e| panic!("--print output is not JSON ({e}):\n{raw}"));
+        let records = doc["records"].as_array().expect("records array").clone();
+        for r in &records {
+            assert!(r["binding"] == "CLIENTS" || r["binding"] == "USERS", "{r}");
+            assert!(r["key"].is_string() && r["value"].is_object(), "{r}");
+        }
+        Printed { records, result: doc["result"].clone(), raw }
+    }
+
+    fn record(&self, binding: &str, key: &str) -> &Value {
+        let r = self.records.iter().find(|r| r["binding"] == binding && r["key"] == key);
+        &r.unwrap_or_else(|| panic!("no record {binding}/{key} in {:#?}", self.records))["value"]
+    }
+
+    fn keys(&self) -> Vec<String> {
+        self.records
+            .iter()
+            .map(|r| format!("{}/{}", r["binding"].as_str().unwrap(), r["key"].as_str().unwrap()))
+            .collect()
+    }
+}
+
+fn schema_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas").join(format!("{name}.schema.json"))
+}
+
+fn schema(name: &str) -> Value {
+    let path = schema_path(name);
+    let raw = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&raw).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Schema errors for `instance`, as text.
+fn schema_errors(name: &str, instance: &Value) -> Vec<String> {
+    let validator = jsonschema::validator_for(&schema(name)).unwrap_or_else(|e| panic!("{name}.schema.json: {e}"));
+    validator.iter_errors(instance).map(|e| format!("{} at '{}'", e, e.instance_path)).collect()
+}
+
+fn assert_valid(name: &str, instance: &Value) {
+    let errors = schema_errors(name, instance);
+    assert!(errors.is_empty(), "{instance:#} does not match {name}.schema.json:\n{}", errors.join("\n"));
+}
+
+fn assert_invalid(name: &str, instance: &Value, why: &str) {
+    assert!(!schema_errors(name, instance).is_empty(), "{name}.schema.json accepts a record with {why}: {instance:#}");
+}
+
+/// Polls a future that never waits (the native crypto is synchronous).
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+fn uint(s: &str) -> BigUint {
+    BigUint::from_bytes_be(&b64url_decode(s).expect("base64url"))
+}
+
+fn password_matches(phc: &str, password: &str) -> bool {
+    let h = PasswordHash::parse(phc).expect("PHC string");
+    pbkdf2_sha256(password.as_bytes(), &h.salt, h.iterations, h.hash.len()) == h.hash
+}
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("oidc-admin-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+// ---------------------------------------------------------------- records
+
+#[test]
+fn demo_records_match_schemas_and_secrets() {
+    let p = Printed::run(&["--print", "demo"], "");
+    let mut keys = p.keys();
+    keys.sort();
+    assert_eq!(keys, ["CLIENTS/demo-app", "USERS/email:demo@example.com", "USERS/user:demo"]);
+
+    let client = p.record("CLIENTS", "demo-app");
+    assert_valid("client", client);
+    let c = Client::from_record("demo-app", &client.to_string()).expect("demo client parses");
+    assert_eq!(c.client_name.as_deref(), Some("Demo App"));
+    assert_eq!(c.token_endpoint_auth_method, AuthMethod::ClientSecretBasic);
+    assert_eq!(c.redirect_uris, ["http://127.0.0.1:3000/callback"]);
+    assert_eq!(c.scope, "openid profile email");
+    assert!(c.client_id_issued_at.is_some());
+
+    let secret = p.result["client_secret"].as_str().expect("secret shown");
+    assert_eq!(secret.len(), 43, "256-bit base64url secret");
+    let stored = c.client_secret_hash.as_deref().expect("hash stored");
+    assert!(verify_client_secret(secret, stored));
+    assert!(!verify_client_secret("not-the-secret", stored));
+
+    let user = p.record("USERS", "user:demo");
+    assert_valid("user", user);
+    let u = User::from_record("user:demo", &user.to_string()).expect("demo user parses");
+    assert_eq!((u.email.as_deref(), u.email_verified), (Some("demo@example.com"), Some(true)));
+    assert_eq!(u.name.as_deref(), Some("Demo User"));
+    assert_eq!((u.given_name.as_deref(), u.family_name.as_deref()), (Some("Demo"), Some("User")));
+    assert_eq!((u.preferred_username.as_deref(), u.locale.as_deref()), (Some("demo"), Some("en")));
+    assert!(u.updated_at.is_some());
+    assert_eq!(b64url_decode(&u.sub).map(|b| b.len()), Some(16), "sub is 16 random bytes");
+    assert_eq!(p.result["password"], "demo-password");
+    assert!(password_matches(&u.password_hash, "demo-password"));
+    assert!(!password_matches(&u.password_hash, "demo-passwore"));
+
+    let alias = p.record("USERS", "email:demo@example.com");
+    assert_valid("user-email", alias);
+    let a: EmailAlias = serde_json::from_value(alias.clone()).expect("alias parses");
+    assert_eq!(a.username, "demo");
+
+    let records = serde_json::to_string(&p.records).unwrap();
+    assert!(!records.contains(secret) && !records.contains("demo-password"), "plaintext in records: {records}");
+
+    // A second run generates a new secret (and, with --print, nothing is read).
+    let again = Printed::run(&["--print", "demo", "--redirect-uri", "https://rp.example/cb"], "");
+    assert_ne!(again.result["client_secret"], p.result["client_secret"]);
+    assert_eq!(again.record("CLIENTS", "demo-app")["redirect_uris"], json!(["https://rp.example/cb"]));
+    assert!(p.raw.contains(secret), "--print shows the secret once");
+}
+
+#[test]
+fn clients_add_public_and_confidential() {
+    let p = Printed::run(
+        &[
+            "--print",
+            "clients",
+            "add",
+            "spa",
+            "--auth-method",
+            "none",
+            "--name",
+            "Single Page App",
+            "--redirect-uri",
+            "https://spa.example/cb",
+            "--redirect-uri",
+            "com.example.spa:/cb",
+            "--scope",
+            "openid  email",
+        ],
+        "",
+    );
+    assert_eq!(p.keys(), ["CLIENTS/spa"]);
+    let client = p.record("CLIENTS", "spa");
+    assert_valid("client", client);
+    let c = Client::from_record("spa", &client.to_string()).expect("parses");
+    assert_eq!(c.token_endpoint_auth_method, AuthMethod::None);
+    assert_eq!(c.client_secret_hash, None);
+    assert_eq!(c.scope, "openid email");
+    assert_eq!(c.redirect_uris.len(), 2);
+    assert_eq!(p.result, json!({"client_id": "spa"}), "a public client has no secret");
+
+    let p = Printed::run(
+        &[
+            "--print",
+            "clients",
+            "add",
+            "api",
+            "--auth-method",
+            "client_secret_post",
+            "--redirect-uri",
+            "https://api.example/cb",
+        ],
+        "",
+    );
+    let client = p.record("CLIENTS", "api");
+    assert_valid("client", client);
+    let c = Client::from_record("api", &client.to_string()).expect("parses");
+    let secret = p.result["client_secret"].as_str().expect("secret");
+    assert!(verify_client_secret(secret, c.client_secret_hash.as_deref().unwrap()));
+    assert!(!client.to_string().contains(secret));
+
+    // Invalid requests are refused before anything is written.
+    let err = admin_err(&["--print", "clients", "add", "bad", "--redirect-uri", "http://rp.example/cb"], "", 2);
+    assert!(err.contains("loopback"), "{err}");
+    let err = admin_err(&["--print", "clients", "add", "nouri"], "", 2);
+    assert!(err.contains("--redirect-uri"), "{err}");
+    let err = admin_err(
+        &["--print", "clients", "add", "x", "--redirect-uri", "https://a.example/cb", "--scope", "profile"],
+        "",
+        2,
+    );
+    assert!(err.contains("openid"), "{err}");
+}
+
+#[test]
+fn users_add_with_password_on_stdin() {
+    let p = Printed::run(
+        &[
+            "--print",
+            "users",
+            "add",
+            "alice",
+            "--email",
+            "Alice@Example.COM",
+            "--email-verified",
+            "--name",
+            "Alice Liddell",
+            "--given-name",
+            "Alice",
+            "--family-name",
+            "Liddell",
+            "--picture",
+            "https://img.example/a.png",
+            "--birthdate",
+            "1852-05-04",
+            "--zoneinfo",
+            "Europe/London",
+            "--locale",
+            "en-GB",
+            "--iterations",
+            "10000",
+            "--password-stdin",
+        ],
+        "correct horse battery\n",
+    );
+    let mut keys = p.keys();
+    keys.sort();
+    assert_eq!(keys, ["USERS/email:alice@example.com", "USERS/user:alice"]);
+    let user = p.record("USERS", "user:alice");
+    assert_valid("user", user);
+    let u = User::from_record("user:alice", &user.to_string()).expect("parses");
+    assert_eq!(u.email.as_deref(), Some("Alice@Example.COM"));
+    assert_eq!(u.password().unwrap().iterations, 10_000);
+    assert!(password_matches(&u.password_hash, "correct horse battery"), "trailing newline stripped");
+    assert!(!password_matches(&u.password_hash, "correct horse battery\n"));
+    assert!(!p.raw.contains("correct horse"));
+    assert_valid("user-email", p.record("USERS", "email:alice@example.com"));
+    assert_eq!(p.result["sub"], user["sub"]);
+
+    // Without an email there is no alias.
+    let p =
+        Printed::run(&["--print", "users", "add", "bob", "--iterations", "10000", "--password-stdin"], "12345678\n");
+    assert_eq!(p.keys(), ["USERS/user:bob"]);
+    assert_valid("user", p.record("USERS", "user:bob"));
+
+    for (pw, why) in [("", "empty"), ("\n", "empty"), ("short\n", "shorter than 8")] {
+        let err = admin_err(&["--print", "users", "add", "carol", "--password-stdin"], pw, 2);
+        assert!(err.contains(why), "{pw:?}: {err}");
+    }
+    let err = admin_err(&["--print", "users", "add", "no@at", "--password-stdin"], "12345678\n", 2);
+    assert!(err.contains("username"), "{err}");
+    let err =
+        admin_err(&["--print", "users", "add", "dave", "--iterations", "1000", "--password-stdin"], "12345678\n", 2);
+    assert!(err.contains("iterations"), "{err}");
+}
+
+#[test]
+fn broken_records_fail_the_schemas() {
+    let secret_hash = edge_oidc::crypto::hash_client_secret("s");
+    let good_client =
+        json!({"client_id": "app", "redirect_uris": ["https://app.example/cb"], "client_secret_hash": secret_hash});
+    assert_valid("client", &good_client);
+    let with = |base: &Value, patch: Value| {
+        let mut v = base.clone();
+        for (k, x) in patch.as_object().unwrap() {
+            if x.is_null() {
+                v.as_object_mut().unwrap().remove(k);
+            } else {
+                v[k] = x.clone();
+            }
+        }
+        v
+    };
+    assert_invalid("client", &with(&good_client, json!({"redirect_uris": null})), "no redirect_uris");
+    assert_invalid("client", &with(&good_client, json!({"redirect_uris": []})), "empty redirect_uris");
+    assert_invalid("client", &with(&good_client, json!({"client_secret_hash": null})), "no secret hash");
+    assert_invalid("client", &with(&good_client, json!({"client_secret_hash": "hunter2"})), "a plaintext secret");
+    assert_invalid(
+        "client",
+        &with(&good_client, json!({"token_endpoint_auth_method": "none"})),
+        "a hash on a public client",
+    );
+    assert_invalid(
+        "client",
+        &with(&good_client, json!({"token_endpoint_auth_method": "private_key_jwt"})),
+        "an unknown auth method",
+    );
+    assert_invalid("client", &with(&good_client, json!({"grant_types": ["implicit"]})), "the implicit grant");
+    assert_invalid("client", &with(&good_client, json!({"response_types": ["token"]})), "response type token");
+    assert_invalid("client", &with(&good_client, json!({"scope": "profile email"})), "no openid scope");
+    assert_invalid("client", &with(&good_client, json!({"scope": "openid admin"})), "an unknown scope");
+    assert_invalid("client", &with(&good_client, json!({"redirect_uris": ["https://a.example/cb#x"]})), "a fragment");
+    assert_invalid("client", &with(&good_client, json!({"colour": "blue"})), "an unknown field");
+    assert_invalid("client", &with(&good_client, json!({"client_id": "bad id"})), "a space in client_id");
+    assert_valid(
+        "client",
+        &with(&good_client, json!({"token_endpoint_auth_method": "none", "client_secret_hash": null})),
+    );
+
+    let phc = PasswordHash { iterations: 100_000, salt: vec![7; 16], hash: vec![9; 32] }.to_phc();
+    let good_user = json!({"sub": "s1", "username": "alice", "password_hash": phc});
+    assert_valid("user", &good_user);
+    assert_invalid("user", &with(&good_user, json!({"password_hash": "hunter2"})), "a plaintext password");
+    assert_invalid(
+        "user",
+        &with(&good_user, json!({"password_hash": "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA"})),
+        "argon2",
+    );
+    assert_invalid("user", &with(&good_user, json!({"password_hash": null})), "no password hash");
+    assert_invalid("user", &with(&good_user, json!({"sub": null})), "no sub");
+    assert_invalid("user", &with(&good_user, json!({"sub": ""})), "an empty sub");
+    assert_invalid("user", &with(&good_user, json!({"sub": "é"})), "a non-ASCII sub");
+    assert_invalid("user", &with(&good_user, json!({"username": "a@b"})), "an '@' in the username");
+    assert_invalid("user", &with(&good_user, json!({"email_verified": "yes"})), "a string email_verified");
+    assert_invalid("user", &with(&good_user, json!({"email": "nobody"})), "an email without '@'");
+    assert_invalid("user", &with(&good_user, json!({"password": "hunter2"})), "a password field");
+
+    assert_valid("user-email", &json!({"username": "alice"}));
+    assert_invalid("user-email", &json!({}), "no username");
+    assert_invalid("user-email", &json!({"username": "alice", "sub": "x"}), "an extra field");
+}
+
+/// Every field of the model has a schema property and the reverse (the struct literals
+/// stop compiling when a field is added to the model).
+#[test]
+fn schemas_cover_every_model_field() {
+    let phc = PasswordHash { iterations: 100_000, salt: vec![7; 16], hash: vec![9; 32] }.to_phc();
+    let s = |x: &str| Some(x.to_string());
+    let user = User {
+        sub: "s1".into(),
+        username: "alice".into(),
+        password_hash: phc,
+        name: s("Alice Liddell"),
+        given_name: s("Alice"),
+        family_name: s("Liddell"),
+        middle_name: s("P"),
+        nickname: s("Al"),
+        preferred_username: s("alice"),
+        profile: s("https://a.example/"),
+        picture: s("https://a.example/a.png"),
+        website: s("https://a.example/blog"),
+        gender: s("female"),
+        birthdate: s("1852-05-04"),
+        zoneinfo: s("Europe/London"),
+        locale: s("en-GB"),
+        updated_at: Some(1_700_000_000),
+        email: s("alice@example.com"),
+        email_verified: Some(true),
+    };
+    let client = Client {
+        client_id: "app".into(),
+        client_name: s("App"),
+        redirect_uris: vec!["https://app.example/cb".into()],
+        token_endpoint_auth_method: AuthMethod::ClientSecretPost,
+        grant_types: vec!["authorization_code".into()],
+        response_types: vec!["code".into()],
+        scope: "openid profile email".into(),
+        client_secret_hash: s(&edge_oidc::crypto::hash_client_secret("s")),
+        client_uri: s("https://app.example/"),
+        logo_uri: s("https://app.example/logo.png"),
+        client_id_issued_at: Some(1_700_000_000),
+    };
+    for (name, record) in
+        [("user", serde_json::to_value(&user).unwrap()), ("client", serde_json::to_value(&client).unwrap())]
+    {
+        assert_valid(name, &record);
+        let mut fields: Vec<&String> = record.as_object().unwrap().keys().collect();
+        let schema = schema(name);
+        let mut props: Vec<&String> = schema["properties"].as_object().unwrap().keys().collect();
+        fields.sort();
+        props.sort();
+        assert_eq!(fields, props, "{name}.schema.json properties vs the model");
+    }
+}
+
+#[test]
+fn schemas_are_documented() {
+    for name in ["client", "user", "user-email", "signing-keys"] {
+        let s = schema(name);
+        assert_eq!(s["$schema"], "https://json-schema.org/draft/2020-12/schema", "{name}");
+        assert!(s["title"].is_string() && s["description"].is_string(), "{name}: title and description");
+        jsonschema::validator_for(&s).unwrap_or_else(|e| panic!("{name}.schema.json is not a valid schema: {e}"));
+        let props = if name == "signing-keys" { &s["$defs"]["rsaPrivateJwk"]["properties"] } else { &s["properties"] };
+        for (field, def) in props.as_object().unwrap() {
+            assert!(def["description"].as_str().is_some_and(|d| d.len() > 5), "{name}: '{field}' has no description");
+        }
+    }
+}
+
+// ---------------------------------------------------------------- keys
+
+fn check_key_set(json: &str) -> PrivateJwk {
+    assert_eq!(json.trim_end().lines().count(), 1, "one line");
+    let set = PrivateJwkSet::parse(json).expect("PrivateJwkSet::parse");
+    assert_valid("signing-keys", &serde_json::from_str(json).unwrap());
+    assert_eq!(set.keys.len(), 1);
+    let k = set.keys[0].clone();
+    let (n, e, d, p, q) = (uint(&k.n), uint(&k.e), uint(&k.d), uint(&k.p), uint(&k.q));
+    assert_eq!(n.bits(), 2048);
+    assert_eq!(&p * &q, n);
+    let one = BigUint::from(1u32);
+    assert_eq!(uint(&k.dp), &d % (&p - &one), "dp");
+    assert_eq!(uint(&k.dq), &d % (&q - &one), "dq");
+    assert_eq!((uint(&k.qi) * &q) % &p, one, "qi");
+    let thumbprint = b64url(&sha256(format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, k.e, k.n).as_bytes()));
+    assert_eq!(k.kid, thumbprint, "kid is the RFC 7638 thumbprint");
+
+    // Sign with the host crypto; verify with the public JWKS.
+    let private = RsaPrivateKey::from_components(n, e, d, vec![p, q]).expect("key from JWK");
+    let message = b"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0";
+    let signature = block_on(NativeCrypto::new(private).sign_rs256(message)).expect("sign");
+    let jwks = set.public_jwks();
+    let public = &jwks["keys"][0];
+    assert!(public.get("d").is_none() && public.get("p").is_none(), "public JWKS leaks private members");
+    let pk = RsaPublicKey::new(uint(public["n"].as_str().unwrap()), uint(public["e"].as_str().unwrap()))
+        .expect("public key");
+    assert_eq!(pk.size(), 256);
+    let vk = rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(pk);
+    let sig = rsa::pkcs1v15::Signature::try_from(signature.as_slice()).expect("signature");
+    vk.verify(message, &sig).expect("RS256 signature verifies");
+    assert!(vk.verify(b"other bytes", &sig).is_err());
+    k
+}
+
+#[test]
+fn keys_generate_signs_and_verifies() {
+    let out = admin_ok(&["keys", "generate"], "");
+    let key = check_key_set(&out);
+
+    // `keys public` prints the public set.
+    let public: Value = serde_json::from_str(&admin_ok(&["keys", "public"], &out)).expect("JSON");
+    assert_eq!(public["keys"][0]["kid"], key.kid.as_str());
+    assert_eq!(public["keys"][0]["n"], key.n.as_str());
+    assert!(public["keys"][0].get("d").is_none());
+    let err = admin_err(&["keys", "public"], "{\"keys\":[]}", 2);
+    assert!(err.contains("no keys"), "{err}");
+}
+
+#[test]
+fn test_key_fixture_is_a_valid_key_set() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/test-signing-keys.json");
+    check_key_set(&std::fs::read_to_string(path).expect("fixture"));
+}
+
+#[test]
+fn session_key_is_256_bits() {
+    let a = admin_ok(&["keys", "session-key"], "");
+    let b = admin_ok(&["keys", "session-key"], "");
+    assert_eq!(b64url_decode(a.trim()).map(|k| k.len()), Some(32));
+    assert_ne!(a, b);
+}
+
+// ---------------------------------------------------------------- the command line
+
+#[test]
+fn help_on_every_command() {
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["--help"],
+            &["keys", "clients", "users", "demo", "--remote", "--print", "--persist-to", "--wrangler", "--config"],
+        ),
+        (&["keys", "--help"], &["generate", "session-key", "public"]),
+        (&["keys", "generate", "--help"], &["--bits"]),
+        (&["keys", "session-key", "--help"], &["SESSION_KEY"]),
+        (&["keys", "public", "--help"], &["stdin"]),
+        (&["clients", "--help"], &["add", "list", "show", "remove"]),
+        (
+            &["clients", "add", "--help"],
+            &["--redirect-uri", "--auth-method", "client_secret_post", "--scope", "--force", "--json"],
+        ),
+        (&["clients", "list", "--help"], &["List"]),
+        (&["clients", "show", "--help"], &["CLIENT_ID"]),
+        (&["clients", "remove", "--help"], &["CLIENT_ID"]),
+        (&["users", "--help"], &["add", "list", "show", "remove"]),
+        (
+            &["users", "add", "--help"],
+            &["--password-stdin", "--iterations", "--email-verified", "--given-name", "--zoneinfo", "--force"],
+        ),
+        (&["users", "list", "--help"], &["List"]),
+        (&["users", "show", "--help"], &["USERNAME"]),
+        (&["users", "remove", "--help"], &["alias"]),
+        (&["demo", "--help"], &["--redirect-uri", "demo-password"]),
+    ];
+    for (args, expected) in cases {
+        let out = admin_ok(args, "");
+        for word in *expected {
+            assert!(out.contains(word), "oidc-admin {args:?} does not mention {word}:\n{out}");
+        }
+    }
+    // No command: help on stderr, usage exit status.
+    let err = admin_err(&[], "", 2);
+    assert!(err.contains("Usage"), "{err}");
+}
+
+#[test]
+fn print_is_for_writes_only() {
+    let err = admin_err(&["--print", "clients", "list"], "", 2);
+    assert!(err.contains("--print"), "{err}");
+    let err = admin_err(&["--print", "--remote", "demo"], "", 2);
+    assert!(err.contains("cannot be used with"), "{err}");
+}
+
+#[test]
+fn wrangler_failures_are_reported() {
+    let dir = scratch_dir("failing-wrangler");
+    let missing = dir.join("no-such-wrangler");
+    let err = admin_err(&["--wrangler", missing.to_str().unwrap(), "clients", "list"], "", 1);
+    assert!(err.starts_with("error: ") && err.contains("kv key list") && err.contains("--wrangler"), "{err}");
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let script = dir.join("wrangler");
+        std::fs::write(
+            &script,
+            "#!/bin/sh\necho '\u{1b}[31m✘ [ERROR] namespace CLIENTS not found\u{1b}[0m' >&2\nexit 1\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let err = admin_err(&["--wrangler", script.to_str().unwrap(), "clients", "show", "app"], "", 1);
+        assert!(err.contains("wrangler kv key get app") && err.contains("namespace CLIENTS not found"), "{err}");
+        assert!(!err.contains('\u{1b}'), "colour codes: {err:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---------------------------------------------------------------- through wrangler
+
+/// Local KV through the pinned wrangler (needs node and `npm ci`; slow, so opt-in).
+#[test]
+#[ignore = "runs wrangler: cargo test --test schemas -- --ignored"]
+fn wrangler_local_round_trip() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let wrangler = root.join("node_modules/.bin/wrangler");
+    assert!(wrangler.is_file(), "run `npm ci` first");
+    let dir = scratch_dir("wrangler");
+    let config = dir.join("wrangler.toml");
+    std::fs::write(
+        &config,
+        "name = \"oidc-admin-test\"\nmain = \"index.js\"\ncompatibility_date = \"2025-01-01\"\n\
+         kv_namespaces = [\n  { binding = \"CLIENTS\", id = \"clients\" },\n  { binding = \"USERS\", id = \"users\" },\n]\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("index.js"), "export default { fetch() { return new Response('') } }\n").unwrap();
+    let state = dir.join("state");
+    let base = [
+        "--wrangler",
+        wrangler.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--persist-to",
+        state.to_str().unwrap(),
+    ];
+    let run = |args: &[&str], stdin: &str| admin_ok(&[&base[..], args].concat(), stdin);
+    let sub_of = |name: &str| -> String {
+        let v: Value = serde_json::from_str(&run(&["users", "show", name], "")).expect("user JSON");
+        v["sub"].as_str().expect("sub").to_string()
+    };
+
+    let first: Value = serde_json::from_str(&run(&["--json", "demo"], "")).expect("demo JSON");
+    let sub = sub_of("demo");
+    let second: Value = serde_json::from_str(&run(&["--json", "demo"], "")).expect("demo JSON");
+    assert_ne!(first["client_secret"], second["client_secret"]);
+    assert_eq!(sub_of("demo"), sub, "sub is stable across re-seeds");
+
+    let shown: Value = serde_json::from_str(&run(&["clients", "show", "demo-app"], "")).expect("client JSON");
+    assert_valid("client", &shown);
+    assert!(verify_client_secret(
+        second["client_secret"].as_str().unwrap(),
+        shown["client_secret_hash"].as_str().unwrap()
+    ));
+    assert!(run(&["clients", "list"], "").contains("demo-app"));
+
+    let err = admin_err(
+        &[&base[..], &["clients", "add", "demo-app", "--redirect-uri", "https://a.example/cb"]].concat(),
+        "",
+        2,
+    );
+    assert!(err.contains("--force"), "{err}");
+
+    run(
+        &["users", "add", "eve", "--email", "Eve@Example.com", "--iterations", "10000", "--password-stdin"],
+        "eve-password\n",
+    );
+    let list: Value = serde_json::from_str(&run(&["--json", "users", "list"], "")).expect("list JSON");
+    assert_eq!(list.as_array().map(|a| a.len()), Some(2), "{list}");
+    run(&["users", "remove", "eve"], "");
+    let list: Value = serde_json::from_str(&run(&["--json", "users", "list"], "")).expect("list JSON");
+    assert_eq!(list.as_array().map(|a| a.len()), Some(1), "{list}");
+    run(&["clients", "remove", "demo-app"], "");
+    assert!(!run(&["clients", "list"], "").contains("demo-app"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

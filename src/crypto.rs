@@ -133,7 +133,8 @@ pub trait Crypto {
     /// RS256 (RSASSA-PKCS1-v1_5 with SHA-256) over `data` with the active private key.
     async fn sign_rs256(&self, data: &[u8]) -> Result<Vec<u8>, String>;
     /// PBKDF2-HMAC-SHA256.
-    async fn pbkdf2_sha256(&self, password: &[u8], salt: &[u8], iterations: u32, len: usize) -> Result<Vec<u8>, String>;
+    async fn pbkdf2_sha256(&self, password: &[u8], salt: &[u8], iterations: u32, len: usize)
+        -> Result<Vec<u8>, String>;
 }
 
 /// Verifies `password` against a stored PHC string, in constant time.

@@ -85,7 +85,10 @@ impl Params {
                 continue;
             }
             if map.insert(k.to_string(), v.to_string()).is_some() {
-                return Err(OAuthError::invalid_request(format!("parameter '{}' is repeated (RFC 6749 §3.1)", truncate(&k, 40))));
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter '{}' is repeated (RFC 6749 §3.1)",
+                    truncate(&k, 40)
+                )));
             }
         }
         Ok(Params { map })

@@ -89,7 +89,13 @@ async fn to_http(mut req: Request) -> std::result::Result<http::Request, OAuthEr
     if body.len() > MAX_BODY_BYTES {
         return Err(OAuthError::invalid_request("the request body is too large"));
     }
-    Ok(http::Request { method, path: url.path().to_string(), query: url.query().unwrap_or("").to_string(), headers, body })
+    Ok(http::Request {
+        method,
+        path: url.path().to_string(),
+        query: url.query().unwrap_or("").to_string(),
+        headers,
+        body,
+    })
 }
 
 fn from_http(r: http::Response) -> Result<Response> {

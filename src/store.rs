@@ -41,7 +41,9 @@ where
             None => return Ok(None),
             Some(json) => {
                 serde_json::from_str::<EmailAlias>(&json)
-                    .map_err(|e| StoreError::Malformed(format!("email alias record '{key}' in USERS is malformed: {e}")))?
+                    .map_err(|e| {
+                        StoreError::Malformed(format!("email alias record '{key}' in USERS is malformed: {e}"))
+                    })?
                     .username
             }
         }

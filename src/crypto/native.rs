@@ -22,7 +22,13 @@ impl Crypto for NativeCrypto {
     async fn sign_rs256(&self, data: &[u8]) -> Result<Vec<u8>, String> {
         Ok(self.key.sign(data).to_vec())
     }
-    async fn pbkdf2_sha256(&self, password: &[u8], salt: &[u8], iterations: u32, len: usize) -> Result<Vec<u8>, String> {
+    async fn pbkdf2_sha256(
+        &self,
+        password: &[u8],
+        salt: &[u8],
+        iterations: u32,
+        len: usize,
+    ) -> Result<Vec<u8>, String> {
         Ok(pbkdf2_sha256(password, salt, iterations, len))
     }
 }
@@ -45,7 +51,9 @@ impl NativeCrypto {
     pub fn from_jwk(jwk: &crate::keys::PrivateJwk) -> Result<Self, String> {
         use rsa::BigUint;
         let int = |name: &str, v: &str| -> Result<BigUint, String> {
-            super::b64url_decode(v).map(|b| BigUint::from_bytes_be(&b)).ok_or(format!("JWK member {name} is not base64url"))
+            super::b64url_decode(v)
+                .map(|b| BigUint::from_bytes_be(&b))
+                .ok_or(format!("JWK member {name} is not base64url"))
         };
         let key = RsaPrivateKey::from_components(
             int("n", &jwk.n)?,

@@ -73,9 +73,13 @@ impl Client {
     /// Parses and validates a record read from KV key `key`. The error names the record
     /// and the field, for the operator.
     pub fn from_record(key: &str, json: &str) -> Result<Client, String> {
-        let c: Client = serde_json::from_str(json).map_err(|e| format!("client record '{key}' in CLIENTS is malformed: {e}"))?;
+        let c: Client =
+            serde_json::from_str(json).map_err(|e| format!("client record '{key}' in CLIENTS is malformed: {e}"))?;
         if c.client_id != key {
-            return Err(format!("client record '{key}' in CLIENTS is malformed: client_id '{}' does not match its key", c.client_id));
+            return Err(format!(
+                "client record '{key}' in CLIENTS is malformed: client_id '{}' does not match its key",
+                c.client_id
+            ));
         }
         c.validate().map_err(|e| format!("client record '{key}' in CLIENTS is malformed: {e}"))?;
         Ok(c)
@@ -92,10 +96,15 @@ impl Client {
             validate_redirect_uri(uri).map_err(|e| format!("redirect_uris: '{uri}' {e}"))?;
         }
         match (self.token_endpoint_auth_method.is_public(), &self.client_secret_hash) {
-            (true, Some(_)) => return Err("client_secret_hash must be absent when token_endpoint_auth_method is none".into()),
-            (false, None) => return Err(format!("client_secret_hash is required for {}", self.token_endpoint_auth_method.as_str())),
+            (true, Some(_)) => {
+                return Err("client_secret_hash must be absent when token_endpoint_auth_method is none".into())
+            }
+            (false, None) => {
+                return Err(format!("client_secret_hash is required for {}", self.token_endpoint_auth_method.as_str()))
+            }
             (false, Some(h)) => {
-                let ok = h.strip_prefix("sha256:").and_then(crate::crypto::b64url_decode).is_some_and(|b| b.len() == 32);
+                let ok =
+                    h.strip_prefix("sha256:").and_then(crate::crypto::b64url_decode).is_some_and(|b| b.len() == 32);
                 if !ok {
                     return Err("client_secret_hash must be sha256:<43 base64url characters> (use oidc-admin)".into());
                 }

@@ -3,8 +3,20 @@
 pub const SUPPORTED: &[&str] = &["openid", "profile", "email"];
 
 pub const PROFILE_CLAIMS: &[&str] = &[
-    "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username", "profile", "picture",
-    "website", "gender", "birthdate", "zoneinfo", "locale", "updated_at",
+    "name",
+    "given_name",
+    "family_name",
+    "middle_name",
+    "nickname",
+    "preferred_username",
+    "profile",
+    "picture",
+    "website",
+    "gender",
+    "birthdate",
+    "zoneinfo",
+    "locale",
+    "updated_at",
 ];
 pub const EMAIL_CLAIMS: &[&str] = &["email", "email_verified"];
 

@@ -75,10 +75,14 @@ pub fn valid_username(u: &str) -> bool {
 impl User {
     /// Parses and validates a record read from KV key `key`; errors name the record and field.
     pub fn from_record(key: &str, json: &str) -> Result<User, String> {
-        let u: User = serde_json::from_str(json).map_err(|e| format!("user record '{key}' in USERS is malformed: {e}"))?;
+        let u: User =
+            serde_json::from_str(json).map_err(|e| format!("user record '{key}' in USERS is malformed: {e}"))?;
         u.validate().map_err(|e| format!("user record '{key}' in USERS is malformed: {e}"))?;
         if user_key(&u.username) != key {
-            return Err(format!("user record '{key}' in USERS is malformed: username '{}' does not match its key", u.username));
+            return Err(format!(
+                "user record '{key}' in USERS is malformed: username '{}' does not match its key",
+                u.username
+            ));
         }
         Ok(u)
     }
@@ -112,7 +116,9 @@ impl User {
             "family_name" => s(&self.family_name),
             "middle_name" => s(&self.middle_name),
             "nickname" => s(&self.nickname),
-            "preferred_username" => Some(Value::String(self.preferred_username.clone().unwrap_or_else(|| self.username.clone()))),
+            "preferred_username" => {
+                Some(Value::String(self.preferred_username.clone().unwrap_or_else(|| self.username.clone())))
+            }
             "profile" => s(&self.profile),
             "picture" => s(&self.picture),
             "website" => s(&self.website),
@@ -172,9 +178,12 @@ mod tests {
     fn malformed_records_are_named() {
         let e = User::from_record("user:bob", r#"{"sub":"s","username":"bob"}"#).unwrap_err();
         assert!(e.contains("'user:bob'") && e.contains("password_hash"), "{e}");
-        let e = User::from_record("user:bob", &format!(r#"{{"sub":"s","username":"bob","password_hash":"plain"}}"#)).unwrap_err();
+        let e = User::from_record("user:bob", &format!(r#"{{"sub":"s","username":"bob","password_hash":"plain"}}"#))
+            .unwrap_err();
         assert!(e.contains("password_hash"), "{e}");
-        let e = User::from_record("user:eve", &format!(r#"{{"sub":"s","username":"bob","password_hash":"{}"}}"#, hash())).unwrap_err();
+        let e =
+            User::from_record("user:eve", &format!(r#"{{"sub":"s","username":"bob","password_hash":"{}"}}"#, hash()))
+                .unwrap_err();
         assert!(e.contains("does not match"), "{e}");
     }
 }

@@ -7,7 +7,9 @@ use crate::error::StoreError;
 use crate::protocol::grant_object::{self, Command, GrantState, Reply};
 use crate::store::GrantStore;
 use wasm_bindgen::JsValue;
-use worker::{durable_object, DurableObject, Env, Method, ObjectNamespace, Request, RequestInit, Response, Result, State};
+use worker::{
+    durable_object, DurableObject, Env, Method, ObjectNamespace, Request, RequestInit, Response, Result, State,
+};
 
 const KEY: &str = "grant";
 

@@ -65,7 +65,8 @@ impl WebCrypto {
         let promise = subtle()?
             .import_key_with_object("jwk", &jwk, &alg, false, &usages)
             .map_err(|e| js_err("importing the signing key", e))?;
-        let key: CryptoKey = JsFuture::from(promise).await.map_err(|e| js_err("importing the signing key", e))?.unchecked_into();
+        let key: CryptoKey =
+            JsFuture::from(promise).await.map_err(|e| js_err("importing the signing key", e))?.unchecked_into();
         *self.key.borrow_mut() = Some(key.clone());
         Ok(key)
     }
@@ -80,14 +81,19 @@ impl Crypto for WebCrypto {
         Ok(Uint8Array::new(&buf).to_vec())
     }
 
-    async fn pbkdf2_sha256(&self, password: &[u8], salt: &[u8], iterations: u32, len: usize) -> Result<Vec<u8>, String> {
+    async fn pbkdf2_sha256(
+        &self,
+        password: &[u8],
+        salt: &[u8],
+        iterations: u32,
+        len: usize,
+    ) -> Result<Vec<u8>, String> {
         let subtle = subtle()?;
         let raw = Uint8Array::from(password);
         let usages = Array::of1(&"deriveBits".into());
         let alg = object(&[("name", "PBKDF2".into())])?;
-        let promise = subtle
-            .import_key_with_object("raw", &raw, &alg, false, &usages)
-            .map_err(|e| js_err("pbkdf2 import", e))?;
+        let promise =
+            subtle.import_key_with_object("raw", &raw, &alg, false, &usages).map_err(|e| js_err("pbkdf2 import", e))?;
         let key: CryptoKey = JsFuture::from(promise).await.map_err(|e| js_err("pbkdf2 import", e))?.unchecked_into();
         let params = object(&[
             ("name", "PBKDF2".into()),
@@ -95,9 +101,8 @@ impl Crypto for WebCrypto {
             ("salt", Uint8Array::from(salt).into()),
             ("iterations", JsValue::from(iterations)),
         ])?;
-        let promise = subtle
-            .derive_bits_with_object(&params, &key, (len * 8) as u32)
-            .map_err(|e| js_err("pbkdf2", e))?;
+        let promise =
+            subtle.derive_bits_with_object(&params, &key, (len * 8) as u32).map_err(|e| js_err("pbkdf2", e))?;
         let buf = JsFuture::from(promise).await.map_err(|e| js_err("pbkdf2", e))?;
         Ok(Uint8Array::new(&buf).to_vec())
     }

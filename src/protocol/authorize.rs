@@ -37,7 +37,12 @@ pub fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
             Response::redirect(url.as_str())
         }
         // Registered redirect URIs are validated when the client record is read.
-        Err(_) => pages::error_page(400, "Invalid redirect URI", "The application's redirect URI is not a valid URI.", "invalid_request"),
+        Err(_) => pages::error_page(
+            400,
+            "Invalid redirect URI",
+            "The application's redirect URI is not a valid URI.",
+            "invalid_request",
+        ),
     }
 }
 
@@ -77,7 +82,12 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, K: Crypto> Provider<'_, C, U, 
         let client = match self.clients.client(client_id).await {
             Ok(Some(c)) => c,
             Ok(None) => {
-                return pages::error_page(400, "Unknown application", "No application is registered with this client_id.", "invalid_client")
+                return pages::error_page(
+                    400,
+                    "Unknown application",
+                    "No application is registered with this client_id.",
+                    "invalid_client",
+                )
             }
             Err(StoreError::Malformed(m)) => {
                 (self.log)(&m);
@@ -85,8 +95,13 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, K: Crypto> Provider<'_, C, U, 
             }
             Err(StoreError::Unavailable(m)) => {
                 (self.log)(&format!("authorize: client store unavailable: {m}"));
-                return pages::error_page(503, "Temporarily unavailable", "Please try again in a moment.", "temporarily_unavailable")
-                    .with_header("retry-after", "5");
+                return pages::error_page(
+                    503,
+                    "Temporarily unavailable",
+                    "Please try again in a moment.",
+                    "temporarily_unavailable",
+                )
+                .with_header("retry-after", "5");
             }
         };
         // 2. The redirect URI: required by OpenID Connect, matched exactly.
@@ -120,7 +135,10 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, K: Crypto> Provider<'_, C, U, 
             return Err(OAuthError::new(ErrorCode::RequestNotSupported, "the request parameter is not supported"));
         }
         if params.get("request_uri").is_some() {
-            return Err(OAuthError::new(ErrorCode::RequestUriNotSupported, "the request_uri parameter is not supported"));
+            return Err(OAuthError::new(
+                ErrorCode::RequestUriNotSupported,
+                "the request_uri parameter is not supported",
+            ));
         }
         match params.get("response_type") {
             None => return Err(OAuthError::invalid_request("response_type is required")),
@@ -185,7 +203,9 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, K: Crypto> Provider<'_, C, U, 
             (None, Some(_)) => return Err(OAuthError::invalid_request("code_challenge_method without code_challenge")),
             (None, None) => {
                 if client.token_endpoint_auth_method.is_public() {
-                    return Err(OAuthError::invalid_request("public clients must use PKCE: code_challenge is required"));
+                    return Err(OAuthError::invalid_request(
+                        "public clients must use PKCE: code_challenge is required",
+                    ));
                 }
                 None
             }
@@ -198,7 +218,9 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, K: Crypto> Provider<'_, C, U, 
                     return Err(OAuthError::invalid_request("public clients must use code_challenge_method=S256"));
                 }
                 if !pkce::valid_value(c) {
-                    return Err(OAuthError::invalid_request("code_challenge must be 43-128 characters of A-Z a-z 0-9 - . _ ~"));
+                    return Err(OAuthError::invalid_request(
+                        "code_challenge must be 43-128 characters of A-Z a-z 0-9 - . _ ~",
+                    ));
                 }
                 Some((c.to_string(), m.to_string()))
             }
@@ -206,7 +228,14 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, K: Crypto> Provider<'_, C, U, 
         Ok(Validated { scope: granted.join(" "), pkce })
     }
 
-    fn login_page_for(&self, req: &Request, client: &Client, v: Validated, redirect_uri: &str, params: &Params) -> Response {
+    fn login_page_for(
+        &self,
+        req: &Request,
+        client: &Client,
+        v: Validated,
+        redirect_uri: &str,
+        params: &Params,
+    ) -> Response {
         let secure = self.config.secure_cookies;
         // Reuse the browser's anti-CSRF value so several tabs can sign in at once.
         let (csrf, set_cookie) = match interaction::csrf_cookie(req, secure) {
@@ -216,7 +245,11 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, K: Crypto> Provider<'_, C, U, 
                 Err(e) => {
                     (self.log)(&format!("authorize: {e}"));
                     let to = ErrorRedirect { redirect_uri, state: params.get("state") };
-                    return error_redirect(&to, &self.config.issuer, &OAuthError::new(ErrorCode::ServerError, "internal error"));
+                    return error_redirect(
+                        &to,
+                        &self.config.issuer,
+                        &OAuthError::new(ErrorCode::ServerError, "internal error"),
+                    );
                 }
             },
         };
@@ -246,7 +279,8 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, K: Crypto> Provider<'_, C, U, 
     }
 
     pub fn login_page(&self, status: u16, ix: &Interaction, username: &str, error: Option<&str>) -> Response {
-        let error_html = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", pages::escape(e))).unwrap_or_default();
+        let error_html =
+            error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", pages::escape(e))).unwrap_or_default();
         let tx = ix.seal(self.session_key);
         let body = pages::render(
             pages::LOGIN,

@@ -1,7 +1,7 @@
 //! Client authentication at the token endpoint (RFC 6749 §2.3.1, OpenID Connect Core §9):
 //! exactly the method the client is registered with, one method per request.
 
-use crate::crypto::{verify_client_secret, b64url};
+use crate::crypto::{b64url, verify_client_secret};
 use crate::error::{OAuthError, StoreError};
 use crate::http::{Params, Request};
 use crate::model::{AuthMethod, Client};
@@ -27,7 +27,8 @@ pub struct AuthError {
 
 fn form_decode(s: &str) -> Option<String> {
     // RFC 6749 §2.3.1: id and secret are form-urlencoded before Basic encoding.
-    let decoded: String = url::form_urlencoded::parse(format!("v={s}").as_bytes()).next().map(|(_, v)| v.into_owned())?;
+    let decoded: String =
+        url::form_urlencoded::parse(format!("v={s}").as_bytes()).next().map(|(_, v)| v.into_owned())?;
     (!decoded.contains('\u{FFFD}')).then_some(decoded)
 }
 
@@ -43,7 +44,8 @@ pub fn presented(req: &Request, form: &Params) -> Result<Presented, AuthError> {
         if body_secret.is_some() {
             return Err(fail("use one client authentication method, not Basic and client_secret together"));
         }
-        let raw = STANDARD.decode(b64.as_bytes()).map_err(|_| fail("the Basic authorization header is not valid base64"))?;
+        let raw =
+            STANDARD.decode(b64.as_bytes()).map_err(|_| fail("the Basic authorization header is not valid base64"))?;
         let raw = String::from_utf8(raw).map_err(|_| fail("the Basic authorization header is not valid UTF-8"))?;
         let (id, secret) = raw.split_once(':').ok_or_else(|| fail("the Basic authorization header has no ':'"))?;
         let id = form_decode(id).ok_or_else(|| fail("malformed client id in the Basic header"))?;
@@ -61,17 +63,15 @@ pub fn presented(req: &Request, form: &Params) -> Result<Presented, AuthError> {
         return Err(fail("client authentication is required (client_secret_basic, client_secret_post, or client_id for public clients)"));
     };
     Ok(match body_secret {
-        Some(s) => Presented { client_id: id.to_string(), secret: Some(s.to_string()), method: AuthMethod::ClientSecretPost },
+        Some(s) => {
+            Presented { client_id: id.to_string(), secret: Some(s.to_string()), method: AuthMethod::ClientSecretPost }
+        }
         None => Presented { client_id: id.to_string(), secret: None, method: AuthMethod::None },
     })
 }
 
 /// Authenticates the presented credentials against the client record.
-pub async fn authenticate<C: ClientStore>(
-    clients: &C,
-    p: &Presented,
-    log: &dyn Fn(&str),
-) -> Result<Client, AuthError> {
+pub async fn authenticate<C: ClientStore>(clients: &C, p: &Presented, log: &dyn Fn(&str)) -> Result<Client, AuthError> {
     let basic = p.method == AuthMethod::ClientSecretBasic;
     let fail = |d: String| AuthError { error: OAuthError::invalid_client(d), basic };
     let client = match clients.client(&p.client_id).await {
@@ -87,7 +87,10 @@ pub async fn authenticate<C: ClientStore>(
         }
         Err(StoreError::Unavailable(m)) => {
             log(&format!("token: client store unavailable: {m}"));
-            return Err(AuthError { error: OAuthError::unavailable("the client store is unavailable, retry later"), basic });
+            return Err(AuthError {
+                error: OAuthError::unavailable("the client store is unavailable, retry later"),
+                basic,
+            });
         }
     };
     if client.token_endpoint_auth_method != p.method {

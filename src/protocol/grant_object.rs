@@ -59,11 +59,17 @@ pub enum Command {
 pub enum Reply {
     Issued,
     /// The grant, for building the token response or the userinfo response.
-    Granted { grant: Box<Grant> },
+    Granted {
+        grant: Box<Grant>,
+    },
     /// Redemption refused: RFC 6749 `invalid_grant` with this description.
-    InvalidGrant { description: String },
+    InvalidGrant {
+        description: String,
+    },
     /// Access token refused: RFC 6750 `invalid_token`.
-    InvalidToken { description: String },
+    InvalidToken {
+        description: String,
+    },
     /// Issue on an id that already exists (a random-id collision: never expected).
     Conflict,
 }
@@ -115,8 +121,12 @@ pub fn apply(state: Option<GrantState>, cmd: Command, now: i64) -> (Option<Grant
                         return (None, invalid(&e));
                     }
                 }
-                (Some(_), None) => return (None, invalid("code_verifier is required (PKCE was used in the authorization request)")),
-                (None, Some(_)) => return (None, invalid("code_verifier sent but the authorization request had no code_challenge")),
+                (Some(_), None) => {
+                    return (None, invalid("code_verifier is required (PKCE was used in the authorization request)"))
+                }
+                (None, Some(_)) => {
+                    return (None, invalid("code_verifier sent but the authorization request had no code_challenge"))
+                }
                 (None, None) => {}
             }
             st.code_redeemed_at = Some(now);

@@ -24,17 +24,33 @@ const BAD_CREDENTIALS: &str = "Incorrect username or password.";
 impl<C: ClientStore, U: UserStore, G: GrantStore, K: Crypto> Provider<'_, C, U, G, K> {
     /// Parses a posted form and opens its interaction, checking the anti-CSRF binding.
     fn open_form(&self, req: &Request) -> Result<(Params, Interaction), Response> {
-        let form = req.form().map_err(|e| pages::error_page(400, "Invalid request", &e.description, e.code.as_str()))?;
+        let form =
+            req.form().map_err(|e| pages::error_page(400, "Invalid request", &e.description, e.code.as_str()))?;
         let Some(tx) = form.get("tx") else {
-            return Err(pages::error_page(400, "Invalid request", "The form is incomplete. Return to the application and sign in again.", "invalid_request"));
+            return Err(pages::error_page(
+                400,
+                "Invalid request",
+                "The form is incomplete. Return to the application and sign in again.",
+                "invalid_request",
+            ));
         };
         let ix = match Interaction::open(tx, self.session_key, self.now) {
             Ok(ix) => ix,
             Err(OpenError::Expired) => {
-                return Err(pages::error_page(400, "This page has expired", "Return to the application and sign in again.", "invalid_request"))
+                return Err(pages::error_page(
+                    400,
+                    "This page has expired",
+                    "Return to the application and sign in again.",
+                    "invalid_request",
+                ))
             }
             Err(OpenError::Invalid) => {
-                return Err(pages::error_page(400, "Invalid request", "This form is not valid. Return to the application and sign in again.", "invalid_request"))
+                return Err(pages::error_page(
+                    400,
+                    "Invalid request",
+                    "This form is not valid. Return to the application and sign in again.",
+                    "invalid_request",
+                ))
             }
         };
         if !interaction::csrf_matches(req, self.config.secure_cookies, &ix) {
@@ -54,7 +70,12 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, K: Crypto> Provider<'_, C, U, 
             Err(page) => return page,
         };
         if ix.user.is_some() {
-            return pages::error_page(400, "Invalid request", "You are already signed in for this request.", "invalid_request");
+            return pages::error_page(
+                400,
+                "Invalid request",
+                "You are already signed in for this request.",
+                "invalid_request",
+            );
         }
         let login = form.get("username").unwrap_or("").trim();
         let password = form.get("password").unwrap_or("");
@@ -68,7 +89,12 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, K: Crypto> Provider<'_, C, U, 
             Ok(u) => u,
             Err(StoreError::Unavailable(m)) => {
                 (self.log)(&format!("login: user store unavailable: {m}"));
-                return self.login_page(503, &ix, login, Some("Sign-in is temporarily unavailable. Please try again in a moment."));
+                return self.login_page(
+                    503,
+                    &ix,
+                    login,
+                    Some("Sign-in is temporarily unavailable. Please try again in a moment."),
+                );
             }
             Err(StoreError::Malformed(m)) => {
                 (self.log)(&m);
@@ -90,11 +116,17 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, K: Crypto> Provider<'_, C, U, 
             Ok(false) => return self.login_page(401, &ix, login, Some(BAD_CREDENTIALS)),
             Err(e) => {
                 (self.log)(&format!("login: password check failed: {e}"));
-                return self.login_page(503, &ix, login, Some("Sign-in is temporarily unavailable. Please try again in a moment."));
+                return self.login_page(
+                    503,
+                    &ix,
+                    login,
+                    Some("Sign-in is temporarily unavailable. Please try again in a moment."),
+                );
             }
         }
         let claims = user.claims_for_scopes(ix.scope.split(' '));
-        let signed_in = SignedIn { sub: user.sub.clone(), username: user.username.clone(), auth_time: self.now, claims };
+        let signed_in =
+            SignedIn { sub: user.sub.clone(), username: user.username.clone(), auth_time: self.now, claims };
         let consent = Interaction { user: Some(signed_in), exp: self.now + self.config.interaction_ttl, ..ix };
         self.consent_page(&consent)
     }
@@ -139,7 +171,11 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, K: Crypto> Provider<'_, C, U, 
             (Ok(a), Ok(b)) => (a, b),
             (Err(e), _) | (_, Err(e)) => {
                 (self.log)(&format!("consent: {e}"));
-                return error_redirect(&to, &self.config.issuer, &OAuthError::new(ErrorCode::ServerError, "internal error"));
+                return error_redirect(
+                    &to,
+                    &self.config.issuer,
+                    &OAuthError::new(ErrorCode::ServerError, "internal error"),
+                );
             }
         };
         let state_record = GrantState {

@@ -16,10 +16,7 @@ pub struct Documents {
 
 impl Documents {
     pub fn new(config: &crate::config::Config, keys: &crate::keys::PrivateJwkSet) -> Documents {
-        Documents {
-            discovery: super::discovery::document(config).to_string(),
-            jwks: keys.public_jwks().to_string(),
-        }
+        Documents { discovery: super::discovery::document(config).to_string(), jwks: keys.public_jwks().to_string() }
     }
 }
 
@@ -36,7 +33,8 @@ fn not_allowed_json(allow: &str) -> Response {
 }
 
 fn not_allowed_page(allow: &str) -> Response {
-    pages::error_page(405, "Method not allowed", "Use the form on the sign-in page.", "invalid_request").with_header("allow", allow)
+    pages::error_page(405, "Method not allowed", "Use the form on the sign-in page.", "invalid_request")
+        .with_header("allow", allow)
 }
 
 /// Paths the worker serves before it needs any store or key.

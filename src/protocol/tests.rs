@@ -93,7 +93,11 @@ impl World {
         w.clients.put("basic", &client_record("basic", "client_secret_basic", Some(BASIC_SECRET)));
         w.clients.put("post", &client_record("post", "client_secret_post", Some(POST_SECRET)));
         w.clients.put("public", &client_record("public", "none", None));
-        w.clients.put("narrow", &client_record("narrow", "client_secret_basic", Some(BASIC_SECRET)).replace("openid profile email", "openid"));
+        w.clients.put(
+            "narrow",
+            &client_record("narrow", "client_secret_basic", Some(BASIC_SECRET))
+                .replace("openid profile email", "openid"),
+        );
         w.clients.put("broken", r#"{"client_id":"broken","redirect_uris":[]}"#);
         let hash = hash_password(PASSWORD, 10_000).unwrap().to_phc();
         let alice = json!({"sub": "u-7f3a9c", "username": "alice", "password_hash": hash, "name": "Alice Example",
@@ -145,7 +149,13 @@ impl World {
         let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
         let mut h: Vec<(String, String)> = vec![("content-type".into(), "application/x-www-form-urlencoded".into())];
         h.extend(headers.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        self.call(Request { method: "POST".into(), path: path.into(), headers: h, body: body.into_bytes(), ..Default::default() })
+        self.call(Request {
+            method: "POST".into(),
+            path: path.into(),
+            headers: h,
+            body: body.into_bytes(),
+            ..Default::default()
+        })
     }
 
     /// GET /authorize with the given parameters.
@@ -166,10 +176,17 @@ impl World {
 
     /// Authorization through login and consent; returns the redirect's query parameters.
     fn code_for(&self, client: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-        let mut params: Vec<(&str, &str)> = [("response_type", "code"), ("client_id", client), ("redirect_uri", CB), ("scope", "openid profile email"), ("state", "st-1"), ("nonce", "n-1")]
-            .into_iter()
-            .filter(|(k, _)| !extra.iter().any(|(e, _)| e == k))
-            .collect();
+        let mut params: Vec<(&str, &str)> = [
+            ("response_type", "code"),
+            ("client_id", client),
+            ("redirect_uri", CB),
+            ("scope", "openid profile email"),
+            ("state", "st-1"),
+            ("nonce", "n-1"),
+        ]
+        .into_iter()
+        .filter(|(k, _)| !extra.iter().any(|(e, _)| e == k))
+        .collect();
         params.extend_from_slice(extra);
         let page = self.authorize(&params);
         assert_eq!(page.status, 200, "{}", page.body_str());
@@ -180,7 +197,9 @@ impl World {
     }
 
     fn token(&self, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> (u16, Value, Response) {
-        let auth = basic.map(|(id, s)| format!("Basic {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{id}:{s}"))));
+        let auth = basic.map(|(id, s)| {
+            format!("Basic {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{id}:{s}")))
+        });
         let headers: Vec<(&str, &str)> = auth.as_deref().map(|a| vec![("authorization", a)]).unwrap_or_default();
         let r = self.post("/token", form, &headers);
         let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
@@ -225,7 +244,10 @@ fn verify_id_token(w: &World, token: &str) -> Value {
 fn code_flow_tokens(w: &World) -> (Value, String) {
     let p = w.code_for("basic", &[]);
     let code = param(&p, "code").unwrap().to_string();
-    let (status, v, _) = w.token(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CB)], Some(("basic", BASIC_SECRET)));
+    let (status, v, _) = w.token(
+        &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CB)],
+        Some(("basic", BASIC_SECRET)),
+    );
     assert_eq!(status, 200, "{v}");
     (v, code)
 }
@@ -257,7 +279,10 @@ fn full_flow_client_secret_basic() {
     assert_eq!(param(&p, "state"), Some("st-1"));
     assert_eq!(param(&p, "iss"), Some(ISSUER));
     let code = param(&p, "code").unwrap();
-    let (status, v, r) = w.token(&[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", CB)], Some(("basic", BASIC_SECRET)));
+    let (status, v, r) = w.token(
+        &[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", CB)],
+        Some(("basic", BASIC_SECRET)),
+    );
     assert_eq!(status, 200, "{v}");
     assert_eq!(r.header("cache-control"), Some("no-store"));
     assert_eq!(v["token_type"], "Bearer");
@@ -279,7 +304,12 @@ fn full_flow_client_secret_basic() {
     assert_eq!(c["email"], "Alice@Example.com");
     assert_eq!(c["email_verified"], true);
     // Userinfo: fresh claims for the granted scopes.
-    let r = w.call(Request { method: "GET".into(), path: "/userinfo".into(), headers: vec![("authorization".into(), format!("Bearer {at}"))], ..Default::default() });
+    let r = w.call(Request {
+        method: "GET".into(),
+        path: "/userinfo".into(),
+        headers: vec![("authorization".into(), format!("Bearer {at}"))],
+        ..Default::default()
+    });
     assert_eq!(r.status, 200, "{}", r.body_str());
     let u: Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(u["sub"], "u-7f3a9c");
@@ -296,7 +326,13 @@ fn full_flow_client_secret_post_and_scope_openid_only() {
     let p = w.code_for("post", &[("scope", "openid")]);
     let code = param(&p, "code").unwrap();
     let (status, v, _) = w.token(
-        &[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", CB), ("client_id", "post"), ("client_secret", POST_SECRET)],
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", CB),
+            ("client_id", "post"),
+            ("client_secret", POST_SECRET),
+        ],
         None,
     );
     assert_eq!(status, 200, "{v}");
@@ -308,7 +344,14 @@ fn full_flow_client_secret_post_and_scope_openid_only() {
 #[test]
 fn full_flow_public_client_pkce_and_login_by_email() {
     let w = World::new();
-    let params = [("response_type", "code"), ("client_id", "public"), ("redirect_uri", CB), ("scope", "openid email"), ("code_challenge", CHALLENGE), ("code_challenge_method", "S256")];
+    let params = [
+        ("response_type", "code"),
+        ("client_id", "public"),
+        ("redirect_uri", CB),
+        ("scope", "openid email"),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ];
     let page = w.authorize(&params);
     assert_eq!(page.status, 200);
     let consent = w.login(&page, "ALICE@example.com", PASSWORD);
@@ -335,11 +378,33 @@ fn authorize_errors_before_redirect_uri_is_trusted_are_pages() {
     let w = World::new();
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
         (vec![("response_type", "code"), ("redirect_uri", CB), ("scope", "openid")], "no client_id"),
-        (vec![("client_id", "nobody"), ("redirect_uri", CB), ("scope", "openid"), ("response_type", "code")], "No application"),
+        (
+            vec![("client_id", "nobody"), ("redirect_uri", CB), ("scope", "openid"), ("response_type", "code")],
+            "No application",
+        ),
         (vec![("client_id", "basic"), ("scope", "openid"), ("response_type", "code")], "no redirect_uri"),
-        (vec![("client_id", "basic"), ("redirect_uri", "https://evil.example/cb"), ("scope", "openid"), ("response_type", "code")], "not registered"),
-        (vec![("client_id", "basic"), ("redirect_uri", "https://app.example/cb/"), ("scope", "openid"), ("response_type", "code")], "not registered"),
-        (vec![("client_id", "broken"), ("redirect_uri", CB), ("scope", "openid"), ("response_type", "code")], "client record &#39;broken&#39;"),
+        (
+            vec![
+                ("client_id", "basic"),
+                ("redirect_uri", "https://evil.example/cb"),
+                ("scope", "openid"),
+                ("response_type", "code"),
+            ],
+            "not registered",
+        ),
+        (
+            vec![
+                ("client_id", "basic"),
+                ("redirect_uri", "https://app.example/cb/"),
+                ("scope", "openid"),
+                ("response_type", "code"),
+            ],
+            "not registered",
+        ),
+        (
+            vec![("client_id", "broken"), ("redirect_uri", CB), ("scope", "openid"), ("response_type", "code")],
+            "client record &#39;broken&#39;",
+        ),
     ];
     for (params, text) in cases {
         let r = w.authorize(&params);
@@ -370,15 +435,52 @@ fn authorize_errors_after_redirect_uri_redirect_with_state_and_iss() {
         (base(&[("response_type", "code")], "basic"), "invalid_scope"),
         (base(&[("response_type", "code"), ("scope", "openid email")], "narrow"), "invalid_scope"),
         (base(&[("response_type", "code"), ("scope", "openid")], "public"), "invalid_request"),
-        (base(&[("response_type", "code"), ("scope", "openid"), ("code_challenge", VERIFIER), ("code_challenge_method", "plain")], "public"), "invalid_request"),
-        (base(&[("response_type", "code"), ("scope", "openid"), ("code_challenge", VERIFIER)], "public"), "invalid_request"),
-        (base(&[("response_type", "code"), ("scope", "openid"), ("code_challenge", CHALLENGE), ("code_challenge_method", "S512")], "basic"), "invalid_request"),
-        (base(&[("response_type", "code"), ("scope", "openid"), ("code_challenge", "short")], "basic"), "invalid_request"),
-        (base(&[("response_type", "code"), ("scope", "openid"), ("code_challenge_method", "S256")], "basic"), "invalid_request"),
+        (
+            base(
+                &[
+                    ("response_type", "code"),
+                    ("scope", "openid"),
+                    ("code_challenge", VERIFIER),
+                    ("code_challenge_method", "plain"),
+                ],
+                "public",
+            ),
+            "invalid_request",
+        ),
+        (
+            base(&[("response_type", "code"), ("scope", "openid"), ("code_challenge", VERIFIER)], "public"),
+            "invalid_request",
+        ),
+        (
+            base(
+                &[
+                    ("response_type", "code"),
+                    ("scope", "openid"),
+                    ("code_challenge", CHALLENGE),
+                    ("code_challenge_method", "S512"),
+                ],
+                "basic",
+            ),
+            "invalid_request",
+        ),
+        (
+            base(&[("response_type", "code"), ("scope", "openid"), ("code_challenge", "short")], "basic"),
+            "invalid_request",
+        ),
+        (
+            base(&[("response_type", "code"), ("scope", "openid"), ("code_challenge_method", "S256")], "basic"),
+            "invalid_request",
+        ),
         (base(&[("response_type", "code"), ("scope", "openid"), ("request", "eyJ")], "basic"), "request_not_supported"),
-        (base(&[("response_type", "code"), ("scope", "openid"), ("request_uri", "https://x.example/r")], "basic"), "request_uri_not_supported"),
+        (
+            base(&[("response_type", "code"), ("scope", "openid"), ("request_uri", "https://x.example/r")], "basic"),
+            "request_uri_not_supported",
+        ),
         (base(&[("response_type", "code"), ("scope", "openid"), ("prompt", "none")], "basic"), "login_required"),
-        (base(&[("response_type", "code"), ("scope", "openid"), ("response_mode", "fragment")], "basic"), "invalid_request"),
+        (
+            base(&[("response_type", "code"), ("scope", "openid"), ("response_mode", "fragment")], "basic"),
+            "invalid_request",
+        ),
     ];
     for (params, code) in cases {
         let p = redirect_params(&w.authorize(&params), CB);
@@ -389,14 +491,26 @@ fn authorize_errors_after_redirect_uri_redirect_with_state_and_iss() {
     }
     // Unknown scope values are ignored (OpenID Connect Core §3.1.2.1); plain PKCE is
     // accepted from a confidential client.
-    let r = w.authorize(&base(&[("response_type", "code"), ("scope", "openid weird"), ("code_challenge", VERIFIER), ("code_challenge_method", "plain")], "basic"));
+    let r = w.authorize(&base(
+        &[
+            ("response_type", "code"),
+            ("scope", "openid weird"),
+            ("code_challenge", VERIFIER),
+            ("code_challenge_method", "plain"),
+        ],
+        "basic",
+    ));
     assert_eq!(r.status, 200, "{}", r.body_str());
 }
 
 #[test]
 fn authorize_by_post_and_redirect_uri_query_is_kept() {
     let w = World::new();
-    let r = w.post("/authorize", &[("response_type", "code"), ("client_id", "basic"), ("redirect_uri", CB), ("scope", "openid")], &[]);
+    let r = w.post(
+        "/authorize",
+        &[("response_type", "code"), ("client_id", "basic"), ("redirect_uri", CB), ("scope", "openid")],
+        &[],
+    );
     assert_eq!(r.status, 200);
     assert!(r.header("set-cookie").unwrap().contains("HttpOnly"));
     assert!(r.header("set-cookie").unwrap().starts_with("__Host-oidc_csrf="));
@@ -407,7 +521,8 @@ fn authorize_by_post_and_redirect_uri_query_is_kept() {
 #[test]
 fn login_failures() {
     let w = World::new();
-    let page = w.authorize(&[("response_type", "code"), ("client_id", "basic"), ("redirect_uri", CB), ("scope", "openid")]);
+    let page =
+        w.authorize(&[("response_type", "code"), ("client_id", "basic"), ("redirect_uri", CB), ("scope", "openid")]);
     let wrong = w.login(&page, "alice", "nope");
     assert_eq!(wrong.status, 401);
     assert!(wrong.body_str().contains("Incorrect username or password."));
@@ -436,7 +551,8 @@ fn login_failures() {
     assert!(r.body_str().contains("expired"));
     // A malformed user record is a clear page naming it, not a 500.
     w.users.put("user:bob", r#"{"sub":"b","username":"bob"}"#);
-    let page = w.authorize(&[("response_type", "code"), ("client_id", "basic"), ("redirect_uri", CB), ("scope", "openid")]);
+    let page =
+        w.authorize(&[("response_type", "code"), ("client_id", "basic"), ("redirect_uri", CB), ("scope", "openid")]);
     let r = w.login(&page, "bob", "whatever1");
     assert_eq!(r.status, 400);
     assert!(r.body_str().contains("user:bob"));
@@ -445,7 +561,13 @@ fn login_failures() {
 #[test]
 fn consent_deny_and_stage_checks() {
     let w = World::new();
-    let page = w.authorize(&[("response_type", "code"), ("client_id", "basic"), ("redirect_uri", CB), ("scope", "openid profile"), ("state", "s")]);
+    let page = w.authorize(&[
+        ("response_type", "code"),
+        ("client_id", "basic"),
+        ("redirect_uri", CB),
+        ("scope", "openid profile"),
+        ("state", "s"),
+    ]);
     let consent = w.login(&page, "alice", PASSWORD);
     let body = consent.body_str();
     assert!(body.contains("basic app") && body.contains("Sign you in") && body.contains("basic profile"));
@@ -485,7 +607,8 @@ fn token_client_authentication() {
     assert_eq!((s, v["error"].as_str()), (401, Some("invalid_client")));
     let (s, v, _) = w.token(&f, None);
     assert_eq!((s, v["error"].as_str()), (401, Some("invalid_client")));
-    let (s, v, _) = w.token(&[f.as_slice(), &[("client_secret", BASIC_SECRET)]].concat(), Some(("basic", BASIC_SECRET)));
+    let (s, v, _) =
+        w.token(&[f.as_slice(), &[("client_secret", BASIC_SECRET)]].concat(), Some(("basic", BASIC_SECRET)));
     assert_eq!((s, v["error"].as_str()), (401, Some("invalid_client")), "two methods at once");
     let r = w.post("/token", &f, &[("authorization", "Basic %%%")]);
     assert_eq!(r.status, 401);
@@ -509,22 +632,50 @@ fn token_grant_errors() {
         (vec![("grant_type", "password"), ("code", code), ("redirect_uri", CB)], 400, "unsupported_grant_type"),
         (vec![("grant_type", "authorization_code"), ("redirect_uri", CB)], 400, "invalid_request"),
         (vec![("grant_type", "authorization_code"), ("code", code)], 400, "invalid_request"),
-        (vec![("grant_type", "authorization_code"), ("code", code), ("redirect_uri", "http://127.0.0.1:9000/cb")], 400, "invalid_grant"),
+        (
+            vec![("grant_type", "authorization_code"), ("code", code), ("redirect_uri", "http://127.0.0.1:9000/cb")],
+            400,
+            "invalid_grant",
+        ),
         (vec![("grant_type", "authorization_code"), ("code", "garbage"), ("redirect_uri", CB)], 400, "invalid_grant"),
         (vec![("grant_type", "authorization_code"), ("code", &tampered), ("redirect_uri", CB)], 400, "invalid_grant"),
-        (vec![("grant_type", "authorization_code"), ("code", code), ("redirect_uri", CB), ("code_verifier", VERIFIER)], 400, "invalid_grant"),
+        (
+            vec![
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", CB),
+                ("code_verifier", VERIFIER),
+            ],
+            400,
+            "invalid_grant",
+        ),
     ];
     for (form, status, err) in cases {
         let (s, v, _) = w.token(&form, basic);
         assert_eq!((s, v["error"].as_str()), (status, Some(err)), "{form:?}");
     }
     // Code issued to another client.
-    let (s, v, _) = w.token(&[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", CB), ("client_id", "post"), ("client_secret", POST_SECRET)], None);
+    let (s, v, _) = w.token(
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", CB),
+            ("client_id", "post"),
+            ("client_secret", POST_SECRET),
+        ],
+        None,
+    );
     assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")));
     // Wrong method and content type.
     let r = w.get("/token");
     assert_eq!(r.status, 405);
-    let r = w.call(Request { method: "POST".into(), path: "/token".into(), headers: vec![("content-type".into(), "application/json".into())], body: br#"{"grant_type":"authorization_code"}"#.to_vec(), ..Default::default() });
+    let r = w.call(Request {
+        method: "POST".into(),
+        path: "/token".into(),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: br#"{"grant_type":"authorization_code"}"#.to_vec(),
+        ..Default::default()
+    });
     assert_eq!(r.status, 400);
     // Expired code.
     w.advance(61);
@@ -538,9 +689,19 @@ fn code_reuse_revokes_the_access_token() {
     let w = World::new();
     let (v, code) = code_flow_tokens(&w);
     let at = v["access_token"].as_str().unwrap().to_string();
-    let userinfo = |t: &str| w.call(Request { method: "GET".into(), path: "/userinfo".into(), headers: vec![("authorization".into(), format!("Bearer {t}"))], ..Default::default() });
+    let userinfo = |t: &str| {
+        w.call(Request {
+            method: "GET".into(),
+            path: "/userinfo".into(),
+            headers: vec![("authorization".into(), format!("Bearer {t}"))],
+            ..Default::default()
+        })
+    };
     assert_eq!(userinfo(&at).status, 200);
-    let (s, v, _) = w.token(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CB)], Some(("basic", BASIC_SECRET)));
+    let (s, v, _) = w.token(
+        &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CB)],
+        Some(("basic", BASIC_SECRET)),
+    );
     assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")));
     let r = userinfo(&at);
     assert_eq!(r.status, 401);
@@ -555,7 +716,14 @@ fn userinfo_errors() {
     let r = w.get("/userinfo");
     assert_eq!(r.status, 401);
     assert_eq!(r.header("www-authenticate"), Some("Bearer"));
-    let with = |h: &str| w.call(Request { method: "GET".into(), path: "/userinfo".into(), headers: vec![("authorization".into(), h.into())], ..Default::default() });
+    let with = |h: &str| {
+        w.call(Request {
+            method: "GET".into(),
+            path: "/userinfo".into(),
+            headers: vec![("authorization".into(), h.into())],
+            ..Default::default()
+        })
+    };
     for bad in ["Bearer garbage", "Basic abc", &format!("Bearer {at}x")] {
         let r = with(bad);
         assert_eq!(r.status, 401, "{bad}");
@@ -574,7 +742,13 @@ fn userinfo_errors() {
 #[test]
 fn grant_store_failure_is_temporarily_unavailable() {
     let w = World::new();
-    let page = w.authorize(&[("response_type", "code"), ("client_id", "basic"), ("redirect_uri", CB), ("scope", "openid"), ("state", "s")]);
+    let page = w.authorize(&[
+        ("response_type", "code"),
+        ("client_id", "basic"),
+        ("redirect_uri", CB),
+        ("scope", "openid"),
+        ("state", "s"),
+    ]);
     let consent = w.login(&page, "alice", PASSWORD);
     w.grants.fail.set(true);
     let p = redirect_params(&w.consent(&consent, "allow"), CB);
@@ -584,7 +758,10 @@ fn grant_store_failure_is_temporarily_unavailable() {
     assert!(v["access_token"].is_string());
     let p = w.code_for("basic", &[]);
     w.grants.fail.set(true);
-    let (s, v, r) = w.token(&[("grant_type", "authorization_code"), ("code", param(&p, "code").unwrap()), ("redirect_uri", CB)], Some(("basic", BASIC_SECRET)));
+    let (s, v, r) = w.token(
+        &[("grant_type", "authorization_code"), ("code", param(&p, "code").unwrap()), ("redirect_uri", CB)],
+        Some(("basic", BASIC_SECRET)),
+    );
     assert_eq!((s, v["error"].as_str()), (503, Some("temporarily_unavailable")));
     assert!(r.header("retry-after").is_some());
 }

@@ -52,7 +52,10 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, K: Crypto> Provider<'_, C, U, 
             }
         }
         if !client.grant_types.iter().any(|g| g == "authorization_code") {
-            return error_json(&OAuthError::new(ErrorCode::UnauthorizedClient, "this client may not use the authorization_code grant"));
+            return error_json(&OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                "this client may not use the authorization_code grant",
+            ));
         }
         let Some(code) = form.get("code") else {
             return error_json(&OAuthError::invalid_request("code is required"));

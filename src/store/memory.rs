@@ -67,4 +67,3 @@ impl GrantStore for MemoryGrants {
         Ok(reply)
     }
 }
-

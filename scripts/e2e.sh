@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# End-to-end tests: seed a fresh local state with the operator tool, start `wrangler dev` on a
+# free loopback port, run the relying-party test suite (tests/e2e) against it, stop wrangler.
+#
+#   bash scripts/e2e.sh                  # everything
+#   bash scripts/e2e.sh code_reuse       # extra arguments go to `cargo test -p e2e`
+#
+# Expects the worker to be built already (`make build`: build/index.js and its wasm).
+# Each run uses its own directory .e2e/<timestamp>-<pid>/ (state, dev vars, wrangler config and
+# log), kept when the run fails and deleted after a successful one unless E2E_KEEP=1.
+# E2E_START_TIMEOUT (seconds, default 120) bounds the wait for the provider to answer.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+
+say() { printf 'e2e: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+# --- Preconditions ----------------------------------------------------------------------------
+[[ -f build/index.js ]] || die "build/index.js is missing: the worker is not built. Run 'make build' first."
+find build -name '*.wasm' -print -quit | grep -q . \
+    || die "no .wasm under build/: the worker is not built. Run 'make build' first."
+WRANGLER="$ROOT/node_modules/.bin/wrangler"
+[[ -x "$WRANGLER" ]] || die "$WRANGLER is missing. Run 'npm ci' first."
+command -v python3 >/dev/null || die "python3 is needed (free port, JSON parsing)."
+command -v curl >/dev/null || die "curl is needed (readiness probe)."
+
+# --- Run directory, port ----------------------------------------------------------------------
+RUN_DIR="$ROOT/.e2e/$(date +%Y%m%d-%H%M%S)-$$"
+STATE="$RUN_DIR/state"
+DEV_VARS="$RUN_DIR/dev.vars"
+LOG="$RUN_DIR/wrangler.log"
+mkdir -p "$STATE"
+
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+ISSUER="http://127.0.0.1:$PORT"
+# The client's redirect URI: nothing listens there, the tests read the Location header.
+REDIRECT_URI="http://127.0.0.1:9/callback"
+CODE_TTL=10
+USERNAME=alice
+PASSWORD='correct horse battery staple'
+EMAIL=alice@example.com
+say "run directory $RUN_DIR, issuer $ISSUER"
+
+# --- Cleanup ----------------------------------------------------------------------------------
+WRANGLER_PID=""
+STATUS=1
+show_log() {
+    if [[ -s "$LOG" ]]; then
+        say "last lines of the wrangler log ($LOG):"
+        # Without network, wrangler warns on every request that it cannot fetch Request.cf:
+        # drop that noise (and its stack) so the tail shows the worker's own messages.
+        awk '/Unable to fetch the `Request.cf` object/ {next}
+             /ENOTFOUND workers.cloudflare.com/ {skip=1; next}
+             skip && /^[[:space:]]+at / {next}
+             {skip=0; print}' "$LOG" | tail -n 60 >&2 || true
+    fi
+}
+stop_wrangler() {
+    [[ -n "$WRANGLER_PID" ]] || return 0
+    if kill -0 "$WRANGLER_PID" 2>/dev/null; then
+        # wrangler runs in its own process group (setsid): stop the whole group (workerd too).
+        kill -TERM -- "-$WRANGLER_PID" 2>/dev/null || true
+        for _ in $(seq 1 50); do
+            kill -0 "$WRANGLER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL -- "-$WRANGLER_PID" 2>/dev/null || true
+    fi
+    wait "$WRANGLER_PID" 2>/dev/null || true
+    WRANGLER_PID=""
+}
+on_exit() {
+    local rc=$?
+    stop_wrangler
+    if [[ $rc -ne 0 ]]; then
+        show_log
+        say "FAILED (exit $rc); state, dev vars and logs are in $RUN_DIR"
+    elif [[ "${E2E_KEEP:-0}" != 1 ]]; then
+        rm -rf "$RUN_DIR"
+    fi
+    exit "$rc"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- Operator tool ----------------------------------------------------------------------------
+say "building the operator tool"
+cargo build -q --bin oidc-admin
+ADMIN="$ROOT/target/debug/oidc-admin"
+[[ -x "$ADMIN" ]] || die "$ADMIN was not built"
+admin() { "$ADMIN" --persist-to "$STATE" --wrangler "$WRANGLER" "$@"; }
+
+# --- Secrets ----------------------------------------------------------------------------------
+SIGNING_KEYS=$(admin keys generate) || die "oidc-admin keys generate failed"
+SESSION_KEY=$(admin keys session-key) || die "oidc-admin keys session-key failed"
+[[ -n "$SIGNING_KEYS" && -n "$SESSION_KEY" ]] || die "oidc-admin printed empty keys"
+[[ "$SIGNING_KEYS$SESSION_KEY" != *"'"* ]] || die "generated keys contain a single quote; cannot write them dotenv-style"
+{
+    printf "SIGNING_KEYS='%s'\n" "$SIGNING_KEYS"
+    printf "SESSION_KEY='%s'\n" "$SESSION_KEY"
+} > "$DEV_VARS"
+chmod 600 "$DEV_VARS"
+
+# --- Seed (before wrangler starts) ------------------------------------------------------------
+json_field() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+add_client() { # <id> <auth method> <name>  -> prints the JSON
+    admin clients add "$1" --redirect-uri "$REDIRECT_URI" --auth-method "$2" --name "$3" \
+        --scope "openid profile email" --json
+}
+
+BASIC_NAME="E2E Basic Client"
+POST_NAME="E2E Post Client"
+PUBLIC_NAME="E2E Public Client"
+
+say "seeding clients and the user"
+OUT=$(add_client e2e-basic client_secret_basic "$BASIC_NAME") || die "adding client e2e-basic failed"
+BASIC_ID=$(json_field client_id <<<"$OUT") && BASIC_SECRET=$(json_field client_secret <<<"$OUT") \
+    || die "unexpected output from 'clients add e2e-basic --json': $OUT"
+OUT=$(add_client e2e-post client_secret_post "$POST_NAME") || die "adding client e2e-post failed"
+POST_ID=$(json_field client_id <<<"$OUT") && POST_SECRET=$(json_field client_secret <<<"$OUT") \
+    || die "unexpected output from 'clients add e2e-post --json': $OUT"
+OUT=$(add_client e2e-public none "$PUBLIC_NAME") || die "adding client e2e-public failed"
+PUBLIC_ID=$(json_field client_id <<<"$OUT") || die "unexpected output from 'clients add e2e-public --json': $OUT"
+for s in "$BASIC_SECRET" "$POST_SECRET"; do
+    [[ -n "$s" && "$s" != None && "$s" != null ]] || die "a confidential client got no secret"
+done
+
+printf '%s\n' "$PASSWORD" | admin users add "$USERNAME" --password-stdin \
+    --email "$EMAIL" --email-verified --name "Alice Example" --given-name Alice --family-name Example \
+    --picture https://example.com/alice.png >/dev/null \
+    || die "adding user $USERNAME failed"
+
+# --- wrangler dev -----------------------------------------------------------------------------
+# The worker is already built: run wrangler on a copy of wrangler.toml without its [build]
+# section, so that it neither rebuilds at start nor rebuilds and reloads the worker when
+# src/ changes in the middle of the run (its watcher would). `main` is made absolute.
+CONFIG="$RUN_DIR/wrangler.toml"
+python3 - "$ROOT/wrangler.toml" "$CONFIG" "$ROOT/build/index.js" <<'PY'
+import re, sys
+src, dst, main = sys.argv[1:]
+out, skipping = [], False
+for line in open(src, encoding="utf-8"):
+    header = re.match(r"\s*\[", line)
+    if header:
+        skipping = re.match(r"\s*\[\s*build\s*\]", line) is not None
+    if skipping:
+        continue
+    if not header and re.match(r"\s*main\s*=", line):
+        line = 'main = "%s"\n' % main
+    out.append(line)
+open(dst, "w", encoding="utf-8").write("".join(out))
+PY
+grep -q "^main = " "$CONFIG" || die "wrangler.toml has no top-level main"
+
+say "starting wrangler dev on port $PORT (log: $LOG)"
+export WRANGLER_SEND_METRICS=false
+setsid "$WRANGLER" dev --config "$CONFIG" \
+    --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE" --env-file "$DEV_VARS" \
+    --var "ISSUER:$ISSUER" --var "CODE_TTL_SECONDS:$CODE_TTL" \
+    --show-interactive-dev-session=false --log-level warn </dev/null >"$LOG" 2>&1 &
+WRANGLER_PID=$!
+
+START_TIMEOUT=${E2E_START_TIMEOUT:-120}
+DEADLINE=$((SECONDS + START_TIMEOUT))
+until [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$ISSUER/.well-known/openid-configuration" || true)" == 200 ]]; do
+    kill -0 "$WRANGLER_PID" 2>/dev/null || die "wrangler dev exited before the provider answered"
+    (( SECONDS < DEADLINE )) || die "the provider did not answer 200 at $ISSUER/.well-known/openid-configuration within $START_TIMEOUT s (E2E_START_TIMEOUT)"
+    sleep 1
+done
+say "provider is up"
+
+# --- Tests ------------------------------------------------------------------------------------
+set +e
+E2E_ISSUER="$ISSUER" \
+E2E_BASIC_ID="$BASIC_ID" E2E_BASIC_SECRET="$BASIC_SECRET" E2E_BASIC_NAME="$BASIC_NAME" \
+E2E_POST_ID="$POST_ID" E2E_POST_SECRET="$POST_SECRET" E2E_POST_NAME="$POST_NAME" \
+E2E_PUBLIC_ID="$PUBLIC_ID" E2E_PUBLIC_NAME="$PUBLIC_NAME" \
+E2E_REDIRECT_URI="$REDIRECT_URI" \
+E2E_USERNAME="$USERNAME" E2E_PASSWORD="$PASSWORD" E2E_EMAIL="$EMAIL" \
+E2E_CODE_TTL="$CODE_TTL" \
+    cargo test -p e2e --no-fail-fast "$@"
+STATUS=$?
+set -e
+
+if [[ $STATUS -ne 0 ]]; then
+    say "tests failed (cargo test exit $STATUS)"
+else
+    say "all end-to-end tests passed"
+fi
+exit "$STATUS"

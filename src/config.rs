@@ -1,6 +1,7 @@
 //! Provider configuration, parsed from plain strings (wrangler `[vars]`), so it is
 //! testable without the runtime.
 
+use crate::protocol::throttle::Policy;
 use url::Url;
 
 #[derive(Debug, Clone)]
@@ -16,6 +17,14 @@ pub struct Config {
     pub interaction_ttl: i64,
     /// Whether cookies get `Secure` and the `__Host-` prefix (true when the issuer is https).
     pub secure_cookies: bool,
+    /// Failed logins per account before it is locked (with growing delays before that).
+    pub login_max_failures: u32,
+    /// Failed logins per client IP before it is locked.
+    pub login_max_failures_ip: u32,
+    /// Failed client authentications per client and IP before they are locked.
+    pub client_max_failures: u32,
+    /// How long a lock lasts, and how long failures are remembered.
+    pub lock_seconds: i64,
 }
 
 pub const DEFAULT_CODE_TTL: i64 = 60;
@@ -42,7 +51,7 @@ impl Config {
                 None => Ok(default),
                 Some(v) => match v.trim().parse::<i64>() {
                     Ok(n) if n > 0 && n <= max => Ok(n),
-                    _ => Err(format!("{name} must be a whole number of seconds between 1 and {max}, not '{v}'")),
+                    _ => Err(format!("{name} must be a whole number between 1 and {max}, not '{v}'")),
                 },
             }
         };
@@ -53,7 +62,23 @@ impl Config {
             access_token_ttl: ttl("ACCESS_TOKEN_TTL_SECONDS", DEFAULT_ACCESS_TOKEN_TTL, 86_400)?,
             id_token_ttl: ttl("ID_TOKEN_TTL_SECONDS", DEFAULT_ID_TOKEN_TTL, 86_400)?,
             interaction_ttl: ttl("INTERACTION_TTL_SECONDS", DEFAULT_INTERACTION_TTL, 3600)?,
+            login_max_failures: ttl("LOGIN_MAX_FAILURES", 5, 1000)? as u32,
+            login_max_failures_ip: ttl("LOGIN_MAX_FAILURES_IP", 20, 100_000)? as u32,
+            client_max_failures: ttl("CLIENT_MAX_FAILURES", 10, 1000)? as u32,
+            lock_seconds: ttl("LOGIN_LOCK_SECONDS", 900, 86_400)?,
         })
+    }
+
+    pub fn account_policy(&self) -> Policy {
+        Policy { max_failures: self.login_max_failures, lock_seconds: self.lock_seconds, delays: true }
+    }
+
+    pub fn ip_policy(&self) -> Policy {
+        Policy { max_failures: self.login_max_failures_ip, lock_seconds: self.lock_seconds, delays: false }
+    }
+
+    pub fn client_policy(&self) -> Policy {
+        Policy { max_failures: self.client_max_failures, lock_seconds: self.lock_seconds, delays: false }
     }
 
     pub fn endpoint(&self, path: &str) -> String {

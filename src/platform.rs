@@ -4,6 +4,8 @@
 
 mod grants;
 mod kv;
+mod objects;
+mod throttles;
 mod webcrypto;
 
 use crate::config::Config;
@@ -123,10 +125,13 @@ pub async fn main(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     if let Some(r) = router::static_route(&req, &iso.docs) {
         return from_http(r);
     }
-    let stores = match (env.kv("CLIENTS"), env.kv("USERS"), env.durable_object("GRANTS")) {
-        (Ok(c), Ok(u), Ok(g)) => (kv::KvClients(c), kv::KvUsers(u), grants::DoGrants(g)),
+    let bindings = (env.kv("CLIENTS"), env.kv("USERS"), env.durable_object("GRANTS"), env.durable_object("THROTTLES"));
+    let stores = match bindings {
+        (Ok(c), Ok(u), Ok(g), Ok(t)) => {
+            (kv::KvClients(c), kv::KvUsers(u), grants::DoGrants(g), throttles::DoThrottles(t))
+        }
         _ => {
-            log("configuration error: the CLIENTS/USERS KV or GRANTS Durable Object binding is missing");
+            log("configuration error: a CLIENTS/USERS KV or GRANTS/THROTTLES Durable Object binding is missing");
             return from_http(error_json(&OAuthError::unavailable("the provider's storage bindings are missing")));
         }
     };
@@ -135,6 +140,7 @@ pub async fn main(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         clients: &stores.0,
         users: &stores.1,
         grants: &stores.2,
+        throttles: &stores.3,
         crypto: &iso.crypto,
         signing_kid: &iso.kid,
         session_key: &iso.session_key,

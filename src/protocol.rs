@@ -11,6 +11,7 @@ pub mod interaction;
 pub mod login;
 pub mod pkce;
 pub mod router;
+pub mod throttle;
 pub mod token;
 pub mod userinfo;
 
@@ -18,11 +19,12 @@ use crate::config::Config;
 
 /// Everything an endpoint may use. Built per request by the platform layer (and by tests,
 /// with in-memory stores and a fixed `now`).
-pub struct Provider<'a, C, U, G, K> {
+pub struct Provider<'a, C, U, G, T, K> {
     pub config: &'a Config,
     pub clients: &'a C,
     pub users: &'a U,
     pub grants: &'a G,
+    pub throttles: &'a T,
     pub crypto: &'a K,
     /// `kid` of the key that `crypto` signs with.
     pub signing_kid: &'a str,

@@ -4,6 +4,7 @@
 use crate::error::StoreError;
 use crate::model::{Client, User};
 use crate::protocol::grant_object::{Command, Reply};
+use crate::protocol::throttle;
 
 pub mod memory;
 
@@ -24,6 +25,12 @@ pub trait UserStore {
 pub trait GrantStore {
     /// Sends a command to the grant's object (one round trip) and returns its reply.
     async fn send(&self, grant_id: &str, cmd: Command) -> Result<Reply, StoreError>;
+}
+
+#[allow(async_fn_in_trait)]
+pub trait ThrottleStore {
+    /// Sends a command to the counter object named `key` (one round trip).
+    async fn send(&self, key: &str, cmd: throttle::Command) -> Result<throttle::Verdict, StoreError>;
 }
 
 /// Resolves a login (username, or email through its `email:` alias) with a raw KV getter.

@@ -4,12 +4,9 @@
 //! gate.
 
 use crate::error::StoreError;
-use crate::protocol::grant_object::{self, Command, GrantState, Reply};
+use crate::protocol::grant_object::{self, Command, Reply, Stored};
 use crate::store::GrantStore;
-use wasm_bindgen::JsValue;
-use worker::{
-    durable_object, DurableObject, Env, Method, ObjectNamespace, Request, RequestInit, Response, Result, State,
-};
+use worker::{durable_object, DurableObject, Env, ObjectNamespace, Request, Response, Result, State};
 
 const KEY: &str = "grant";
 
@@ -29,7 +26,7 @@ impl DurableObject for Grants {
             Err(e) => return Response::error(format!("malformed grant command: {e}"), 400),
         };
         let storage = self.state.storage();
-        let current: Option<GrantState> = storage.get(KEY).await?;
+        let current: Option<Stored> = storage.get(KEY).await?;
         let now = (worker::Date::now().as_millis() / 1000) as i64;
         let (write, reply) = grant_object::apply(current, cmd, now);
         if let Some(st) = write {
@@ -50,17 +47,6 @@ pub struct DoGrants(pub ObjectNamespace);
 
 impl GrantStore for DoGrants {
     async fn send(&self, grant_id: &str, cmd: Command) -> std::result::Result<Reply, StoreError> {
-        let unavailable = |e: worker::Error| StoreError::Unavailable(format!("grant object: {e}"));
-        let body = serde_json::to_string(&cmd).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let stub = self.0.id_from_name(grant_id).map_err(unavailable)?.get_stub().map_err(unavailable)?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_body(Some(JsValue::from_str(&body)));
-        let req = Request::new_with_init("https://grants.internal/", &init).map_err(unavailable)?;
-        let mut resp = stub.fetch_with_request(req).await.map_err(unavailable)?;
-        if resp.status_code() != 200 {
-            let text = resp.text().await.unwrap_or_default();
-            return Err(StoreError::Unavailable(format!("grant object answered {}: {text}", resp.status_code())));
-        }
-        resp.json::<Reply>().await.map_err(unavailable)
+        super::objects::call(&self.0, grant_id, &cmd).await
     }
 }

@@ -12,7 +12,7 @@ use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::http::{Params, Request, Response};
 use crate::model::{scope, Client};
 use crate::pages;
-use crate::store::{ClientStore, GrantStore, UserStore};
+use crate::store::{ClientStore, GrantStore, ThrottleStore, UserStore};
 use url::Url;
 
 pub const MAX_STATE_LEN: usize = 2048;
@@ -64,7 +64,7 @@ pub fn form_target(redirect_uri: &str) -> Vec<String> {
     }
 }
 
-impl<C: ClientStore, U: UserStore, G: GrantStore, K: Crypto> Provider<'_, C, U, G, K> {
+impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> Provider<'_, C, U, G, T, K> {
     pub async fn authorize(&self, req: &Request) -> Response {
         let params = match req.method.as_str() {
             "GET" | "HEAD" => req.query_params(),
@@ -238,20 +238,19 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, K: Crypto> Provider<'_, C, U, 
     ) -> Response {
         let secure = self.config.secure_cookies;
         // Reuse the browser's anti-CSRF value so several tabs can sign in at once.
+        let fresh = random_token::<32>().and_then(|c| random_token::<16>().map(|g| (c, g)));
+        let (fresh_csrf, grant_id) = match fresh {
+            Ok(v) => v,
+            Err(e) => {
+                (self.log)(&format!("authorize: {e}"));
+                let to = ErrorRedirect { redirect_uri, state: params.get("state") };
+                let err = OAuthError::new(ErrorCode::ServerError, "internal error");
+                return error_redirect(&to, &self.config.issuer, &err);
+            }
+        };
         let (csrf, set_cookie) = match interaction::csrf_cookie(req, secure) {
             Some(existing) => (existing.to_string(), false),
-            None => match random_token::<32>() {
-                Ok(t) => (t, true),
-                Err(e) => {
-                    (self.log)(&format!("authorize: {e}"));
-                    let to = ErrorRedirect { redirect_uri, state: params.get("state") };
-                    return error_redirect(
-                        &to,
-                        &self.config.issuer,
-                        &OAuthError::new(ErrorCode::ServerError, "internal error"),
-                    );
-                }
-            },
+            None => (fresh_csrf, true),
         };
         let (code_challenge, code_challenge_method) = match v.pkce {
             Some((c, m)) => (Some(c), Some(m)),
@@ -267,6 +266,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, K: Crypto> Provider<'_, C, U, 
             code_challenge,
             code_challenge_method,
             csrf: csrf.clone(),
+            grant_id,
             exp: self.now + self.config.interaction_ttl,
             user: None,
         };

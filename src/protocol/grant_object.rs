@@ -10,7 +10,25 @@ use crate::model::Grant;
 use crate::protocol::pkce;
 use serde::{Deserialize, Serialize};
 
-/// What the object stores (one value, key `grant`).
+/// What the object stores (one value, key `grant`): first a reservation made when the
+/// user signs in (so each login form and consent form works once), then the grant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Stored {
+    Reserved { expires_at: i64 },
+    Grant(Box<GrantState>),
+}
+
+impl Stored {
+    /// When the object's storage may be deleted.
+    pub fn expires_at(&self) -> i64 {
+        match self {
+            Stored::Reserved { expires_at } => *expires_at,
+            Stored::Grant(g) => g.expires_at(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GrantState {
     pub grant: Grant,
@@ -39,7 +57,9 @@ impl GrantState {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Command {
-    /// Create the grant with its code (hash) and expiry.
+    /// At login: claim this grant id; refused if it was claimed before (a replayed form).
+    Reserve { expires_at: i64 },
+    /// At consent: turn the reservation into the grant with its code (hash) and expiry.
     Issue { state: Box<GrantState> },
     /// Redeem the code at the token endpoint; on success store the new access token's hash.
     Redeem {
@@ -57,6 +77,7 @@ pub enum Command {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Reply {
+    Reserved,
     Issued,
     /// The grant, for building the token response or the userinfo response.
     Granted {
@@ -70,8 +91,10 @@ pub enum Reply {
     InvalidToken {
         description: String,
     },
-    /// Issue on an id that already exists (a random-id collision: never expected).
+    /// The id was already used: the form was submitted before.
     Conflict,
+    /// Issue without a live reservation (the sign-in expired).
+    NotReserved,
 }
 
 /// Hash of a secret as stored by the object.
@@ -83,12 +106,25 @@ fn hash_eq(a: &str, b: &str) -> bool {
     ct_eq(a.as_bytes(), b.as_bytes())
 }
 
-pub fn apply(state: Option<GrantState>, cmd: Command, now: i64) -> (Option<GrantState>, Reply) {
+pub fn apply(state: Option<Stored>, cmd: Command, now: i64) -> (Option<Stored>, Reply) {
+    let (grant, cmd) = match (state, cmd) {
+        (None, Command::Reserve { expires_at }) => return (Some(Stored::Reserved { expires_at }), Reply::Reserved),
+        (Some(_), Command::Reserve { .. }) => return (None, Reply::Conflict),
+        (Some(Stored::Reserved { expires_at }), Command::Issue { state }) if now < expires_at => {
+            return (Some(Stored::Grant(state)), Reply::Issued)
+        }
+        (Some(Stored::Grant(_)), Command::Issue { .. }) => return (None, Reply::Conflict),
+        (_, Command::Issue { .. }) => return (None, Reply::NotReserved),
+        (Some(Stored::Grant(g)), cmd) => (Some(*g), cmd),
+        (_, cmd) => (None, cmd),
+    };
+    let (write, reply) = apply_grant(grant, cmd, now);
+    (write.map(|g| Stored::Grant(Box::new(g))), reply)
+}
+
+fn apply_grant(state: Option<GrantState>, cmd: Command, now: i64) -> (Option<GrantState>, Reply) {
     match cmd {
-        Command::Issue { state: new } => match state {
-            Some(_) => (None, Reply::Conflict),
-            None => (Some(*new), Reply::Issued),
-        },
+        Command::Reserve { .. } | Command::Issue { .. } => (None, Reply::Conflict),
         Command::Redeem { code_hash, client_id, redirect_uri, code_verifier, access_token_hash, access_expires_at } => {
             let invalid = |d: &str| Reply::InvalidGrant { description: d.to_string() };
             let Some(mut st) = state else {

@@ -29,6 +29,9 @@ pub struct Interaction {
     pub code_challenge_method: Option<String>,
     /// The anti-CSRF cookie value this page belongs to.
     pub csrf: String,
+    /// The id the grant will have: reserved at login and used at consent, so that each
+    /// form can be submitted once.
+    pub grant_id: String,
     /// Seconds since the epoch after which the page is refused.
     pub exp: i64,
     /// Set once the user has signed in (consent stage).
@@ -139,6 +142,7 @@ mod tests {
             code_challenge: None,
             code_challenge_method: None,
             csrf: "x".repeat(43),
+            grant_id: "g".repeat(22),
             exp: 100,
             user: None,
         }

@@ -9,19 +9,21 @@
 use super::authorize::{error_redirect, form_target, redirect_with, ErrorRedirect};
 use super::grant_object::{secret_hash, Command, GrantState, Reply};
 use super::interaction::{self, Interaction, OpenError, SignedIn};
+use super::throttle::{self, Command as TCommand, Verdict};
 use super::Provider;
 use crate::crypto::{self, random_token, Crypto, PasswordHash, DEFAULT_PBKDF2_ITERATIONS};
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::http::{Params, Request, Response};
 use crate::model::scope;
 use crate::pages;
-use crate::store::{ClientStore, GrantStore, UserStore};
+use crate::store::{ClientStore, GrantStore, ThrottleStore, UserStore};
+use futures_util::future::join;
 
 pub const MAX_LOGIN_LEN: usize = 254;
 pub const MAX_PASSWORD_LEN: usize = 1024;
 const BAD_CREDENTIALS: &str = "Incorrect username or password.";
 
-impl<C: ClientStore, U: UserStore, G: GrantStore, K: Crypto> Provider<'_, C, U, G, K> {
+impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> Provider<'_, C, U, G, T, K> {
     /// Parses a posted form and opens its interaction, checking the anti-CSRF binding.
     fn open_form(&self, req: &Request) -> Result<(Params, Interaction), Response> {
         let form =
@@ -85,50 +87,98 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, K: Crypto> Provider<'_, C, U, 
         if login.len() > MAX_LOGIN_LEN || password.len() > MAX_PASSWORD_LEN {
             return self.login_page(400, &ix, "", Some(BAD_CREDENTIALS));
         }
+        // Throttling: refused attempts are neither checked nor counted.
+        let account = throttle::account_key(login);
+        let ip = throttle::ip_key(client_ip(req));
+        let (a, i) =
+            join(self.throttles.send(&account, TCommand::Check), self.throttles.send(&ip, TCommand::Check)).await;
+        let account_had_failures = match (a, i) {
+            (Ok(Verdict::Blocked { retry_after, locked }), _) | (_, Ok(Verdict::Blocked { retry_after, locked })) => {
+                return self.throttled_page(&ix, login, retry_after, locked);
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                return self.unavailable_page(&ix, login, &format!("login: throttle store: {e}"))
+            }
+            (Ok(a), Ok(_)) => a == Verdict::AllowedAfterFailures,
+        };
         let user = match self.users.find_by_login(login).await {
             Ok(u) => u,
             Err(StoreError::Unavailable(m)) => {
-                (self.log)(&format!("login: user store unavailable: {m}"));
-                return self.login_page(
-                    503,
-                    &ix,
-                    login,
-                    Some("Sign-in is temporarily unavailable. Please try again in a moment."),
-                );
+                return self.unavailable_page(&ix, login, &format!("login: user store unavailable: {m}"))
             }
             Err(StoreError::Malformed(m)) => {
                 (self.log)(&m);
                 return pages::error_page(400, "Account misconfigured", &m, "invalid_request");
             }
         };
-        let Some(user) = user else {
-            // Spend the same work as a real check so unknown users are not revealed by timing.
-            let dummy = PasswordHash { iterations: DEFAULT_PBKDF2_ITERATIONS, salt: vec![0; 16], hash: vec![0; 32] };
-            let _ = crypto::verify_password(self.crypto, password, &dummy).await;
-            return self.login_page(401, &ix, login, Some(BAD_CREDENTIALS));
-        };
-        let ok = match user.password() {
-            Ok(stored) => crypto::verify_password(self.crypto, password, &stored).await,
-            Err(e) => Err(e),
-        };
-        match ok {
-            Ok(true) => {}
-            Ok(false) => return self.login_page(401, &ix, login, Some(BAD_CREDENTIALS)),
-            Err(e) => {
-                (self.log)(&format!("login: password check failed: {e}"));
-                return self.login_page(
-                    503,
-                    &ix,
-                    login,
-                    Some("Sign-in is temporarily unavailable. Please try again in a moment."),
-                );
+        let verified = match &user {
+            Some(u) => match u.password() {
+                Ok(stored) => crypto::verify_password(self.crypto, password, &stored).await,
+                Err(e) => Err(e),
+            },
+            None => {
+                // Spend the same work as a real check so unknown users are not revealed by timing.
+                let dummy =
+                    PasswordHash { iterations: DEFAULT_PBKDF2_ITERATIONS, salt: vec![0; 16], hash: vec![0; 32] };
+                crypto::verify_password(self.crypto, password, &dummy).await.map(|_| false)
             }
+        };
+        let user = match (verified, user) {
+            (Ok(true), Some(u)) => u,
+            (Ok(_), _) => {
+                let (a, i) = join(
+                    self.throttles.send(&account, TCommand::Fail { policy: self.config.account_policy() }),
+                    self.throttles.send(&ip, TCommand::Fail { policy: self.config.ip_policy() }),
+                )
+                .await;
+                if let Some(e) = a.err().or(i.err()) {
+                    (self.log)(&format!("login: throttle store: {e}"));
+                }
+                return self.login_page(401, &ix, login, Some(BAD_CREDENTIALS));
+            }
+            (Err(e), _) => return self.unavailable_page(&ix, login, &format!("login: password check failed: {e}")),
+        };
+        if account_had_failures {
+            if let Err(e) = self.throttles.send(&account, TCommand::Succeed).await {
+                (self.log)(&format!("login: throttle store: {e}"));
+            }
+        }
+        // Claim the grant id: a login form works once.
+        match self
+            .grants
+            .send(&ix.grant_id, Command::Reserve { expires_at: self.now + self.config.interaction_ttl })
+            .await
+        {
+            Ok(Reply::Reserved) => {}
+            Ok(Reply::Conflict) => return used_form_page(),
+            Ok(other) => return self.unavailable_page(&ix, login, &format!("login: unexpected grant reply {other:?}")),
+            Err(e) => return self.unavailable_page(&ix, login, &format!("login: grant store: {e}")),
         }
         let claims = user.claims_for_scopes(ix.scope.split(' '));
         let signed_in =
             SignedIn { sub: user.sub.clone(), username: user.username.clone(), auth_time: self.now, claims };
         let consent = Interaction { user: Some(signed_in), exp: self.now + self.config.interaction_ttl, ..ix };
         self.consent_page(&consent)
+    }
+
+    fn throttled_page(&self, ix: &Interaction, login: &str, retry_after: i64, locked: bool) -> Response {
+        let wait = if retry_after >= 120 {
+            format!("{} minutes", (retry_after + 59) / 60)
+        } else {
+            format!("{retry_after} seconds")
+        };
+        let msg = if locked {
+            format!("Too many failed sign-in attempts. Sign-in is locked: try again in {wait}.")
+        } else {
+            format!("Too many failed sign-in attempts. Wait {wait} and try again.")
+        };
+        self.login_page(429, ix, login, Some(&msg)).with_header("retry-after", &retry_after.to_string())
+    }
+
+    fn unavailable_page(&self, ix: &Interaction, login: &str, detail: &str) -> Response {
+        (self.log)(detail);
+        self.login_page(503, ix, login, Some("Sign-in is temporarily unavailable. Please try again in a moment."))
+            .with_header("retry-after", "5")
     }
 
     fn consent_page(&self, ix: &Interaction) -> Response {
@@ -167,15 +217,13 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, K: Crypto> Provider<'_, C, U, 
             }
             _ => return pages::error_page(400, "Invalid request", "Choose Allow or Deny.", "invalid_request"),
         }
-        let (grant_id, secret) = match (random_token::<16>(), random_token::<32>()) {
-            (Ok(a), Ok(b)) => (a, b),
-            (Err(e), _) | (_, Err(e)) => {
+        let grant_id = ix.grant_id.clone();
+        let secret = match random_token::<32>() {
+            Ok(s) => s,
+            Err(e) => {
                 (self.log)(&format!("consent: {e}"));
-                return error_redirect(
-                    &to,
-                    &self.config.issuer,
-                    &OAuthError::new(ErrorCode::ServerError, "internal error"),
-                );
+                let err = OAuthError::new(ErrorCode::ServerError, "internal error");
+                return error_redirect(&to, &self.config.issuer, &err);
             }
         };
         let state_record = GrantState {
@@ -189,6 +237,16 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, K: Crypto> Provider<'_, C, U, 
         };
         match self.grants.send(&grant_id, Command::Issue { state: Box::new(state_record) }).await {
             Ok(Reply::Issued) => {}
+            // The consent form works once; a replay gets a page, not a second code.
+            Ok(Reply::Conflict) => return used_form_page(),
+            Ok(Reply::NotReserved) => {
+                return pages::error_page(
+                    400,
+                    "This page has expired",
+                    "Return to the application and sign in again.",
+                    "invalid_request",
+                )
+            }
             Ok(other) => {
                 (self.log)(&format!("consent: grant object refused issue: {other:?}"));
                 let err = OAuthError::unavailable("could not issue the authorization code, try again");
@@ -208,6 +266,20 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, K: Crypto> Provider<'_, C, U, 
         params.push(("iss", &self.config.issuer));
         redirect_with(&redirect_uri, &params)
     }
+}
+
+/// The client's address as the edge reports it (`CF-Connecting-IP`).
+pub fn client_ip(req: &Request) -> &str {
+    req.header("cf-connecting-ip").map(str::trim).filter(|ip| !ip.is_empty() && ip.len() <= 64).unwrap_or("unknown")
+}
+
+fn used_form_page() -> Response {
+    pages::error_page(
+        400,
+        "This form was already used",
+        "Each sign-in form can be submitted once. Return to the application and sign in again.",
+        "invalid_request",
+    )
 }
 
 fn capitalise(s: &str) -> String {

@@ -6,7 +6,7 @@ use crate::crypto::Crypto;
 use crate::error::OAuthError;
 use crate::http::{error_json, Request, Response};
 use crate::pages;
-use crate::store::{ClientStore, GrantStore, UserStore};
+use crate::store::{ClientStore, GrantStore, ThrottleStore, UserStore};
 
 /// Documents prepared once per isolate: the discovery document and the public JWKS.
 pub struct Documents {
@@ -65,7 +65,7 @@ pub fn static_route(req: &Request, docs: &Documents) -> Option<Response> {
     })
 }
 
-impl<C: ClientStore, U: UserStore, G: GrantStore, K: Crypto> Provider<'_, C, U, G, K> {
+impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> Provider<'_, C, U, G, T, K> {
     /// The endpoints that need stores and keys.
     pub async fn handle(&self, req: &Request) -> Response {
         let m = req.method.as_str();

@@ -8,7 +8,7 @@ use crate::crypto::native::{hash_password, NativeCrypto};
 use crate::crypto::{b64url, hash_client_secret, sha256};
 use crate::http::{Request, Response};
 use crate::keys::{test_key, PrivateJwkSet};
-use crate::store::memory::{MemoryGrants, MemoryKv};
+use crate::store::memory::{MemoryGrants, MemoryKv, MemoryThrottles};
 use serde_json::{json, Value};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -48,6 +48,7 @@ struct World {
     clients: MemoryKv,
     users: MemoryKv,
     grants: MemoryGrants,
+    throttles: MemoryThrottles,
     crypto: NativeCrypto,
     keys: PrivateJwkSet,
     session_key: Vec<u8>,
@@ -82,6 +83,7 @@ impl World {
             clients: MemoryKv::default(),
             users: MemoryKv::default(),
             grants: MemoryGrants::default(),
+            throttles: MemoryThrottles::default(),
             crypto,
             keys,
             session_key: vec![42; 32],
@@ -90,6 +92,7 @@ impl World {
             cookie: RefCell::new(None),
         };
         w.grants.now.set(T0);
+        w.throttles.now.set(T0);
         w.clients.put("basic", &client_record("basic", "client_secret_basic", Some(BASIC_SECRET)));
         w.clients.put("post", &client_record("post", "client_secret_post", Some(POST_SECRET)));
         w.clients.put("public", &client_record("public", "none", None));
@@ -110,6 +113,7 @@ impl World {
     fn advance(&self, secs: i64) {
         self.now.set(self.now.get() + secs);
         self.grants.now.set(self.now.get());
+        self.throttles.now.set(self.now.get());
     }
 
     fn call(&self, mut req: Request) -> Response {
@@ -126,6 +130,7 @@ impl World {
             clients: &self.clients,
             users: &self.users,
             grants: &self.grants,
+            throttles: &self.throttles,
             crypto: &self.crypto,
             signing_kid: &self.keys.active().kid,
             session_key: &self.session_key,
@@ -776,4 +781,131 @@ fn unknown_paths_and_methods() {
     let r = w.call(Request { method: "OPTIONS".into(), path: "/token".into(), ..Default::default() });
     assert_eq!(r.status, 204);
     assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+}
+
+fn login_from(w: &World, page: &Response, ip: &str, username: &str, password: &str) -> Response {
+    let tx = hidden(page, "tx");
+    w.post("/login", &[("tx", &tx), ("username", username), ("password", password)], &[("cf-connecting-ip", ip)])
+}
+
+fn fresh_login_page(w: &World) -> Response {
+    w.authorize(&[("response_type", "code"), ("client_id", "basic"), ("redirect_uri", CB), ("scope", "openid")])
+}
+
+#[test]
+fn login_throttling_delays_then_locks_per_account() {
+    let w = World::new();
+    let page = fresh_login_page(&w);
+    let ip = "198.51.100.7";
+    assert_eq!(login_from(&w, &page, ip, "alice", "wrong-1").status, 401);
+    assert_eq!(login_from(&w, &page, ip, "alice", "wrong-2").status, 401);
+    // Growing delay: even the right password is refused, unchecked, until it passes.
+    let r = login_from(&w, &page, ip, "alice", PASSWORD);
+    assert_eq!(r.status, 429);
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert!(r.body_str().contains("Too many failed sign-in attempts"));
+    w.advance(1);
+    assert_eq!(login_from(&w, &page, ip, "alice", "wrong-3").status, 401);
+    assert_eq!(login_from(&w, &page, ip, "ALICE ", "x").status, 429, "same account however typed");
+    w.advance(2);
+    assert_eq!(login_from(&w, &page, ip, "alice", "wrong-4").status, 401);
+    w.advance(4);
+    assert_eq!(login_from(&w, &page, ip, "alice", "wrong-5").status, 401);
+    let r = login_from(&w, &page, ip, "alice", PASSWORD);
+    assert_eq!(r.status, 429);
+    assert_eq!(r.header("retry-after"), Some("900"));
+    assert!(r.body_str().contains("locked"), "{}", r.body_str());
+    // Another account from the same address is unaffected; the lock ends.
+    w.users.put(
+        "user:bob",
+        &w.users.get("user:alice").unwrap().replace("\"alice\"", "\"bob\"").replace("u-7f3a9c", "u-b0b"),
+    );
+    assert_eq!(login_from(&w, &page, ip, "bob", PASSWORD).status, 200);
+    w.advance(900);
+    let page = fresh_login_page(&w);
+    assert_eq!(login_from(&w, &page, ip, "alice", PASSWORD).status, 200);
+}
+
+#[test]
+fn unknown_accounts_are_throttled_like_real_ones() {
+    let w = World::new();
+    let page = fresh_login_page(&w);
+    let (a, b) = (login_from(&w, &page, "192.0.2.1", "nobody", "x"), login_from(&w, &page, "192.0.2.1", "alice", "x"));
+    assert_eq!((a.status, b.status), (401, 401));
+    let strip = |r: &Response| r.body_str().replace(&hidden(r, "tx"), "").replace("nobody", "").replace("alice", "");
+    assert_eq!(strip(&a), strip(&b), "the same page for an unknown user and a wrong password");
+    assert_eq!(login_from(&w, &page, "192.0.2.1", "nobody", "y").status, 401);
+    assert_eq!(login_from(&w, &page, "192.0.2.1", "nobody", "z").status, 429);
+}
+
+#[test]
+fn login_throttling_per_ip() {
+    let w = World::new();
+    let page = fresh_login_page(&w);
+    for i in 0..20 {
+        assert_eq!(login_from(&w, &page, "203.0.113.9", &format!("user{i}"), "x").status, 401);
+    }
+    let r = login_from(&w, &page, "203.0.113.9", "alice", PASSWORD);
+    assert_eq!(r.status, 429);
+    assert!(r.body_str().contains("locked"));
+    assert_eq!(login_from(&w, &page, "203.0.113.10", "alice", PASSWORD).status, 200);
+}
+
+#[test]
+fn client_authentication_throttling() {
+    let w = World::new();
+    let p = w.code_for("basic", &[]);
+    let f = [("grant_type", "authorization_code"), ("code", param(&p, "code").unwrap()), ("redirect_uri", CB)];
+    let auth = |secret: &str| {
+        format!(
+            "Basic {}",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("basic:{secret}"))
+        )
+    };
+    for _ in 0..10 {
+        let r = w.post("/token", &f, &[("authorization", &auth("wrong")), ("cf-connecting-ip", "198.51.100.1")]);
+        assert_eq!(r.status, 401);
+    }
+    let r = w.post("/token", &f, &[("authorization", &auth(BASIC_SECRET)), ("cf-connecting-ip", "198.51.100.1")]);
+    assert_eq!(r.status, 429);
+    assert!(r.header("retry-after").is_some());
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["error"], "invalid_client");
+    assert!(v["error_description"].as_str().unwrap().contains("too many"));
+    // From another address the client still works.
+    let r = w.post("/token", &f, &[("authorization", &auth(BASIC_SECRET)), ("cf-connecting-ip", "198.51.100.2")]);
+    assert_eq!(r.status, 200, "{}", r.body_str());
+}
+
+#[test]
+fn forms_work_once() {
+    let w = World::new();
+    let page = fresh_login_page(&w);
+    let consent = w.login(&page, "alice", PASSWORD);
+    assert_eq!(consent.status, 200);
+    // Replaying the login form after it succeeded is refused.
+    let r = w.login(&page, "alice", PASSWORD);
+    assert_eq!(r.status, 400);
+    assert!(r.body_str().contains("already used"));
+    let first = w.consent(&consent, "allow");
+    assert_eq!(first.status, 303);
+    let again = w.consent(&consent, "allow");
+    assert_eq!(again.status, 400);
+    assert!(again.header("location").is_none());
+    assert!(again.body_str().contains("already used"));
+}
+
+#[test]
+fn throttle_store_failure_is_temporarily_unavailable() {
+    let w = World::new();
+    let page = fresh_login_page(&w);
+    w.throttles.fail.set(true);
+    let r = w.login(&page, "alice", PASSWORD);
+    assert_eq!(r.status, 503);
+    assert!(r.header("retry-after").is_some());
+    let (s, v, _) = w.token(
+        &[("grant_type", "authorization_code"), ("code", "a.b"), ("redirect_uri", CB)],
+        Some(("basic", BASIC_SECRET)),
+    );
+    assert_eq!((s, v["error"].as_str()), (503, Some("temporarily_unavailable")));
 }

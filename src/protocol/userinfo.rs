@@ -6,7 +6,7 @@ use crate::crypto::Crypto;
 use crate::error::{ErrorCode, OAuthError};
 use crate::http::{error_json, Request, Response};
 use crate::model::grant::split_handle;
-use crate::store::{ClientStore, GrantStore, UserStore};
+use crate::store::{ClientStore, GrantStore, ThrottleStore, UserStore};
 use serde_json::Value;
 
 /// RFC 6750 §3: the challenge. A request with no credentials gets none of the error
@@ -26,7 +26,7 @@ fn unauthorized(err: &OAuthError) -> Response {
     error_json(err).with_header("www-authenticate", &challenge(Some(err)))
 }
 
-impl<C: ClientStore, U: UserStore, G: GrantStore, K: Crypto> Provider<'_, C, U, G, K> {
+impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> Provider<'_, C, U, G, T, K> {
     pub async fn userinfo(&self, req: &Request) -> Response {
         let header = req.header("authorization").map(str::trim);
         let body_token = if req.method == "POST" && req.is_form() {

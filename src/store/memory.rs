@@ -1,11 +1,12 @@
 //! In-memory stores for host tests. The grant store runs the same
 //! [`grant_object::apply`] as the Durable Object.
 
-use super::{ClientStore, GrantStore, UserStore};
+use super::{ClientStore, GrantStore, ThrottleStore, UserStore};
 use crate::error::StoreError;
 use crate::model::user::user_key;
 use crate::model::{Client, User};
-use crate::protocol::grant_object::{self, Command, GrantState, Reply};
+use crate::protocol::grant_object::{self, Command, Reply, Stored};
+use crate::protocol::throttle::{self, Counter, Verdict};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
@@ -48,7 +49,7 @@ impl UserStore for MemoryKv {
 
 #[derive(Default)]
 pub struct MemoryGrants {
-    pub objects: RefCell<HashMap<String, GrantState>>,
+    pub objects: RefCell<HashMap<String, Stored>>,
     pub now: Cell<i64>,
     /// When set, every call fails as an unavailable Durable Object would.
     pub fail: Cell<bool>,
@@ -65,5 +66,32 @@ impl GrantStore for MemoryGrants {
             self.objects.borrow_mut().insert(grant_id.to_string(), st);
         }
         Ok(reply)
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryThrottles {
+    pub counters: RefCell<HashMap<String, Counter>>,
+    pub now: Cell<i64>,
+    pub fail: Cell<bool>,
+}
+
+impl ThrottleStore for MemoryThrottles {
+    async fn send(&self, key: &str, cmd: throttle::Command) -> Result<Verdict, StoreError> {
+        if self.fail.get() {
+            return Err(StoreError::Unavailable("throttle object did not answer".into()));
+        }
+        let current = self.counters.borrow().get(key).cloned();
+        let (write, verdict) = throttle::apply(current, cmd, self.now.get());
+        match write {
+            Some(Some(c)) => {
+                self.counters.borrow_mut().insert(key.to_string(), c);
+            }
+            Some(None) => {
+                self.counters.borrow_mut().remove(key);
+            }
+            None => {}
+        }
+        Ok(verdict)
     }
 }

@@ -1,0 +1,57 @@
+//! The `Throttles` Durable Object class (one object per counter key) and its store.
+
+use crate::error::StoreError;
+use crate::protocol::throttle::{self, Command, Counter, Verdict};
+use crate::store::ThrottleStore;
+use worker::{durable_object, DurableObject, Env, ObjectNamespace, Request, Response, Result, State};
+
+const KEY: &str = "counter";
+
+#[durable_object]
+pub struct Throttles {
+    state: State,
+}
+
+impl DurableObject for Throttles {
+    fn new(state: State, _env: Env) -> Self {
+        Throttles { state }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let cmd: Command = match req.json().await {
+            Ok(c) => c,
+            Err(e) => return Response::error(format!("malformed throttle command: {e}"), 400),
+        };
+        let storage = self.state.storage();
+        let current: Option<Counter> = storage.get(KEY).await?;
+        let now = (worker::Date::now().as_millis() / 1000) as i64;
+        let lock_seconds = match &cmd {
+            Command::Fail { policy } => policy.lock_seconds,
+            _ => 0,
+        };
+        let (write, verdict) = throttle::apply(current, cmd, now);
+        match write {
+            Some(Some(c)) => {
+                storage.put(KEY, &c).await?;
+                // Forget the counter once its failures no longer count.
+                storage.set_alarm((c.last_failure_at + lock_seconds + 60) * 1000).await?;
+            }
+            Some(None) => storage.delete_all().await?,
+            None => {}
+        }
+        Response::from_json(&verdict)
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        self.state.storage().delete_all().await?;
+        Response::ok("expired")
+    }
+}
+
+pub struct DoThrottles(pub ObjectNamespace);
+
+impl ThrottleStore for DoThrottles {
+    async fn send(&self, key: &str, cmd: Command) -> std::result::Result<Verdict, StoreError> {
+        super::objects::call(&self.0, key, &cmd).await
+    }
+}

@@ -134,6 +134,25 @@ printf '%s\n' "$PASSWORD" | admin users add "$USERNAME" --password-stdin \
     --picture https://example.com/alice.png >/dev/null \
     || die "adding user $USERNAME failed"
 
+# Accounts and a client used only by the abuse-resistance tests (throttle.rs, logs.rs): they
+# get locked or fail to sign in on purpose, so the accounts above are never disturbed. Random
+# passwords and secret per run (logs.rs searches the log for them).
+random_secret() { python3 -c 'import secrets; print(secrets.token_urlsafe(24))'; }
+THROTTLED_USER=throttled-user
+THROTTLED_PASSWORD=$(random_secret)
+THROTTLED2_USER=throttled-user2
+THROTTLED2_PASSWORD=$(random_secret)
+LOGS_USER=logs-user
+LOGS_PASSWORD=$(random_secret)
+for pair in "$THROTTLED_USER:$THROTTLED_PASSWORD" "$THROTTLED2_USER:$THROTTLED2_PASSWORD" "$LOGS_USER:$LOGS_PASSWORD"; do
+    printf '%s\n' "${pair#*:}" | admin users add "${pair%%:*}" --password-stdin --name "${pair%%:*}" >/dev/null \
+        || die "adding user ${pair%%:*} failed"
+done
+THROTTLED_CLIENT_NAME="E2E Throttled Client"
+OUT=$(add_client e2e-throttled client_secret_basic "$THROTTLED_CLIENT_NAME") || die "adding client e2e-throttled failed"
+THROTTLED_CLIENT_ID=$(json_field client_id <<<"$OUT") && THROTTLED_CLIENT_SECRET=$(json_field client_secret <<<"$OUT") \
+    || die "unexpected output from 'clients add e2e-throttled --json': $OUT"
+
 # --- wrangler dev -----------------------------------------------------------------------------
 # The worker is already built: run wrangler on a copy of wrangler.toml without its [build]
 # section, so that it neither rebuilds at start nor rebuilds and reloads the worker when
@@ -182,6 +201,11 @@ E2E_PUBLIC_ID="$PUBLIC_ID" E2E_PUBLIC_NAME="$PUBLIC_NAME" \
 E2E_REDIRECT_URI="$REDIRECT_URI" \
 E2E_USERNAME="$USERNAME" E2E_PASSWORD="$PASSWORD" E2E_EMAIL="$EMAIL" \
 E2E_CODE_TTL="$CODE_TTL" \
+E2E_THROTTLED_USERNAME="$THROTTLED_USER" E2E_THROTTLED_PASSWORD="$THROTTLED_PASSWORD" \
+E2E_THROTTLED2_USERNAME="$THROTTLED2_USER" E2E_THROTTLED2_PASSWORD="$THROTTLED2_PASSWORD" \
+E2E_LOGS_USERNAME="$LOGS_USER" E2E_LOGS_PASSWORD="$LOGS_PASSWORD" \
+E2E_THROTTLED_CLIENT_ID="$THROTTLED_CLIENT_ID" E2E_THROTTLED_CLIENT_SECRET="$THROTTLED_CLIENT_SECRET" \
+E2E_WRANGLER_LOG="$LOG" \
     cargo test -p e2e --no-fail-fast "$@"
 STATUS=$?
 set -e

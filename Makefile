@@ -16,13 +16,14 @@ admin:
 dev: build admin
 	@bash scripts/dev.sh
 
+# PROPTEST_CASES bounds the property tests ("fuzzing") of src/protocol/fuzz.rs.
 unit: tools
-	cargo test --workspace --exclude e2e -- --include-ignored
+	PROPTEST_CASES=$${PROPTEST_CASES:-2000} cargo test --workspace --exclude e2e -- --include-ignored
 
 e2e: build admin
 	bash scripts/e2e.sh
 
-test: unit e2e
+test: unit clippy e2e
 
 clippy: tools
 	cargo clippy --workspace --all-targets -- -D warnings

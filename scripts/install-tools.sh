@@ -30,6 +30,11 @@ if ! rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unkno
   rustup target add wasm32-unknown-unknown
 fi
 
+if ! cargo clippy --version >/dev/null 2>&1; then
+  echo "==> rustup component add clippy"
+  rustup component add clippy
+fi
+
 if [ -f Cargo.lock ]; then
   locked=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' Cargo.lock)
   if [ -n "$locked" ] && [ "$locked" != "$WASM_BINDGEN_VERSION" ]; then

@@ -83,15 +83,17 @@ pub const MAX_PBKDF2_ITERATIONS: u32 = 100_000;
 impl PasswordHash {
     pub fn parse(phc: &str) -> Result<Self, String> {
         let parts: Vec<&str> = phc.split('$').collect();
-        if parts.len() > 1 && parts[0].is_empty() && parts[1] != "pbkdf2-sha256" {
-            return Err(format!("unsupported password hash algorithm '{}' (expected pbkdf2-sha256)", parts[1]));
+        if let ["", alg, ..] = parts.as_slice() {
+            if *alg != "pbkdf2-sha256" {
+                return Err(format!("unsupported password hash algorithm '{alg}' (expected pbkdf2-sha256)"));
+            }
         }
-        if parts.len() != 5 || !parts[0].is_empty() {
+        let ["", _, params, salt, hash] = parts.as_slice() else {
             return Err("not a PHC string of the form $pbkdf2-sha256$i=N,l=32$salt$hash".into());
-        }
+        };
         let mut iterations = None;
         let mut len = 32usize;
-        for param in parts[2].split(',') {
+        for param in params.split(',') {
             match param.split_once('=') {
                 Some(("i", v)) => iterations = v.parse::<u32>().ok(),
                 Some(("l", v)) => len = v.parse::<usize>().map_err(|_| "bad l= parameter".to_string())?,
@@ -104,8 +106,8 @@ impl PasswordHash {
                 "iterations {iterations} outside {MIN_PBKDF2_ITERATIONS}..={MAX_PBKDF2_ITERATIONS} (Workers' WebCrypto caps PBKDF2 at 100,000)"
             ));
         }
-        let salt = STANDARD_NO_PAD.decode(parts[3]).map_err(|_| "salt is not base64")?;
-        let hash = STANDARD_NO_PAD.decode(parts[4]).map_err(|_| "hash is not base64")?;
+        let salt = STANDARD_NO_PAD.decode(salt).map_err(|_| "salt is not base64")?;
+        let hash = STANDARD_NO_PAD.decode(hash).map_err(|_| "hash is not base64")?;
         if salt.len() < 16 {
             return Err("salt shorter than 16 bytes".into());
         }

@@ -56,9 +56,9 @@ impl PrivateJwkSet {
         Ok(set)
     }
 
-    /// The key that signs new tokens.
-    pub fn active(&self) -> &PrivateJwk {
-        &self.keys[0]
+    /// The key that signs new tokens (the first; `parse` guarantees there is one).
+    pub fn active(&self) -> Option<&PrivateJwk> {
+        self.keys.first()
     }
 
     /// The public JWK Set served at the JWKS endpoint: `kty`, `kid`, `use`, `alg`, `n`, `e`.

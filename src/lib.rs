@@ -8,6 +8,21 @@
 //! - [`store`]: the narrow storage traits and in-memory implementations for tests.
 //! - `platform` (wasm32 only): the only code that touches the Workers runtime.
 
+// No panic can be reached from a request (issue: hardening): request paths may not
+// unwrap, expect, panic or index unchecked. Enforced by `make clippy`, part of `make test`.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::todo,
+        clippy::unimplemented,
+        clippy::unreachable
+    )
+)]
+
 pub mod config;
 pub mod crypto;
 pub mod error;

@@ -54,7 +54,7 @@ fn isolate(env: &Env) -> std::result::Result<Rc<Isolate>, String> {
         .filter(|k| k.len() >= 32)
         .ok_or("SESSION_KEY must be at least 32 bytes, base64url-encoded (oidc-admin keys session-key)")?;
     let docs = Documents::new(&config, &keys);
-    let active = keys.active().clone();
+    let active = keys.active().ok_or("SIGNING_KEYS holds no keys")?.clone();
     let i = Rc::new(Isolate {
         fingerprint,
         config,

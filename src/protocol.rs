@@ -37,4 +37,6 @@ pub struct Provider<'a, C, U, G, T, K> {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;

@@ -178,8 +178,7 @@ mod tests {
     fn malformed_records_are_named() {
         let e = User::from_record("user:bob", r#"{"sub":"s","username":"bob"}"#).unwrap_err();
         assert!(e.contains("'user:bob'") && e.contains("password_hash"), "{e}");
-        let e = User::from_record("user:bob", &format!(r#"{{"sub":"s","username":"bob","password_hash":"plain"}}"#))
-            .unwrap_err();
+        let e = User::from_record("user:bob", r#"{"sub":"s","username":"bob","password_hash":"plain"}"#).unwrap_err();
         assert!(e.contains("password_hash"), "{e}");
         let e =
             User::from_record("user:eve", &format!(r#"{{"sub":"s","username":"bob","password_hash":"{}"}}"#, hash()))

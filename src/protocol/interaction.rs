@@ -109,7 +109,7 @@ pub fn csrf_cookie_name(secure: bool) -> &'static str {
 }
 
 /// The browser's anti-CSRF value, if it sent a well-formed one.
-pub fn csrf_cookie<'r>(req: &'r Request, secure: bool) -> Option<&'r str> {
+pub fn csrf_cookie(req: &Request, secure: bool) -> Option<&str> {
     req.cookie(csrf_cookie_name(secure))
         .filter(|v| v.len() == 43 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
 }

@@ -2,7 +2,7 @@
 #   make dev   installs what is missing, builds, seeds demo data into the local KV and
 #              runs the provider on http://127.0.0.1:8787
 #   make test  runs every test: host unit tests, then end to end against `wrangler dev`
-.PHONY: dev test tools build unit e2e admin clippy
+.PHONY: dev test tools build unit e2e admin clippy bench
 
 tools:
 	@bash scripts/install-tools.sh
@@ -28,3 +28,8 @@ test: unit clippy e2e
 clippy: tools
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+
+# Benchmark suite (bench/README.md): builds its own release workers under .bench/out, runs them
+# with miniflare on loopback, writes bench/RESULTS.md. BENCH_ARGS=--quick for a short run.
+bench: tools
+	bash scripts/bench.sh $(BENCH_ARGS)

@@ -9,6 +9,9 @@
 # Each run uses its own directory .e2e/<timestamp>-<pid>/ (state, dev vars, wrangler config and
 # log), kept when the run fails and deleted after a successful one unless E2E_KEEP=1.
 # E2E_START_TIMEOUT (seconds, default 120) bounds the wait for the provider to answer.
+# The hostile-request storm (tests/e2e/tests/hostile.rs) reads E2E_HOSTILE_REQUESTS (default
+# 3000), E2E_HOSTILE_SEED, E2E_HOSTILE_THREADS (8) and E2E_HOSTILE_SECONDS (240) from the
+# environment.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -51,7 +54,9 @@ show_log() {
         say "last lines of the wrangler log ($LOG):"
         # Without network, wrangler warns on every request that it cannot fetch Request.cf:
         # drop that noise (and its stack) so the tail shows the worker's own messages.
+        # Also drop the one-line-per-request entries ("[wrangler:info] GET /path 200 OK").
         awk '/Unable to fetch the `Request.cf` object/ {next}
+             /^\[wrangler:info\] [A-Z]+ \// {next}
              /ENOTFOUND workers.cloudflare.com/ {skip=1; next}
              skip && /^[[:space:]]+at / {next}
              {skip=0; print}' "$LOG" | tail -n 60 >&2 || true
@@ -176,11 +181,13 @@ PY
 grep -q "^main = " "$CONFIG" || die "wrangler.toml has no top-level main"
 
 say "starting wrangler dev on port $PORT (log: $LOG)"
+# --log-level log: the log keeps everything the worker prints (console.log as well as
+# console.error) and one line per request; tests/e2e/tests/logs.rs searches it for secrets.
 export WRANGLER_SEND_METRICS=false
 setsid "$WRANGLER" dev --config "$CONFIG" \
     --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE" --env-file "$DEV_VARS" \
     --var "ISSUER:$ISSUER" --var "CODE_TTL_SECONDS:$CODE_TTL" \
-    --show-interactive-dev-session=false --log-level warn </dev/null >"$LOG" 2>&1 &
+    --show-interactive-dev-session=false --log-level log </dev/null >"$LOG" 2>&1 &
 WRANGLER_PID=$!
 
 START_TIMEOUT=${E2E_START_TIMEOUT:-120}

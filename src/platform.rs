@@ -5,6 +5,8 @@
 mod grants;
 mod kv;
 mod objects;
+#[cfg(feature = "bench")]
+mod probes;
 mod throttles;
 mod webcrypto;
 
@@ -105,11 +107,21 @@ fn from_http(r: http::Response) -> Result<Response> {
     for (k, v) in &r.headers {
         headers.append(k, v)?;
     }
-    Ok(Response::from_bytes(r.body)?.with_status(r.status).with_headers(headers))
+    // 204 and 304 must not carry a body, not even an empty one.
+    let resp = if r.body.is_empty() && (r.status == 204 || r.status == 304) {
+        Response::empty()?
+    } else {
+        Response::from_bytes(r.body)?
+    };
+    Ok(resp.with_status(r.status).with_headers(headers))
 }
 
 #[event(fetch)]
 pub async fn main(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    #[cfg(feature = "bench")]
+    if let Some(r) = probes::route(&req, &env).await {
+        return r;
+    }
     let req = match to_http(req).await {
         Ok(r) => r,
         Err(e) => return from_http(error_json(&e)),

@@ -24,17 +24,17 @@ impl DurableObject for Throttles {
         };
         let storage = self.state.storage();
         let current: Option<Counter> = storage.get(KEY).await?;
-        let now = (worker::Date::now().as_millis() / 1000) as i64;
+        let now_ms = worker::Date::now().as_millis() as i64;
         let lock_seconds = match &cmd {
             Command::Fail { policy } => policy.lock_seconds,
             _ => 0,
         };
-        let (write, verdict) = throttle::apply(current, cmd, now);
+        let (write, verdict) = throttle::apply(current, cmd, now_ms);
         match write {
             Some(Some(c)) => {
                 storage.put(KEY, &c).await?;
                 // Forget the counter once its failures no longer count.
-                storage.set_alarm((c.last_failure_at + lock_seconds + 60) * 1000).await?;
+                storage.set_alarm(c.last_failure_at + (lock_seconds + 60) * 1000).await?;
             }
             Some(None) => storage.delete_all().await?,
             None => {}

@@ -1,13 +1,17 @@
 //! Client authentication at the token endpoint (RFC 6749 §2.3.1, OpenID Connect Core §9):
 //! exactly the method the client is registered with, one method per request.
 
-use crate::crypto::{b64url, verify_client_secret};
-use crate::error::{OAuthError, StoreError};
-use crate::http::{Params, Request};
+use super::login::client_ip;
+use super::throttle::{self, Command as TCommand, Verdict};
+use super::Provider;
+use crate::crypto::{b64url, verify_client_secret, Crypto};
+use crate::error::{ErrorCode, OAuthError, StoreError};
+use crate::http::{error_json, Params, Request, Response};
 use crate::model::{AuthMethod, Client};
-use crate::store::ClientStore;
+use crate::store::{ClientStore, GrantStore, ThrottleStore, UserStore};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use futures_util::future::join;
 
 /// The credentials a request presents.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,5 +108,57 @@ pub async fn authenticate<C: ClientStore>(clients: &C, p: &Presented, log: &dyn 
         (Some(secret), Some(hash)) if verify_client_secret(secret, hash) => Ok(client),
         (None, None) => Ok(client),
         _ => Err(fail("client authentication failed".into())),
+    }
+}
+
+/// The error response: RFC 6749 §5.2 JSON; `invalid_client` after Basic carries
+/// `WWW-Authenticate: Basic`.
+pub fn auth_error(e: AuthError) -> Response {
+    let mut r = error_json(&e.error);
+    if e.basic && e.error.code == ErrorCode::InvalidClient {
+        r = r.with_header("www-authenticate", "Basic realm=\"token\", charset=\"UTF-8\"");
+    }
+    r
+}
+
+impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> Provider<'_, C, U, G, T, K> {
+    /// Client authentication for the token, revocation and introspection endpoints, with
+    /// failures counted per client and IP (the check runs in parallel with the client lookup).
+    pub async fn authenticate_client(&self, req: &Request, form: &Params) -> Result<Client, Response> {
+        let p = presented(req, form).map_err(auth_error)?;
+        let key = throttle::client_key(&p.client_id, client_ip(req));
+        let (verdict, auth) =
+            join(self.throttles.send(&key, TCommand::Check), authenticate(self.clients, &p, self.log)).await;
+        let had_failures = match verdict {
+            Ok(Verdict::Blocked { retry_after, .. }) => {
+                let err = OAuthError::invalid_client(format!(
+                    "too many failed client authentications; retry after {retry_after} seconds"
+                ));
+                return Err(error_json(&err).with_status(429).with_header("retry-after", &retry_after.to_string()));
+            }
+            Ok(v) => v == Verdict::AllowedAfterFailures,
+            Err(e) => {
+                (self.log)(&format!("client authentication: throttle store: {e}"));
+                return Err(error_json(&OAuthError::unavailable("the provider is temporarily unavailable, retry")));
+            }
+        };
+        let client = match auth {
+            Ok(c) => c,
+            Err(e) => {
+                if e.error.code == ErrorCode::InvalidClient {
+                    let fail = TCommand::Fail { policy: self.config.client_policy() };
+                    if let Err(se) = self.throttles.send(&key, fail).await {
+                        (self.log)(&format!("client authentication: throttle store: {se}"));
+                    }
+                }
+                return Err(auth_error(e));
+            }
+        };
+        if had_failures {
+            if let Err(e) = self.throttles.send(&key, TCommand::Succeed).await {
+                (self.log)(&format!("client authentication: throttle store: {e}"));
+            }
+        }
+        Ok(client)
     }
 }

@@ -9,6 +9,8 @@ pub const AUTHORIZE_PATH: &str = "/authorize";
 pub const TOKEN_PATH: &str = "/token";
 pub const USERINFO_PATH: &str = "/userinfo";
 pub const JWKS_PATH: &str = "/jwks.json";
+pub const REVOCATION_PATH: &str = "/revoke";
+pub const INTROSPECTION_PATH: &str = "/introspect";
 
 pub fn document(config: &Config) -> Value {
     json!({
@@ -17,6 +19,10 @@ pub fn document(config: &Config) -> Value {
         "token_endpoint": config.endpoint(TOKEN_PATH),
         "userinfo_endpoint": config.endpoint(USERINFO_PATH),
         "jwks_uri": config.endpoint(JWKS_PATH),
+        "revocation_endpoint": config.endpoint(REVOCATION_PATH),
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint": config.endpoint(INTROSPECTION_PATH),
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "scopes_supported": scope::SUPPORTED,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

@@ -15,7 +15,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Stored {
-    Reserved { expires_at: i64 },
+    Reserved {
+        expires_at: i64,
+    },
+    /// The user chose Deny: the forms of this sign-in are used up.
+    Declined {
+        expires_at: i64,
+    },
     Grant(Box<GrantState>),
 }
 
@@ -23,7 +29,7 @@ impl Stored {
     /// When the object's storage may be deleted.
     pub fn expires_at(&self) -> i64 {
         match self {
-            Stored::Reserved { expires_at } => *expires_at,
+            Stored::Reserved { expires_at } | Stored::Declined { expires_at } => *expires_at,
             Stored::Grant(g) => g.expires_at(),
         }
     }
@@ -61,6 +67,8 @@ pub enum Command {
     Reserve { expires_at: i64 },
     /// At consent: turn the reservation into the grant with its code (hash) and expiry.
     Issue { state: Box<GrantState> },
+    /// At consent, Deny: use up the reservation so the form cannot be replayed.
+    Decline,
     /// Redeem the code at the token endpoint; on success store the new access token's hash.
     Redeem {
         code_hash: String,
@@ -70,8 +78,11 @@ pub enum Command {
         access_token_hash: String,
         access_expires_at: i64,
     },
-    /// Validate an access token (userinfo).
+    /// Validate an access token (userinfo, introspection).
     Access { token_hash: String },
+    /// Revoke the grant's tokens if `token_hash` is its access token and it was issued to
+    /// `client_id` (RFC 7009 §2.1).
+    Revoke { token_hash: String, client_id: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,6 +90,7 @@ pub enum Command {
 pub enum Reply {
     Reserved,
     Issued,
+    Declined,
     /// The grant, for building the token response or the userinfo response.
     Granted {
         grant: Box<Grant>,
@@ -91,6 +103,14 @@ pub enum Reply {
     InvalidToken {
         description: String,
     },
+    /// A valid access token, with its lifetime (seconds since the epoch).
+    Active {
+        grant: Box<Grant>,
+        issued_at: i64,
+        expires_at: i64,
+    },
+    /// Revocation handled (RFC 7009 §2.2: the same answer whether or not anything was revoked).
+    Revoked,
     /// The id was already used: the form was submitted before.
     Conflict,
     /// Issue without a live reservation (the sign-in expired).
@@ -113,8 +133,13 @@ pub fn apply(state: Option<Stored>, cmd: Command, now: i64) -> (Option<Stored>, 
         (Some(Stored::Reserved { expires_at }), Command::Issue { state }) if now < expires_at => {
             return (Some(Stored::Grant(state)), Reply::Issued)
         }
-        (Some(Stored::Grant(_)), Command::Issue { .. }) => return (None, Reply::Conflict),
-        (_, Command::Issue { .. }) => return (None, Reply::NotReserved),
+        (Some(Stored::Reserved { expires_at }), Command::Decline) if now < expires_at => {
+            return (Some(Stored::Declined { expires_at }), Reply::Declined)
+        }
+        (Some(Stored::Grant(_) | Stored::Declined { .. }), Command::Issue { .. } | Command::Decline) => {
+            return (None, Reply::Conflict)
+        }
+        (_, Command::Issue { .. } | Command::Decline) => return (None, Reply::NotReserved),
         (Some(Stored::Grant(g)), cmd) => (Some(*g), cmd),
         (_, cmd) => (None, cmd),
     };
@@ -124,7 +149,7 @@ pub fn apply(state: Option<Stored>, cmd: Command, now: i64) -> (Option<Stored>, 
 
 fn apply_grant(state: Option<GrantState>, cmd: Command, now: i64) -> (Option<GrantState>, Reply) {
     match cmd {
-        Command::Reserve { .. } | Command::Issue { .. } => (None, Reply::Conflict),
+        Command::Reserve { .. } | Command::Issue { .. } | Command::Decline => (None, Reply::Conflict),
         Command::Redeem { code_hash, client_id, redirect_uri, code_verifier, access_token_hash, access_expires_at } => {
             let invalid = |d: &str| Reply::InvalidGrant { description: d.to_string() };
             let Some(mut st) = state else {
@@ -184,7 +209,19 @@ fn apply_grant(state: Option<GrantState>, cmd: Command, now: i64) -> (Option<Gra
             if now >= st.access_expires_at {
                 return invalid("the access token has expired");
             }
-            (None, Reply::Granted { grant: Box::new(st.grant) })
+            let issued_at = st.code_redeemed_at.unwrap_or(0);
+            (None, Reply::Active { grant: Box::new(st.grant), issued_at, expires_at: st.access_expires_at })
         }
+        Command::Revoke { token_hash, client_id } => match state {
+            Some(mut st)
+                if !st.revoked
+                    && st.access_token_hash.as_deref().is_some_and(|h| hash_eq(h, &token_hash))
+                    && hash_eq(&st.grant.client_id, &client_id) =>
+            {
+                st.revoked = true;
+                (Some(st), Reply::Revoked)
+            }
+            _ => (None, Reply::Revoked),
+        },
     }
 }

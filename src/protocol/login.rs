@@ -212,6 +212,22 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
         match form.get("decision") {
             Some("allow") => {}
             Some("deny") => {
+                // Deny uses the form up too: it cannot be allowed (or denied) afterwards.
+                match self.grants.send(&ix.grant_id, Command::Decline).await {
+                    Ok(Reply::Declined) => {}
+                    Ok(Reply::Conflict) => return used_form_page(),
+                    Ok(Reply::NotReserved) => return expired_page(),
+                    Ok(other) => {
+                        (self.log)(&format!("consent: unexpected grant reply {other:?}"));
+                        let err = OAuthError::unavailable("could not record the decision, try again");
+                        return error_redirect(&to, &self.config.issuer, &err);
+                    }
+                    Err(e) => {
+                        (self.log)(&format!("consent: grant store: {e}"));
+                        let err = OAuthError::unavailable("could not record the decision, try again");
+                        return error_redirect(&to, &self.config.issuer, &err);
+                    }
+                }
                 let err = OAuthError::new(ErrorCode::AccessDenied, "the user denied the request");
                 return error_redirect(&to, &self.config.issuer, &err);
             }
@@ -239,14 +255,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
             Ok(Reply::Issued) => {}
             // The consent form works once; a replay gets a page, not a second code.
             Ok(Reply::Conflict) => return used_form_page(),
-            Ok(Reply::NotReserved) => {
-                return pages::error_page(
-                    400,
-                    "This page has expired",
-                    "Return to the application and sign in again.",
-                    "invalid_request",
-                )
-            }
+            Ok(Reply::NotReserved) => return expired_page(),
             Ok(other) => {
                 (self.log)(&format!("consent: grant object refused issue: {other:?}"));
                 let err = OAuthError::unavailable("could not issue the authorization code, try again");
@@ -271,6 +280,10 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
 /// The client's address as the edge reports it (`CF-Connecting-IP`).
 pub fn client_ip(req: &Request) -> &str {
     req.header("cf-connecting-ip").map(str::trim).filter(|ip| !ip.is_empty() && ip.len() <= 64).unwrap_or("unknown")
+}
+
+fn expired_page() -> Response {
+    pages::error_page(400, "This page has expired", "Return to the application and sign in again.", "invalid_request")
 }
 
 fn used_form_page() -> Response {

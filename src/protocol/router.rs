@@ -1,6 +1,6 @@
 //! Dispatch by method and path. Every outcome is a [`Response`]; nothing is an `Err`.
 
-use super::discovery::{AUTHORIZE_PATH, JWKS_PATH, TOKEN_PATH, USERINFO_PATH};
+use super::discovery::{AUTHORIZE_PATH, INTROSPECTION_PATH, JWKS_PATH, REVOCATION_PATH, TOKEN_PATH, USERINFO_PATH};
 use super::Provider;
 use crate::crypto::Crypto;
 use crate::error::OAuthError;
@@ -58,9 +58,11 @@ pub fn static_route(req: &Request, docs: &Documents) -> Option<Response> {
         },
         "/assets/style.css" => pages::stylesheet(),
         "/" => pages::page(200, "OpenID Provider", pages::INDEX, &[]),
-        TOKEN_PATH if m == "OPTIONS" => preflight("POST"),
+        TOKEN_PATH | REVOCATION_PATH | INTROSPECTION_PATH if m == "OPTIONS" => preflight("POST"),
         USERINFO_PATH if m == "OPTIONS" => preflight("GET, POST"),
-        AUTHORIZE_PATH | TOKEN_PATH | USERINFO_PATH | "/login" | "/consent" => return None,
+        AUTHORIZE_PATH | TOKEN_PATH | USERINFO_PATH | REVOCATION_PATH | INTROSPECTION_PATH | "/login" | "/consent" => {
+            return None
+        }
         _ => pages::error_page(404, "Not found", "There is nothing at this address.", "not_found"),
     })
 }
@@ -84,6 +86,14 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
             },
             TOKEN_PATH => match m {
                 "POST" => self.token(req).await,
+                _ => not_allowed_json("POST, OPTIONS"),
+            },
+            REVOCATION_PATH => match m {
+                "POST" => self.revoke(req).await,
+                _ => not_allowed_json("POST, OPTIONS"),
+            },
+            INTROSPECTION_PATH => match m {
+                "POST" => self.introspect(req).await,
                 _ => not_allowed_json("POST, OPTIONS"),
             },
             USERINFO_PATH => match m {

@@ -213,6 +213,18 @@ impl World {
     }
 }
 
+impl World {
+    /// A client-authenticated POST to a token-like endpoint (Basic when `basic` is given).
+    fn token_like(&self, path: &str, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> (u16, Value) {
+        let auth = basic.map(|(id, s)| {
+            format!("Basic {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{id}:{s}")))
+        });
+        let headers: Vec<(&str, &str)> = auth.as_deref().map(|a| vec![("authorization", a)]).unwrap_or_default();
+        let r = self.post(path, form, &headers);
+        (r.status, serde_json::from_slice(&r.body).unwrap_or(Value::Null))
+    }
+}
+
 fn hidden(page: &Response, name: &str) -> String {
     let body = page.body_str();
     let marker = format!("name=\"{name}\" value=\"");
@@ -895,6 +907,15 @@ fn forms_work_once() {
     assert_eq!(again.status, 400);
     assert!(again.header("location").is_none());
     assert!(again.body_str().contains("already used"));
+    assert_eq!(w.consent(&consent, "deny").status, 400, "allowed, then denied");
+    // Denied, then allowed: no code after the user refused.
+    let page = fresh_login_page(&w);
+    let consent = w.login(&page, "alice", PASSWORD);
+    let p = redirect_params(&w.consent(&consent, "deny"), CB);
+    assert_eq!(param(&p, "error"), Some("access_denied"));
+    let r = w.consent(&consent, "allow");
+    assert_eq!(r.status, 400);
+    assert!(r.header("location").is_none());
 }
 
 #[test]
@@ -910,4 +931,49 @@ fn throttle_store_failure_is_temporarily_unavailable() {
         Some(("basic", BASIC_SECRET)),
     );
     assert_eq!((s, v["error"].as_str()), (503, Some("temporarily_unavailable")));
+}
+
+#[test]
+fn introspection_and_revocation() {
+    let w = World::new();
+    let (v, _) = code_flow_tokens(&w);
+    let at = v["access_token"].as_str().unwrap().to_string();
+    let introspect =
+        |client: Option<(&str, &str)>, token: &str| w.token_like("/introspect", &[("token", token)], client);
+    let (s, body) = introspect(Some(("basic", BASIC_SECRET)), &at);
+    assert_eq!(s, 200);
+    assert_eq!(body["active"], true);
+    assert_eq!(body["client_id"], "basic");
+    assert_eq!(body["sub"], "u-7f3a9c");
+    assert_eq!(body["scope"], "openid profile email");
+    assert_eq!(body["exp"], T0 + 3600);
+    assert_eq!(body["iat"], T0);
+    assert_eq!(body["token_type"], "Bearer");
+    // Another client learns nothing about it, and cannot revoke it.
+    let post = [("client_id", "post"), ("client_secret", POST_SECRET)];
+    let r = w.post("/introspect", &[&[("token", at.as_str())], post.as_slice()].concat(), &[]);
+    assert_eq!(serde_json::from_slice::<Value>(&r.body).unwrap(), json!({"active": false}));
+    let r = w.post("/revoke", &[&[("token", at.as_str())], post.as_slice()].concat(), &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(introspect(Some(("basic", BASIC_SECRET)), &at).1["active"], true);
+    // Unauthenticated: invalid_client; garbage tokens: inactive / 200.
+    assert_eq!(introspect(Some(("basic", "wrong")), &at).0, 401);
+    assert_eq!(introspect(Some(("basic", BASIC_SECRET)), "garbage").1, json!({"active": false}));
+    assert_eq!(w.token_like("/revoke", &[("token", "garbage")], Some(("basic", BASIC_SECRET))).0, 200);
+    assert_eq!(w.token_like("/revoke", &[], Some(("basic", BASIC_SECRET))).0, 400);
+    // The owner revokes: userinfo and introspection reject it at once.
+    let (s, _) =
+        w.token_like("/revoke", &[("token", &at), ("token_type_hint", "access_token")], Some(("basic", BASIC_SECRET)));
+    assert_eq!(s, 200);
+    assert_eq!(introspect(Some(("basic", BASIC_SECRET)), &at).1, json!({"active": false}));
+    let r = w.call(Request {
+        method: "GET".into(),
+        path: "/userinfo".into(),
+        headers: vec![("authorization".into(), format!("Bearer {at}"))],
+        ..Default::default()
+    });
+    assert_eq!(r.status, 401);
+    let d: Value = serde_json::from_slice(&w.get("/.well-known/openid-configuration").body).unwrap();
+    assert_eq!(d["revocation_endpoint"], format!("{ISSUER}/revoke"));
+    assert_eq!(d["introspection_endpoint"], format!("{ISSUER}/introspect"));
 }

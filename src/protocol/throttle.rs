@@ -21,8 +21,9 @@ pub const MAX_DELAY_SECONDS: i64 = 30;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counter {
     pub failures: u32,
+    /// Milliseconds since the epoch (whole seconds would shorten a 1 s delay to almost nothing).
     pub last_failure_at: i64,
-    /// No attempt is allowed before this time.
+    /// No attempt is allowed before this time (milliseconds since the epoch).
     pub blocked_until: i64,
     /// The failure limit was reached: `blocked_until` is a lock, not a delay.
     pub locked: bool,
@@ -42,7 +43,7 @@ pub enum Verdict {
     Allowed,
     /// Allowed, but failures are on record: a success should reset them.
     AllowedAfterFailures,
-    /// Refused for `retry_after` more seconds; `locked` when the failure limit was hit.
+    /// Refused for `retry_after` more seconds (rounded up); `locked` when the failure limit was hit.
     Blocked {
         retry_after: i64,
         locked: bool,
@@ -55,9 +56,10 @@ impl Verdict {
     }
 }
 
-fn verdict(c: &Counter, now: i64) -> Verdict {
-    if now < c.blocked_until {
-        Verdict::Blocked { retry_after: c.blocked_until - now, locked: c.locked }
+fn verdict(c: &Counter, now_ms: i64) -> Verdict {
+    if now_ms < c.blocked_until {
+        let retry_after = (c.blocked_until - now_ms + 999) / 1000;
+        Verdict::Blocked { retry_after, locked: c.locked }
     } else if c.failures > 0 {
         Verdict::AllowedAfterFailures
     } else {
@@ -66,23 +68,26 @@ fn verdict(c: &Counter, now: i64) -> Verdict {
 }
 
 /// Returns `(write, verdict)`: `write` is `None` when nothing changed, `Some(None)` to delete.
-pub fn apply(state: Option<Counter>, cmd: Command, now: i64) -> (Option<Option<Counter>>, Verdict) {
+/// `now_ms` is milliseconds since the epoch.
+pub fn apply(state: Option<Counter>, cmd: Command, now_ms: i64) -> (Option<Option<Counter>>, Verdict) {
+    let now = now_ms;
     match cmd {
         Command::Check => (None, state.map_or(Verdict::Allowed, |c| verdict(&c, now))),
         Command::Succeed => (state.map(|_| None), Verdict::Allowed),
         Command::Fail { policy } => {
             let mut c = state.unwrap_or_default();
-            if now - c.last_failure_at >= policy.lock_seconds {
+            let lock_ms = policy.lock_seconds.saturating_mul(1000);
+            if now - c.last_failure_at >= lock_ms {
                 c = Counter::default();
             }
             c.failures = c.failures.saturating_add(1);
             c.last_failure_at = now;
             if c.failures >= policy.max_failures {
-                c.blocked_until = now + policy.lock_seconds;
+                c.blocked_until = now + lock_ms;
                 c.locked = true;
             } else if policy.delays && c.failures >= 2 {
                 let exp = (c.failures - 2).min(16);
-                c.blocked_until = now + (1i64 << exp).min(MAX_DELAY_SECONDS);
+                c.blocked_until = now + (1i64 << exp).min(MAX_DELAY_SECONDS) * 1000;
             }
             let v = verdict(&c, now);
             (Some(Some(c)), v)
@@ -111,7 +116,7 @@ mod tests {
     const P: Policy = Policy { max_failures: 5, lock_seconds: 900, delays: true };
 
     fn run(state: &mut Option<Counter>, cmd: Command, now: i64) -> Verdict {
-        let (w, v) = apply(state.clone(), cmd, now);
+        let (w, v) = apply(state.clone(), cmd, now * 1000);
         if let Some(new) = w {
             *state = new;
         }
@@ -144,6 +149,17 @@ mod tests {
         assert!(run(&mut s, Command::Fail { policy: p }, 0).is_allowed());
         assert!(run(&mut s, Command::Fail { policy: p }, 0).is_allowed());
         assert_eq!(run(&mut s, Command::Fail { policy: p }, 0), Verdict::Blocked { retry_after: 60, locked: true });
+    }
+
+    #[test]
+    fn delays_are_not_shortened_by_rounding() {
+        let p = P;
+        let s = apply(None, Command::Fail { policy: p }, 999).0.flatten();
+        let (w, v) = apply(s, Command::Fail { policy: p }, 1_999);
+        assert_eq!(v, Verdict::Blocked { retry_after: 1, locked: false });
+        let s = w.flatten();
+        assert!(!apply(s.clone(), Command::Check, 2_998).1.is_allowed(), "still inside the full second");
+        assert!(apply(s, Command::Check, 2_999).1.is_allowed());
     }
 
     #[test]

@@ -4,27 +4,15 @@
 //! Durable Object (one round trip: the code is checked, consumed and the access token's
 //! hash stored atomically), then signs the ID token.
 
-use super::client_auth::{self, AuthError};
 use super::grant_object::{secret_hash, Command, Reply};
 use super::id_token::{self, IdTokenInput};
-use super::login::client_ip;
-use super::throttle::{self, Command as TCommand, Verdict};
 use super::Provider;
 use crate::crypto::{random_token, Crypto};
 use crate::error::{ErrorCode, OAuthError};
 use crate::http::{error_json, Request, Response};
 use crate::model::grant::split_handle;
 use crate::store::{ClientStore, GrantStore, ThrottleStore, UserStore};
-use futures_util::future::join;
 use serde_json::json;
-
-fn auth_error(e: AuthError) -> Response {
-    let mut r = error_json(&e.error);
-    if e.basic && e.error.code == ErrorCode::InvalidClient {
-        r = r.with_header("www-authenticate", "Basic realm=\"token\", charset=\"UTF-8\"");
-    }
-    r
-}
 
 impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> Provider<'_, C, U, G, T, K> {
     pub async fn token(&self, req: &Request) -> Response {
@@ -36,48 +24,10 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
             Ok(f) => f,
             Err(e) => return error_json(&e),
         };
-        let presented = match client_auth::presented(req, &form) {
-            Ok(p) => p,
-            Err(e) => return auth_error(e),
-        };
-        // Failed client authentications are counted per client and IP (in parallel with
-        // the client lookup, so a throttled client costs no extra latency).
-        let key = throttle::client_key(&presented.client_id, client_ip(req));
-        let (verdict, auth) = join(
-            self.throttles.send(&key, TCommand::Check),
-            client_auth::authenticate(self.clients, &presented, self.log),
-        )
-        .await;
-        let had_failures = match verdict {
-            Ok(Verdict::Blocked { retry_after, .. }) => {
-                let err = OAuthError::invalid_client(format!(
-                    "too many failed client authentications; retry after {retry_after} seconds"
-                ));
-                return error_json(&err).with_status(429).with_header("retry-after", &retry_after.to_string());
-            }
-            Ok(v) => v == Verdict::AllowedAfterFailures,
-            Err(e) => {
-                (self.log)(&format!("token: throttle store: {e}"));
-                return error_json(&OAuthError::unavailable("the provider is temporarily unavailable, retry"));
-            }
-        };
-        let client = match auth {
+        let client = match self.authenticate_client(req, &form).await {
             Ok(c) => c,
-            Err(e) => {
-                if e.error.code == ErrorCode::InvalidClient {
-                    let fail = TCommand::Fail { policy: self.config.client_policy() };
-                    if let Err(se) = self.throttles.send(&key, fail).await {
-                        (self.log)(&format!("token: throttle store: {se}"));
-                    }
-                }
-                return auth_error(e);
-            }
+            Err(r) => return r,
         };
-        if had_failures {
-            if let Err(e) = self.throttles.send(&key, TCommand::Succeed).await {
-                (self.log)(&format!("token: throttle store: {e}"));
-            }
-        }
         match form.get("grant_type") {
             None => return error_json(&OAuthError::invalid_request("grant_type is required")),
             Some("authorization_code") => {}

@@ -56,7 +56,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
             return unauthorized(&OAuthError::invalid_token("the access token is invalid"));
         };
         let grant = match self.grants.send(grant_id, Command::Access { token_hash: secret_hash(secret) }).await {
-            Ok(Reply::Granted { grant }) => grant,
+            Ok(Reply::Active { grant, .. }) => grant,
             Ok(Reply::InvalidToken { description }) => return unauthorized(&OAuthError::invalid_token(description)),
             Ok(other) => {
                 (self.log)(&format!("userinfo: unexpected grant object reply {other:?}"));

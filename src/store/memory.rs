@@ -82,7 +82,7 @@ impl ThrottleStore for MemoryThrottles {
             return Err(StoreError::Unavailable("throttle object did not answer".into()));
         }
         let current = self.counters.borrow().get(key).cloned();
-        let (write, verdict) = throttle::apply(current, cmd, self.now.get());
+        let (write, verdict) = throttle::apply(current, cmd, self.now.get() * 1000);
         match write {
             Some(Some(c)) => {
                 self.counters.borrow_mut().insert(key.to_string(), c);

@@ -1,0 +1,84 @@
+//! Token revocation (RFC 7009) and introspection (RFC 7662), both client-authenticated
+//! exactly like the token endpoint. A client can revoke and introspect only the tokens
+//! issued to it; anything else is answered as an unknown token.
+
+use super::grant_object::{secret_hash, Command, Reply};
+use super::Provider;
+use crate::crypto::Crypto;
+use crate::error::OAuthError;
+use crate::http::{error_json, Request, Response};
+use crate::model::grant::split_handle;
+use crate::store::{ClientStore, GrantStore, ThrottleStore, UserStore};
+use serde_json::json;
+
+impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> Provider<'_, C, U, G, T, K> {
+    pub async fn revoke(&self, req: &Request) -> Response {
+        let form = match req.form() {
+            Ok(f) => f,
+            Err(e) => return error_json(&e),
+        };
+        let client = match self.authenticate_client(req, &form).await {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        let Some(token) = form.get("token") else {
+            return error_json(&OAuthError::invalid_request("token is required"));
+        };
+        // RFC 7009 §2.1: token_type_hint is only a hint; both kinds are looked up anyway.
+        // §2.2: an invalid or unknown token is answered 200 as well.
+        let ok = Response::new(200, "application/json", "{}").no_store().cors();
+        let Some((grant_id, secret)) = split_handle(token) else { return ok };
+        let cmd = Command::Revoke { token_hash: secret_hash(secret), client_id: client.client_id };
+        match self.grants.send(grant_id, cmd).await {
+            Ok(_) => ok,
+            Err(e) => {
+                (self.log)(&format!("revoke: grant store: {e}"));
+                // §2.2.1: 503 when the server cannot revoke right now.
+                error_json(&OAuthError::unavailable("revocation is temporarily unavailable, retry"))
+            }
+        }
+    }
+
+    pub async fn introspect(&self, req: &Request) -> Response {
+        let form = match req.form() {
+            Ok(f) => f,
+            Err(e) => return error_json(&e),
+        };
+        let client = match self.authenticate_client(req, &form).await {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        let Some(token) = form.get("token") else {
+            return error_json(&OAuthError::invalid_request("token is required"));
+        };
+        let inactive = Response::json(200, &json!({"active": false})).no_store().cors();
+        let Some((grant_id, secret)) = split_handle(token) else { return inactive };
+        match self.grants.send(grant_id, Command::Access { token_hash: secret_hash(secret) }).await {
+            // RFC 7662 §2.2: the token's meta-information.
+            Ok(Reply::Active { grant, issued_at, expires_at }) if grant.client_id == client.client_id => {
+                Response::json(
+                    200,
+                    &json!({
+                        "active": true,
+                        "scope": grant.scope,
+                        "client_id": grant.client_id,
+                        "username": grant.username,
+                        "token_type": "Bearer",
+                        "exp": expires_at,
+                        "iat": issued_at,
+                        "sub": grant.sub,
+                        "aud": grant.client_id,
+                        "iss": self.config.issuer,
+                    }),
+                )
+                .no_store()
+                .cors()
+            }
+            Ok(_) => inactive,
+            Err(e) => {
+                (self.log)(&format!("introspect: grant store: {e}"));
+                error_json(&OAuthError::unavailable("introspection is temporarily unavailable, retry"))
+            }
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! Provider configuration, parsed from plain strings (wrangler `[vars]`), so it is
 //! testable without the runtime.
 
+use crate::crypto::{DEFAULT_PBKDF2_ITERATIONS, MIN_PBKDF2_ITERATIONS};
 use crate::protocol::throttle::Policy;
 use url::Url;
 
@@ -25,6 +26,9 @@ pub struct Config {
     pub client_max_failures: u32,
     /// How long a lock lasts, and how long failures are remembered.
     pub lock_seconds: i64,
+    /// PBKDF2 iterations of the users' password hashes: the work spent on an unknown user,
+    /// so that it takes as long as a wrong password.
+    pub password_hash_iterations: u32,
 }
 
 pub const DEFAULT_CODE_TTL: i64 = 60;
@@ -46,6 +50,10 @@ impl Config {
         if url.query().is_some() || url.fragment().is_some() {
             return Err(format!("ISSUER '{issuer}' must not have a query or fragment"));
         }
+        // The worker serves its endpoints at the root of its origin.
+        if url.path() != "/" {
+            return Err(format!("ISSUER '{issuer}' must be an origin without a path, e.g. https://login.example.com"));
+        }
         let ttl = |name: &str, default: i64, max: i64| -> Result<i64, String> {
             match get(name) {
                 None => Ok(default),
@@ -66,6 +74,14 @@ impl Config {
             login_max_failures_ip: ttl("LOGIN_MAX_FAILURES_IP", 20, 100_000)? as u32,
             client_max_failures: ttl("CLIENT_MAX_FAILURES", 10, 1000)? as u32,
             lock_seconds: ttl("LOGIN_LOCK_SECONDS", 900, 86_400)?,
+            password_hash_iterations: match ttl(
+                "PASSWORD_HASH_ITERATIONS",
+                i64::from(DEFAULT_PBKDF2_ITERATIONS),
+                100_000,
+            )? {
+                n if n >= i64::from(MIN_PBKDF2_ITERATIONS) => n as u32,
+                n => return Err(format!("PASSWORD_HASH_ITERATIONS must be at least {MIN_PBKDF2_ITERATIONS}, not {n}")),
+            },
         })
     }
 
@@ -100,6 +116,7 @@ mod tests {
         assert!(Config::from_vars(vars(&[])).unwrap_err().contains("ISSUER"));
         assert!(Config::from_vars(vars(&[("ISSUER", "http://example.com")])).is_err());
         assert!(Config::from_vars(vars(&[("ISSUER", "https://id.example.com?x=1")])).is_err());
+        assert!(Config::from_vars(vars(&[("ISSUER", "https://id.example.com/oidc")])).unwrap_err().contains("path"));
         let c = Config::from_vars(vars(&[("ISSUER", "https://id.example.com/")])).unwrap();
         assert_eq!(c.issuer, "https://id.example.com");
         assert!(c.secure_cookies);

@@ -45,7 +45,11 @@ where
     let username = if login.contains('@') {
         let key = email_key(login);
         match get(key.clone()).await? {
-            None => return Ok(None),
+            None => {
+                // The same two reads as a known address, so timing does not tell them apart.
+                let _ = get(user_key("")).await;
+                return Ok(None);
+            }
             Some(json) => {
                 serde_json::from_str::<EmailAlias>(&json)
                     .map_err(|e| {

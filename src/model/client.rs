@@ -143,9 +143,23 @@ impl Client {
 
     /// OpenID Connect Core §3.1.2.1: the redirect URI must exactly match a registered one
     /// (simple string comparison, RFC 9700 §2.1).
+    /// Native apps on loopback may use any port (RFC 8252 §7.3, RFC 9700 §2.1): an
+    /// `http://127.0.0.1` or `http://[::1]` URI matches a registered one that differs only
+    /// in the port.
     pub fn has_redirect_uri(&self, uri: &str) -> bool {
-        self.redirect_uris.iter().any(|r| r == uri)
+        self.redirect_uris.iter().any(|r| r == uri || loopback_match(r, uri))
     }
+}
+
+fn loopback_match(registered: &str, presented: &str) -> bool {
+    let (Ok(mut a), Ok(mut b)) = (Url::parse(registered), Url::parse(presented)) else { return false };
+    let loopback_ip = |u: &Url| u.scheme() == "http" && matches!(u.host_str(), Some("127.0.0.1") | Some("[::1]"));
+    if !loopback_ip(&a) || !loopback_ip(&b) || presented.contains('#') {
+        return false;
+    }
+    // Compare everything but the port, as serialised strings.
+    let (_, _) = (a.set_port(None), b.set_port(None));
+    a.as_str() == b.as_str()
 }
 
 pub fn valid_client_id(id: &str) -> bool {
@@ -204,6 +218,18 @@ mod tests {
         assert!(e.contains("colour"), "{e}");
         let e = Client::from_record("app", "not json").unwrap_err();
         assert!(e.contains("'app'"), "{e}");
+    }
+
+    #[test]
+    fn loopback_redirect_uris_may_change_port_only() {
+        let mut c = Client::from_record("app", &record("")).unwrap();
+        c.redirect_uris = vec!["http://127.0.0.1/cb".into(), "https://app.example/cb".into()];
+        assert!(c.has_redirect_uri("http://127.0.0.1:51234/cb"));
+        assert!(c.has_redirect_uri("http://127.0.0.1/cb"));
+        assert!(!c.has_redirect_uri("http://127.0.0.1:51234/other"));
+        assert!(!c.has_redirect_uri("http://localhost:51234/cb"));
+        assert!(!c.has_redirect_uri("https://app.example:444/cb"));
+        assert!(!c.has_redirect_uri("http://127.0.0.1:51234/cb?x=1"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The `Throttles` Durable Object class (one object per counter key) and its store.
 
 use crate::error::StoreError;
-use crate::protocol::throttle::{self, Command, Counter, Verdict};
+use crate::protocol::throttle::{self, Command, Counter, Verdict, PENDING_TIMEOUT_MS};
 use crate::store::ThrottleStore;
 use worker::{durable_object, DurableObject, Env, ObjectNamespace, Request, Response, Result, State};
 
@@ -25,16 +25,21 @@ impl DurableObject for Throttles {
         let storage = self.state.storage();
         let current: Option<Counter> = storage.get(KEY).await?;
         let now_ms = worker::Date::now().as_millis() as i64;
-        let lock_seconds = match &cmd {
-            Command::Fail { policy } => policy.lock_seconds,
-            _ => 0,
+        // Attempt and Fail know how long failures count; Succeed and Release keep the alarm.
+        let lock_ms = match &cmd {
+            Command::Fail { policy } | Command::Attempt { policy } => Some(policy.lock_seconds.saturating_mul(1000)),
+            _ => None,
         };
         let (write, verdict) = throttle::apply(current, cmd, now_ms);
         match write {
             Some(Some(c)) => {
                 storage.put(KEY, &c).await?;
-                // Forget the counter once its failures no longer count.
-                storage.set_alarm(c.last_failure_at + (lock_seconds + 60) * 1000).await?;
+                // Delete the counter once neither its failures nor its pending attempts count.
+                if let Some(lock_ms) = lock_ms {
+                    let until =
+                        (c.last_failure_at + lock_ms).max(c.blocked_until).max(c.pending_since + PENDING_TIMEOUT_MS);
+                    storage.set_alarm(until + 60_000).await?;
+                }
             }
             Some(None) => storage.delete_all().await?,
             None => {}

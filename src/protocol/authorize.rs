@@ -179,6 +179,11 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
                 return Err(OAuthError::invalid_request("nonce is too long"));
             }
         }
+        // id_token_hint (OpenID Connect Core §3.1.2.1): must be an ID token this provider
+        // issued. Its signature is not needed to refuse a malformed or foreign one.
+        if let Some(hint) = params.get("id_token_hint") {
+            check_id_token_hint(hint, &self.config.issuer)?;
+        }
         // prompt (OpenID Connect Core §3.1.2.1). There are no sessions yet, so prompt=none
         // can never be satisfied without interaction.
         if let Some(prompt) = params.get("prompt") {
@@ -248,9 +253,9 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
                 return error_redirect(&to, &self.config.issuer, &err);
             }
         };
-        let (csrf, set_cookie) = match interaction::csrf_cookie(req, secure) {
-            Some(existing) => (existing.to_string(), false),
-            None => (fresh_csrf, true),
+        let csrf = match interaction::csrf_cookie(req, secure) {
+            Some(existing) => existing.to_string(),
+            None => fresh_csrf,
         };
         let (code_challenge, code_challenge_method) = match v.pkce {
             Some((c, m)) => (Some(c), Some(m)),
@@ -271,11 +276,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
             user: None,
         };
         let hint = params.get("login_hint").unwrap_or("");
-        let mut r = self.login_page(200, &ix, hint, None);
-        if set_cookie {
-            r = r.with_header("set-cookie", &interaction::set_csrf_cookie(&csrf, secure, self.config.interaction_ttl));
-        }
-        r
+        self.login_page(200, &ix, hint, None)
     }
 
     pub fn login_page(&self, status: u16, ix: &Interaction, username: &str, error: Option<&str>) -> Response {
@@ -287,7 +288,27 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
             &[("error", &error_html)],
             &[("client_name", &ix.client_name), ("tx", &tx), ("username", username)],
         );
-        pages::page(status, "Sign in", &body, &[])
+        pages::page(status, "Sign in", &body, &[]).with_header("set-cookie", &self.csrf_cookie(ix))
+    }
+
+    /// The anti-CSRF cookie, sent with every page so that it lives as long as the page.
+    pub fn csrf_cookie(&self, ix: &Interaction) -> String {
+        interaction::set_csrf_cookie(&ix.csrf, self.config.secure_cookies, self.config.interaction_ttl)
+    }
+}
+
+/// A structurally valid JWS whose `iss` is this provider.
+fn check_id_token_hint(hint: &str, issuer: &str) -> Result<(), OAuthError> {
+    #[derive(serde::Deserialize)]
+    struct Iss {
+        iss: Option<String>,
+    }
+    let malformed = || OAuthError::invalid_request("id_token_hint is not a well-formed ID token");
+    let token = jwt_compact::UntrustedToken::new(hint).map_err(|_| malformed())?;
+    let claims = token.deserialize_claims_unchecked::<Iss>().map_err(|_| malformed())?;
+    match claims.custom.iss.as_deref() {
+        Some(iss) if iss == issuer => Ok(()),
+        _ => Err(OAuthError::invalid_request("id_token_hint was not issued by this provider")),
     }
 }
 

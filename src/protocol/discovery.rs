@@ -37,7 +37,6 @@ pub fn document(config: &Config) -> Value {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
-        "userinfo_signing_alg_values_supported": [],
     })
 }
 

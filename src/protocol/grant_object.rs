@@ -158,6 +158,11 @@ fn apply_grant(state: Option<GrantState>, cmd: Command, now: i64) -> (Option<Gra
             if !hash_eq(&st.code_hash, &code_hash) {
                 return (None, invalid("the authorization code is invalid or has expired"));
             }
+            // RFC 6749 §4.1.3: bound to the client. Checked first, so that another client
+            // holding a leaked code cannot trigger the revocation below.
+            if !hash_eq(&st.grant.client_id, &client_id) {
+                return (None, invalid("the authorization code was issued to another client"));
+            }
             if st.code_redeemed_at.is_some() || st.revoked {
                 // RFC 6749 §4.1.2: a code used twice revokes what was issued from it.
                 let changed = !st.revoked;
@@ -166,10 +171,6 @@ fn apply_grant(state: Option<GrantState>, cmd: Command, now: i64) -> (Option<Gra
             }
             if now >= st.code_expires_at {
                 return (None, invalid("the authorization code has expired"));
-            }
-            // RFC 6749 §4.1.3: bound to the client and the redirect URI.
-            if !hash_eq(&st.grant.client_id, &client_id) {
-                return (None, invalid("the authorization code was issued to another client"));
             }
             if st.grant.redirect_uri != redirect_uri {
                 return (None, invalid("redirect_uri does not match the one in the authorization request"));

@@ -11,7 +11,7 @@ use super::grant_object::{secret_hash, Command, GrantState, Reply};
 use super::interaction::{self, Interaction, OpenError, SignedIn};
 use super::throttle::{self, Command as TCommand, Verdict};
 use super::Provider;
-use crate::crypto::{self, random_token, Crypto, PasswordHash, DEFAULT_PBKDF2_ITERATIONS};
+use crate::crypto::{self, random_token, Crypto, PasswordHash};
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::http::{Params, Request, Response};
 use crate::model::scope;
@@ -87,20 +87,6 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
         if login.len() > MAX_LOGIN_LEN || password.len() > MAX_PASSWORD_LEN {
             return self.login_page(400, &ix, "", Some(BAD_CREDENTIALS));
         }
-        // Throttling: refused attempts are neither checked nor counted.
-        let account = throttle::account_key(login);
-        let ip = throttle::ip_key(client_ip(req));
-        let (a, i) =
-            join(self.throttles.send(&account, TCommand::Check), self.throttles.send(&ip, TCommand::Check)).await;
-        let account_had_failures = match (a, i) {
-            (Ok(Verdict::Blocked { retry_after, locked }), _) | (_, Ok(Verdict::Blocked { retry_after, locked })) => {
-                return self.throttled_page(&ix, login, retry_after, locked);
-            }
-            (Err(e), _) | (_, Err(e)) => {
-                return self.unavailable_page(&ix, login, &format!("login: throttle store: {e}"))
-            }
-            (Ok(a), Ok(_)) => a == Verdict::AllowedAfterFailures,
-        };
         let user = match self.users.find_by_login(login).await {
             Ok(u) => u,
             Err(StoreError::Unavailable(m)) => {
@@ -111,6 +97,34 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
                 return pages::error_page(400, "Account misconfigured", &m, "invalid_request");
             }
         };
+        // Throttling, counted before the password is checked (atomically, so concurrent
+        // guesses cannot slip past the limit). A known account is counted under its
+        // username however it was typed (name or email); an unknown name under itself.
+        let account = throttle::account_key(user.as_ref().map_or(login, |u| u.username.as_str()));
+        let ip = throttle::ip_key(client_ip(req));
+        let (a, i) = join(
+            self.throttles.send(&account, TCommand::Attempt { policy: self.config.account_policy() }),
+            self.throttles.send(&ip, TCommand::Attempt { policy: self.config.ip_policy() }),
+        )
+        .await;
+        let refused = match (&a, &i) {
+            (Ok(v), Ok(w)) if v.is_allowed() && w.is_allowed() => None,
+            (Ok(Verdict::Blocked { retry_after, locked }), _) | (_, Ok(Verdict::Blocked { retry_after, locked })) => {
+                Some(self.throttled_page(&ix, login, *retry_after, *locked))
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                Some(self.unavailable_page(&ix, login, &format!("login: throttle store: {e}")))
+            }
+            _ => Some(self.unavailable_page(&ix, login, "login: unexpected throttle verdict")),
+        };
+        if let Some(page) = refused {
+            // Give back the attempt a counter did allow.
+            let allowed = |r: &Result<Verdict, StoreError>| r.as_ref().is_ok_and(|v| v.is_allowed());
+            let release =
+                |r: &Result<Verdict, StoreError>| if allowed(r) { TCommand::Release } else { TCommand::Check };
+            self.settle(&account, &ip, release(&a), release(&i)).await;
+            return page;
+        }
         let verified = match &user {
             Some(u) => match u.password() {
                 Ok(stored) => crypto::verify_password(self.crypto, password, &stored).await,
@@ -118,31 +132,26 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
             },
             None => {
                 // Spend the same work as a real check so unknown users are not revealed by timing.
-                let dummy =
-                    PasswordHash { iterations: DEFAULT_PBKDF2_ITERATIONS, salt: vec![0; 16], hash: vec![0; 32] };
+                let iterations = self.config.password_hash_iterations;
+                let dummy = PasswordHash { iterations, salt: vec![0; 16], hash: vec![0; 32] };
                 crypto::verify_password(self.crypto, password, &dummy).await.map(|_| false)
             }
         };
         let user = match (verified, user) {
-            (Ok(true), Some(u)) => u,
+            (Ok(true), Some(u)) => {
+                self.settle(&account, &ip, TCommand::Succeed, TCommand::Release).await;
+                u
+            }
             (Ok(_), _) => {
-                let (a, i) = join(
-                    self.throttles.send(&account, TCommand::Fail { policy: self.config.account_policy() }),
-                    self.throttles.send(&ip, TCommand::Fail { policy: self.config.ip_policy() }),
-                )
-                .await;
-                if let Some(e) = a.err().or(i.err()) {
-                    (self.log)(&format!("login: throttle store: {e}"));
-                }
-                return self.login_page(401, &ix, login, Some(BAD_CREDENTIALS));
+                let fail = |policy| TCommand::Fail { policy };
+                self.settle(&account, &ip, fail(self.config.account_policy()), fail(self.config.ip_policy())).await;
+                return self.login_page(400, &ix, login, Some(BAD_CREDENTIALS));
             }
-            (Err(e), _) => return self.unavailable_page(&ix, login, &format!("login: password check failed: {e}")),
+            (Err(e), _) => {
+                self.settle(&account, &ip, TCommand::Release, TCommand::Release).await;
+                return self.unavailable_page(&ix, login, &format!("login: password check failed: {e}"));
+            }
         };
-        if account_had_failures {
-            if let Err(e) = self.throttles.send(&account, TCommand::Succeed).await {
-                (self.log)(&format!("login: throttle store: {e}"));
-            }
-        }
         // Claim the grant id: a login form works once.
         match self
             .grants
@@ -159,6 +168,20 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
             SignedIn { sub: user.sub.clone(), username: user.username.clone(), auth_time: self.now, claims };
         let consent = Interaction { user: Some(signed_in), exp: self.now + self.config.interaction_ttl, ..ix };
         self.consent_page(&consent)
+    }
+
+    /// Settles the attempt on both counters (in parallel); `Check` leaves a counter alone.
+    async fn settle(&self, account: &str, ip: &str, on_account: TCommand, on_ip: TCommand) {
+        let send = |key, cmd| async move {
+            match cmd {
+                TCommand::Check => Ok(Verdict::Allowed),
+                cmd => self.throttles.send(key, cmd).await,
+            }
+        };
+        let (a, i) = join(send(account, on_account), send(ip, on_ip)).await;
+        if let Some(e) = a.err().or(i.err()) {
+            (self.log)(&format!("login: throttle store: {e}"));
+        }
     }
 
     fn throttled_page(&self, ix: &Interaction, login: &str, retry_after: i64, locked: bool) -> Response {
@@ -196,6 +219,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
             &[("client_name", &ix.client_name), ("tx", &tx), ("username", username)],
         );
         pages::page(200, "Allow access?", &body, &form_target(&ix.redirect_uri))
+            .with_header("set-cookie", &self.csrf_cookie(ix))
     }
 
     pub async fn consent(&self, req: &Request) -> Response {

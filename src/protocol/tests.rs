@@ -542,10 +542,10 @@ fn login_failures() {
     let page =
         w.authorize(&[("response_type", "code"), ("client_id", "basic"), ("redirect_uri", CB), ("scope", "openid")]);
     let wrong = w.login(&page, "alice", "nope");
-    assert_eq!(wrong.status, 401);
+    assert_eq!(wrong.status, 400);
     assert!(wrong.body_str().contains("Incorrect username or password."));
     let unknown = w.login(&page, "mallory", "nope");
-    assert_eq!(unknown.status, 401);
+    assert_eq!(unknown.status, 400);
     assert!(unknown.body_str().contains("Incorrect username or password."));
     let empty = w.login(&page, "alice", "");
     assert_eq!(empty.status, 400);
@@ -811,20 +811,20 @@ fn login_throttling_delays_then_locks_per_account() {
     let w = World::new();
     let page = fresh_login_page(&w);
     let ip = "198.51.100.7";
-    assert_eq!(login_from(&w, &page, ip, "alice", "wrong-1").status, 401);
-    assert_eq!(login_from(&w, &page, ip, "alice", "wrong-2").status, 401);
+    assert_eq!(login_from(&w, &page, ip, "alice", "wrong-1").status, 400);
+    assert_eq!(login_from(&w, &page, ip, "alice", "wrong-2").status, 400);
     // Growing delay: even the right password is refused, unchecked, until it passes.
     let r = login_from(&w, &page, ip, "alice", PASSWORD);
     assert_eq!(r.status, 429);
     assert_eq!(r.header("retry-after"), Some("1"));
     assert!(r.body_str().contains("Too many failed sign-in attempts"));
     w.advance(1);
-    assert_eq!(login_from(&w, &page, ip, "alice", "wrong-3").status, 401);
+    assert_eq!(login_from(&w, &page, ip, "alice", "wrong-3").status, 400);
     assert_eq!(login_from(&w, &page, ip, "ALICE ", "x").status, 429, "same account however typed");
     w.advance(2);
-    assert_eq!(login_from(&w, &page, ip, "alice", "wrong-4").status, 401);
+    assert_eq!(login_from(&w, &page, ip, "alice", "wrong-4").status, 400);
     w.advance(4);
-    assert_eq!(login_from(&w, &page, ip, "alice", "wrong-5").status, 401);
+    assert_eq!(login_from(&w, &page, ip, "alice", "wrong-5").status, 400);
     let r = login_from(&w, &page, ip, "alice", PASSWORD);
     assert_eq!(r.status, 429);
     assert_eq!(r.header("retry-after"), Some("900"));
@@ -845,10 +845,10 @@ fn unknown_accounts_are_throttled_like_real_ones() {
     let w = World::new();
     let page = fresh_login_page(&w);
     let (a, b) = (login_from(&w, &page, "192.0.2.1", "nobody", "x"), login_from(&w, &page, "192.0.2.1", "alice", "x"));
-    assert_eq!((a.status, b.status), (401, 401));
+    assert_eq!((a.status, b.status), (400, 400));
     let strip = |r: &Response| r.body_str().replace(&hidden(r, "tx"), "").replace("nobody", "").replace("alice", "");
     assert_eq!(strip(&a), strip(&b), "the same page for an unknown user and a wrong password");
-    assert_eq!(login_from(&w, &page, "192.0.2.1", "nobody", "y").status, 401);
+    assert_eq!(login_from(&w, &page, "192.0.2.1", "nobody", "y").status, 400);
     assert_eq!(login_from(&w, &page, "192.0.2.1", "nobody", "z").status, 429);
 }
 
@@ -857,7 +857,7 @@ fn login_throttling_per_ip() {
     let w = World::new();
     let page = fresh_login_page(&w);
     for i in 0..20 {
-        assert_eq!(login_from(&w, &page, "203.0.113.9", &format!("user{i}"), "x").status, 401);
+        assert_eq!(login_from(&w, &page, "203.0.113.9", &format!("user{i}"), "x").status, 400);
     }
     let r = login_from(&w, &page, "203.0.113.9", "alice", PASSWORD);
     assert_eq!(r.status, 429);
@@ -976,4 +976,51 @@ fn introspection_and_revocation() {
     let d: Value = serde_json::from_slice(&w.get("/.well-known/openid-configuration").body).unwrap();
     assert_eq!(d["revocation_endpoint"], format!("{ISSUER}/revoke"));
     assert_eq!(d["introspection_endpoint"], format!("{ISSUER}/introspect"));
+}
+
+#[test]
+fn id_token_hint_must_be_one_of_ours() {
+    let w = World::new();
+    let (v, _) = code_flow_tokens(&w);
+    let ours = v["id_token"].as_str().unwrap().to_string();
+    let base =
+        [("response_type", "code"), ("client_id", "basic"), ("redirect_uri", CB), ("scope", "openid"), ("state", "s")];
+    let foreign_claims = b64url(br#"{"iss":"https://other.example","sub":"x"}"#);
+    let foreign = format!("eyJhbGciOiJSUzI1NiJ9.{foreign_claims}.c2ln");
+    for bad in ["garbage", "a.b.c", "eyJhbGciOiJSUzI1NiJ9..", foreign.as_str()] {
+        let p = redirect_params(&w.authorize(&[base.as_slice(), &[("id_token_hint", bad)]].concat()), CB);
+        assert_eq!(param(&p, "error"), Some("invalid_request"), "{bad}");
+        assert_eq!(param(&p, "state"), Some("s"));
+    }
+    assert_eq!(w.authorize(&[base.as_slice(), &[("id_token_hint", ours.as_str())]].concat()).status, 200);
+}
+
+#[test]
+fn every_page_renews_the_csrf_cookie() {
+    let w = World::new();
+    let page = fresh_login_page(&w);
+    let cookie = |r: &Response| r.header("set-cookie").map(|c| c.split(';').next().unwrap().to_string());
+    let first = cookie(&page).expect("login page sets the cookie");
+    let again = fresh_login_page(&w);
+    assert_eq!(cookie(&again).as_deref(), Some(first.as_str()), "same value, fresh Max-Age");
+    let consent = w.login(&again, "alice", PASSWORD);
+    assert_eq!(cookie(&consent).as_deref(), Some(first.as_str()));
+    assert!(consent.header("set-cookie").unwrap().contains("Max-Age=600"));
+}
+
+#[test]
+fn concurrent_wrong_passwords_cannot_pass_the_lock() {
+    // Attempts are counted before the password check: with the in-memory store the calls
+    // interleave like concurrent requests would if each stopped between check and count.
+    use crate::protocol::throttle::{account_key, Command as T};
+    use crate::store::ThrottleStore;
+    let w = World::new();
+    let policy = w.config.account_policy();
+    let key = account_key("alice");
+    let allowed =
+        (0..50).filter(|_| block_on(w.throttles.send(&key, T::Attempt { policy })).unwrap().is_allowed()).count();
+    assert_eq!(allowed, 5);
+    let page = fresh_login_page(&w);
+    let r = w.login(&page, "alice", PASSWORD);
+    assert_eq!(r.status, 429, "the 51st concurrent attempt is refused");
 }

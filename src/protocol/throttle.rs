@@ -6,6 +6,12 @@
 //! (growing delay, when `delays` is on); at `max_failures` the key is locked for
 //! `lock_seconds`. A refused attempt is not checked and not counted. Success resets.
 //! Failures older than `lock_seconds` are forgotten.
+//!
+//! Logins use [`Command::Attempt`], which counts the attempt as pending *before* the
+//! password is checked, atomically with the limit check: concurrent guesses cannot all
+//! pass a check before the first failure is recorded. The attempt is then settled with
+//! `Fail`, `Succeed` or `Release`; a pending attempt never settled (a crashed request)
+//! stops counting after [`PENDING_TIMEOUT_MS`].
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +23,7 @@ pub struct Policy {
 }
 
 pub const MAX_DELAY_SECONDS: i64 = 30;
+pub const PENDING_TIMEOUT_MS: i64 = 30_000;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counter {
@@ -27,14 +34,43 @@ pub struct Counter {
     pub blocked_until: i64,
     /// The failure limit was reached: `blocked_until` is a lock, not a delay.
     pub locked: bool,
+    /// Attempts allowed but not yet settled, and when the oldest of them began (ms).
+    #[serde(default)]
+    pub pending: u32,
+    #[serde(default)]
+    pub pending_since: i64,
+}
+
+impl Counter {
+    fn is_empty(&self) -> bool {
+        self.failures == 0 && self.pending == 0
+    }
+
+    fn settle_one(&mut self) {
+        self.pending = self.pending.saturating_sub(1);
+    }
+
+    /// Failures older than the lock length no longer count (pending attempts still do).
+    fn forget_old(&mut self, policy: &Policy, now: i64) {
+        if self.failures > 0 && now - self.last_failure_at >= policy.lock_seconds.saturating_mul(1000) {
+            *self = Counter { pending: self.pending, pending_since: self.pending_since, ..Counter::default() };
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Command {
+    /// Is an attempt allowed now? (Counts nothing.)
     Check,
+    /// Allow and count a pending attempt, or refuse (atomic check-and-count).
+    Attempt { policy: Policy },
+    /// The attempt failed (settles a pending attempt, if any).
     Fail { policy: Policy },
+    /// The attempt succeeded: forget the failures (settles a pending attempt).
     Succeed,
+    /// Settle a pending attempt without a verdict (another counter refused it).
+    Release,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,13 +109,44 @@ pub fn apply(state: Option<Counter>, cmd: Command, now_ms: i64) -> (Option<Optio
     let now = now_ms;
     match cmd {
         Command::Check => (None, state.map_or(Verdict::Allowed, |c| verdict(&c, now))),
-        Command::Succeed => (state.map(|_| None), Verdict::Allowed),
+        Command::Attempt { policy } => {
+            let mut c = state.unwrap_or_default();
+            if c.pending > 0 && now - c.pending_since >= PENDING_TIMEOUT_MS {
+                c.pending = 0;
+            }
+            c.forget_old(&policy, now);
+            let v = verdict(&c, now);
+            if !v.is_allowed() {
+                return (None, v);
+            }
+            if c.failures.saturating_add(c.pending) >= policy.max_failures {
+                // As many attempts are in flight as failures remain before the lock.
+                return (None, Verdict::Blocked { retry_after: 1, locked: false });
+            }
+            if c.pending == 0 {
+                c.pending_since = now;
+            }
+            c.pending += 1;
+            (Some(Some(c)), v)
+        }
+        Command::Succeed | Command::Release => match state {
+            None => (None, Verdict::Allowed),
+            Some(mut c) => {
+                c.settle_one();
+                if matches!(cmd, Command::Succeed) {
+                    c.failures = 0;
+                    c.blocked_until = 0;
+                    c.locked = false;
+                }
+                let v = verdict(&c, now);
+                (Some(if c.is_empty() { None } else { Some(c) }), v)
+            }
+        },
         Command::Fail { policy } => {
             let mut c = state.unwrap_or_default();
+            c.settle_one();
             let lock_ms = policy.lock_seconds.saturating_mul(1000);
-            if now - c.last_failure_at >= lock_ms {
-                c = Counter::default();
-            }
+            c.forget_old(&policy, now);
             c.failures = c.failures.saturating_add(1);
             c.last_failure_at = now;
             if c.failures >= policy.max_failures {
@@ -101,8 +168,19 @@ pub fn account_key(login: &str) -> String {
     format!("login:{}", crate::crypto::b64url(&crate::crypto::sha256(login.trim().to_lowercase().as_bytes())))
 }
 
+/// IPv4 addresses count one by one; IPv6 addresses by their /64 (one subscriber's prefix).
 pub fn ip_key(ip: &str) -> String {
-    format!("ip:{ip}")
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("ip6:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Ok(std::net::IpAddr::V6(v6)) => {
+            format!("ip:{}", v6.to_ipv4_mapped().map(|v4| v4.to_string()).unwrap_or_default())
+        }
+        Ok(std::net::IpAddr::V4(v4)) => format!("ip:{v4}"),
+        Err(_) => "ip:unknown".to_string(),
+    }
 }
 
 pub fn client_key(client_id: &str, ip: &str) -> String {
@@ -163,9 +241,40 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_attempts_cannot_pass_the_limit() {
+        let mut s = None;
+        let allowed = (0..50).filter(|_| run(&mut s, Command::Attempt { policy: P }, 0).is_allowed()).count();
+        assert_eq!(allowed, 5, "only as many in flight as failures remain");
+        for _ in 0..5 {
+            run(&mut s, Command::Fail { policy: P }, 0);
+        }
+        assert_eq!(run(&mut s, Command::Attempt { policy: P }, 1), Verdict::Blocked { retry_after: 899, locked: true });
+        // A success settles and resets; a release only settles.
+        let mut s = None;
+        run(&mut s, Command::Attempt { policy: P }, 0);
+        run(&mut s, Command::Fail { policy: P }, 0);
+        run(&mut s, Command::Attempt { policy: P }, 0);
+        run(&mut s, Command::Succeed, 0);
+        assert_eq!(s, None);
+        run(&mut s, Command::Attempt { policy: P }, 0);
+        run(&mut s, Command::Release, 0);
+        assert_eq!(s, None);
+        // Attempts never settled stop counting.
+        for _ in 0..5 {
+            run(&mut s, Command::Attempt { policy: P }, 0);
+        }
+        assert!(!run(&mut s, Command::Attempt { policy: P }, 1).is_allowed());
+        assert!(run(&mut s, Command::Attempt { policy: P }, 31).is_allowed());
+    }
+
+    #[test]
     fn keys_hide_names() {
         assert_eq!(account_key(" Alice "), account_key("alice"));
         assert!(!account_key("alice").contains("alice"));
         assert_ne!(client_key("a", "1.2.3.4"), client_key("a", "1.2.3.5"));
+        assert_eq!(ip_key("2001:db8:1:2:aaaa::1"), ip_key("2001:db8:1:2:bbbb::9"));
+        assert_ne!(ip_key("2001:db8:1:2::1"), ip_key("2001:db8:1:3::1"));
+        assert_eq!(ip_key("::ffff:192.0.2.1"), ip_key("192.0.2.1"));
+        assert_eq!(ip_key("not an ip"), "ip:unknown");
     }
 }

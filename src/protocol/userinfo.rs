@@ -48,8 +48,11 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
             },
             (None, Some(t)) => t,
             (None, None) => {
-                let e = OAuthError::invalid_token("an access token is required");
-                return error_json(&e).with_header("www-authenticate", &challenge(None));
+                // RFC 6750 §3.1: no credentials, no error code — just the challenge.
+                return Response { status: 401, headers: vec![], body: vec![] }
+                    .with_header("www-authenticate", &challenge(None))
+                    .no_store()
+                    .cors();
             }
         };
         let Some((grant_id, secret)) = split_handle(&token) else {

@@ -68,13 +68,13 @@ fn unsupported_response_type_is_redirected() {
 }
 
 #[test]
-fn wrong_password_shows_the_login_form_again_with_401() {
+fn wrong_password_shows_the_login_form_again_with_400() {
     let e = env();
     let req = AuthzRequest::new(Kind::Basic);
     let browser = Browser::new();
     let tx = browser.open_login(&req.url());
     let page = browser.login(&tx, &e.username, "definitely not the password");
-    assert_eq!(page.status, 401, "a failed login answers 401:\n{}", page.describe());
+    assert_eq!(page.status, 400, "a failed login answers 400:\n{}", page.describe());
     page.assert_html();
     assert!(
         text_of(&page).contains("Incorrect username or password"),
@@ -96,7 +96,7 @@ fn unknown_user_gets_the_same_message() {
     let browser = Browser::new();
     let tx = browser.open_login(&req.url());
     let page = browser.login(&tx, "nobody-e2e", &env().password);
-    assert_eq!(page.status, 401, "{}", page.describe());
+    assert_eq!(page.status, 400, "{}", page.describe());
     assert!(text_of(&page).contains("Incorrect username or password"), "{}", page.describe());
     login_form(&page);
 }

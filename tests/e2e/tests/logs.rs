@@ -60,7 +60,7 @@ fn secrets_never_reach_the_log() {
     let tx = browser.open_login(&AuthzRequest::new(Kind::Post).url());
     secrets.add("tx of the failed login", &tx);
     let page = browser.login(&tx, &a.logs_username, &wrong_password);
-    assert_eq!(page.status, 401, "a wrong password answers 401:\n{}", page.describe());
+    assert_eq!(page.status, 400, "a wrong password answers 400:\n{}", page.describe());
     let retry_tx = login_form(&page).tx();
     secrets.add("tx of the login page shown after the failure", &retry_tx);
 

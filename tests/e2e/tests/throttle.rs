@@ -18,7 +18,7 @@
 //!
 //! SIGN-IN FAILURES FROM 127.0.0.1 IN THE WHOLE SUITE (must stay below LOGIN_MAX_FAILURES_IP =
 //! 20, or the per-IP lock would refuse every later sign-in of every test):
-//!   authorize_errors.rs  wrong_password_shows_the_login_form_again_with_401   1 (alice)
+//!   authorize_errors.rs  wrong_password_shows_the_login_form_again_with_400   1 (alice)
 //!                        unknown_user_gets_the_same_message                   1 (nobody-e2e)
 //!   logs.rs              secrets_never_reach_the_log                          1 (logs-user)
 //!   throttle.rs          an_account_is_delayed_then_locked_...                5 (throttled-user)
@@ -92,9 +92,9 @@ fn assert_no_consent(page: &Page) {
     );
 }
 
-/// A counted failure: 401, the login form again, "Incorrect username or password."
+/// A counted failure: 400, the login form again, "Incorrect username or password."
 fn assert_bad_credentials(page: &Page) {
-    assert_eq!(page.status, 401, "expected a failed sign-in (401):\n{}", page.describe());
+    assert_eq!(page.status, 400, "expected a failed sign-in (400):\n{}", page.describe());
     page.assert_html();
     assert!(
         text_of(page).contains(BAD_CREDENTIALS_MESSAGE),

@@ -1,0 +1,141 @@
+//! Benchmark probes (compiled only with the `bench` cargo feature; see bench/README.md).
+//!
+//! Each route under `/__bench/` performs exactly one primitive that the endpoints are built
+//! from, through the same platform code the endpoints use, and answers `200 ok`. The
+//! benchmark (bench/run.mjs) measures the workerd process's CPU per request of each probe,
+//! so that every endpoint can be compared with the sum of the primitives it inherently needs.
+//!
+//! | route | primitive |
+//! |---|---|
+//! | `/__bench/noop` | nothing: the request/response path of this worker |
+//! | `/__bench/kv` | one KV read (`CLIENTS`, key `?key=`, default `bench-client`) |
+//! | `/__bench/do-read` | one Durable Object round trip, storage read only (`Throttles` `Check`) |
+//! | `/__bench/do-write` | one Durable Object round trip with one storage write to a **new** object (`Grants` `Reserve` on a fresh id, as at login; the object also sets its alarm) |
+//! | `/__bench/do-write-existing` | one Durable Object round trip with one storage write to an **existing** object (`Throttles` `Fail` on a fixed key with a policy that never locks; also sets its alarm) |
+//! | `/__bench/rs256` | one RS256 signature with the isolate's signing key (`WebCrypto::sign_rs256`) |
+//! | `/__bench/es256` | one ES256 signature through WebCrypto (P-256 key generated once per isolate) |
+//! | `/__bench/pbkdf2?i=N` | one PBKDF2-HMAC-SHA256 derivation, N iterations (default 100,000) |
+//!
+//! Never enable the feature in a deployed build: the probes are unauthenticated.
+
+use super::grants::DoGrants;
+use super::objects;
+use crate::crypto::{random_token, Crypto};
+use crate::protocol::grant_object::{Command, Reply};
+use crate::protocol::throttle::{Command as TCommand, Policy, Verdict};
+use crate::store::GrantStore;
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use std::cell::RefCell;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{CryptoKey, WorkerGlobalScope};
+use worker::{Env, Request, Response, Result};
+
+const PREFIX: &str = "/__bench/";
+
+thread_local! {
+    /// The ES256 probe's private key, generated on first use in this isolate.
+    static EC_KEY: RefCell<Option<CryptoKey>> = const { RefCell::new(None) };
+}
+
+/// Answers a probe route, or `None` for every other path (the worker then proceeds as usual).
+pub async fn route(req: &Request, env: &Env) -> Option<Result<Response>> {
+    let url = req.url().ok()?;
+    let probe = url.path().strip_prefix(PREFIX)?.to_string();
+    let query = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    let outcome: std::result::Result<(), String> = match probe.as_str() {
+        "noop" => Ok(()),
+        "kv" => kv_read(env, &query("key").unwrap_or_else(|| "bench-client".into())).await,
+        "do-read" => do_read(env).await,
+        "do-write" => do_write(env).await,
+        "do-write-existing" => do_write_existing(env).await,
+        "rs256" => rs256(env).await,
+        "es256" => es256().await,
+        "pbkdf2" => pbkdf2(env, query("i").and_then(|i| i.parse().ok()).unwrap_or(100_000)).await,
+        _ => Err(format!("unknown probe '{probe}'")),
+    };
+    Some(match outcome {
+        Ok(()) => Response::ok("ok"),
+        Err(e) => Response::error(format!("probe {probe} failed: {e}"), 500),
+    })
+}
+
+async fn kv_read(env: &Env, key: &str) -> std::result::Result<(), String> {
+    let kv = env.kv("CLIENTS").map_err(|e| e.to_string())?;
+    match kv.get(key).text().await.map_err(|e| e.to_string())? {
+        Some(_) => Ok(()),
+        None => Err(format!("KV key '{key}' not found (seed it first)")),
+    }
+}
+
+async fn do_read(env: &Env) -> std::result::Result<(), String> {
+    let ns = env.durable_object("THROTTLES").map_err(|e| e.to_string())?;
+    let verdict: Verdict = objects::call(&ns, "bench:probe", &TCommand::Check).await.map_err(|e| e.to_string())?;
+    verdict.is_allowed().then_some(()).ok_or_else(|| format!("unexpected verdict {verdict:?}"))
+}
+
+async fn do_write(env: &Env) -> std::result::Result<(), String> {
+    let ns = env.durable_object("GRANTS").map_err(|e| e.to_string())?;
+    let id = random_token::<16>()?;
+    // Far in the future, so that the object's alarm never fires during a benchmark run.
+    let expires_at = super::now() + 3600;
+    match DoGrants(ns).send(&id, Command::Reserve { expires_at }).await.map_err(|e| e.to_string())? {
+        Reply::Reserved => Ok(()),
+        other => Err(format!("unexpected reply {other:?}")),
+    }
+}
+
+async fn do_write_existing(env: &Env) -> std::result::Result<(), String> {
+    let ns = env.durable_object("THROTTLES").map_err(|e| e.to_string())?;
+    // Never locks, no delays; the alarm lands an hour after the last failure.
+    let policy = Policy { max_failures: u32::MAX, lock_seconds: 3600, delays: false };
+    let verdict: Verdict =
+        objects::call(&ns, "bench:probe-write", &TCommand::Fail { policy }).await.map_err(|e| e.to_string())?;
+    verdict.is_allowed().then_some(()).ok_or_else(|| format!("unexpected verdict {verdict:?}"))
+}
+
+async fn rs256(env: &Env) -> std::result::Result<(), String> {
+    let iso = super::isolate(env)?;
+    iso.crypto.sign_rs256(b"header.payload").await.map(|_| ())
+}
+
+async fn pbkdf2(env: &Env, iterations: u32) -> std::result::Result<(), String> {
+    let iso = super::isolate(env)?;
+    iso.crypto.pbkdf2_sha256(b"bench password", &[7u8; 16], iterations, 32).await.map(|_| ())
+}
+
+fn js_err(context: &str, e: JsValue) -> String {
+    let msg = e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).unwrap_or_else(|| format!("{e:?}"));
+    format!("{context}: {msg}")
+}
+
+fn object(pairs: &[(&str, JsValue)]) -> std::result::Result<Object, String> {
+    let o = Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&o, &JsValue::from_str(k), v).map_err(|e| js_err("building algorithm", e))?;
+    }
+    Ok(o)
+}
+
+async fn es256() -> std::result::Result<(), String> {
+    let global: WorkerGlobalScope = js_sys::global().unchecked_into();
+    let subtle = global.crypto().map_err(|e| js_err("crypto", e))?.subtle();
+    let key = match EC_KEY.with(|k| k.borrow().clone()) {
+        Some(k) => k,
+        None => {
+            let alg = object(&[("name", "ECDSA".into()), ("namedCurve", "P-256".into())])?;
+            let usages = Array::of2(&"sign".into(), &"verify".into());
+            let promise =
+                subtle.generate_key_with_object(&alg, false, &usages).map_err(|e| js_err("generateKey", e))?;
+            let pair = JsFuture::from(promise).await.map_err(|e| js_err("generateKey", e))?;
+            let private: CryptoKey =
+                Reflect::get(&pair, &"privateKey".into()).map_err(|e| js_err("privateKey", e))?.unchecked_into();
+            EC_KEY.with(|k| *k.borrow_mut() = Some(private.clone()));
+            private
+        }
+    };
+    let alg = object(&[("name", "ECDSA".into()), ("hash", "SHA-256".into())])?;
+    let promise = subtle.sign_with_object_and_u8_array(&alg, &key, b"header.payload").map_err(|e| js_err("sign", e))?;
+    let sig = JsFuture::from(promise).await.map_err(|e| js_err("sign", e))?;
+    (Uint8Array::new(&sig).length() == 64).then_some(()).ok_or_else(|| "unexpected signature length".into())
+}

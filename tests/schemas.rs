@@ -408,6 +408,16 @@ fn schemas_cover_every_model_field() {
         updated_at: Some(1_700_000_000),
         email: s("alice@example.com"),
         email_verified: Some(true),
+        address: Some(edge_oidc::model::user::Address {
+            formatted: s("1 Rabbit Hole\nOxford"),
+            street_address: s("1 Rabbit Hole"),
+            locality: s("Oxford"),
+            region: s("Oxfordshire"),
+            postal_code: s("OX1 1AA"),
+            country: s("UK"),
+        }),
+        phone_number: s("+44 1865 000000"),
+        phone_number_verified: Some(false),
     };
     let client = Client {
         client_id: "app".into(),

@@ -1,6 +1,6 @@
 //! Scopes and the claims they release (OpenID Connect Core §5.4).
 
-pub const SUPPORTED: &[&str] = &["openid", "profile", "email"];
+pub const SUPPORTED: &[&str] = &["openid", "profile", "email", "address", "phone"];
 
 pub const PROFILE_CLAIMS: &[&str] = &[
     "name",
@@ -19,6 +19,8 @@ pub const PROFILE_CLAIMS: &[&str] = &[
     "updated_at",
 ];
 pub const EMAIL_CLAIMS: &[&str] = &["email", "email_verified"];
+pub const ADDRESS_CLAIMS: &[&str] = &["address"];
+pub const PHONE_CLAIMS: &[&str] = &["phone_number", "phone_number_verified"];
 
 pub fn is_supported(scope: &str) -> bool {
     SUPPORTED.contains(&scope)
@@ -29,6 +31,8 @@ pub fn claims_for(scope: &str) -> &'static [&'static str] {
     match scope {
         "profile" => PROFILE_CLAIMS,
         "email" => EMAIL_CLAIMS,
+        "address" => ADDRESS_CLAIMS,
+        "phone" => PHONE_CLAIMS,
         _ => &[],
     }
 }
@@ -39,6 +43,8 @@ pub fn describe(scope: &str) -> &'static str {
         "openid" => "sign you in",
         "profile" => "see your basic profile: name, username, picture",
         "email" => "see your email address and whether it is verified",
+        "address" => "see your postal address",
+        "phone" => "see your phone number and whether it is verified",
         _ => "",
     }
 }
@@ -48,5 +54,7 @@ pub fn all_claims() -> Vec<&'static str> {
     let mut v = vec!["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp"];
     v.extend_from_slice(PROFILE_CLAIMS);
     v.extend_from_slice(EMAIL_CLAIMS);
+    v.extend_from_slice(ADDRESS_CLAIMS);
+    v.extend_from_slice(PHONE_CLAIMS);
     v
 }

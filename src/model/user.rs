@@ -50,6 +50,38 @@ pub struct User {
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_verified: Option<bool>,
+    /// Postal address (OpenID Connect Core §5.1.1), released with the `address` scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<Address>,
+    /// E.164 is recommended, e.g. +1 (425) 555-1212 or +56 (2) 687 2400.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number_verified: Option<bool>,
+}
+
+/// OpenID Connect Core §5.1.1 address claim.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formatted: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub street_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locality: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+}
+
+impl Address {
+    pub fn is_empty(&self) -> bool {
+        *self == Address::default()
+    }
 }
 
 /// The value stored under `email:<address>`.
@@ -129,6 +161,11 @@ impl User {
             "updated_at" => self.updated_at.map(Value::from),
             "email" => s(&self.email),
             "email_verified" => self.email.as_ref().map(|_| Value::Bool(self.email_verified.unwrap_or(false))),
+            "address" => self.address.as_ref().filter(|a| !a.is_empty()).and_then(|a| serde_json::to_value(a).ok()),
+            "phone_number" => s(&self.phone_number),
+            "phone_number_verified" => {
+                self.phone_number.as_ref().map(|_| Value::Bool(self.phone_number_verified.unwrap_or(false)))
+            }
             _ => None,
         }
     }
@@ -172,6 +209,14 @@ mod tests {
         let c = u.claims_for_scopes(["email"]);
         assert_eq!(c["email"], "a@x.example");
         assert_eq!(c["email_verified"], true);
+        assert!(u.claims_for_scopes(["address", "phone"]).is_empty(), "claims the user does not have are left out");
+        let mut u = u;
+        u.address = Some(Address { locality: Some("Paris".into()), country: Some("FR".into()), ..Address::default() });
+        u.phone_number = Some("+33 1 23 45 67 89".into());
+        let c = u.claims_for_scopes(["address", "phone"]);
+        assert_eq!(c["address"], serde_json::json!({"locality": "Paris", "country": "FR"}));
+        assert_eq!(c["phone_number"], "+33 1 23 45 67 89");
+        assert_eq!(c["phone_number_verified"], false);
     }
 
     #[test]

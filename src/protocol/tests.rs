@@ -1024,3 +1024,50 @@ fn concurrent_wrong_passwords_cannot_pass_the_lock() {
     let r = w.login(&page, "alice", PASSWORD);
     assert_eq!(r.status, 429, "the 51st concurrent attempt is refused");
 }
+
+#[test]
+fn address_and_phone_scopes() {
+    let w = World::new();
+    w.clients.put(
+        "full",
+        &client_record("full", "client_secret_basic", Some(BASIC_SECRET))
+            .replace("openid profile email", "openid address phone"),
+    );
+    let mut alice: Value = serde_json::from_str(&w.users.get("user:alice").unwrap()).unwrap();
+    alice["address"] = json!({"street_address": "1 Main St", "locality": "Springfield", "country": "US"});
+    alice["phone_number"] = json!("+1 425 555 1212");
+    alice["phone_number_verified"] = json!(true);
+    w.users.put("user:alice", &alice.to_string());
+    let page = w.authorize(&[
+        ("response_type", "code"),
+        ("client_id", "full"),
+        ("redirect_uri", CB),
+        ("scope", "openid address phone"),
+    ]);
+    let consent = w.login(&page, "alice", PASSWORD);
+    assert!(consent.body_str().contains("See your postal address"));
+    assert!(consent.body_str().contains("See your phone number"));
+    let p = redirect_params(&w.consent(&consent, "allow"), CB);
+    let (s, v, _) = w.token(
+        &[("grant_type", "authorization_code"), ("code", param(&p, "code").unwrap()), ("redirect_uri", CB)],
+        Some(("full", BASIC_SECRET)),
+    );
+    assert_eq!(s, 200, "{v}");
+    let c = verify_id_token(&w, v["id_token"].as_str().unwrap());
+    assert_eq!(c["address"], json!({"street_address": "1 Main St", "locality": "Springfield", "country": "US"}));
+    assert_eq!(c["phone_number"], "+1 425 555 1212");
+    assert_eq!(c["phone_number_verified"], true);
+    assert!(c.get("email").is_none());
+    let d: Value = serde_json::from_slice(&w.get("/.well-known/openid-configuration").body).unwrap();
+    assert_eq!(d["scopes_supported"], json!(["openid", "profile", "email", "address", "phone"]));
+    assert!(d["claims_supported"].as_array().unwrap().contains(&json!("phone_number_verified")));
+    // A client not registered for the scope cannot ask for it.
+    let r = w.authorize(&[
+        ("response_type", "code"),
+        ("client_id", "basic"),
+        ("redirect_uri", CB),
+        ("scope", "openid phone"),
+        ("state", "s"),
+    ]);
+    assert_eq!(param(&redirect_params(&r, CB), "error"), Some("invalid_scope"));
+}

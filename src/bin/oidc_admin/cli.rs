@@ -273,6 +273,30 @@ pub struct ProfileArgs {
     /// Locale, a BCP 47 language tag (e.g. en-US).
     #[arg(long)]
     pub locale: Option<String>,
+    /// Phone number, E.164 recommended (e.g. +1 425 555 1212) (scope phone).
+    #[arg(long)]
+    pub phone_number: Option<String>,
+    /// Mark the phone number as verified.
+    #[arg(long, requires = "phone_number")]
+    pub phone_number_verified: bool,
+    /// Full postal address as one display string (scope address).
+    #[arg(long)]
+    pub address_formatted: Option<String>,
+    /// Street address (may span lines).
+    #[arg(long)]
+    pub street_address: Option<String>,
+    /// City or locality.
+    #[arg(long)]
+    pub locality: Option<String>,
+    /// State, province, prefecture or region.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Zip or postal code.
+    #[arg(long)]
+    pub postal_code: Option<String>,
+    /// Country name.
+    #[arg(long)]
+    pub country: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -8,7 +8,7 @@ use crate::output::{record_outcome, table, Outcome};
 use crate::password;
 use edge_oidc::crypto::native::hash_password;
 use edge_oidc::crypto::random_token;
-use edge_oidc::model::user::{email_key, user_key, valid_username, EmailAlias};
+use edge_oidc::model::user::{email_key, user_key, valid_username, Address, EmailAlias};
 use edge_oidc::model::User;
 use serde_json::{json, Value};
 
@@ -130,6 +130,17 @@ fn build_user(sub: String, username: &str, password_hash: String, c: &ProfileArg
         updated_at: Some(crate::now()),
         email: c.email.as_ref().map(|e| e.trim().to_string()),
         email_verified: c.email.as_ref().map(|_| c.email_verified),
+        address: Some(Address {
+            formatted: c.address_formatted.clone(),
+            street_address: c.street_address.clone(),
+            locality: c.locality.clone(),
+            region: c.region.clone(),
+            postal_code: c.postal_code.clone(),
+            country: c.country.clone(),
+        })
+        .filter(|a| !a.is_empty()),
+        phone_number: c.phone_number.clone(),
+        phone_number_verified: c.phone_number.as_ref().map(|_| c.phone_number_verified),
     }
 }
 

@@ -1,0 +1,752 @@
+#!/usr/bin/env node
+// The edge-oidc benchmark (issue 5). Run through `make bench` / scripts/bench.sh, which build
+// the three workers this script expects first; see bench/README.md for the method.
+//
+//   node bench/run.mjs [--quick]
+//
+// It starts two workerd processes through the `miniflare` npm package (one process each, no
+// proxy, no inspector, loopback only): the no-op Rust worker (the baseline) and edge-oidc
+// built with the `bench` feature (probe routes under /__bench/). It seeds its own client and
+// users straight into the in-memory KV, then runs bounded batches of requests and reads the
+// CPU time of the worker's workerd process from /proc/<pid>/stat before and after each batch.
+//
+// Output: bench/RESULTS.md (tables) and bench/results.json (every raw figure).
+//
+// Environment:
+//   BENCH_OUT          where the built workers are (default .bench/out: oidc/, noop/, release/)
+//   BENCH_SCALE        multiplies every batch size (default 1; --quick = 0.1)
+//   BENCH_MAX_SECONDS  wall-clock bound of one batch (default 30)
+//   BENCH_RESULTS      output Markdown file (default bench/RESULTS.md)
+//   BENCH_PROFILE      instead of the suite: take a V8 CPU profile of the worker's isolate
+//                      (the endpoints and its Durable Objects) during one batch of this
+//                      operation — authorize, login, consent, token, userinfo, flow, or a
+//                      path to GET such as /__bench/rs256 — print
+//                      where the time goes and save .bench/profile-<op>.cpuprofile
+//                      (opens in Chrome DevTools). Enables workerd's inspector.
+
+import { Miniflare } from "miniflare";
+import { execFileSync } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import zlib from "node:zlib";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const OUT = path.resolve(ROOT, process.env.BENCH_OUT ?? ".bench/out");
+const QUICK = process.argv.includes("--quick");
+const SCALE = Number(process.env.BENCH_SCALE ?? (QUICK ? 0.1 : 1));
+const MAX_SECONDS = Number(process.env.BENCH_MAX_SECONDS ?? 30);
+const RESULTS_MD = path.resolve(ROOT, process.env.BENCH_RESULTS ?? "bench/RESULTS.md");
+const RESULTS_JSON = RESULTS_MD.replace(/\.md$/, ".json").replace(/RESULTS\.json$/, "results.json");
+const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
+const ADMIN = path.join(ROOT, "target/debug/oidc-admin");
+const PROFILE = process.env.BENCH_PROFILE;
+
+const n = (count) => Math.max(QUICK ? 5 : 20, Math.round(count * SCALE));
+const log = (...a) => console.error("bench:", ...a);
+const now = () => performance.now();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------------------------------------
+// The workerd process and its CPU time
+
+/** Every descendant process of this node process: [{pid, comm}]. */
+function descendants() {
+  const procs = [];
+  for (const d of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    let stat;
+    try {
+      stat = fs.readFileSync(`/proc/${d}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    procs.push({ pid: Number(d), ppid, comm });
+  }
+  const mine = new Set([process.pid]);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const p of procs) {
+      if (!mine.has(p.pid) && mine.has(p.ppid)) {
+        mine.add(p.pid);
+        grew = true;
+      }
+    }
+  }
+  return procs.filter((p) => p.pid !== process.pid && mine.has(p.pid));
+}
+
+/** CPU time (user + system, all threads) of a process so far, in milliseconds. */
+function cpuMs(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // Fields 14 (utime) and 15 (stime) of proc(5); f[0] is field 3.
+  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP client: node's http with keep-alive (cheaper and steadier than fetch)
+
+let retries = 0;
+function client(base, sockets = 8) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: sockets });
+  const u0 = new URL(base);
+  const send = (method, p, { headers = {}, body } = {}, retry = true) =>
+    new Promise((resolve, reject) => {
+      const h = { ...headers };
+      if (body !== undefined) h["content-length"] = Buffer.byteLength(body);
+      const req = http.request({ host: u0.hostname, port: u0.port, path: p, method, headers: h, agent }, (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () =>
+          resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() })
+        );
+        res.on("error", reject);
+      });
+      req.setTimeout(30_000, () => req.destroy(new Error(`${method} ${p}: no answer within 30 s`)));
+      req.on("error", (e) => {
+        // A kept-alive socket the server closed just as we reused it: the request never reached
+        // the worker, so sending it again is safe (node's documented pattern).
+        if (retry && req.reusedSocket && e.code === "ECONNRESET") {
+          retries++;
+          send(method, p, { headers, body }, false).then(resolve, reject);
+        } else reject(e);
+      });
+      if (body !== undefined) req.write(body);
+      req.end();
+    });
+  return send;
+}
+
+function expect(res, status, what) {
+  if (res.status !== status) {
+    throw new Error(`${what}: expected HTTP ${status}, got ${res.status}: ${res.body.slice(0, 300)}`);
+  }
+  return res;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Servers
+
+const compatibilityDate = fs
+  .readFileSync(path.join(ROOT, "wrangler.toml"), "utf8")
+  .match(/^compatibility_date\s*=\s*"([^"]+)"/m)[1];
+
+/** Starts a worker in its own workerd process; measures the time to the first 200. */
+async function start(name, dir, extra, probePath) {
+  const before = new Set(descendants().map((p) => p.pid));
+  const t0 = now();
+  const mf = new Miniflare({
+    name,
+    modules: true,
+    scriptPath: path.join(dir, "index.js"),
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    compatibilityDate,
+    host: "127.0.0.1",
+    port: 0,
+    ...extra,
+  });
+  const url = await mf.ready;
+  const tReady = now() - t0;
+  const workerd = descendants().filter((p) => p.comm === "workerd" && !before.has(p.pid));
+  if (workerd.length !== 1) throw new Error(`expected one new workerd process for ${name}, found ${workerd.length}`);
+  const pid = workerd[0].pid;
+  const req = client(url.href);
+  const tFirst0 = now();
+  expect(await req("GET", probePath), 200, `${name} first request`);
+  const firstMs = now() - tFirst0;
+  const tFirst = now() - t0;
+  // The next requests of the same kind, for comparison with the first.
+  const t1 = now();
+  for (let i = 0; i < 20; i++) expect(await req("GET", probePath), 200, `${name} warm request`);
+  const warmMs = (now() - t1) / 20;
+  const startup = { readyMs: tReady, firstOkMs: tFirst, firstRequestMs: firstMs, warmRequestMs: warmMs, cpuToFirstOkMs: cpuMs(pid) };
+  log(`${name}: workerd pid ${pid} at ${url.href}; ready ${tReady.toFixed(0)} ms, first 200 after ${tFirst.toFixed(0)} ms`);
+  return { name, mf, url: url.href, pid, req, startup };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batches
+
+const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+
+/**
+ * Runs `op(i)` for i = 0..count-1 with `concurrency` lanes, stopping early after
+ * BENCH_MAX_SECONDS, and measures the workerd process's CPU over the whole batch.
+ */
+async function batch(server, label, { count, concurrency = 1, requestsPerOp = 1, warmup = 0, op, warmupOp }) {
+  for (let i = 0; i < warmup; i++) await (warmupOp ?? op)(-1 - i);
+  await sleep(200); // let deferred work of earlier batches finish
+  const lat = [];
+  let next = 0;
+  const deadline = now() + MAX_SECONDS * 1000;
+  const c0 = cpuMs(server.pid);
+  const t0 = now();
+  const lane = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= count || now() > deadline) return;
+      const s = now();
+      await op(i);
+      lat.push(now() - s);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  const wallMs = now() - t0;
+  const cpu = cpuMs(server.pid) - c0;
+  lat.sort((a, b) => a - b);
+  const r = {
+    label,
+    server: server.name,
+    concurrency,
+    ops: lat.length,
+    requestsPerOp,
+    cpuMs: cpu,
+    cpuPerOp: cpu / lat.length,
+    p50: pct(lat, 50),
+    p99: pct(lat, 99),
+    perSecond: (lat.length * 1000) / wallMs,
+    wallMs,
+    ticks: Math.round((cpu * CLK_TCK) / 1000),
+    truncated: lat.length < count,
+  };
+  log(
+    `${label} c=${concurrency}: ${r.ops} ops, ${r.cpuPerOp.toFixed(3)} ms CPU/op (${r.ticks} ticks), ` +
+      `p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${r.perSecond.toFixed(0)}/s${r.truncated ? " (time bound hit)" : ""}`
+  );
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Seeding: records exactly as the operator tool writes them
+
+function admin(args, input) {
+  return execFileSync(ADMIN, args, { input, encoding: "utf8", stdio: ["pipe", "pipe", "inherit"] });
+}
+
+function records(args, input) {
+  const out = JSON.parse(admin(["--print", ...args], input));
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The provider's flow, one request at a time
+
+const REDIRECT_URI = "http://127.0.0.1:9/cb";
+const CLIENT_ID = "bench-client";
+// Logins are spread over 16 users: concurrent attempts on one account are limited by design
+// (pending attempts count toward LOGIN_MAX_FAILURES), and real concurrent logins are different users.
+const USERS = Array.from({ length: 16 }, (_, i) => ({ username: `bench${i}`, password: `bench password ${i}` }));
+const userFor = (i) => USERS[Math.abs(i) % USERS.length];
+const USER40K = { username: "bench40k", password: "bench password 456" };
+// PKCE (S256): a fixed verifier is fine for a benchmark.
+const VERIFIER = "bench-verifier-0123456789-0123456789-0123456789";
+const CHALLENGE = crypto.createHash("sha256").update(VERIFIER).digest("base64url");
+const form = (o) => new URLSearchParams(o).toString();
+const FORM = { "content-type": "application/x-www-form-urlencoded" };
+
+function flowSteps(req, secret) {
+  const basic = "Basic " + Buffer.from(`${CLIENT_ID}:${secret}`).toString("base64");
+  const authorizePath = (i) =>
+    "/authorize?" +
+    form({
+      response_type: "code",
+      client_id: CLIENT_ID,
+      redirect_uri: REDIRECT_URI,
+      scope: "openid profile email",
+      state: `s${i}`,
+      nonce: `n${i}`,
+      code_challenge: CHALLENGE,
+      code_challenge_method: "S256",
+    });
+  const tx = (res, what) => {
+    const m = res.body.match(/name="tx" value="([^"]+)"/);
+    if (!m) throw new Error(`${what}: no tx in the page`);
+    return m[1];
+  };
+  return {
+    async authorize(i) {
+      const res = expect(await req("GET", authorizePath(i)), 200, "authorize");
+      const cookie = String(res.headers["set-cookie"] ?? "").split(";")[0];
+      if (!cookie.includes("=")) throw new Error("authorize: no anti-CSRF cookie");
+      return { cookie, tx: tx(res, "authorize") };
+    },
+    async login(s, user) {
+      const body = form({ tx: s.tx, username: user.username, password: user.password });
+      const res = expect(await req("POST", "/login", { headers: { ...FORM, cookie: s.cookie }, body }), 200, "login");
+      return { cookie: s.cookie, tx: tx(res, "login") };
+    },
+    async consent(s) {
+      const body = form({ tx: s.tx, decision: "allow" });
+      const res = await req("POST", "/consent", { headers: { ...FORM, cookie: s.cookie }, body });
+      if (res.status !== 302 && res.status !== 303) expect(res, 302, "consent");
+      const code = new URL(res.headers.location).searchParams.get("code");
+      if (!code) throw new Error(`consent: no code in ${res.headers.location}`);
+      return code;
+    },
+    async token(code) {
+      const body = form({ grant_type: "authorization_code", code, redirect_uri: REDIRECT_URI, code_verifier: VERIFIER });
+      const res = expect(await req("POST", "/token", { headers: { ...FORM, authorization: basic }, body }), 200, "token");
+      const t = JSON.parse(res.body);
+      if (!t.id_token || !t.access_token) throw new Error("token: no id_token/access_token");
+      return t.access_token;
+    },
+    async userinfo(at) {
+      const res = expect(await req("GET", "/userinfo", { headers: { authorization: `Bearer ${at}` } }), 200, "userinfo");
+      if (!JSON.parse(res.body).sub) throw new Error("userinfo: no sub");
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sizes
+
+function sizes(dir) {
+  const wasmFile = fs.readdirSync(dir).find((f) => f.endsWith(".wasm"));
+  const wasm = fs.readFileSync(path.join(dir, wasmFile));
+  const js = fs.readFileSync(path.join(dir, "index.js"));
+  const gz = (b) => zlib.gzipSync(b, { level: 9 }).length;
+  return { wasmRaw: wasm.length, wasmGzip: gz(wasm), jsRaw: js.length, bundleGzip: gz(wasm) + gz(js) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+const servers = [];
+async function stopAll() {
+  for (const s of servers.splice(0)) {
+    try {
+      await s.mf.dispose();
+    } catch (e) {
+      log(`stopping ${s.name}: ${e.message}`);
+    }
+  }
+}
+for (const sig of ["SIGINT", "SIGTERM"]) {
+  process.on(sig, async () => {
+    log(`${sig}: stopping the workers`);
+    await stopAll();
+    process.exit(130);
+  });
+}
+
+async function main() {
+  for (const d of ["oidc", "noop", "release"]) {
+    if (!fs.existsSync(path.join(OUT, d, "index.js"))) throw new Error(`${OUT}/${d}/index.js is missing: run scripts/bench.sh (make bench)`);
+  }
+  if (!fs.existsSync(ADMIN)) throw new Error(`${ADMIN} is missing: cargo build --bin oidc-admin`);
+  const results = { started: new Date().toISOString(), quick: QUICK, scale: SCALE, batches: [] };
+  const keep = (r) => (results.batches.push(r), r);
+
+  // Secrets and records from the operator tool.
+  const SIGNING_KEYS = admin(["keys", "generate"]).trim();
+  const SESSION_KEY = admin(["keys", "session-key"]).trim();
+  const clientOut = records([
+    "clients", "add", CLIENT_ID, "--name", "Bench Client", "--redirect-uri", REDIRECT_URI,
+    "--scope", "openid profile email", "--auth-method", "client_secret_basic",
+  ]);
+  const secret = clientOut.result.client_secret;
+  const userRecords = [
+    ...USERS.flatMap((u) => records(["users", "add", u.username, "--password-stdin", "--email", `${u.username}@example.com`,
+      "--email-verified", "--name", "Bench User", "--given-name", "Bench", "--family-name", "User"], u.password + "\n").records),
+    ...records(["users", "add", USER40K.username, "--password-stdin", "--iterations", "40000", "--name", "Bench 40k"],
+      USER40K.password + "\n").records,
+  ];
+
+  // Startup and sizes.
+  results.sizes = { release: sizes(path.join(OUT, "release")), bench: sizes(path.join(OUT, "oidc")), noop: sizes(path.join(OUT, "noop")) };
+  const noop = await start("noop", path.join(OUT, "noop"), {}, "/");
+  servers.push(noop);
+  // ISSUER only shapes URLs in documents and tokens; the requests need not use its port.
+  const oidc = await start(
+    "oidc",
+    path.join(OUT, "oidc"),
+    {
+      kvNamespaces: ["CLIENTS", "USERS"],
+      durableObjects: {
+        GRANTS: { className: "Grants", useSQLite: true },
+        THROTTLES: { className: "Throttles", useSQLite: true },
+      },
+      ...(PROFILE ? { inspectorPort: 0 } : {}),
+      bindings: {
+        ISSUER: "http://127.0.0.1:8787",
+        SIGNING_KEYS,
+        SESSION_KEY,
+        // Long enough that no code expires, and no Durable Object alarm fires, during a run.
+        CODE_TTL_SECONDS: "600",
+        INTERACTION_TTL_SECONDS: "3600",
+        ACCESS_TOKEN_TTL_SECONDS: "3600",
+        ID_TOKEN_TTL_SECONDS: "3600",
+        LOGIN_MAX_FAILURES: "5",
+        LOGIN_MAX_FAILURES_IP: "20",
+        CLIENT_MAX_FAILURES: "10",
+        LOGIN_LOCK_SECONDS: "900",
+      },
+    },
+    "/.well-known/openid-configuration"
+  );
+  servers.push(oidc);
+  results.startup = { noop: noop.startup, oidc: oidc.startup };
+
+  const clients = await oidc.mf.getKVNamespace("CLIENTS");
+  for (const r of clientOut.records) await clients.put(r.key, JSON.stringify(r.value));
+  const users = await oidc.mf.getKVNamespace("USERS");
+  for (const r of userRecords) await users.put(r.key, JSON.stringify(r.value));
+
+  // Warm-up, unmeasured. V8 compiles wasm functions lazily and tiers hot ones up to optimised
+  // code on background threads of the same process: without this, the first batches pay for
+  // compilation (seen here: the `noop` probe cost twice as much in its first 300 requests).
+  const steps = flowSteps(oidc.req, secret);
+  {
+    const t0 = now();
+    for (let i = 0; i < n(1000); i++) expect(await noop.req("GET", "/"), 200, "noop warm-up");
+    for (const p of ["/__bench/noop", "/__bench/kv", "/__bench/do-read", "/__bench/do-write", "/__bench/do-write-existing",
+      "/__bench/rs256", "/__bench/es256", "/.well-known/openid-configuration", "/jwks.json"]) {
+      for (let i = 0; i < n(200); i++) expect(await oidc.req("GET", p), 200, `warm-up ${p}`);
+    }
+    for (let i = 0; i < 5; i++) expect(await oidc.req("GET", "/__bench/pbkdf2?i=100000"), 200, "warm-up pbkdf2");
+    for (let i = 0; i < n(50); i++) {
+      const at = await steps.token(await steps.consent(await steps.login(await steps.authorize(i), userFor(i))));
+      for (let j = 0; j < 4; j++) await steps.userinfo(at);
+    }
+    log(`warm-up done in ${((now() - t0) / 1000).toFixed(1)} s`);
+  }
+
+  if (PROFILE) {
+    await profile(oidc, steps, PROFILE);
+    await stopAll();
+    return;
+  }
+
+  // Baseline: the no-op worker, at the start (and again at the end, to see drift).
+  const baseline = async (when) => {
+    const out = {};
+    for (const c of [1, 8]) {
+      out[c] = keep(await batch(noop, `noop worker (${when})`, { count: n(3000), concurrency: c, warmup: 50, op: async () => expect(await noop.req("GET", "/"), 200, "noop") }));
+    }
+    return out;
+  };
+  const base0 = await baseline("start");
+
+  // Primitives: probe routes of the bench build, one at a time.
+  const probes = [
+    ["noop", "/__bench/noop", 3000],
+    ["kv", "/__bench/kv", 2000],
+    ["do-read", "/__bench/do-read", 2000],
+    ["do-write", "/__bench/do-write", 2000],
+    ["do-write-existing", "/__bench/do-write-existing", 2000],
+    ["rs256", "/__bench/rs256", 1000],
+    ["es256", "/__bench/es256", 2000],
+    ["pbkdf2-100k", "/__bench/pbkdf2?i=100000", 100],
+    ["pbkdf2-40k", "/__bench/pbkdf2?i=40000", 100],
+    ["noop (again)", "/__bench/noop", 3000],
+  ];
+  const prim = {};
+  for (const [name, p, count] of probes) {
+    prim[name] = keep(await batch(oidc, `probe ${name}`, { count: n(count), warmup: 10, op: async () => expect(await oidc.req("GET", p), 200, `probe ${name}`) }));
+  }
+
+  // Static endpoints.
+  const ep = {};
+  for (const c of [1, 8]) {
+    for (const [name, p] of [["discovery", "/.well-known/openid-configuration"], ["jwks", "/jwks.json"]]) {
+      ep[`${name}@${c}`] = keep(await batch(oidc, name, { count: n(3000), concurrency: c, warmup: 20, op: async () => expect(await oidc.req("GET", p), 200, name) }));
+    }
+  }
+
+  // Each step of the flow on its own: every batch consumes what the previous one produced
+  // (login forms, consent forms, codes, access tokens), and only that step is measured.
+  for (const c of [1, 8]) {
+    const N = n(400);
+    const auths = new Array(N);
+    ep[`authorize@${c}`] = keep(await batch(oidc, "authorize GET", { count: N, concurrency: c, warmup: 10, op: async (i) => { const s = await steps.authorize(i); if (i >= 0) auths[i] = s; } }));
+    const got = (a) => a.filter(Boolean);
+    const a1 = got(auths);
+    const consents = new Array(a1.length);
+    ep[`login@${c}`] = keep(await batch(oidc, "login POST (100,000 iterations)", {
+      count: a1.length, concurrency: c, warmup: 3,
+      warmupOp: async (i) => steps.login(await steps.authorize(0), userFor(i)),
+      op: async (i) => { consents[i] = await steps.login(a1[i], userFor(i)); },
+    }));
+    const c1 = got(consents);
+    const codes = new Array(c1.length);
+    ep[`consent@${c}`] = keep(await batch(oidc, "consent POST", {
+      count: c1.length, concurrency: c, warmup: 3,
+      warmupOp: async (i) => steps.consent(await steps.login(await steps.authorize(0), userFor(i))),
+      op: async (i) => { codes[i] = await steps.consent(c1[i]); },
+    }));
+    const k1 = got(codes);
+    const tokens = new Array(k1.length);
+    ep[`token@${c}`] = keep(await batch(oidc, "token", {
+      count: k1.length, concurrency: c, requestsPerOp: 1, warmup: 3,
+      warmupOp: async (i) => steps.token(await steps.consent(await steps.login(await steps.authorize(0), userFor(i)))),
+      op: async (i) => { tokens[i] = await steps.token(k1[i]); },
+    }));
+    const t1 = got(tokens);
+    ep[`userinfo@${c}`] = keep(await batch(oidc, "userinfo", { count: n(2000), concurrency: c, warmup: 10, op: async (i) => steps.userinfo(t1[Math.abs(i) % t1.length]) }));
+  }
+  // Login with a user hashed at 40,000 iterations (the free-plan suggestion in the README).
+  {
+    const N = n(150);
+    const auths = [];
+    for (let i = 0; i < N; i++) auths.push(await steps.authorize(i));
+    ep["login40k@1"] = keep(await batch(oidc, "login POST (40,000 iterations)", { count: N, op: async (i) => steps.login(auths[i], USER40K) }));
+  }
+
+  // The first-time flow: authorize GET → login POST → consent POST → token → userinfo.
+  const flow = async (i) => {
+    const s = await steps.authorize(i);
+    const at = await steps.token(await steps.consent(await steps.login(s, userFor(i))));
+    await steps.userinfo(at);
+  };
+  for (const c of [1, 8]) {
+    ep[`flow@${c}`] = keep(await batch(oidc, "first-time flow", { count: n(c === 1 ? 150 : 300), concurrency: c, requestsPerOp: 5, warmup: 2, op: flow }));
+  }
+  // TODO(issue 5): the returning-user flow (live session, consent remembered: authorize →
+  // token → userinfo) once sessions and remembered consent exist. Measure it here like
+  // the first-time flow above (requestsPerOp: 3) and add its row and budget (≤ 3.0 ms net)
+  // to the report.
+
+  const base1 = await baseline("end");
+  await stopAll();
+
+  results.baseline = { start: base0, end: base1 };
+  results.primitives = prim;
+  results.endpoints = ep;
+  results.finished = new Date().toISOString();
+  results.retries = retries;
+  if (retries) log(`${retries} request(s) resent after a kept-alive connection was closed`);
+  fs.writeFileSync(RESULTS_JSON, JSON.stringify(results, null, 2) + "\n");
+  fs.writeFileSync(RESULTS_MD, report(results));
+  log(`wrote ${path.relative(ROOT, RESULTS_MD)} and ${path.relative(ROOT, RESULTS_JSON)}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Profile (BENCH_PROFILE=<op>): where the worker's isolate spends its time during one batch
+
+async function cdp(mf, target) {
+  const { default: WebSocket } = await import("ws");
+  const iu = await mf.getInspectorURL();
+  const list = await (await fetch(`http://${iu.host}/json`)).json();
+  const t = list.find((x) => x.id === target);
+  if (!t) throw new Error(`no inspector target ${target}: ${list.map((x) => x.id).join(", ")}`);
+  const ws = new WebSocket(t.webSocketDebuggerUrl);
+  await new Promise((res, rej) => (ws.on("open", res), ws.on("error", rej)));
+  let id = 0;
+  const pending = new Map();
+  ws.on("message", (m) => {
+    const msg = JSON.parse(m);
+    if (msg.id && pending.has(msg.id)) pending.get(msg.id)(msg), pending.delete(msg.id);
+  });
+  const send = (method, params = {}) =>
+    new Promise((res, rej) => {
+      const i = ++id;
+      pending.set(i, (msg) => (msg.error ? rej(new Error(`${method}: ${msg.error.message}`)) : res(msg.result)));
+      ws.send(JSON.stringify({ id: i, method, params }));
+    });
+  return { send, close: () => ws.close() };
+}
+
+async function profile(oidc, steps, what) {
+  const N = n(300);
+  // Prepare the inputs of the profiled step (unprofiled).
+  const inputs = [];
+  for (let i = 0; i < N; i++) {
+    if (what === "authorize" || what === "flow" || what.startsWith("/")) { inputs.push(i); continue; }
+    let x = await steps.authorize(i);
+    if (what !== "login") x = await steps.login(x, userFor(i));
+    if (what !== "login" && what !== "consent") x = await steps.consent(x);
+    if (what === "userinfo") x = await steps.token(x);
+    inputs.push(x);
+  }
+  const op = {
+    authorize: (x) => steps.authorize(x),
+    login: (x, i) => steps.login(x, userFor(i)),
+    consent: (x) => steps.consent(x),
+    token: (x) => steps.token(x),
+    userinfo: (x) => steps.userinfo(x),
+    flow: async (i) => steps.userinfo(await steps.token(await steps.consent(await steps.login(await steps.authorize(i), userFor(i))))),
+  }[what] ?? (what.startsWith("/") ? async () => expect(await oidc.req("GET", what), 200, what) : undefined);
+  if (!op) throw new Error(`BENCH_PROFILE: unknown operation ${what}`);
+  const insp = await cdp(oidc.mf, "core:user:oidc");
+  await insp.send("Profiler.enable");
+  await insp.send("Profiler.setSamplingInterval", { interval: 50 });
+  await insp.send("Profiler.start");
+  const r = await batch(oidc, `${what} (profiled)`, { count: inputs.length, op: (i) => op(inputs[i], i) });
+  const { profile: prof } = await insp.send("Profiler.stop");
+  insp.close();
+  const file = path.join(ROOT, `.bench/profile-${what.replace(/[^a-z0-9]+/gi, "_")}.cpuprofile`);
+  fs.writeFileSync(file, JSON.stringify(prof));
+  // Self time per function (samples × interval), and each function's total (self + callees).
+  const dt = (prof.endTime - prof.startTime) / 1000 / prof.samples.length; // ms per sample
+  const byId = new Map(prof.nodes.map((x) => [x.id, x]));
+  const parent = new Map();
+  for (const x of prof.nodes) for (const c of x.children ?? []) parent.set(c, x.id);
+  const self = new Map();
+  const total = new Map();
+  const counts = new Map();
+  for (const sId of prof.samples) counts.set(sId, (counts.get(sId) ?? 0) + 1);
+  const name = (x) => x.callFrame.functionName || `(anonymous ${x.callFrame.url.split("/").pop()}:${x.callFrame.lineNumber})`;
+  for (const [sId, c] of counts) {
+    const x = byId.get(sId);
+    self.set(name(x), (self.get(name(x)) ?? 0) + c * dt);
+    const seen = new Set();
+    for (let y = sId; y !== undefined; y = parent.get(y)) {
+      const nm = name(byId.get(y));
+      if (!seen.has(nm)) (seen.add(nm), total.set(nm, (total.get(nm) ?? 0) + c * dt));
+    }
+  }
+  // Shares of the isolate thread's busy samples (everything but "(idle)"). Samples are taken
+  // on the wall clock, so they show where the isolate's thread is, not CPU time exactly.
+  const busy = prof.samples.length * dt - (self.get("(idle)") ?? 0);
+  const per = (ms) => `${((100 * ms) / busy).toFixed(1)} %`;
+  const top = (m, k) => [...m].sort((a, b) => b[1] - a[1]).slice(0, k);
+  console.log(`\n${what}: ${r.ops} ops, workerd CPU ${r.cpuPerOp.toFixed(3)} ms/op (inspector attached). Isolate profile, ${prof.samples.length} samples; shares of the busy ones:`);
+  console.log("\nself time:");
+  for (const [k, v] of top(self, 25)) if (k !== "(idle)") console.log(`  ${per(v).padStart(14)}  ${k.slice(0, 120)}`);
+  console.log("\ntotal (self + callees), excluding (root)/(program)/(idle):");
+  for (const [k, v] of top(total, 45)) if (!/^\((root|program|idle)\)$/.test(k)) console.log(`  ${per(v).padStart(14)}  ${k.slice(0, 120)}`);
+  console.log(`\nsaved ${path.relative(ROOT, file)}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+function report(R) {
+  const f2 = (x) => (x === undefined || Number.isNaN(x) ? "–" : x.toFixed(2));
+  const f3 = (x) => (x === undefined || Number.isNaN(x) ? "–" : x.toFixed(3));
+  const kb = (b) => `${(b / 1000).toFixed(0)} KB`;
+  // Baseline: the no-op worker's CPU per request, mean of the start and end batches.
+  const base = (c) => (R.baseline.start[c].cpuPerOp + R.baseline.end[c].cpuPerOp) / 2;
+  const net = (r) => r.cpuPerOp - base(r.concurrency) * r.requestsPerOp;
+  // A primitive's own cost: its probe minus the probe that does nothing (same worker, same run).
+  // The `noop` probe runs first and last; the smaller of the two is used (a batch can only be
+  // inflated by other work on the machine, not deflated).
+  const noopProbe = Math.min(R.primitives.noop.cpuPerOp, R.primitives["noop (again)"].cpuPerOp);
+  const P = (k) => R.primitives[k].cpuPerOp - noopProbe;
+  const prims = {
+    kv: ["KV read", P("kv")],
+    dor: ["DO round trip (read)", P("do-read")],
+    dow: ["DO write (new object)", P("do-write")],
+    dox: ["DO write (existing object)", P("do-write-existing")],
+    rs: ["RS256", P("rs256")],
+    pb: ["PBKDF2 100k", P("pbkdf2-100k")],
+    pb40: ["PBKDF2 40k", P("pbkdf2-40k")],
+  };
+  const needs = {
+    discovery: {},
+    jwks: {},
+    authorize: { kv: 1 },
+    // Throttling: Attempt on the account and IP counters before the password check, Succeed /
+    // Release after it (4 writes to existing objects, in two parallel pairs); Reserve creates the grant.
+    login: { kv: 1, dox: 4, pb: 1, dow: 1 },
+    login40k: { kv: 1, dox: 4, pb40: 1, dow: 1 },
+    consent: { dox: 1 },
+    token: { dor: 1, kv: 1, dox: 1, rs: 1 },
+    userinfo: { dor: 1, kv: 1 },
+    flow: { kv: 4, dor: 2, dow: 1, dox: 6, pb: 1, rs: 1 },
+  };
+  const needText = (k) => {
+    const e = Object.entries(needs[k]);
+    return e.length ? e.map(([p, m]) => `${m > 1 ? m + "× " : ""}${prims[p][0]}`).join(" + ") : "none (bytes prepared per isolate)";
+  };
+  const needSum = (k) => Object.entries(needs[k]).reduce((s, [p, m]) => s + m * prims[p][1], 0);
+  const E = R.endpoints;
+  const rows = [
+    ["discovery", "discovery GET"],
+    ["jwks", "JWKS GET"],
+    ["authorize", "authorization GET"],
+    ["login", "login POST (PBKDF2 100,000)"],
+    ["login40k", "login POST (PBKDF2 40,000)"],
+    ["consent", "consent POST"],
+    ["token", "token"],
+    ["userinfo", "userinfo"],
+    ["flow", "**first-time flow** (5 requests)"],
+  ];
+  let md = "";
+  const commit = (() => {
+    try {
+      const h = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
+      const dirty = execFileSync("git", ["status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock", "static"], { cwd: ROOT, encoding: "utf8" }).trim();
+      return dirty ? `${h} + uncommitted changes to src/Cargo/static` : h;
+    } catch {
+      return "unknown";
+    }
+  })();
+  const cpuModel = os.cpus()[0]?.model ?? "unknown";
+  const workerdVersion = JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules/miniflare/node_modules/workerd/package.json"), "utf8")).version;
+  const mfVersion = JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules/miniflare/package.json"), "utf8")).version;
+  md += `# Benchmark results\n\nGenerated by \`make bench\` (bench/run.mjs${R.quick ? ", **--quick: small batches, indicative only**" : ""}); method in [bench/README.md](README.md); raw figures in results.json.\n\n`;
+  md += `| | |\n|---|---|\n`;
+  md += `| commit | ${commit} |\n| date | ${R.finished} |\n| machine | ${os.cpus().length} × ${cpuModel} (\`nproc\` ${os.availableParallelism?.() ?? os.cpus().length}), shared; Linux ${os.release()} |\n`;
+  md += `| runtime | workerd ${workerdVersion} via miniflare ${mfVersion}, one process per worker, loopback; Node ${process.version} client |\n`;
+  md += `| CPU clock | /proc/<pid>/stat utime+stime of the worker's workerd process, ${CLK_TCK} ticks/s (${(1000 / CLK_TCK).toFixed(0)} ms resolution per batch) |\n\n`;
+
+  md += `## Baseline: the no-op Rust worker\n\n| when | concurrency | requests | CPU ms/request | p50 ms | p99 ms | requests/s |\n|---|---|---|---|---|---|---|\n`;
+  for (const w of ["start", "end"]) for (const c of [1, 8]) {
+    const r = R.baseline[w][c];
+    md += `| ${w} | ${c} | ${r.ops} | ${f3(r.cpuPerOp)} | ${f2(r.p50)} | ${f2(r.p99)} | ${r.perSecond.toFixed(0)} |\n`;
+  }
+  md += `\nNet figures below subtract the mean of start and end at the same concurrency (c=1: ${f3(base(1))} ms, c=8: ${f3(base(8))} ms per request).\n\n`;
+
+  md += `## Primitives (probe routes of the bench build, concurrency 1)\n\n| probe | requests | CPU ms/request (gross) | net of the no-op worker | own cost (minus the \`noop\` probe) | p50 ms | p99 ms |\n|---|---|---|---|---|---|---|\n`;
+  for (const [k, r] of Object.entries(R.primitives)) {
+    md += `| ${k} | ${r.ops} | ${f3(r.cpuPerOp)} | ${f3(net(r))} | ${k.startsWith("noop") ? "—" : f3(P(k))} | ${f2(r.p50)} | ${f2(r.p99)} |\n`;
+  }
+  md += `\n"Own cost" is what the endpoint sums below use. KV and Durable Objects are miniflare's local simulations, running in the same workerd process, so their work is counted here; in production it runs elsewhere.\n\n`;
+
+  md += `## Endpoints and the first-time flow\n\nCPU per operation of the workerd process at concurrency 1 (gross), net = gross − no-op worker × requests; primitives' sum from the table above; ratio = net / sum.\n\n`;
+  md += `| operation | primitives it needs | sum of primitives ms | CPU gross ms | CPU net ms | ratio | p50 / p99 ms (c=1) | p50 / p99 ms (c=8) | ops/s (c=8) | CPU net ms (c=8) |\n|---|---|---|---|---|---|---|---|---|---|\n`;
+  for (const [k, title] of rows) {
+    const r1 = E[`${k}@1`];
+    const r8 = E[`${k}@8`];
+    if (!r1) continue;
+    const sum = needSum(k);
+    const ratio = sum > 0 ? `${(net(r1) / sum).toFixed(2)}×` : "—";
+    md += `| ${title} | ${needText(k)} | ${sum > 0 ? f3(sum) : "0"} | ${f3(r1.cpuPerOp)} | ${f3(net(r1))} | ${ratio} | ${f2(r1.p50)} / ${f2(r1.p99)} | ${r8 ? `${f2(r8.p50)} / ${f2(r8.p99)}` : "–"} | ${r8 ? r8.perSecond.toFixed(0) : "–"} | ${r8 ? f3(net(r8)) : "–"} |\n`;
+  }
+  md += `\nThe **returning-user flow** (live session, consent remembered) is **not measured**: sessions and remembered consent do not exist yet (TODO in bench/run.mjs).\n\n`;
+
+  const S = R.sizes;
+  md += `## Size and startup\n\n| build | wasm raw | wasm gzip -9 | index.js raw | wasm + index.js gzip |\n|---|---|---|---|---|\n`;
+  for (const [k, t] of [["release", "edge-oidc release (what is deployed)"], ["bench", "edge-oidc with the bench feature"], ["noop", "no-op worker"]]) {
+    md += `| ${t} | ${kb(S[k].wasmRaw)} | ${kb(S[k].wasmGzip)} | ${kb(S[k].jsRaw)} | ${kb(S[k].bundleGzip)} |\n`;
+  }
+  md += `\n| worker | \`new Miniflare\` → ready | → first 200 | first request | later requests (mean of 20) | workerd CPU until first 200 |\n|---|---|---|---|---|---|\n`;
+  for (const [k, t] of [["noop", "no-op worker (GET /)"], ["oidc", "edge-oidc (GET discovery)"]]) {
+    const s = R.startup[k];
+    md += `| ${t} | ${s.readyMs.toFixed(0)} ms | ${s.firstOkMs.toFixed(0)} ms | ${f2(s.firstRequestMs)} ms | ${f2(s.warmRequestMs)} ms | ${s.cpuToFirstOkMs.toFixed(0)} ms |\n`;
+  }
+  md += `\n"Ready" includes spawning workerd and compiling the worker; the first request also builds the per-isolate state (configuration, discovery and JWKS bytes).\n\n`;
+
+  // Budgets of issue 5.
+  const tok = net(E["token@1"]);
+  const flowNet = net(E["flow@1"]);
+  const verdict = (ok) => (ok ? "met" : "**missed**");
+  const ratioOf = (k) => net(E[`${k}@1`]) / needSum(k);
+  md += `## Budgets (issue 5)\n\n| budget | measured | verdict |\n|---|---|---|\n`;
+  for (const k of ["discovery", "jwks"]) md += `| ${k} ≤ 0.05 ms net | ${f3(net(E[`${k}@1`]))} ms | ${verdict(net(E[`${k}@1`]) <= 0.05)} |\n`;
+  md += `| token ≤ 1.5 ms net | ${f3(tok)} ms | ${verdict(tok <= 1.5)} |\n`;
+  for (const k of ["authorize", "login", "consent", "token", "userinfo", "flow"]) {
+    md += `| ${k} ≤ 1.25 × its primitives | ${ratioOf(k).toFixed(2)}× (${f3(net(E[`${k}@1`]))} / ${f3(needSum(k))} ms) | ${verdict(ratioOf(k) <= 1.25)} |\n`;
+  }
+  md += `| returning-user flow ≤ 3.0 ms net | not measurable yet (no sessions) | — |\n`;
+  md += `| first-time flow (not a budget of the issue; for reference) | ${f3(flowNet)} ms net | — |\n`;
+  md += `| login POST fits the paid plan (30 s) | ${f3(net(E["login@1"]))} ms net | ${verdict(net(E["login@1"]) < 30000)} |\n`;
+  md += `| login POST vs the free plan's 10 ms | ${f3(net(E["login@1"]))} ms (100k), ${f3(net(E["login40k@1"]))} ms (40k) | ${verdict(net(E["login@1"]) <= 10)} at 100k, ${verdict(net(E["login40k@1"]) <= 10)} at 40k |\n`;
+  md += `| wasm ≤ 400 KB gzip (release) | ${kb(S.release.wasmGzip)} | ${verdict(S.release.wasmGzip <= 400_000)} |\n`;
+  md += `| startup well under 1 s | ${R.startup.oidc.firstOkMs.toFixed(0)} ms from process start to first 200 (no-op worker: ${R.startup.noop.firstOkMs.toFixed(0)} ms) | ${verdict(R.startup.oidc.firstOkMs < 500)} |\n`;
+  return md;
+}
+
+main().catch(async (e) => {
+  log(`failed: ${e.stack ?? e}`);
+  await stopAll();
+  process.exit(1);
+});

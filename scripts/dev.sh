@@ -18,6 +18,9 @@ fi
 if ! grep -q '^SESSION_KEY=' .dev.vars; then
   echo "SESSION_KEY='$("$ADMIN" keys session-key)'" >> .dev.vars
 fi
+if ! grep -q '^PAIRWISE_SALT=' .dev.vars; then
+  echo "PAIRWISE_SALT='$("$ADMIN" keys session-key)'" >> .dev.vars
+fi
 
 echo "==> seeding the demo client and user into the local KV ($STATE)"
 DEMO_JSON="$("$ADMIN" --persist-to "$STATE" demo --json)"

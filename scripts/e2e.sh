@@ -101,11 +101,13 @@ admin() { "$ADMIN" --persist-to "$STATE" --wrangler "$WRANGLER" "$@"; }
 # --- Secrets ----------------------------------------------------------------------------------
 SIGNING_KEYS=$(admin keys generate) || die "oidc-admin keys generate failed"
 SESSION_KEY=$(admin keys session-key) || die "oidc-admin keys session-key failed"
+PAIRWISE_SALT=$(admin keys session-key) || die "oidc-admin keys session-key failed"
 [[ -n "$SIGNING_KEYS" && -n "$SESSION_KEY" ]] || die "oidc-admin printed empty keys"
 [[ "$SIGNING_KEYS$SESSION_KEY" != *"'"* ]] || die "generated keys contain a single quote; cannot write them dotenv-style"
 {
     printf "SIGNING_KEYS='%s'\n" "$SIGNING_KEYS"
     printf "SESSION_KEY='%s'\n" "$SESSION_KEY"
+    printf "PAIRWISE_SALT='%s'\n" "$PAIRWISE_SALT"
 } > "$DEV_VARS"
 chmod 600 "$DEV_VARS"
 

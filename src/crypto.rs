@@ -50,6 +50,12 @@ pub fn random_token<const N: usize>() -> Result<String, String> {
     Ok(b64url(&random_bytes::<N>()?))
 }
 
+/// A pairwise subject identifier (OpenID Connect Core §8.1): HMAC-SHA256 under the
+/// provider's salt of the sector identifier and the user's own `sub`.
+pub fn pairwise_sub(salt: &[u8], sector: &str, local_sub: &str) -> String {
+    b64url(&hmac_sha256(salt, format!("{sector}\0{local_sub}").as_bytes()))
+}
+
 /// The stored form of a high-entropy secret (client secret): `sha256:<base64url>`.
 /// A fast hash is right here because the secret itself has 256 bits of entropy.
 pub fn hash_client_secret(secret: &str) -> String {

@@ -5,6 +5,6 @@ pub mod grant;
 pub mod scope;
 pub mod user;
 
-pub use client::{AuthMethod, Client};
+pub use client::{AuthMethod, Client, SubjectType};
 pub use grant::Grant;
 pub use user::User;

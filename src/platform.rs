@@ -30,6 +30,7 @@ struct Isolate {
     crypto: webcrypto::WebCrypto,
     kid: String,
     session_key: Vec<u8>,
+    pairwise_salt: Option<Vec<u8>>,
 }
 
 thread_local! {
@@ -44,7 +45,10 @@ fn isolate(env: &Env) -> std::result::Result<Rc<Isolate>, String> {
     let issuer = var(env, "ISSUER").unwrap_or_default();
     let keys_json = var(env, "SIGNING_KEYS").ok_or("the SIGNING_KEYS secret is not set (see README: Configuration)")?;
     let session = var(env, "SESSION_KEY").ok_or("the SESSION_KEY secret is not set (see README: Configuration)")?;
-    let fingerprint = crate::crypto::sha256(format!("{issuer}\0{keys_json}\0{session}").as_bytes());
+    let salt = var(env, "PAIRWISE_SALT");
+    let fingerprint = crate::crypto::sha256(
+        format!("{issuer}\0{keys_json}\0{session}\0{}", salt.as_deref().unwrap_or("")).as_bytes(),
+    );
     if let Some(i) = ISOLATE.with(|c| c.borrow().clone()) {
         if i.fingerprint == fingerprint {
             return Ok(i);
@@ -55,7 +59,13 @@ fn isolate(env: &Env) -> std::result::Result<Rc<Isolate>, String> {
     let session_key = crate::crypto::b64url_decode(session.trim())
         .filter(|k| k.len() >= 32)
         .ok_or("SESSION_KEY must be at least 32 bytes, base64url-encoded (oidc-admin keys session-key)")?;
-    let docs = Documents::new(&config, &keys);
+    let pairwise_salt = match salt.map(|s| s.trim().as_bytes().to_vec()) {
+        Some(s) if s.len() < 32 => {
+            return Err("PAIRWISE_SALT must be at least 32 characters (oidc-admin keys session-key)".into())
+        }
+        other => other,
+    };
+    let docs = Documents::new(&config, &keys, pairwise_salt.is_some());
     let active = keys.active().ok_or("SIGNING_KEYS holds no keys")?.clone();
     let i = Rc::new(Isolate {
         fingerprint,
@@ -64,6 +74,7 @@ fn isolate(env: &Env) -> std::result::Result<Rc<Isolate>, String> {
         kid: active.kid.clone(),
         crypto: webcrypto::WebCrypto::new(active),
         session_key,
+        pairwise_salt,
     });
     ISOLATE.with(|c| *c.borrow_mut() = Some(i.clone()));
     Ok(i)
@@ -156,6 +167,7 @@ pub async fn main(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         crypto: &iso.crypto,
         signing_kid: &iso.kid,
         session_key: &iso.session_key,
+        pairwise_salt: iso.pairwise_salt.as_deref(),
         now: now(),
         log: &log,
     };

@@ -31,6 +31,8 @@ pub struct Provider<'a, C, U, G, T, K> {
     pub signing_kid: &'a str,
     /// HMAC key protecting login/consent page state (`SESSION_KEY`).
     pub session_key: &'a [u8],
+    /// Key for pairwise subject identifiers (`PAIRWISE_SALT`), if configured.
+    pub pairwise_salt: Option<&'a [u8]>,
     /// Seconds since the epoch.
     pub now: i64,
     /// Operator-facing log line (never given secrets, codes, tokens or passwords).

@@ -431,6 +431,7 @@ fn schemas_cover_every_model_field() {
         client_uri: s("https://app.example/"),
         logo_uri: s("https://app.example/logo.png"),
         client_id_issued_at: Some(1_700_000_000),
+        subject_type: edge_oidc::model::SubjectType::Pairwise,
     };
     for (name, record) in
         [("user", serde_json::to_value(&user).unwrap()), ("client", serde_json::to_value(&client).unwrap())]

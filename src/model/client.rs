@@ -27,6 +27,22 @@ impl AuthMethod {
     }
 }
 
+/// OpenID Connect Core §8: the kind of `sub` a client receives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectType {
+    #[default]
+    Public,
+    /// A different, unlinkable `sub` per sector (§8.1).
+    Pairwise,
+}
+
+impl SubjectType {
+    pub fn is_public(&self) -> bool {
+        *self == SubjectType::Public
+    }
+}
+
 fn default_auth_method() -> AuthMethod {
     // RFC 7591 §2: the default is client_secret_basic.
     AuthMethod::ClientSecretBasic
@@ -67,6 +83,9 @@ pub struct Client {
     /// Seconds since the epoch (RFC 7591 §3.2.1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id_issued_at: Option<i64>,
+    /// `public` (default) or `pairwise` (OpenID Connect Core §8, Registration §2).
+    #[serde(default, skip_serializing_if = "SubjectType::is_public")]
+    pub subject_type: SubjectType,
 }
 
 impl Client {
@@ -121,6 +140,9 @@ impl Client {
                 return Err(format!("response_types: '{r}' is not supported (supported: code)"));
             }
         }
+        if self.subject_type == SubjectType::Pairwise && self.sector().is_none() {
+            return Err("subject_type pairwise needs all redirect_uris on one host (the sector identifier, OpenID Connect Core §8.1; sector_identifier_uri is not supported)".into());
+        }
         let scopes: Vec<&str> = self.scope.split(' ').filter(|s| !s.is_empty()).collect();
         if !scopes.contains(&"openid") {
             return Err("scope must include openid".into());
@@ -131,6 +153,18 @@ impl Client {
             }
         }
         Ok(())
+    }
+
+    /// The sector identifier of a pairwise client: the host all its redirect URIs share
+    /// (OpenID Connect Core §8.1). `None` for public clients or mixed hosts.
+    pub fn sector(&self) -> Option<String> {
+        if self.subject_type != SubjectType::Pairwise {
+            return None;
+        }
+        let mut hosts =
+            self.redirect_uris.iter().map(|u| Url::parse(u).ok().and_then(|u| u.host_str().map(str::to_string)));
+        let first = hosts.next()??;
+        hosts.all(|h| h.as_deref() == Some(first.as_str())).then_some(first)
     }
 
     pub fn display_name(&self) -> &str {

@@ -19,7 +19,11 @@ pub struct Grant {
     pub code_challenge: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_challenge_method: Option<String>,
+    /// The `sub` this client receives (pairwise or public).
     pub sub: String,
+    /// The user's own `sub` when `sub` is pairwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_sub: Option<String>,
     pub username: String,
     pub auth_time: i64,
     /// The scope claims for the ID token, taken at consent time.

@@ -116,6 +116,14 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
                 "invalid_request",
             );
         }
+        if client.sector().is_some() && self.pairwise_salt.is_none() {
+            let m = format!(
+                "client '{}' asks for pairwise subjects but the PAIRWISE_SALT secret is not set",
+                client.client_id
+            );
+            (self.log)(&m);
+            return pages::error_page(400, "Application misconfigured", &m, "invalid_client");
+        }
         let to = ErrorRedirect { redirect_uri, state: params.get("state") };
         // 3. Everything else goes back to the client.
         match self.validate(&client, &params) {
@@ -272,6 +280,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
             code_challenge_method,
             csrf: csrf.clone(),
             grant_id,
+            sector: client.sector(),
             exp: self.now + self.config.interaction_ttl,
             user: None,
         };

@@ -12,7 +12,9 @@ pub const JWKS_PATH: &str = "/jwks.json";
 pub const REVOCATION_PATH: &str = "/revoke";
 pub const INTROSPECTION_PATH: &str = "/introspect";
 
-pub fn document(config: &Config) -> Value {
+/// `pairwise`: whether pairwise subjects can be issued (the `PAIRWISE_SALT` secret is set).
+pub fn document(config: &Config, pairwise: bool) -> Value {
+    let subject_types: &[&str] = if pairwise { &["public", "pairwise"] } else { &["public"] };
     json!({
         "issuer": config.issuer,
         "authorization_endpoint": config.endpoint(AUTHORIZE_PATH),
@@ -27,7 +29,7 @@ pub fn document(config: &Config) -> Value {
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code"],
-        "subject_types_supported": ["public"],
+        "subject_types_supported": subject_types,
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256", "plain"],
@@ -47,7 +49,7 @@ mod tests {
     #[test]
     fn endpoints_derive_from_issuer() {
         let c = Config::from_vars(|k| (k == "ISSUER").then(|| "https://id.example.com".to_string())).unwrap();
-        let d = document(&c);
+        let d = document(&c, false);
         assert_eq!(d["issuer"], "https://id.example.com");
         assert_eq!(d["token_endpoint"], "https://id.example.com/token");
         assert_eq!(d["request_uri_parameter_supported"], false);

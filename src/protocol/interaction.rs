@@ -34,6 +34,9 @@ pub struct Interaction {
     pub grant_id: String,
     /// Seconds since the epoch after which the page is refused.
     pub exp: i64,
+    /// The sector identifier when the client receives pairwise subjects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sector: Option<String>,
     /// Set once the user has signed in (consent stage).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<SignedIn>,
@@ -41,7 +44,11 @@ pub struct Interaction {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignedIn {
+    /// The `sub` for this client.
     pub sub: String,
+    /// The user's own `sub`, when `sub` is pairwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_sub: Option<String>,
     pub username: String,
     pub auth_time: i64,
     /// The ID token claims for the granted scopes, read at login.
@@ -85,6 +92,7 @@ impl Interaction {
             code_challenge: self.code_challenge,
             code_challenge_method: self.code_challenge_method,
             sub: user.sub,
+            local_sub: user.local_sub,
             username: user.username,
             auth_time: user.auth_time,
             id_token_claims: user.claims,
@@ -143,6 +151,7 @@ mod tests {
             code_challenge_method: None,
             csrf: "x".repeat(43),
             grant_id: "g".repeat(22),
+            sector: None,
             exp: 100,
             user: None,
         }

@@ -164,8 +164,14 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
             Err(e) => return self.unavailable_page(&ix, login, &format!("login: grant store: {e}")),
         }
         let claims = user.claims_for_scopes(ix.scope.split(' '));
-        let signed_in =
-            SignedIn { sub: user.sub.clone(), username: user.username.clone(), auth_time: self.now, claims };
+        // OpenID Connect Core §8.1: a pairwise client gets its own sub for this user.
+        let (sub, local_sub) = match (&ix.sector, self.pairwise_salt) {
+            (Some(sector), Some(salt)) => {
+                (crate::crypto::pairwise_sub(salt, sector, &user.sub), Some(user.sub.clone()))
+            }
+            _ => (user.sub.clone(), None),
+        };
+        let signed_in = SignedIn { sub, local_sub, username: user.username.clone(), auth_time: self.now, claims };
         let consent = Interaction { user: Some(signed_in), exp: self.now + self.config.interaction_ttl, ..ix };
         self.consent_page(&consent)
     }

@@ -15,8 +15,12 @@ pub struct Documents {
 }
 
 impl Documents {
-    pub fn new(config: &crate::config::Config, keys: &crate::keys::PrivateJwkSet) -> Documents {
-        Documents { discovery: super::discovery::document(config).to_string(), jwks: keys.public_jwks().to_string() }
+    /// `pairwise`: whether the `PAIRWISE_SALT` secret is set.
+    pub fn new(config: &crate::config::Config, keys: &crate::keys::PrivateJwkSet, pairwise: bool) -> Documents {
+        Documents {
+            discovery: super::discovery::document(config, pairwise).to_string(),
+            jwks: keys.public_jwks().to_string(),
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use crate::crypto::native::{hash_password, NativeCrypto};
 use crate::crypto::{b64url, hash_client_secret, sha256};
 use crate::http::{Request, Response};
 use crate::keys::{test_key, PrivateJwkSet};
+use crate::model::Client;
 use crate::store::memory::{MemoryGrants, MemoryKv, MemoryThrottles};
 use serde_json::{json, Value};
 use std::cell::{Cell, RefCell};
@@ -120,7 +121,7 @@ impl World {
         if let Some(c) = self.cookie.borrow().as_ref() {
             req.headers.push(("cookie".into(), c.clone()));
         }
-        let docs = Documents::new(&self.config, &self.keys);
+        let docs = Documents::new(&self.config, &self.keys, true);
         if let Some(r) = static_route(&req, &docs) {
             return r;
         }
@@ -134,6 +135,7 @@ impl World {
             crypto: &self.crypto,
             signing_kid: &self.keys.active().unwrap().kid,
             session_key: &self.session_key,
+            pairwise_salt: Some(b"pairwise-salt-for-tests-0123456789"),
             now: self.now.get(),
             log: &log,
         };
@@ -1070,4 +1072,51 @@ fn address_and_phone_scopes() {
         ("state", "s"),
     ]);
     assert_eq!(param(&redirect_params(&r, CB), "error"), Some("invalid_scope"));
+}
+
+#[test]
+fn pairwise_subjects() {
+    let w = World::new();
+    let pairwise = |id: &str, cb: &str| {
+        let mut c: Value = serde_json::from_str(&client_record(id, "client_secret_basic", Some(BASIC_SECRET))).unwrap();
+        c["subject_type"] = json!("pairwise");
+        c["redirect_uris"] = json!([cb]);
+        w.clients.put(id, &c.to_string());
+    };
+    pairwise("pw1", CB);
+    pairwise("pw2", "https://app.example/other"); // same sector (host) as pw1
+    pairwise("pw3", "https://elsewhere.example/cb");
+    let sub_for = |id: &str, cb: &str| {
+        let page =
+            w.authorize(&[("response_type", "code"), ("client_id", id), ("redirect_uri", cb), ("scope", "openid")]);
+        let p = redirect_params(&w.consent(&w.login(&page, "alice", PASSWORD), "allow"), cb);
+        let (s, v, _) = w.token(
+            &[("grant_type", "authorization_code"), ("code", param(&p, "code").unwrap()), ("redirect_uri", cb)],
+            Some((id, BASIC_SECRET)),
+        );
+        assert_eq!(s, 200, "{v}");
+        let c = verify_id_token(&w, v["id_token"].as_str().unwrap());
+        let at = v["access_token"].as_str().unwrap().to_string();
+        let r = w.call(Request {
+            method: "GET".into(),
+            path: "/userinfo".into(),
+            headers: vec![("authorization".into(), format!("Bearer {at}"))],
+            ..Default::default()
+        });
+        let u: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(u["sub"], c["sub"], "userinfo and ID token agree");
+        c["sub"].as_str().unwrap().to_string()
+    };
+    let s1 = sub_for("pw1", CB);
+    assert_ne!(s1, "u-7f3a9c", "not the user's own sub");
+    assert_eq!(sub_for("pw1", CB), s1, "stable");
+    assert_eq!(sub_for("pw2", "https://app.example/other"), s1, "same sector, same sub");
+    assert_ne!(sub_for("pw3", "https://elsewhere.example/cb"), s1, "other sector, other sub");
+    // Pairwise needs one host, and the discovery document says it is supported.
+    let mut bad: Value = serde_json::from_str(&client_record("pw4", "none", None)).unwrap();
+    bad["subject_type"] = json!("pairwise");
+    let e = Client::from_record("pw4", &bad.to_string()).unwrap_err();
+    assert!(e.contains("one host"), "{e}");
+    let d: Value = serde_json::from_slice(&w.get("/.well-known/openid-configuration").body).unwrap();
+    assert_eq!(d["subject_types_supported"], json!(["public", "pairwise"]));
 }

@@ -72,7 +72,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
         };
         // Fresh claims from the user record; a removed or re-created user has no access.
         let user = match self.users.by_username(&grant.username).await {
-            Ok(Some(u)) if u.sub == grant.sub => u,
+            Ok(Some(u)) if u.sub == *grant.local_sub.as_ref().unwrap_or(&grant.sub) => u,
             Ok(_) => return unauthorized(&OAuthError::invalid_token("the user no longer exists")),
             Err(e) => {
                 (self.log)(&format!("userinfo: {e}"));
@@ -84,7 +84,8 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
             }
         };
         let mut claims = user.claims_for_scopes(grant.scopes());
-        claims.insert("sub".into(), Value::String(user.sub.clone()));
+        // The sub this client knows the user by (pairwise or public).
+        claims.insert("sub".into(), Value::String(grant.sub.clone()));
         Response::json(200, &Value::Object(claims)).no_store().cors()
     }
 }

@@ -156,6 +156,12 @@ pub struct ClientAddArgs {
     #[arg(long, value_name = "URL")]
     pub logo_uri: Option<String>,
 
+    /// Give this client pairwise subject identifiers (OpenID Connect Core §8.1): its `sub` for a
+    /// user differs from every other sector's. All redirect URIs must share one host. Needs the
+    /// PAIRWISE_SALT secret.
+    #[arg(long)]
+    pub pairwise: bool,
+
     /// Replace an existing client with this id (its old secret stops working).
     #[arg(long)]
     pub force: bool,

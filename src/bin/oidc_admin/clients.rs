@@ -5,7 +5,7 @@ use crate::error::{failed, usage, Result};
 use crate::kv::{Kv, Namespace, Record};
 use crate::output::{record_outcome, table, Outcome};
 use edge_oidc::crypto::{hash_client_secret, random_token};
-use edge_oidc::model::{AuthMethod, Client};
+use edge_oidc::model::{AuthMethod, Client, SubjectType};
 use serde_json::{json, Value};
 
 pub fn run(cmd: &ClientsCommand, kv: &mut impl Kv) -> Result<Outcome> {
@@ -26,6 +26,7 @@ pub struct NewClient {
     pub scope: String,
     pub client_uri: Option<String>,
     pub logo_uri: Option<String>,
+    pub pairwise: bool,
 }
 
 impl NewClient {
@@ -38,6 +39,7 @@ impl NewClient {
             scope: a.scope.clone(),
             client_uri: a.client_uri.clone(),
             logo_uri: a.logo_uri.clone(),
+            pairwise: a.pairwise,
         }
     }
 
@@ -59,6 +61,7 @@ impl NewClient {
             client_uri: self.client_uri,
             logo_uri: self.logo_uri,
             client_id_issued_at: Some(now),
+            subject_type: if self.pairwise { SubjectType::Pairwise } else { SubjectType::Public },
         };
         client.validate().map_err(|e| usage(format!("client '{}': {e}", client.client_id)))?;
         Ok((client, secret))

@@ -50,6 +50,7 @@ fn demo_client(redirect_uri: &str) -> NewClient {
         scope: "openid profile email".into(),
         client_uri: None,
         logo_uri: None,
+        pairwise: false,
     }
 }
 

@@ -114,9 +114,9 @@ chmod 600 "$DEV_VARS"
 # --- Seed (before wrangler starts) ------------------------------------------------------------
 json_field() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
-add_client() { # <id> <auth method> <name>  -> prints the JSON
+add_client() { # <id> <auth method> <name> [extra flags...]  -> prints the JSON; $SCOPE overrides
     admin clients add "$1" --redirect-uri "$REDIRECT_URI" --auth-method "$2" --name "$3" \
-        --scope "openid profile email" --json
+        --scope "${SCOPE:-openid profile email}" --json "${@:4}"
 }
 
 BASIC_NAME="E2E Basic Client"
@@ -132,13 +132,19 @@ POST_ID=$(json_field client_id <<<"$OUT") && POST_SECRET=$(json_field client_sec
     || die "unexpected output from 'clients add e2e-post --json': $OUT"
 OUT=$(add_client e2e-public none "$PUBLIC_NAME") || die "adding client e2e-public failed"
 PUBLIC_ID=$(json_field client_id <<<"$OUT") || die "unexpected output from 'clients add e2e-public --json': $OUT"
-for s in "$BASIC_SECRET" "$POST_SECRET"; do
+# A pairwise client (OpenID Connect Core §8.1) that may also ask for address and phone.
+OUT=$(SCOPE="openid profile email address phone" add_client e2e-pairwise client_secret_basic \
+    "E2E Pairwise Client" --pairwise) || die "adding client e2e-pairwise failed"
+PAIRWISE_ID=$(json_field client_id <<<"$OUT") && PAIRWISE_SECRET=$(json_field client_secret <<<"$OUT") \
+    || die "unexpected output from 'clients add e2e-pairwise --json': $OUT"
+for s in "$BASIC_SECRET" "$POST_SECRET" "$PAIRWISE_SECRET"; do
     [[ -n "$s" && "$s" != None && "$s" != null ]] || die "a confidential client got no secret"
 done
 
 printf '%s\n' "$PASSWORD" | admin users add "$USERNAME" --password-stdin \
     --email "$EMAIL" --email-verified --name "Alice Example" --given-name Alice --family-name Example \
-    --picture https://example.com/alice.png >/dev/null \
+    --picture https://example.com/alice.png --phone-number "+1 425 555 0100" --phone-number-verified \
+    --street-address "1 Main Street" --locality Springfield --country US >/dev/null \
     || die "adding user $USERNAME failed"
 
 # Accounts and a client used only by the abuse-resistance tests (throttle.rs, logs.rs): they
@@ -207,6 +213,7 @@ E2E_ISSUER="$ISSUER" \
 E2E_BASIC_ID="$BASIC_ID" E2E_BASIC_SECRET="$BASIC_SECRET" E2E_BASIC_NAME="$BASIC_NAME" \
 E2E_POST_ID="$POST_ID" E2E_POST_SECRET="$POST_SECRET" E2E_POST_NAME="$POST_NAME" \
 E2E_PUBLIC_ID="$PUBLIC_ID" E2E_PUBLIC_NAME="$PUBLIC_NAME" \
+E2E_PAIRWISE_ID="$PAIRWISE_ID" E2E_PAIRWISE_SECRET="$PAIRWISE_SECRET" \
 E2E_REDIRECT_URI="$REDIRECT_URI" \
 E2E_USERNAME="$USERNAME" E2E_PASSWORD="$PASSWORD" E2E_EMAIL="$EMAIL" \
 E2E_CODE_TTL="$CODE_TTL" \

@@ -678,8 +678,13 @@ fn plain_client() -> &'static Client {
 
 /// `POST /token` with the given client authentication and form.
 pub fn token_request(auth: ClientAuth, form: &[(&str, &str)]) -> Page {
+    client_request("/token", auth, form)
+}
+
+/// A client-authenticated form `POST` to `path` (token, revocation, introspection endpoints).
+pub fn client_request(path: &str, auth: ClientAuth, form: &[(&str, &str)]) -> Page {
     let mut fields: Vec<(&str, &str)> = form.to_vec();
-    let url = endpoint("/token");
+    let url = endpoint(path);
     let mut req = plain_client().post(&url);
     match auth {
         ClientAuth::Basic(id, secret) => {

@@ -18,7 +18,7 @@ dev: build admin
 
 # PROPTEST_CASES bounds the property tests ("fuzzing") of src/protocol/fuzz.rs.
 unit: tools
-	PROPTEST_CASES=$${PROPTEST_CASES:-2000} cargo test --workspace --exclude e2e -- --include-ignored
+	PROPTEST_CASES=$${PROPTEST_CASES:-2000} cargo test --workspace --exclude e2e
 
 e2e: build admin
 	bash scripts/e2e.sh

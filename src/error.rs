@@ -130,12 +130,3 @@ impl fmt::Display for StoreError {
         }
     }
 }
-
-impl From<StoreError> for OAuthError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Unavailable(m) => OAuthError::unavailable(format!("storage is unavailable, retry later ({m})")),
-            StoreError::Malformed(m) => OAuthError::new(ErrorCode::ServerError, m),
-        }
-    }
-}

@@ -22,9 +22,10 @@ use std::rc::Rc;
 use worker::{console_error, event, Context, Env, Headers, Request, Response, Result};
 
 /// What is prepared once per isolate: parsed configuration, the discovery document and
-/// JWKS bytes, and the imported signing key (inside `crypto`).
+/// JWKS bytes, and the imported signing key (inside `crypto`). A Worker version's variables
+/// and secrets are fixed for the life of its isolates (changing them deploys a new version),
+/// so nothing is re-read per request.
 struct Isolate {
-    fingerprint: [u8; 32],
     config: Config,
     docs: Documents,
     crypto: webcrypto::WebCrypto,
@@ -42,18 +43,12 @@ fn var(env: &Env, name: &str) -> Option<String> {
 }
 
 fn isolate(env: &Env) -> std::result::Result<Rc<Isolate>, String> {
-    let issuer = var(env, "ISSUER").unwrap_or_default();
+    if let Some(i) = ISOLATE.with(|c| c.borrow().clone()) {
+        return Ok(i);
+    }
     let keys_json = var(env, "SIGNING_KEYS").ok_or("the SIGNING_KEYS secret is not set (see README: Configuration)")?;
     let session = var(env, "SESSION_KEY").ok_or("the SESSION_KEY secret is not set (see README: Configuration)")?;
     let salt = var(env, "PAIRWISE_SALT");
-    let fingerprint = crate::crypto::sha256(
-        format!("{issuer}\0{keys_json}\0{session}\0{}", salt.as_deref().unwrap_or("")).as_bytes(),
-    );
-    if let Some(i) = ISOLATE.with(|c| c.borrow().clone()) {
-        if i.fingerprint == fingerprint {
-            return Ok(i);
-        }
-    }
     let config = Config::from_vars(|name| var(env, name))?;
     let keys = PrivateJwkSet::parse(&keys_json)?;
     let session_key = crate::crypto::b64url_decode(session.trim())
@@ -68,7 +63,6 @@ fn isolate(env: &Env) -> std::result::Result<Rc<Isolate>, String> {
     let docs = Documents::new(&config, &keys, pairwise_salt.is_some());
     let active = keys.active().ok_or("SIGNING_KEYS holds no keys")?.clone();
     let i = Rc::new(Isolate {
-        fingerprint,
         config,
         docs,
         kid: active.kid.clone(),

@@ -599,9 +599,8 @@ fn wrangler_failures_are_reported() {
 
 // ---------------------------------------------------------------- through wrangler
 
-/// Local KV through the pinned wrangler (needs node and `npm ci`; slow, so opt-in).
+/// Local KV through the pinned wrangler (needs node and `npm ci`, which `make test` runs first).
 #[test]
-#[ignore = "runs wrangler: cargo test --test schemas -- --ignored"]
 fn wrangler_local_round_trip() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let wrangler = root.join("node_modules/.bin/wrangler");

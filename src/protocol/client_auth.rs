@@ -122,6 +122,14 @@ pub fn auth_error(e: AuthError) -> Response {
 }
 
 impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> Provider<'_, C, U, G, T, K> {
+    /// The prologue of the token, revocation and introspection endpoints: the form body and
+    /// the client it authenticates.
+    pub async fn client_form(&self, req: &Request) -> Result<(Params, Client), Response> {
+        let form = req.form().map_err(|e| error_json(&e))?;
+        let client = self.authenticate_client(req, &form).await?;
+        Ok((form, client))
+    }
+
     /// Client authentication for the token, revocation and introspection endpoints, with
     /// failures counted per client and IP (the check runs in parallel with the client lookup).
     pub async fn authenticate_client(&self, req: &Request, form: &Params) -> Result<Client, Response> {

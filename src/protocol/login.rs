@@ -120,8 +120,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
         if let Some(page) = refused {
             // Give back the attempt a counter did allow.
             let allowed = |r: &Result<Verdict, StoreError>| r.as_ref().is_ok_and(|v| v.is_allowed());
-            let release =
-                |r: &Result<Verdict, StoreError>| if allowed(r) { TCommand::Release } else { TCommand::Check };
+            let release = |r: &Result<Verdict, StoreError>| allowed(r).then_some(TCommand::Release);
             self.settle(&account, &ip, release(&a), release(&i)).await;
             return page;
         }
@@ -139,16 +138,16 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
         };
         let user = match (verified, user) {
             (Ok(true), Some(u)) => {
-                self.settle(&account, &ip, TCommand::Succeed, TCommand::Release).await;
+                self.settle(&account, &ip, Some(TCommand::Succeed), Some(TCommand::Release)).await;
                 u
             }
             (Ok(_), _) => {
-                let fail = |policy| TCommand::Fail { policy };
+                let fail = |policy| Some(TCommand::Fail { policy });
                 self.settle(&account, &ip, fail(self.config.account_policy()), fail(self.config.ip_policy())).await;
                 return self.login_page(400, &ix, login, Some(BAD_CREDENTIALS));
             }
             (Err(e), _) => {
-                self.settle(&account, &ip, TCommand::Release, TCommand::Release).await;
+                self.settle(&account, &ip, Some(TCommand::Release), Some(TCommand::Release)).await;
                 return self.unavailable_page(&ix, login, &format!("login: password check failed: {e}"));
             }
         };
@@ -176,12 +175,12 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
         self.consent_page(&consent)
     }
 
-    /// Settles the attempt on both counters (in parallel); `Check` leaves a counter alone.
-    async fn settle(&self, account: &str, ip: &str, on_account: TCommand, on_ip: TCommand) {
-        let send = |key, cmd| async move {
+    /// Settles the attempt on both counters (in parallel); `None` leaves a counter alone.
+    async fn settle(&self, account: &str, ip: &str, on_account: Option<TCommand>, on_ip: Option<TCommand>) {
+        let send = |key, cmd: Option<TCommand>| async move {
             match cmd {
-                TCommand::Check => Ok(Verdict::Allowed),
-                cmd => self.throttles.send(key, cmd).await,
+                None => Ok(Verdict::Allowed),
+                Some(cmd) => self.throttles.send(key, cmd).await,
             }
         };
         let (a, i) = join(send(account, on_account), send(ip, on_ip)).await;

@@ -8,26 +8,27 @@ use crate::crypto::Crypto;
 use crate::error::OAuthError;
 use crate::http::{error_json, Request, Response};
 use crate::model::grant::split_handle;
+use crate::model::Client;
 use crate::store::{ClientStore, GrantStore, ThrottleStore, UserStore};
 use serde_json::json;
 
 impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> Provider<'_, C, U, G, T, K> {
+    /// The authenticated client and the required `token` parameter (RFC 7009 §2.1, RFC 7662 §2.1).
+    async fn token_param(&self, req: &Request) -> Result<(Client, String), Response> {
+        let (form, client) = self.client_form(req).await?;
+        let token = form.get("token").ok_or_else(|| error_json(&OAuthError::invalid_request("token is required")))?;
+        Ok((client, token.to_string()))
+    }
+
     pub async fn revoke(&self, req: &Request) -> Response {
-        let form = match req.form() {
-            Ok(f) => f,
-            Err(e) => return error_json(&e),
-        };
-        let client = match self.authenticate_client(req, &form).await {
-            Ok(c) => c,
+        let (client, token) = match self.token_param(req).await {
+            Ok(v) => v,
             Err(r) => return r,
-        };
-        let Some(token) = form.get("token") else {
-            return error_json(&OAuthError::invalid_request("token is required"));
         };
         // RFC 7009 §2.1: token_type_hint is only a hint; both kinds are looked up anyway.
         // §2.2: an invalid or unknown token is answered 200 as well.
         let ok = Response::new(200, "application/json", "{}").no_store().cors();
-        let Some((grant_id, secret)) = split_handle(token) else { return ok };
+        let Some((grant_id, secret)) = split_handle(&token) else { return ok };
         let cmd = Command::Revoke { token_hash: secret_hash(secret), client_id: client.client_id };
         match self.grants.send(grant_id, cmd).await {
             Ok(_) => ok,
@@ -40,19 +41,12 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
     }
 
     pub async fn introspect(&self, req: &Request) -> Response {
-        let form = match req.form() {
-            Ok(f) => f,
-            Err(e) => return error_json(&e),
-        };
-        let client = match self.authenticate_client(req, &form).await {
-            Ok(c) => c,
+        let (client, token) = match self.token_param(req).await {
+            Ok(v) => v,
             Err(r) => return r,
         };
-        let Some(token) = form.get("token") else {
-            return error_json(&OAuthError::invalid_request("token is required"));
-        };
         let inactive = Response::json(200, &json!({"active": false})).no_store().cors();
-        let Some((grant_id, secret)) = split_handle(token) else { return inactive };
+        let Some((grant_id, secret)) = split_handle(&token) else { return inactive };
         match self.grants.send(grant_id, Command::Access { token_hash: secret_hash(secret) }).await {
             // RFC 7662 §2.2: the token's meta-information.
             Ok(Reply::Active { grant, issued_at, expires_at }) if grant.client_id == client.client_id => {

@@ -16,16 +16,8 @@ use serde_json::json;
 
 impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> Provider<'_, C, U, G, T, K> {
     pub async fn token(&self, req: &Request) -> Response {
-        if req.method != "POST" {
-            return error_json(&OAuthError::invalid_request("the token endpoint accepts POST only"))
-                .with_header("allow", "POST, OPTIONS");
-        }
-        let form = match req.form() {
-            Ok(f) => f,
-            Err(e) => return error_json(&e),
-        };
-        let client = match self.authenticate_client(req, &form).await {
-            Ok(c) => c,
+        let (form, client) = match self.client_form(req).await {
+            Ok(v) => v,
             Err(r) => return r,
         };
         match form.get("grant_type") {

@@ -3,7 +3,7 @@
 use super::grant_object::{secret_hash, Command, Reply};
 use super::Provider;
 use crate::crypto::Crypto;
-use crate::error::{ErrorCode, OAuthError};
+use crate::error::{OAuthError, StoreError};
 use crate::http::{error_json, Request, Response};
 use crate::model::grant::split_handle;
 use crate::store::{ClientStore, GrantStore, ThrottleStore, UserStore};
@@ -76,11 +76,14 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
             Ok(_) => return unauthorized(&OAuthError::invalid_token("the user no longer exists")),
             Err(e) => {
                 (self.log)(&format!("userinfo: {e}"));
-                let err: OAuthError = e.into();
-                if err.code == ErrorCode::TemporarilyUnavailable {
-                    return error_json(&err);
-                }
-                return unauthorized(&OAuthError::invalid_token("the user's record cannot be read"));
+                return match e {
+                    StoreError::Unavailable(_) => {
+                        error_json(&OAuthError::unavailable("the user store is unavailable, retry"))
+                    }
+                    StoreError::Malformed(_) => {
+                        unauthorized(&OAuthError::invalid_token("the user's record cannot be read"))
+                    }
+                };
             }
         };
         let mut claims = user.claims_for_scopes(grant.scopes());

@@ -372,6 +372,7 @@ async function main() {
       durableObjects: {
         GRANTS: { className: "Grants", useSQLite: true },
         THROTTLES: { className: "Throttles", useSQLite: true },
+        ACCOUNTS: { className: "Accounts", useSQLite: true },
       },
       ...(PROFILE ? { inspectorPort: 0 } : {}),
       bindings: {

@@ -16,6 +16,8 @@ pub struct Config {
     pub id_token_ttl: i64,
     /// How long a login/consent page stays usable.
     pub interaction_ttl: i64,
+    /// How long a browser login session lasts (absolute, from sign-in).
+    pub session_ttl: i64,
     /// Whether cookies get `Secure` and the `__Host-` prefix (true when the issuer is https).
     pub secure_cookies: bool,
     /// Failed logins per account before it is locked (with growing delays before that).
@@ -35,6 +37,7 @@ pub const DEFAULT_CODE_TTL: i64 = 60;
 pub const DEFAULT_ACCESS_TOKEN_TTL: i64 = 3600;
 pub const DEFAULT_ID_TOKEN_TTL: i64 = 3600;
 pub const DEFAULT_INTERACTION_TTL: i64 = 600;
+pub const DEFAULT_SESSION_TTL: i64 = 86_400;
 
 impl Config {
     /// Builds the configuration from a variable lookup (`ISSUER`, `CODE_TTL_SECONDS`,
@@ -70,6 +73,7 @@ impl Config {
             access_token_ttl: ttl("ACCESS_TOKEN_TTL_SECONDS", DEFAULT_ACCESS_TOKEN_TTL, 86_400)?,
             id_token_ttl: ttl("ID_TOKEN_TTL_SECONDS", DEFAULT_ID_TOKEN_TTL, 86_400)?,
             interaction_ttl: ttl("INTERACTION_TTL_SECONDS", DEFAULT_INTERACTION_TTL, 3600)?,
+            session_ttl: ttl("SESSION_TTL_SECONDS", DEFAULT_SESSION_TTL, 30 * 86_400)?,
             login_max_failures: ttl("LOGIN_MAX_FAILURES", 5, 1000)? as u32,
             login_max_failures_ip: ttl("LOGIN_MAX_FAILURES_IP", 20, 100_000)? as u32,
             client_max_failures: ttl("CLIENT_MAX_FAILURES", 10, 1000)? as u32,

@@ -1,10 +1,12 @@
 //! The records: clients and users (KV, written by operators) and grants (Durable Object).
 
 pub mod client;
+pub mod custom_scope;
 pub mod grant;
 pub mod scope;
 pub mod user;
 
 pub use client::{AuthMethod, Client, SubjectType};
+pub use custom_scope::ScopeDef;
 pub use grant::Grant;
 pub use user::User;

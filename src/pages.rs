@@ -9,6 +9,9 @@ pub const LOGIN: &str = include_str!("../static/login.html");
 pub const CONSENT: &str = include_str!("../static/consent.html");
 pub const ERROR: &str = include_str!("../static/error.html");
 pub const INDEX: &str = include_str!("../static/index.html");
+pub const LOGOUT: &str = include_str!("../static/logout.html");
+pub const MESSAGE: &str = include_str!("../static/message.html");
+pub const CONSENTS: &str = include_str!("../static/consents.html");
 pub const STYLE: &str = include_str!("../static/style.css");
 
 pub fn escape(s: &str) -> String {
@@ -67,6 +70,12 @@ pub fn page_response(status: u16, html: String, form_targets: &[String]) -> Resp
 /// an invalid client or redirect URI), or that concern the user's browser.
 pub fn error_page(status: u16, heading: &str, message: &str, code: &str) -> Response {
     let body = render(ERROR, &[], &[("heading", heading), ("message", message), ("code", code)]);
+    page(status, heading, &body, &[])
+}
+
+/// A page that only tells the user something (signed out, nothing to show).
+pub fn message_page(status: u16, heading: &str, message: &str) -> Response {
+    let body = render(MESSAGE, &[], &[("heading", heading), ("message", message)]);
     page(status, heading, &body, &[])
 }
 

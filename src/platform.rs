@@ -2,6 +2,7 @@
 //! requests and responses, configuration from the environment, and the KV, Durable
 //! Object and WebCrypto implementations of the store and crypto traits.
 
+mod accounts;
 mod grants;
 mod kv;
 mod objects;
@@ -142,13 +143,19 @@ pub async fn main(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     if let Some(r) = router::static_route(&req, &iso.docs) {
         return from_http(r);
     }
-    let bindings = (env.kv("CLIENTS"), env.kv("USERS"), env.durable_object("GRANTS"), env.durable_object("THROTTLES"));
+    let bindings = (
+        env.kv("CLIENTS"),
+        env.kv("USERS"),
+        env.durable_object("GRANTS"),
+        env.durable_object("THROTTLES"),
+        env.durable_object("ACCOUNTS"),
+    );
     let stores = match bindings {
-        (Ok(c), Ok(u), Ok(g), Ok(t)) => {
-            (kv::KvClients(c), kv::KvUsers(u), grants::DoGrants(g), throttles::DoThrottles(t))
+        (Ok(c), Ok(u), Ok(g), Ok(t), Ok(a)) => {
+            (kv::KvClients(c), kv::KvUsers(u), grants::DoGrants(g), throttles::DoThrottles(t), accounts::DoAccounts(a))
         }
         _ => {
-            log("configuration error: a CLIENTS/USERS KV or GRANTS/THROTTLES Durable Object binding is missing");
+            log("configuration error: a CLIENTS/USERS KV or GRANTS/THROTTLES/ACCOUNTS Durable Object binding is missing");
             return from_http(error_json(&OAuthError::unavailable("the provider's storage bindings are missing")));
         }
     };
@@ -158,6 +165,7 @@ pub async fn main(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         users: &stores.1,
         grants: &stores.2,
         throttles: &stores.3,
+        accounts: &stores.4,
         crypto: &iso.crypto,
         signing_kid: &iso.kid,
         session_key: &iso.session_key,

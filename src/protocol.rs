@@ -2,16 +2,22 @@
 //! request, the stores, the clock and the signer, returning a response value.
 //! [`router::handle`] dispatches by method and path.
 
+pub mod account_object;
 pub mod authorize;
+pub mod claims;
 pub mod client_auth;
+pub mod consents;
 pub mod discovery;
 pub mod grant_object;
 pub mod id_token;
 pub mod interaction;
 pub mod login;
+pub mod logout;
 pub mod pkce;
 pub mod revocation;
 pub mod router;
+pub mod sealed;
+pub mod session;
 pub mod throttle;
 pub mod token;
 pub mod userinfo;
@@ -20,12 +26,14 @@ use crate::config::Config;
 
 /// Everything an endpoint may use. Built per request by the platform layer (and by tests,
 /// with in-memory stores and a fixed `now`).
-pub struct Provider<'a, C, U, G, T, K> {
+pub struct Provider<'a, C, U, G, T, A, K> {
     pub config: &'a Config,
     pub clients: &'a C,
     pub users: &'a U,
     pub grants: &'a G,
     pub throttles: &'a T,
+    /// Users' sessions and consents (one Durable Object per user).
+    pub accounts: &'a A,
     pub crypto: &'a K,
     /// `kid` of the key that `crypto` signs with.
     pub signing_kid: &'a str,

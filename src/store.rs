@@ -2,7 +2,9 @@
 //! The Workers implementations (KV, Durable Objects) are in `platform`.
 
 use crate::error::StoreError;
+use crate::model::ScopeDef;
 use crate::model::{Client, User};
+use crate::protocol::account_object;
 use crate::protocol::grant_object::{Command, Reply};
 use crate::protocol::throttle;
 
@@ -12,6 +14,8 @@ pub mod memory;
 pub trait ClientStore {
     /// `Ok(None)` for an unknown client; `Err(Malformed)` names the record and field.
     async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError>;
+    /// A custom scope defined by the operator (key `scope:<name>`); `Ok(None)` if undefined.
+    async fn scope(&self, name: &str) -> Result<Option<ScopeDef>, StoreError>;
 }
 
 #[allow(async_fn_in_trait)]
@@ -25,6 +29,12 @@ pub trait UserStore {
 pub trait GrantStore {
     /// Sends a command to the grant's object (one round trip) and returns its reply.
     async fn send(&self, grant_id: &str, cmd: Command) -> Result<Reply, StoreError>;
+}
+
+#[allow(async_fn_in_trait)]
+pub trait AccountStore {
+    /// Sends a command to the account object of the user whose own `sub` is `sub`.
+    async fn send(&self, sub: &str, cmd: account_object::Command) -> Result<account_object::Reply, StoreError>;
 }
 
 #[allow(async_fn_in_trait)]

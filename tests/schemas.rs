@@ -350,7 +350,8 @@ fn broken_records_fail_the_schemas() {
     assert_invalid("client", &with(&good_client, json!({"grant_types": ["implicit"]})), "the implicit grant");
     assert_invalid("client", &with(&good_client, json!({"response_types": ["token"]})), "response type token");
     assert_invalid("client", &with(&good_client, json!({"scope": "profile email"})), "no openid scope");
-    assert_invalid("client", &with(&good_client, json!({"scope": "openid admin"})), "an unknown scope");
+    assert_valid("client", &with(&good_client, json!({"scope": "openid groups"})));
+    assert_invalid("client", &with(&good_client, json!({"scope": "openid \"bad\""})), "a scope with a quote");
     assert_invalid("client", &with(&good_client, json!({"redirect_uris": ["https://a.example/cb#x"]})), "a fragment");
     assert_invalid("client", &with(&good_client, json!({"colour": "blue"})), "an unknown field");
     assert_invalid("client", &with(&good_client, json!({"client_id": "bad id"})), "a space in client_id");
@@ -376,6 +377,15 @@ fn broken_records_fail_the_schemas() {
     assert_invalid("user", &with(&good_user, json!({"email_verified": "yes"})), "a string email_verified");
     assert_invalid("user", &with(&good_user, json!({"email": "nobody"})), "an email without '@'");
     assert_invalid("user", &with(&good_user, json!({"password": "hunter2"})), "a password field");
+
+    assert_invalid("user", &with(&good_user, json!({"claims": {"sub": "admin"}})), "a registered claim name");
+    assert_invalid("user", &with(&good_user, json!({"claims": {"email": "x@y"}})), "a standard claim as custom");
+    assert_valid("user", &with(&good_user, json!({"claims": {"https://example.com/roles": ["admin"]}})));
+
+    assert_valid("scope", &json!({"name": "groups", "description": "see your teams", "claims": ["groups"]}));
+    assert_invalid("scope", &json!({"name": "email", "description": "d", "claims": []}), "a standard scope name");
+    assert_invalid("scope", &json!({"name": "g", "description": "d", "claims": ["aud"]}), "a registered claim");
+    assert_invalid("scope", &json!({"name": "g", "claims": []}), "no description");
 
     assert_valid("user-email", &json!({"username": "alice"}));
     assert_invalid("user-email", &json!({}), "no username");
@@ -418,6 +428,7 @@ fn schemas_cover_every_model_field() {
         }),
         phone_number: s("+44 1865 000000"),
         phone_number_verified: Some(false),
+        claims: serde_json::from_value(json!({"groups": ["staff"], "https://example.com/roles": ["admin"]})).unwrap(),
     };
     let client = Client {
         client_id: "app".into(),
@@ -432,10 +443,18 @@ fn schemas_cover_every_model_field() {
         logo_uri: s("https://app.example/logo.png"),
         client_id_issued_at: Some(1_700_000_000),
         subject_type: edge_oidc::model::SubjectType::Pairwise,
+        post_logout_redirect_uris: vec!["https://app.example/bye".into()],
     };
-    for (name, record) in
-        [("user", serde_json::to_value(&user).unwrap()), ("client", serde_json::to_value(&client).unwrap())]
-    {
+    let scope = edge_oidc::model::ScopeDef {
+        name: "groups".into(),
+        description: "see your teams".into(),
+        claims: vec!["groups".into()],
+    };
+    for (name, record) in [
+        ("user", serde_json::to_value(&user).unwrap()),
+        ("client", serde_json::to_value(&client).unwrap()),
+        ("scope", serde_json::to_value(&scope).unwrap()),
+    ] {
         assert_valid(name, &record);
         let mut fields: Vec<&String> = record.as_object().unwrap().keys().collect();
         let schema = schema(name);
@@ -448,7 +467,7 @@ fn schemas_cover_every_model_field() {
 
 #[test]
 fn schemas_are_documented() {
-    for name in ["client", "user", "user-email", "signing-keys"] {
+    for name in ["client", "user", "user-email", "signing-keys", "scope"] {
         let s = schema(name);
         assert_eq!(s["$schema"], "https://json-schema.org/draft/2020-12/schema", "{name}");
         assert!(s["title"].is_string() && s["description"].is_string(), "{name}: title and description");
@@ -662,4 +681,77 @@ fn wrangler_local_round_trip() {
     run(&["clients", "remove", "demo-app"], "");
     assert!(!run(&["clients", "list"], "").contains("demo-app"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn scopes_add_and_custom_claims_and_logout_uris() {
+    let p = Printed::run(
+        &[
+            "--print",
+            "scopes",
+            "add",
+            "groups",
+            "--description",
+            "see your teams",
+            "--claim",
+            "groups",
+            "--claim",
+            "https://example.com/roles",
+        ],
+        "",
+    );
+    assert_eq!(p.keys(), ["CLIENTS/scope:groups"]);
+    let rec = p.record("CLIENTS", "scope:groups");
+    assert_valid("scope", rec);
+    assert_eq!(rec["claims"], json!(["groups", "https://example.com/roles"]));
+    let e = admin_err(&["--print", "scopes", "add", "x", "--description", "d", "--claim", "sub"], "", 2);
+    assert!(e.contains("registered claim"), "{e}");
+    let e = admin_err(&["--print", "scopes", "add", "email", "--description", "d"], "", 2);
+    assert!(e.contains("standard scope"), "{e}");
+
+    let p = Printed::run(
+        &[
+            "--print",
+            "users",
+            "add",
+            "carol",
+            "--password-stdin",
+            "--iterations",
+            "10000",
+            "--claim",
+            r#"groups=["staff","ops"]"#,
+            "--claim",
+            "plan=gold",
+        ],
+        "a long enough password\n",
+    );
+    let user = p.record("USERS", "user:carol");
+    assert_valid("user", user);
+    assert_eq!(user["claims"], json!({"groups": ["staff", "ops"], "plan": "gold"}));
+    let e = admin_err(
+        &["--print", "users", "add", "dave", "--password-stdin", "--claim", "iss=x"],
+        "a long enough password\n",
+        2,
+    );
+    assert!(e.contains("registered claim"), "{e}");
+
+    let p = Printed::run(
+        &[
+            "--print",
+            "clients",
+            "add",
+            "web",
+            "--redirect-uri",
+            "https://web.example/cb",
+            "--post-logout-redirect-uri",
+            "https://web.example/bye",
+            "--scope",
+            "openid groups",
+        ],
+        "",
+    );
+    let c = p.record("CLIENTS", "web");
+    assert_valid("client", c);
+    assert_eq!(c["post_logout_redirect_uris"], json!(["https://web.example/bye"]));
+    assert_eq!(c["scope"], "openid groups");
 }

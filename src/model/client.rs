@@ -86,6 +86,9 @@ pub struct Client {
     /// `public` (default) or `pairwise` (OpenID Connect Core §8, Registration §2).
     #[serde(default, skip_serializing_if = "SubjectType::is_public")]
     pub subject_type: SubjectType,
+    /// Where RP-Initiated Logout may send the user afterwards (§3), matched exactly.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_logout_redirect_uris: Vec<String>,
 }
 
 impl Client {
@@ -113,6 +116,9 @@ impl Client {
         }
         for uri in &self.redirect_uris {
             validate_redirect_uri(uri).map_err(|e| format!("redirect_uris: '{uri}' {e}"))?;
+        }
+        for uri in &self.post_logout_redirect_uris {
+            validate_redirect_uri(uri).map_err(|e| format!("post_logout_redirect_uris: '{uri}' {e}"))?;
         }
         match (self.token_endpoint_auth_method.is_public(), &self.client_secret_hash) {
             (true, Some(_)) => {
@@ -147,9 +153,10 @@ impl Client {
         if !scopes.contains(&"openid") {
             return Err("scope must include openid".into());
         }
+        // Standard scopes, or custom ones (defined by `scope:<name>` records).
         for s in scopes {
-            if !scope::is_supported(s) {
-                return Err(format!("scope: '{s}' is not a supported scope ({})", scope::SUPPORTED.join(", ")));
+            if !scope::is_supported(s) && !crate::model::custom_scope::valid_scope_name(s) {
+                return Err(format!("scope: '{s}' is not a valid scope name (RFC 6749 §3.3)"));
             }
         }
         Ok(())

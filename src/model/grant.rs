@@ -29,6 +29,10 @@ pub struct Grant {
     /// The scope claims for the ID token, taken at consent time.
     #[serde(default)]
     pub id_token_claims: Map<String, Value>,
+    /// Claim names the userinfo endpoint returns (read fresh from the user record). Empty
+    /// in grants made before it existed: then those of the scopes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub userinfo_claims: Vec<String>,
 }
 
 impl Grant {

@@ -49,6 +49,11 @@ pub fn describe(scope: &str) -> &'static str {
     }
 }
 
+/// The standard user claims (OpenID Connect Core §5.1) the provider can release.
+pub fn is_standard_claim(name: &str) -> bool {
+    ["profile", "email", "address", "phone"].iter().any(|s| claims_for(s).contains(&name))
+}
+
 /// Every claim name the provider can release (Discovery `claims_supported`).
 pub fn all_claims() -> Vec<&'static str> {
     let mut v = vec!["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp"];

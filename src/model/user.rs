@@ -58,6 +58,10 @@ pub struct User {
     pub phone_number: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_number_verified: Option<bool>,
+    /// Values of custom claims, released by the operator's custom scopes
+    /// (`model::custom_scope`). Registered and standard claim names are refused.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub claims: Map<String, Value>,
 }
 
 /// OpenID Connect Core §5.1.1 address claim.
@@ -132,6 +136,9 @@ impl User {
                 return Err("email must be an email address".into());
             }
         }
+        for name in self.claims.keys() {
+            crate::model::custom_scope::valid_custom_claim(name).map_err(|e| format!("claims: {e}"))?;
+        }
         Ok(())
     }
 
@@ -139,8 +146,9 @@ impl User {
         PasswordHash::parse(&self.password_hash)
     }
 
-    /// The standard claims this user has, by name (OpenID Connect Core §5.1).
-    fn claim(&self, name: &str) -> Option<Value> {
+    /// The claims this user has, by name: standard ones (OpenID Connect Core §5.1) from
+    /// their fields, custom ones from `claims`.
+    pub fn claim(&self, name: &str) -> Option<Value> {
         let s = |v: &Option<String>| v.as_ref().map(|x| Value::String(x.clone()));
         match name {
             "name" => s(&self.name),
@@ -166,8 +174,20 @@ impl User {
             "phone_number_verified" => {
                 self.phone_number.as_ref().map(|_| Value::Bool(self.phone_number_verified.unwrap_or(false)))
             }
+            _ if crate::model::custom_scope::valid_custom_claim(name).is_ok() => self.claims.get(name).cloned(),
             _ => None,
         }
+    }
+
+    /// The named claims that this user has.
+    pub fn claims_named<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Map<String, Value> {
+        let mut out = Map::new();
+        for name in names {
+            if let Some(v) = self.claim(name) {
+                out.insert(name.to_string(), v);
+            }
+        }
+        out
     }
 
     /// The claims released by `scopes` (OpenID Connect Core §5.4), those the user has.

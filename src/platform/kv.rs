@@ -1,8 +1,9 @@
 //! Workers KV implementations of the client and user stores.
 
 use crate::error::StoreError;
+use crate::model::custom_scope::scope_key;
 use crate::model::user::user_key;
-use crate::model::{Client, User};
+use crate::model::{Client, ScopeDef, User};
 use crate::store::{find_user_by_login, ClientStore, UserStore};
 use worker::kv::KvStore;
 
@@ -21,6 +22,13 @@ impl ClientStore for KvClients {
         match get(&self.0, client_id).await? {
             None => Ok(None),
             Some(json) => Client::from_record(client_id, &json).map(Some).map_err(StoreError::Malformed),
+        }
+    }
+    async fn scope(&self, name: &str) -> Result<Option<ScopeDef>, StoreError> {
+        let key = scope_key(name);
+        match get(&self.0, &key).await? {
+            None => Ok(None),
+            Some(json) => ScopeDef::from_record(&key, &json).map(Some).map_err(StoreError::Malformed),
         }
     }
 }

@@ -5,14 +5,18 @@
 //! §4.1.2.1: no open redirector). After that, errors go back to the client with `error`,
 //! `error_description`, `state` and `iss` (RFC 9207). A valid request shows the login page.
 
-use super::interaction::{self, Interaction};
-use super::{pkce, Provider};
+use super::account_object::{Command as AccountCommand, Reply as AccountReply};
+use super::claims::{self, ClaimsRequest, Release};
+use super::grant_object::{Command, Reply};
+use super::interaction::{self, Interaction, SignedIn};
+use super::{pkce, session, Provider};
 use crate::crypto::{random_token, Crypto};
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::http::{Params, Request, Response};
-use crate::model::{scope, Client};
+use crate::model::{custom_scope, scope, Client, ScopeDef};
 use crate::pages;
-use crate::store::{ClientStore, GrantStore, ThrottleStore, UserStore};
+use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
+use futures_util::future::join_all;
 use url::Url;
 
 pub const MAX_STATE_LEN: usize = 2048;
@@ -64,7 +68,9 @@ pub fn form_target(redirect_uri: &str) -> Vec<String> {
     }
 }
 
-impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> Provider<'_, C, U, G, T, K> {
+impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountStore, K: Crypto>
+    Provider<'_, C, U, G, T, A, K>
+{
     pub async fn authorize(&self, req: &Request) -> Response {
         let params = match req.method.as_str() {
             "GET" | "HEAD" => req.query_params(),
@@ -95,13 +101,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
             }
             Err(StoreError::Unavailable(m)) => {
                 (self.log)(&format!("authorize: client store unavailable: {m}"));
-                return pages::error_page(
-                    503,
-                    "Temporarily unavailable",
-                    "Please try again in a moment.",
-                    "temporarily_unavailable",
-                )
-                .with_header("retry-after", "5");
+                return unavailable_page();
             }
         };
         // 2. The redirect URI: required by OpenID Connect, matched exactly.
@@ -126,13 +126,111 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
         }
         let to = ErrorRedirect { redirect_uri, state: params.get("state") };
         // 3. Everything else goes back to the client.
-        match self.validate(&client, &params) {
-            Ok(valid) => self.login_page_for(req, &client, valid, redirect_uri, &params),
-            Err(e) => error_redirect(&to, &self.config.issuer, &e),
+        let valid = match self.validate(&client, &params).await {
+            Ok(v) => v,
+            Err(e) => return error_redirect(&to, &self.config.issuer, &e),
+        };
+        let grant_id = match random_token::<16>() {
+            Ok(g) => g,
+            Err(e) => {
+                (self.log)(&format!("authorize: {e}"));
+                let err = OAuthError::new(ErrorCode::ServerError, "internal error");
+                return error_redirect(&to, &self.config.issuer, &err);
+            }
+        };
+        let ix = self.interaction(req, &client, &valid, redirect_uri, &params, grant_id);
+        // 4. A live session may answer without a page (OpenID Connect Core §3.1.2.3).
+        if !valid.prompt.login {
+            if let Some(r) = self.with_session(req, &client, &valid, &ix, &to).await {
+                return r;
+            }
         }
+        if valid.prompt.none {
+            return error_redirect(
+                &to,
+                &self.config.issuer,
+                &OAuthError::new(ErrorCode::LoginRequired, "the user is not signed in"),
+            );
+        }
+        let hint = params.get("login_hint").unwrap_or("");
+        self.login_page(200, &ix, hint, None)
     }
 
-    fn validate(&self, client: &Client, params: &Params) -> Result<Validated, OAuthError> {
+    /// With a session cookie: a code straight away when the session is fresh enough, is the
+    /// expected user and the consent is remembered; the consent page when only the consent
+    /// is missing; `None` (sign in) otherwise.
+    async fn with_session(
+        &self,
+        req: &Request,
+        client: &Client,
+        valid: &Validated,
+        ix: &Interaction,
+        to: &ErrorRedirect<'_>,
+    ) -> Option<Response> {
+        let cookie = session::from_request(req, self.config.secure_cookies)?;
+        let cmd = AccountCommand::Check {
+            id_hash: cookie.id_hash(),
+            client_id: client.client_id.clone(),
+            items: valid.release.consent.clone(),
+            grant_id: (!valid.prompt.consent).then(|| ix.grant_id.clone()),
+        };
+        let (username, auth_time, consented) = match self.accounts.send(&cookie.sub, cmd).await {
+            Ok(AccountReply::Active { username, auth_time, consented }) => (username, auth_time, consented),
+            Ok(_) => return None,
+            Err(e) => {
+                (self.log)(&format!("authorize: account store: {e}"));
+                let err = OAuthError::unavailable("the session store is unavailable, try again");
+                return Some(error_redirect(to, &self.config.issuer, &err));
+            }
+        };
+        // §3.1.2.1 max_age: re-authenticate when the session is older.
+        if valid.max_age.is_some_and(|m| self.now - auth_time > m) {
+            return None;
+        }
+        let sub = self.sub_for_sector(client.sector().as_deref(), &cookie.sub);
+        // id_token_hint / claims sub: another user is signed in.
+        if valid.expected_subs.iter().any(|s| *s != sub) {
+            return None;
+        }
+        let user = match self.users.by_username(&username).await {
+            Ok(Some(u)) if u.sub == cookie.sub => u,
+            Ok(_) => return None, // the account was removed or re-created
+            Err(e) => {
+                (self.log)(&format!("authorize: user store: {e}"));
+                let err = OAuthError::unavailable("the user store is unavailable, try again");
+                return Some(error_redirect(to, &self.config.issuer, &err));
+            }
+        };
+        let signed_in = SignedIn {
+            local_sub: (sub != cookie.sub).then(|| cookie.sub.clone()),
+            sub,
+            username,
+            auth_time,
+            claims: user.claims_named(ix.id_token_claims.iter().map(String::as_str)),
+        };
+        if consented && !valid.prompt.consent {
+            let ix = ix.clone();
+            return Some(self.issue_code(ix.grant_id.clone(), ix.into_grant(signed_in), to, true).await);
+        }
+        if valid.prompt.none {
+            let err = OAuthError::new(ErrorCode::ConsentRequired, "the user has not allowed this application yet");
+            return Some(error_redirect(to, &self.config.issuer, &err));
+        }
+        // The consent form is used once: reserve its grant id.
+        let reserve = Command::Reserve { expires_at: self.now + self.config.interaction_ttl };
+        match self.grants.send(&ix.grant_id, reserve).await {
+            Ok(Reply::Reserved) => {}
+            other => {
+                (self.log)(&format!("authorize: could not reserve a grant: {other:?}"));
+                let err = OAuthError::unavailable("the grant store is unavailable, try again");
+                return Some(error_redirect(to, &self.config.issuer, &err));
+            }
+        }
+        let consent = Interaction { user: Some(signed_in), ..ix.clone() };
+        Some(self.consent_page(&consent))
+    }
+
+    async fn validate(&self, client: &Client, params: &Params) -> Result<Validated, OAuthError> {
         if let Some(s) = params.get("state") {
             if s.len() > MAX_STATE_LEN {
                 return Err(OAuthError::invalid_request("state is too long"));
@@ -163,51 +261,50 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
                 return Err(OAuthError::invalid_request("only response_mode=query is supported"));
             }
         }
-        // Scopes: openid is required (OpenID Connect Core §3.1.2.1); values not understood
-        // are ignored; known scopes the client is not registered for are refused.
-        let Some(scope_param) = params.get("scope") else {
-            return Err(OAuthError::invalid_scope("scope is required and must include openid"));
-        };
-        let requested: Vec<&str> = scope_param.split(' ').filter(|s| !s.is_empty()).collect();
-        if !requested.contains(&"openid") {
-            return Err(OAuthError::invalid_scope("scope must include openid"));
-        }
-        let mut granted: Vec<&str> = Vec::new();
-        for s in requested {
-            if !scope::is_supported(s) || granted.contains(&s) {
-                continue;
-            }
-            if !client.allows_scope(s) {
-                return Err(OAuthError::invalid_scope(format!("this client may not request the scope '{s}'")));
-            }
-            granted.push(s);
-        }
+        let scopes = self.granted_scopes(client, params).await?;
         if let Some(nonce) = params.get("nonce") {
             if nonce.len() > MAX_NONCE_LEN {
                 return Err(OAuthError::invalid_request("nonce is too long"));
             }
         }
-        // id_token_hint (OpenID Connect Core §3.1.2.1): must be an ID token this provider
-        // issued. Its signature is not needed to refuse a malformed or foreign one.
+        // claims (§5.5).
+        let claims_req = match params.get("claims") {
+            Some(c) => ClaimsRequest::parse(c)?,
+            None => ClaimsRequest::default(),
+        };
+        let mut expected_subs: Vec<String> = claims_req.sub.iter().cloned().collect();
+        // id_token_hint (§3.1.2.1): an ID token this provider issued; its `sub` is the
+        // user expected to be signed in.
         if let Some(hint) = params.get("id_token_hint") {
-            check_id_token_hint(hint, &self.config.issuer)?;
+            expected_subs.push(check_id_token_hint(hint, &self.config.issuer)?.sub);
         }
-        // prompt (OpenID Connect Core §3.1.2.1). There are no sessions yet, so prompt=none
-        // can never be satisfied without interaction.
-        if let Some(prompt) = params.get("prompt") {
-            let values: Vec<&str> = prompt.split(' ').filter(|s| !s.is_empty()).collect();
+        // prompt (§3.1.2.1).
+        let mut prompt = Prompt::default();
+        if let Some(p) = params.get("prompt") {
+            let values: Vec<&str> = p.split(' ').filter(|s| !s.is_empty()).collect();
             for v in &values {
-                if !matches!(*v, "none" | "login" | "consent" | "select_account") {
-                    return Err(OAuthError::invalid_request(format!("unsupported prompt value '{v}'")));
+                match *v {
+                    "none" => prompt.none = true,
+                    // select_account: the login page is where an account is chosen.
+                    "login" | "select_account" => prompt.login = true,
+                    "consent" => prompt.consent = true,
+                    _ => return Err(OAuthError::invalid_request(format!("unsupported prompt value '{v}'"))),
                 }
             }
-            if values.contains(&"none") {
-                if values.len() > 1 {
-                    return Err(OAuthError::invalid_request("prompt=none cannot be combined with other values"));
-                }
-                return Err(OAuthError::new(ErrorCode::LoginRequired, "the user is not signed in"));
+            if prompt.none && values.len() > 1 {
+                return Err(OAuthError::invalid_request("prompt=none cannot be combined with other values"));
             }
         }
+        // max_age (§3.1.2.1): seconds since the last active authentication.
+        let max_age = match params.get("max_age") {
+            None => None,
+            Some(m) => match m.parse::<i64>() {
+                Ok(n) if n >= 0 => Some(n),
+                _ => return Err(OAuthError::invalid_request("max_age must be a non-negative number of seconds")),
+            },
+        };
+        // display, ui_locales, claims_locales, acr_values, login_hint: accepted; unknown
+        // parameters are ignored (§3.1.2.1).
         // PKCE (RFC 7636 §4.3, RFC 9700 §2.1.1): required for public clients, S256 only
         // for them; the method defaults to plain when omitted.
         let challenge = params.get("code_challenge");
@@ -238,54 +335,107 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
                 Some((c.to_string(), m.to_string()))
             }
         };
-        Ok(Validated { scope: granted.join(" "), pkce })
+        let (names, defs) = scopes;
+        let release = claims::release(&names, &defs, &claims_req);
+        Ok(Validated { scope: names.join(" "), pkce, prompt, max_age, expected_subs, release })
     }
 
-    fn login_page_for(
+    /// Scopes (RFC 6749 §3.3): `openid` is required (OpenID Connect Core §3.1.2.1); values
+    /// not understood are ignored; known scopes the client is not registered for are
+    /// refused. Custom scopes are looked up in KV (`scope:<name>`).
+    async fn granted_scopes(
+        &self,
+        client: &Client,
+        params: &Params,
+    ) -> Result<(Vec<String>, Vec<ScopeDef>), OAuthError> {
+        let Some(scope_param) = params.get("scope") else {
+            return Err(OAuthError::invalid_scope("scope is required and must include openid"));
+        };
+        let mut requested: Vec<&str> = Vec::new();
+        for s in scope_param.split(' ').filter(|s| !s.is_empty()) {
+            if !requested.contains(&s) {
+                requested.push(s);
+            }
+        }
+        if !requested.contains(&"openid") {
+            return Err(OAuthError::invalid_scope("scope must include openid"));
+        }
+        let custom: Vec<&str> = requested
+            .iter()
+            .copied()
+            .filter(|s| !scope::is_supported(s) && custom_scope::valid_scope_name(s))
+            .collect();
+        if custom.len() > MAX_CUSTOM_SCOPES {
+            return Err(OAuthError::invalid_scope("too many scopes requested"));
+        }
+        let found = join_all(custom.iter().map(|s| self.clients.scope(s))).await;
+        let mut defs = Vec::new();
+        for (name, r) in custom.iter().zip(found) {
+            match r {
+                Ok(Some(d)) => defs.push(d),
+                Ok(None) => {}
+                Err(StoreError::Malformed(m)) => {
+                    (self.log)(&m);
+                    return Err(OAuthError::invalid_scope(format!("the scope '{name}' is misconfigured")));
+                }
+                Err(StoreError::Unavailable(m)) => {
+                    (self.log)(&format!("authorize: scope store unavailable: {m}"));
+                    return Err(OAuthError::unavailable("the scope store is unavailable, try again"));
+                }
+            }
+        }
+        let mut granted = Vec::new();
+        for s in requested {
+            if !scope::is_supported(s) && !defs.iter().any(|d| d.name == s) {
+                continue;
+            }
+            if !client.allows_scope(s) {
+                return Err(OAuthError::invalid_scope(format!("this client may not request the scope '{s}'")));
+            }
+            granted.push(s.to_string());
+        }
+        Ok((granted, defs))
+    }
+
+    fn interaction(
         &self,
         req: &Request,
         client: &Client,
-        v: Validated,
+        v: &Validated,
         redirect_uri: &str,
         params: &Params,
-    ) -> Response {
-        let secure = self.config.secure_cookies;
+        grant_id: String,
+    ) -> Interaction {
         // Reuse the browser's anti-CSRF value so several tabs can sign in at once.
-        let fresh = random_token::<32>().and_then(|c| random_token::<16>().map(|g| (c, g)));
-        let (fresh_csrf, grant_id) = match fresh {
-            Ok(v) => v,
-            Err(e) => {
-                (self.log)(&format!("authorize: {e}"));
-                let to = ErrorRedirect { redirect_uri, state: params.get("state") };
-                let err = OAuthError::new(ErrorCode::ServerError, "internal error");
-                return error_redirect(&to, &self.config.issuer, &err);
-            }
-        };
-        let csrf = match interaction::csrf_cookie(req, secure) {
+        let csrf = match interaction::csrf_cookie(req, self.config.secure_cookies) {
             Some(existing) => existing.to_string(),
-            None => fresh_csrf,
+            // A fresh one from the CSPRNG; should it fail, the grant id (also random) serves.
+            None => random_token::<32>().unwrap_or_else(|_| format!("{grant_id}{grant_id}").chars().take(43).collect()),
         };
-        let (code_challenge, code_challenge_method) = match v.pkce {
-            Some((c, m)) => (Some(c), Some(m)),
+        let (code_challenge, code_challenge_method) = match &v.pkce {
+            Some((c, m)) => (Some(c.clone()), Some(m.clone())),
             None => (None, None),
         };
-        let ix = Interaction {
+        Interaction {
             client_id: client.client_id.clone(),
             client_name: client.display_name().to_string(),
             redirect_uri: redirect_uri.to_string(),
-            scope: v.scope,
+            scope: v.scope.clone(),
             state: params.get("state").map(str::to_string),
             nonce: params.get("nonce").map(str::to_string),
             code_challenge,
             code_challenge_method,
-            csrf: csrf.clone(),
+            csrf,
             grant_id,
             sector: client.sector(),
             exp: self.now + self.config.interaction_ttl,
             user: None,
-        };
-        let hint = params.get("login_hint").unwrap_or("");
-        self.login_page(200, &ix, hint, None)
+            id_token_claims: v.release.id_token.clone(),
+            userinfo_claims: v.release.userinfo.clone(),
+            consent: v.release.consent.clone(),
+            descriptions: v.release.descriptions.clone(),
+            force_consent: v.prompt.consent,
+        }
     }
 
     pub fn login_page(&self, status: u16, ix: &Interaction, username: &str, error: Option<&str>) -> Response {
@@ -306,22 +456,62 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
     }
 }
 
-/// A structurally valid JWS whose `iss` is this provider.
-fn check_id_token_hint(hint: &str, issuer: &str) -> Result<(), OAuthError> {
+fn unavailable_page() -> Response {
+    pages::error_page(503, "Temporarily unavailable", "Please try again in a moment.", "temporarily_unavailable")
+        .with_header("retry-after", "5")
+}
+
+/// What an `id_token_hint` says: who the user is (for this client) and which client.
+pub struct Hint {
+    pub sub: String,
+    pub aud: Vec<String>,
+}
+
+/// An ID token this provider issued: a well-formed JWS whose `iss` is ours, with a `sub`.
+/// Its expiry is not checked: a hint may be expired (OpenID Connect Core §3.1.2.1).
+pub fn check_id_token_hint(hint: &str, issuer: &str) -> Result<Hint, OAuthError> {
     #[derive(serde::Deserialize)]
-    struct Iss {
+    #[serde(untagged)]
+    enum Aud {
+        One(String),
+        Many(Vec<String>),
+    }
+    #[derive(serde::Deserialize)]
+    struct Claims {
         iss: Option<String>,
+        sub: Option<String>,
+        aud: Option<Aud>,
     }
     let malformed = || OAuthError::invalid_request("id_token_hint is not a well-formed ID token");
     let token = jwt_compact::UntrustedToken::new(hint).map_err(|_| malformed())?;
-    let claims = token.deserialize_claims_unchecked::<Iss>().map_err(|_| malformed())?;
-    match claims.custom.iss.as_deref() {
-        Some(iss) if iss == issuer => Ok(()),
-        _ => Err(OAuthError::invalid_request("id_token_hint was not issued by this provider")),
+    let claims = token.deserialize_claims_unchecked::<Claims>().map_err(|_| malformed())?.custom;
+    if claims.iss.as_deref() != Some(issuer) {
+        return Err(OAuthError::invalid_request("id_token_hint was not issued by this provider"));
     }
+    let aud = match claims.aud {
+        Some(Aud::One(a)) => vec![a],
+        Some(Aud::Many(v)) => v,
+        None => vec![],
+    };
+    Ok(Hint { sub: claims.sub.ok_or_else(malformed)?, aud })
+}
+
+/// At most this many scopes that are not standard are looked up per request.
+const MAX_CUSTOM_SCOPES: usize = 16;
+
+#[derive(Default)]
+struct Prompt {
+    none: bool,
+    login: bool,
+    consent: bool,
 }
 
 struct Validated {
     scope: String,
     pkce: Option<(String, String)>,
+    prompt: Prompt,
+    max_age: Option<i64>,
+    /// The `sub` values the signed-in user must have (id_token_hint, claims sub).
+    expected_subs: Vec<String>,
+    release: Release,
 }

@@ -8,7 +8,7 @@ use crate::crypto::{b64url, verify_client_secret, Crypto};
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::http::{error_json, Params, Request, Response};
 use crate::model::{AuthMethod, Client};
-use crate::store::{ClientStore, GrantStore, ThrottleStore, UserStore};
+use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use futures_util::future::join;
@@ -121,7 +121,9 @@ pub fn auth_error(e: AuthError) -> Response {
     r
 }
 
-impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> Provider<'_, C, U, G, T, K> {
+impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountStore, K: Crypto>
+    Provider<'_, C, U, G, T, A, K>
+{
     /// The prologue of the token, revocation and introspection endpoints: the form body and
     /// the client it authenticates.
     pub async fn client_form(&self, req: &Request) -> Result<(Params, Client), Response> {

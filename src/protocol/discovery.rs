@@ -11,6 +11,9 @@ pub const USERINFO_PATH: &str = "/userinfo";
 pub const JWKS_PATH: &str = "/jwks.json";
 pub const REVOCATION_PATH: &str = "/revoke";
 pub const INTROSPECTION_PATH: &str = "/introspect";
+pub const END_SESSION_PATH: &str = "/logout";
+/// The page listing the applications a user allowed (not advertised: for people).
+pub const CONSENTS_PATH: &str = "/consents";
 
 /// `pairwise`: whether pairwise subjects can be issued (the `PAIRWISE_SALT` secret is set).
 pub fn document(config: &Config, pairwise: bool) -> Value {
@@ -25,6 +28,7 @@ pub fn document(config: &Config, pairwise: bool) -> Value {
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint": config.endpoint(INTROSPECTION_PATH),
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "end_session_endpoint": config.endpoint(END_SESSION_PATH),
         "scopes_supported": scope::SUPPORTED,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -35,7 +39,8 @@ pub fn document(config: &Config, pairwise: bool) -> Value {
         "code_challenge_methods_supported": ["S256", "plain"],
         "claims_supported": scope::all_claims(),
         "claim_types_supported": ["normal"],
-        "claims_parameter_supported": false,
+        "claims_parameter_supported": true,
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,

@@ -69,6 +69,11 @@ pub enum Command {
     Issue { state: Box<GrantState> },
     /// At consent, Deny: use up the reservation so the form cannot be replayed.
     Decline,
+    /// A returning user's grant, issued without a page: like `Issue` but needs no
+    /// reservation (refused if the id exists).
+    Create { state: Box<GrantState> },
+    /// Revoke every token of the grant (consent withdrawn).
+    RevokeAll,
     /// Redeem the code at the token endpoint; on success store the new access token's hash.
     Redeem {
         code_hash: String,
@@ -129,6 +134,8 @@ fn hash_eq(a: &str, b: &str) -> bool {
 pub fn apply(state: Option<Stored>, cmd: Command, now: i64) -> (Option<Stored>, Reply) {
     let (grant, cmd) = match (state, cmd) {
         (None, Command::Reserve { expires_at }) => return (Some(Stored::Reserved { expires_at }), Reply::Reserved),
+        (None, Command::Create { state }) => return (Some(Stored::Grant(state)), Reply::Issued),
+        (Some(_), Command::Create { .. }) => return (None, Reply::Conflict),
         (Some(_), Command::Reserve { .. }) => return (None, Reply::Conflict),
         (Some(Stored::Reserved { expires_at }), Command::Issue { state }) if now < expires_at => {
             return (Some(Stored::Grant(state)), Reply::Issued)
@@ -149,7 +156,16 @@ pub fn apply(state: Option<Stored>, cmd: Command, now: i64) -> (Option<Stored>, 
 
 fn apply_grant(state: Option<GrantState>, cmd: Command, now: i64) -> (Option<GrantState>, Reply) {
     match cmd {
-        Command::Reserve { .. } | Command::Issue { .. } | Command::Decline => (None, Reply::Conflict),
+        Command::Reserve { .. } | Command::Issue { .. } | Command::Decline | Command::Create { .. } => {
+            (None, Reply::Conflict)
+        }
+        Command::RevokeAll => match state {
+            Some(mut st) if !st.revoked => {
+                st.revoked = true;
+                (Some(st), Reply::Revoked)
+            }
+            _ => (None, Reply::Revoked),
+        },
         Command::Redeem { code_hash, client_id, redirect_uri, code_verifier, access_token_hash, access_expires_at } => {
             let invalid = |d: &str| Reply::InvalidGrant { description: d.to_string() };
             let Some(mut st) = state else {

@@ -4,7 +4,9 @@
 //! an anti-CSRF cookie whose value it carries: a form posted from another site, or from a
 //! browser that did not load the page, is refused.
 
-use crate::crypto::{b64url, b64url_decode, ct_eq, hmac_sha256};
+use super::sealed;
+pub use super::sealed::OpenError;
+use crate::crypto::ct_eq;
 use crate::http::Request;
 use crate::model::Grant;
 use serde::{Deserialize, Serialize};
@@ -40,6 +42,19 @@ pub struct Interaction {
     /// Set once the user has signed in (consent stage).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<SignedIn>,
+    /// Claim names for the ID token and for userinfo ([`super::claims::Release`]).
+    #[serde(default)]
+    pub id_token_claims: Vec<String>,
+    #[serde(default)]
+    pub userinfo_claims: Vec<String>,
+    /// What the user consents to (scopes and `claim:<name>` items) and its description.
+    #[serde(default)]
+    pub consent: Vec<String>,
+    #[serde(default)]
+    pub descriptions: Vec<String>,
+    /// `prompt=consent`: ask even when the consent is remembered.
+    #[serde(default)]
+    pub force_consent: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,31 +70,13 @@ pub struct SignedIn {
     pub claims: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OpenError {
-    Invalid,
-    Expired,
-}
-
 impl Interaction {
     pub fn seal(&self, key: &[u8]) -> String {
-        let payload = b64url(serde_json::to_string(self).unwrap_or_default().as_bytes());
-        let mac = mac(key, &payload);
-        format!("{payload}.{}", b64url(&mac))
+        sealed::seal(CONTEXT, key, self)
     }
 
     pub fn open(sealed: &str, key: &[u8], now: i64) -> Result<Interaction, OpenError> {
-        let (payload, tag) = sealed.split_once('.').ok_or(OpenError::Invalid)?;
-        let tag = b64url_decode(tag).ok_or(OpenError::Invalid)?;
-        if !ct_eq(&mac(key, payload), &tag) {
-            return Err(OpenError::Invalid);
-        }
-        let json = b64url_decode(payload).ok_or(OpenError::Invalid)?;
-        let i: Interaction = serde_json::from_slice(&json).map_err(|_| OpenError::Invalid)?;
-        if now >= i.exp {
-            return Err(OpenError::Expired);
-        }
-        Ok(i)
+        sealed::open(CONTEXT, key, sealed, now, |i: &Interaction| i.exp)
     }
 
     /// The grant this interaction produces once the user allows it.
@@ -96,15 +93,9 @@ impl Interaction {
             username: user.username,
             auth_time: user.auth_time,
             id_token_claims: user.claims,
+            userinfo_claims: self.userinfo_claims,
         }
     }
-}
-
-fn mac(key: &[u8], payload: &str) -> [u8; 32] {
-    let mut data = Vec::with_capacity(CONTEXT.len() + payload.len());
-    data.extend_from_slice(CONTEXT);
-    data.extend_from_slice(payload.as_bytes());
-    hmac_sha256(key, &data)
 }
 
 pub fn csrf_cookie_name(secure: bool) -> &'static str {
@@ -154,6 +145,11 @@ mod tests {
             sector: None,
             exp: 100,
             user: None,
+            id_token_claims: vec![],
+            userinfo_claims: vec!["email".into()],
+            consent: vec!["openid".into()],
+            descriptions: vec![],
+            force_consent: false,
         }
     }
 
@@ -167,7 +163,7 @@ mod tests {
         let (p, t) = s.split_once('.').unwrap();
         let mut forged = sample();
         forged.client_id = "evil".into();
-        let forged_payload = b64url(serde_json::to_string(&forged).unwrap().as_bytes());
+        let forged_payload = crate::crypto::b64url(serde_json::to_string(&forged).unwrap().as_bytes());
         assert_eq!(Interaction::open(&format!("{forged_payload}.{t}"), key, 50), Err(OpenError::Invalid));
         assert_eq!(Interaction::open(p, key, 50), Err(OpenError::Invalid));
         assert_eq!(Interaction::open("garbage", key, 50), Err(OpenError::Invalid));

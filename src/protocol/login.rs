@@ -6,24 +6,28 @@
 //! to the client with the code, `state` and `iss` (RFC 6749 §4.1.2, RFC 9207); Deny
 //! redirects with `access_denied`.
 
+use super::account_object::{Command as AccountCommand, Reply as AccountReply, Session};
 use super::authorize::{error_redirect, form_target, redirect_with, ErrorRedirect};
 use super::grant_object::{secret_hash, Command, GrantState, Reply};
 use super::interaction::{self, Interaction, OpenError, SignedIn};
+use super::session::{self, SessionCookie};
 use super::throttle::{self, Command as TCommand, Verdict};
 use super::Provider;
 use crate::crypto::{self, random_token, Crypto, PasswordHash};
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::http::{Params, Request, Response};
-use crate::model::scope;
+use crate::model::Grant;
 use crate::pages;
-use crate::store::{ClientStore, GrantStore, ThrottleStore, UserStore};
+use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
 use futures_util::future::join;
 
 pub const MAX_LOGIN_LEN: usize = 254;
 pub const MAX_PASSWORD_LEN: usize = 1024;
 const BAD_CREDENTIALS: &str = "Incorrect username or password.";
 
-impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> Provider<'_, C, U, G, T, K> {
+impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountStore, K: Crypto>
+    Provider<'_, C, U, G, T, A, K>
+{
     /// Parses a posted form and opens its interaction, checking the anti-CSRF binding.
     fn open_form(&self, req: &Request) -> Result<(Params, Interaction), Response> {
         let form =
@@ -151,6 +155,57 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
                 return self.unavailable_page(&ix, login, &format!("login: password check failed: {e}"));
             }
         };
+        // A new session (a new id at every login: no session fixation), which also tells
+        // whether this client's consent is remembered.
+        let signed_in = SignedIn {
+            sub: self.sub_for_sector(ix.sector.as_deref(), &user.sub),
+            local_sub: ix.sector.as_ref().filter(|_| self.pairwise_salt.is_some()).map(|_| user.sub.clone()),
+            username: user.username.clone(),
+            auth_time: self.now,
+            claims: user.claims_named(ix.id_token_claims.iter().map(String::as_str)),
+        };
+        let cookie = SessionCookie::new(&user.sub);
+        let (consented, set_session) = match &cookie {
+            Ok(c) => {
+                let start = AccountCommand::Start {
+                    session: Session {
+                        id_hash: c.id_hash(),
+                        username: user.username.clone(),
+                        auth_time: self.now,
+                        expires_at: self.now + self.config.session_ttl,
+                        clients: vec![],
+                    },
+                    client_id: ix.client_id.clone(),
+                    items: ix.consent.clone(),
+                    grant_id: (!ix.force_consent).then(|| ix.grant_id.clone()),
+                };
+                match self.accounts.send(&user.sub, start).await {
+                    Ok(AccountReply::Started { consented }) => {
+                        (consented, Some(session::set_cookie(c, self.config.secure_cookies, self.config.session_ttl)))
+                    }
+                    other => {
+                        // Sign-in still works, without a session to come back to.
+                        (self.log)(&format!("login: could not start a session: {other:?}"));
+                        (false, None)
+                    }
+                }
+            }
+            Err(e) => {
+                (self.log)(&format!("login: {e}"));
+                (false, None)
+            }
+        };
+        let with_session = |r: Response| match &set_session {
+            Some(c) => r.with_header("set-cookie", c),
+            None => r,
+        };
+        if consented && !ix.force_consent {
+            let state = ix.state.clone();
+            let redirect_uri = ix.redirect_uri.clone();
+            let to = ErrorRedirect { redirect_uri: &redirect_uri, state: state.as_deref() };
+            let grant_id = ix.grant_id.clone();
+            return with_session(self.issue_code(grant_id, ix.into_grant(signed_in), &to, true).await);
+        }
         // Claim the grant id: a login form works once.
         match self
             .grants
@@ -162,17 +217,16 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
             Ok(other) => return self.unavailable_page(&ix, login, &format!("login: unexpected grant reply {other:?}")),
             Err(e) => return self.unavailable_page(&ix, login, &format!("login: grant store: {e}")),
         }
-        let claims = user.claims_for_scopes(ix.scope.split(' '));
-        // OpenID Connect Core §8.1: a pairwise client gets its own sub for this user.
-        let (sub, local_sub) = match (&ix.sector, self.pairwise_salt) {
-            (Some(sector), Some(salt)) => {
-                (crate::crypto::pairwise_sub(salt, sector, &user.sub), Some(user.sub.clone()))
-            }
-            _ => (user.sub.clone(), None),
-        };
-        let signed_in = SignedIn { sub, local_sub, username: user.username.clone(), auth_time: self.now, claims };
         let consent = Interaction { user: Some(signed_in), exp: self.now + self.config.interaction_ttl, ..ix };
-        self.consent_page(&consent)
+        with_session(self.consent_page(&consent))
+    }
+
+    /// The `sub` a client in `sector` (pairwise) or any other client receives.
+    pub fn sub_for_sector(&self, sector: Option<&str>, local_sub: &str) -> String {
+        match (sector, self.pairwise_salt) {
+            (Some(sector), Some(salt)) => crate::crypto::pairwise_sub(salt, sector, local_sub),
+            _ => local_sub.to_string(),
+        }
     }
 
     /// Settles the attempt on both counters (in parallel); `None` leaves a counter alone.
@@ -209,13 +263,9 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
             .with_header("retry-after", "5")
     }
 
-    fn consent_page(&self, ix: &Interaction) -> Response {
-        let items: String = ix
-            .scope
-            .split(' ')
-            .filter(|s| !scope::describe(s).is_empty())
-            .map(|s| format!("<li>{}</li>\n", pages::escape(&capitalise(scope::describe(s)))))
-            .collect();
+    pub(super) fn consent_page(&self, ix: &Interaction) -> Response {
+        let items: String =
+            ix.descriptions.iter().map(|d| format!("<li>{}</li>\n", pages::escape(&capitalise(d)))).collect();
         let username = ix.user.as_ref().map(|u| u.username.as_str()).unwrap_or("");
         let tx = ix.seal(self.session_key);
         let body = pages::render(
@@ -262,47 +312,76 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
             }
             _ => return pages::error_page(400, "Invalid request", "Choose Allow or Deny.", "invalid_request"),
         }
+        // Remember the consent (and the session's new client) while the code is issued.
+        let local_sub = user.local_sub.clone().unwrap_or_else(|| user.sub.clone());
+        let id_hash =
+            session::from_request(req, self.config.secure_cookies).filter(|c| c.sub == local_sub).map(|c| c.id_hash());
+        let allow = AccountCommand::Allow {
+            id_hash,
+            client_id: ix.client_id.clone(),
+            items: ix.consent.clone(),
+            grant_id: ix.grant_id.clone(),
+        };
         let grant_id = ix.grant_id.clone();
+        let (remembered, response) =
+            join(self.accounts.send(&local_sub, allow), self.issue_code(grant_id, ix.into_grant(user), &to, false))
+                .await;
+        if let Err(e) = remembered {
+            (self.log)(&format!("consent: could not remember the consent: {e}"));
+        }
+        response
+    }
+
+    /// Stores the grant with a new authorization code and redirects to the client with it
+    /// (RFC 6749 §4.1.2, RFC 9207 `iss`). `create`: no reservation was made (no page).
+    pub(super) async fn issue_code(
+        &self,
+        grant_id: String,
+        grant: Grant,
+        to: &ErrorRedirect<'_>,
+        create: bool,
+    ) -> Response {
         let secret = match random_token::<32>() {
             Ok(s) => s,
             Err(e) => {
-                (self.log)(&format!("consent: {e}"));
+                (self.log)(&format!("issue code: {e}"));
                 let err = OAuthError::new(ErrorCode::ServerError, "internal error");
-                return error_redirect(&to, &self.config.issuer, &err);
+                return error_redirect(to, &self.config.issuer, &err);
             }
         };
-        let state_record = GrantState {
-            grant: ix.into_grant(user),
+        let state = Box::new(GrantState {
+            grant,
             code_hash: secret_hash(&secret),
             code_expires_at: self.now + self.config.code_ttl,
             code_redeemed_at: None,
             access_token_hash: None,
             access_expires_at: 0,
             revoked: false,
-        };
-        match self.grants.send(&grant_id, Command::Issue { state: Box::new(state_record) }).await {
+        });
+        let cmd = if create { Command::Create { state } } else { Command::Issue { state } };
+        match self.grants.send(&grant_id, cmd).await {
             Ok(Reply::Issued) => {}
             // The consent form works once; a replay gets a page, not a second code.
             Ok(Reply::Conflict) => return used_form_page(),
             Ok(Reply::NotReserved) => return expired_page(),
             Ok(other) => {
-                (self.log)(&format!("consent: grant object refused issue: {other:?}"));
+                (self.log)(&format!("issue code: grant object refused issue: {other:?}"));
                 let err = OAuthError::unavailable("could not issue the authorization code, try again");
-                return error_redirect(&to, &self.config.issuer, &err);
+                return error_redirect(to, &self.config.issuer, &err);
             }
             Err(e) => {
-                (self.log)(&format!("consent: grant store: {e}"));
+                (self.log)(&format!("issue code: grant store: {e}"));
                 let err = OAuthError::unavailable("could not issue the authorization code, try again");
-                return error_redirect(&to, &self.config.issuer, &err);
+                return error_redirect(to, &self.config.issuer, &err);
             }
         }
         let code = format!("{grant_id}.{secret}");
         let mut params = vec![("code", code.as_str())];
-        if let Some(s) = state.as_deref() {
+        if let Some(s) = to.state {
             params.push(("state", s));
         }
         params.push(("iss", &self.config.issuer));
-        redirect_with(&redirect_uri, &params)
+        redirect_with(to.redirect_uri, &params)
     }
 }
 

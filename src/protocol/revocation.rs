@@ -9,10 +9,12 @@ use crate::error::OAuthError;
 use crate::http::{error_json, Request, Response};
 use crate::model::grant::split_handle;
 use crate::model::Client;
-use crate::store::{ClientStore, GrantStore, ThrottleStore, UserStore};
+use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
 use serde_json::json;
 
-impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> Provider<'_, C, U, G, T, K> {
+impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountStore, K: Crypto>
+    Provider<'_, C, U, G, T, A, K>
+{
     /// The authenticated client and the required `token` parameter (RFC 7009 §2.1, RFC 7662 §2.1).
     async fn token_param(&self, req: &Request) -> Result<(Client, String), Response> {
         let (form, client) = self.client_form(req).await?;

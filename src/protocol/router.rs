@@ -1,12 +1,15 @@
 //! Dispatch by method and path. Every outcome is a [`Response`]; nothing is an `Err`.
 
-use super::discovery::{AUTHORIZE_PATH, INTROSPECTION_PATH, JWKS_PATH, REVOCATION_PATH, TOKEN_PATH, USERINFO_PATH};
+use super::discovery::{
+    AUTHORIZE_PATH, CONSENTS_PATH, END_SESSION_PATH, INTROSPECTION_PATH, JWKS_PATH, REVOCATION_PATH, TOKEN_PATH,
+    USERINFO_PATH,
+};
 use super::Provider;
 use crate::crypto::Crypto;
 use crate::error::OAuthError;
 use crate::http::{error_json, Request, Response};
 use crate::pages;
-use crate::store::{ClientStore, GrantStore, ThrottleStore, UserStore};
+use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
 
 /// Documents prepared once per isolate: the discovery document and the public JWKS.
 pub struct Documents {
@@ -64,14 +67,15 @@ pub fn static_route(req: &Request, docs: &Documents) -> Option<Response> {
         "/" => pages::page(200, "OpenID Provider", pages::INDEX, &[]),
         TOKEN_PATH | REVOCATION_PATH | INTROSPECTION_PATH if m == "OPTIONS" => preflight("POST"),
         USERINFO_PATH if m == "OPTIONS" => preflight("GET, POST"),
-        AUTHORIZE_PATH | TOKEN_PATH | USERINFO_PATH | REVOCATION_PATH | INTROSPECTION_PATH | "/login" | "/consent" => {
-            return None
-        }
+        AUTHORIZE_PATH | TOKEN_PATH | USERINFO_PATH | REVOCATION_PATH | INTROSPECTION_PATH | END_SESSION_PATH
+        | CONSENTS_PATH | "/login" | "/consent" => return None,
         _ => pages::error_page(404, "Not found", "There is nothing at this address.", "not_found"),
     })
 }
 
-impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> Provider<'_, C, U, G, T, K> {
+impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountStore, K: Crypto>
+    Provider<'_, C, U, G, T, A, K>
+{
     /// The endpoints that need stores and keys.
     pub async fn handle(&self, req: &Request) -> Response {
         let m = req.method.as_str();
@@ -87,6 +91,14 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
             "/consent" => match m {
                 "POST" => self.consent(req).await,
                 _ => not_allowed_page("POST"),
+            },
+            END_SESSION_PATH => match m {
+                "GET" | "HEAD" | "POST" => self.logout(req).await,
+                _ => not_allowed_page("GET, POST"),
+            },
+            CONSENTS_PATH => match m {
+                "GET" | "HEAD" | "POST" => self.consents(req).await,
+                _ => not_allowed_page("GET, POST"),
             },
             TOKEN_PATH => match m {
                 "POST" => self.token(req).await,

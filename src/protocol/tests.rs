@@ -9,7 +9,7 @@ use crate::crypto::{b64url, hash_client_secret, sha256};
 use crate::http::{Request, Response};
 use crate::keys::{test_key, PrivateJwkSet};
 use crate::model::Client;
-use crate::store::memory::{MemoryGrants, MemoryKv, MemoryThrottles};
+use crate::store::memory::{MemoryAccounts, MemoryGrants, MemoryKv, MemoryThrottles};
 use serde_json::{json, Value};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -17,6 +17,8 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use url::Url;
+
+mod sessions;
 
 const ISSUER: &str = "https://id.example.com";
 const T0: i64 = 1_700_000_000;
@@ -50,12 +52,14 @@ pub(crate) struct World {
     users: MemoryKv,
     grants: MemoryGrants,
     throttles: MemoryThrottles,
+    accounts: MemoryAccounts,
     crypto: NativeCrypto,
     keys: PrivateJwkSet,
     session_key: Vec<u8>,
     now: Cell<i64>,
     logs: RefCell<Vec<String>>,
-    cookie: RefCell<Option<String>>,
+    /// The browser's cookies, name → value.
+    cookies: RefCell<Vec<(String, String)>>,
 }
 
 fn client_record(id: &str, method: &str, secret: Option<&str>) -> String {
@@ -85,15 +89,17 @@ impl World {
             users: MemoryKv::default(),
             grants: MemoryGrants::default(),
             throttles: MemoryThrottles::default(),
+            accounts: MemoryAccounts::default(),
             crypto,
             keys,
             session_key: vec![42; 32],
             now: Cell::new(T0),
             logs: RefCell::new(vec![]),
-            cookie: RefCell::new(None),
+            cookies: RefCell::new(vec![]),
         };
         w.grants.now.set(T0);
         w.throttles.now.set(T0);
+        w.accounts.now.set(T0);
         w.clients.put("basic", &client_record("basic", "client_secret_basic", Some(BASIC_SECRET)));
         w.clients.put("post", &client_record("post", "client_secret_post", Some(POST_SECRET)));
         w.clients.put("public", &client_record("public", "none", None));
@@ -115,11 +121,13 @@ impl World {
         self.now.set(self.now.get() + secs);
         self.grants.now.set(self.now.get());
         self.throttles.now.set(self.now.get());
+        self.accounts.now.set(self.now.get());
     }
 
     pub(crate) fn call(&self, mut req: Request) -> Response {
-        if let Some(c) = self.cookie.borrow().as_ref() {
-            req.headers.push(("cookie".into(), c.clone()));
+        let jar = self.cookies.borrow().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+        if !jar.is_empty() {
+            req.headers.push(("cookie".into(), jar));
         }
         let docs = Documents::new(&self.config, &self.keys, true);
         if let Some(r) = static_route(&req, &docs) {
@@ -132,6 +140,7 @@ impl World {
             users: &self.users,
             grants: &self.grants,
             throttles: &self.throttles,
+            accounts: &self.accounts,
             crypto: &self.crypto,
             signing_kid: &self.keys.active().unwrap().kid,
             session_key: &self.session_key,
@@ -142,8 +151,17 @@ impl World {
         let r = block_on(p.handle(&req));
         let ok = r.status < 500 || (r.status == 503 && r.header("retry-after").is_some());
         assert!(ok, "{} for {} {}: {}", r.status, req.method, req.path, r.body_str());
-        if let Some(sc) = r.header("set-cookie") {
-            *self.cookie.borrow_mut() = Some(sc.split(';').next().unwrap().to_string());
+        for (k, v) in &r.headers {
+            if k != "set-cookie" {
+                continue;
+            }
+            let pair = v.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            let mut jar = self.cookies.borrow_mut();
+            jar.retain(|(n, _)| n != name);
+            if !v.contains("Max-Age=0") {
+                jar.push((name.to_string(), value.to_string()));
+            }
         }
         r
     }
@@ -182,8 +200,21 @@ impl World {
         self.post("/consent", &[("tx", &tx), ("decision", decision)], &[])
     }
 
-    /// Authorization through login and consent; returns the redirect's query parameters.
+    /// A browser without a login session (other cookies kept).
+    fn forget_session(&self) {
+        self.cookies.borrow_mut().retain(|(n, _)| !n.ends_with("oidc_session"));
+    }
+
+    /// No session in the browser, and no consent remembered for anyone.
+    fn fresh_browser(&self) {
+        self.forget_session();
+        self.accounts.objects.borrow_mut().clear();
+    }
+
+    /// Authorization through login and consent, in a fresh browser; returns the
+    /// redirect's query parameters.
     fn code_for(&self, client: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        self.fresh_browser();
         let mut params: Vec<(&str, &str)> = [
             ("response_type", "code"),
             ("client_id", client),
@@ -555,13 +586,13 @@ fn login_failures() {
     assert_eq!(w.login(&wrong, "alice", PASSWORD).status, 200);
     // Without the browser's cookie (cross-site post), refused.
     let tx = hidden(&page, "tx");
-    let saved = w.cookie.borrow_mut().take();
+    let saved = std::mem::take(&mut *w.cookies.borrow_mut());
     let r = w.post("/login", &[("tx", &tx), ("username", "alice"), ("password", PASSWORD)], &[]);
     assert_eq!(r.status, 403);
-    *w.cookie.borrow_mut() = Some("__Host-oidc_csrf=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into());
+    *w.cookies.borrow_mut() = vec![("__Host-oidc_csrf".into(), "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into())];
     let r = w.post("/login", &[("tx", &tx), ("username", "alice"), ("password", PASSWORD)], &[]);
     assert_eq!(r.status, 403);
-    *w.cookie.borrow_mut() = saved;
+    *w.cookies.borrow_mut() = saved;
     // Tampered and expired page state.
     let r = w.post("/login", &[("tx", &format!("x{tx}")), ("username", "alice"), ("password", PASSWORD)], &[]);
     assert_eq!(r.status, 400);
@@ -571,6 +602,7 @@ fn login_failures() {
     assert!(r.body_str().contains("expired"));
     // A malformed user record is a clear page naming it, not a 500.
     w.users.put("user:bob", r#"{"sub":"b","username":"bob"}"#);
+    w.fresh_browser();
     let page =
         w.authorize(&[("response_type", "code"), ("client_id", "basic"), ("redirect_uri", CB), ("scope", "openid")]);
     let r = w.login(&page, "bob", "whatever1");
@@ -805,6 +837,7 @@ fn login_from(w: &World, page: &Response, ip: &str, username: &str, password: &s
 }
 
 fn fresh_login_page(w: &World) -> Response {
+    w.fresh_browser();
     w.authorize(&[("response_type", "code"), ("client_id", "basic"), ("redirect_uri", CB), ("scope", "openid")])
 }
 
@@ -994,6 +1027,11 @@ fn id_token_hint_must_be_one_of_ours() {
         assert_eq!(param(&p, "error"), Some("invalid_request"), "{bad}");
         assert_eq!(param(&p, "state"), Some("s"));
     }
+    // Ours, for the signed-in user whose consent is remembered: a code, no page.
+    let p = redirect_params(&w.authorize(&[base.as_slice(), &[("id_token_hint", ours.as_str())]].concat()), CB);
+    assert!(param(&p, "code").is_some(), "{p:?}");
+    // Without a session, the login page.
+    w.forget_session();
     assert_eq!(w.authorize(&[base.as_slice(), &[("id_token_hint", ours.as_str())]].concat()).status, 200);
 }
 
@@ -1087,6 +1125,7 @@ fn pairwise_subjects() {
     pairwise("pw2", "https://app.example/other"); // same sector (host) as pw1
     pairwise("pw3", "https://elsewhere.example/cb");
     let sub_for = |id: &str, cb: &str| {
+        w.fresh_browser();
         let page =
             w.authorize(&[("response_type", "code"), ("client_id", id), ("redirect_uri", cb), ("scope", "openid")]);
         let p = redirect_params(&w.consent(&w.login(&page, "alice", PASSWORD), "allow"), cb);

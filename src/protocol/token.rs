@@ -11,10 +11,12 @@ use crate::crypto::{random_token, Crypto};
 use crate::error::{ErrorCode, OAuthError};
 use crate::http::{error_json, Request, Response};
 use crate::model::grant::split_handle;
-use crate::store::{ClientStore, GrantStore, ThrottleStore, UserStore};
+use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
 use serde_json::json;
 
-impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> Provider<'_, C, U, G, T, K> {
+impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountStore, K: Crypto>
+    Provider<'_, C, U, G, T, A, K>
+{
     pub async fn token(&self, req: &Request) -> Response {
         let (form, client) = match self.client_form(req).await {
             Ok(v) => v,

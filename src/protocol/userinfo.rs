@@ -6,7 +6,7 @@ use crate::crypto::Crypto;
 use crate::error::{OAuthError, StoreError};
 use crate::http::{error_json, Request, Response};
 use crate::model::grant::split_handle;
-use crate::store::{ClientStore, GrantStore, ThrottleStore, UserStore};
+use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
 use serde_json::Value;
 
 /// RFC 6750 §3: the challenge. A request with no credentials gets none of the error
@@ -26,7 +26,9 @@ fn unauthorized(err: &OAuthError) -> Response {
     error_json(err).with_header("www-authenticate", &challenge(Some(err)))
 }
 
-impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> Provider<'_, C, U, G, T, K> {
+impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountStore, K: Crypto>
+    Provider<'_, C, U, G, T, A, K>
+{
     pub async fn userinfo(&self, req: &Request) -> Response {
         let header = req.header("authorization").map(str::trim);
         let body_token = if req.method == "POST" && req.is_form() {
@@ -86,7 +88,11 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
                 };
             }
         };
-        let mut claims = user.claims_for_scopes(grant.scopes());
+        let mut claims = if grant.userinfo_claims.is_empty() {
+            user.claims_for_scopes(grant.scopes())
+        } else {
+            user.claims_named(grant.userinfo_claims.iter().map(String::as_str))
+        };
         // The sub this client knows the user by (pairwise or public).
         claims.insert("sub".into(), Value::String(grant.sub.clone()));
         Response::json(200, &Value::Object(claims)).no_store().cors()

@@ -1,10 +1,11 @@
 //! In-memory stores for host tests. The grant store runs the same
 //! [`grant_object::apply`] as the Durable Object.
 
-use super::{ClientStore, GrantStore, ThrottleStore, UserStore};
+use super::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
 use crate::error::StoreError;
 use crate::model::user::user_key;
-use crate::model::{Client, User};
+use crate::model::{Client, ScopeDef, User};
+use crate::protocol::account_object::{self, Account};
 use crate::protocol::grant_object::{self, Command, Reply, Stored};
 use crate::protocol::throttle::{self, Counter, Verdict};
 use std::cell::{Cell, RefCell};
@@ -30,6 +31,13 @@ impl ClientStore for MemoryKv {
         match self.get(client_id) {
             None => Ok(None),
             Some(json) => Client::from_record(client_id, &json).map(Some).map_err(StoreError::Malformed),
+        }
+    }
+    async fn scope(&self, name: &str) -> Result<Option<ScopeDef>, StoreError> {
+        let key = crate::model::custom_scope::scope_key(name);
+        match self.get(&key) {
+            None => Ok(None),
+            Some(json) => ScopeDef::from_record(&key, &json).map(Some).map_err(StoreError::Malformed),
         }
     }
 }
@@ -93,5 +101,26 @@ impl ThrottleStore for MemoryThrottles {
             None => {}
         }
         Ok(verdict)
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryAccounts {
+    pub objects: RefCell<HashMap<String, Account>>,
+    pub now: Cell<i64>,
+    pub fail: Cell<bool>,
+}
+
+impl AccountStore for MemoryAccounts {
+    async fn send(&self, sub: &str, cmd: account_object::Command) -> Result<account_object::Reply, StoreError> {
+        if self.fail.get() {
+            return Err(StoreError::Unavailable("account object did not answer".into()));
+        }
+        let current = self.objects.borrow().get(sub).cloned();
+        let (write, reply) = account_object::apply(current, cmd, self.now.get());
+        if let Some(a) = write {
+            self.objects.borrow_mut().insert(sub.to_string(), a);
+        }
+        Ok(reply)
     }
 }

@@ -70,6 +70,9 @@ pub enum Command {
     /// Add, list, show and remove users (KV binding USERS).
     #[command(subcommand, arg_required_else_help = true)]
     Users(UsersCommand),
+    /// Define custom scopes and the claims they release (KV binding CLIENTS, key scope:<name>).
+    #[command(subcommand, arg_required_else_help = true)]
+    Scopes(ScopesCommand),
     /// Seed (overwriting) the demo client `demo-app` and the demo user `demo`.
     ///
     /// The user signs in as `demo` (or demo@example.com) with password `demo-password`.
@@ -85,6 +88,7 @@ impl Command {
             Command::Keys(_) | Command::Demo(_) => true,
             Command::Clients(c) => matches!(c, ClientsCommand::Add(_)),
             Command::Users(u) => matches!(u, UsersCommand::Add(_)),
+            Command::Scopes(s) => matches!(s, ScopesCommand::Add(_)),
         }
     }
 }
@@ -155,6 +159,10 @@ pub struct ClientAddArgs {
     /// Logo of the client (logo_uri).
     #[arg(long, value_name = "URL")]
     pub logo_uri: Option<String>,
+
+    /// Where RP-Initiated Logout may return the user (repeat for several); matched exactly.
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    pub post_logout_redirect_uris: Vec<String>,
 
     /// Give this client pairwise subject identifiers (OpenID Connect Core §8.1): its `sub` for a
     /// user differs from every other sector's. All redirect URIs must share one host. Needs the
@@ -303,6 +311,45 @@ pub struct ProfileArgs {
     /// Country name.
     #[arg(long)]
     pub country: Option<String>,
+    /// A custom claim, NAME=VALUE (repeat for several); VALUE is JSON if it parses as JSON
+    /// (e.g. groups='["staff","ops"]'), else a string. Released by custom scopes.
+    #[arg(long = "claim", value_name = "NAME=VALUE")]
+    pub claims: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScopesCommand {
+    /// Define (or with --force replace) a custom scope. Clients request it only if their
+    /// own scope list names it (oidc-admin clients add --scope "openid <name>").
+    Add(ScopeAddArgs),
+    /// List custom scopes: name, claims, description.
+    List,
+    /// Print a scope's record as JSON.
+    Show {
+        /// The scope name.
+        name: String,
+    },
+    /// Delete a scope's record (clients asking for it then get it ignored).
+    Remove {
+        /// The scope name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ScopeAddArgs {
+    /// The scope name (RFC 6749 §3.3 characters, not a standard scope).
+    pub name: String,
+    /// What the consent page says it allows, after "<app> wants to", e.g. "see your teams".
+    #[arg(long)]
+    pub description: String,
+    /// A claim it releases (repeat for several); plain names or URLs. Registered and
+    /// standard claim names are refused.
+    #[arg(long = "claim", value_name = "NAME")]
+    pub claims: Vec<String>,
+    /// Replace an existing scope with this name.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

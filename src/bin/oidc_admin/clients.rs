@@ -27,6 +27,7 @@ pub struct NewClient {
     pub client_uri: Option<String>,
     pub logo_uri: Option<String>,
     pub pairwise: bool,
+    pub post_logout_redirect_uris: Vec<String>,
 }
 
 impl NewClient {
@@ -40,6 +41,7 @@ impl NewClient {
             client_uri: a.client_uri.clone(),
             logo_uri: a.logo_uri.clone(),
             pairwise: a.pairwise,
+            post_logout_redirect_uris: a.post_logout_redirect_uris.clone(),
         }
     }
 
@@ -62,6 +64,7 @@ impl NewClient {
             logo_uri: self.logo_uri,
             client_id_issued_at: Some(now),
             subject_type: if self.pairwise { SubjectType::Pairwise } else { SubjectType::Public },
+            post_logout_redirect_uris: self.post_logout_redirect_uris,
         };
         client.validate().map_err(|e| usage(format!("client '{}': {e}", client.client_id)))?;
         Ok((client, secret))
@@ -96,7 +99,8 @@ fn credentials_outcome(client: &Client, secret: Option<&str>, location: &str) ->
 
 fn list(kv: &mut impl Kv) -> Result<Outcome> {
     let mut rows = Vec::new();
-    for id in kv.list(Namespace::Clients, "")? {
+    // The namespace also holds custom scopes (`scope:<name>`); client ids have no ':'.
+    for id in kv.list(Namespace::Clients, "")?.into_iter().filter(|k| !k.contains(':')) {
         let raw = kv.get(Namespace::Clients, &id)?.unwrap_or_default();
         rows.push(match Client::from_record(&id, &raw) {
             Ok(c) => json!({

@@ -43,6 +43,7 @@ pub fn run(args: &DemoArgs, kv: &mut impl Kv) -> Result<Outcome> {
 
 fn demo_client(redirect_uri: &str) -> NewClient {
     NewClient {
+        post_logout_redirect_uris: vec![],
         client_id: CLIENT_ID.into(),
         client_name: Some("Demo App".into()),
         redirect_uris: vec![redirect_uri.into()],

@@ -64,7 +64,8 @@ pub fn add(
         None => random_token::<16>().map_err(failed)?,
     };
     let hash = hash_password(&password, new.iterations).map_err(failed)?.to_phc();
-    let user = build_user(sub, username, hash, &new.claims);
+    let mut user = build_user(sub, username, hash, &new.claims);
+    user.claims = custom_claims(&new.claims.claims)?;
     user.validate().map_err(|e| usage(format!("user '{username}': {e}")))?;
 
     let mut records = vec![Record::new(Namespace::Users, user_key(username), &user)?];
@@ -141,7 +142,19 @@ fn build_user(sub: String, username: &str, password_hash: String, c: &ProfileArg
         .filter(|a| !a.is_empty()),
         phone_number: c.phone_number.clone(),
         phone_number_verified: c.phone_number.as_ref().map(|_| c.phone_number_verified),
+        claims: serde_json::Map::new(),
     }
+}
+
+/// `NAME=VALUE` pairs: VALUE as JSON when it parses, else as a string.
+fn custom_claims(pairs: &[String]) -> Result<serde_json::Map<String, serde_json::Value>> {
+    let mut out = serde_json::Map::new();
+    for p in pairs {
+        let (name, value) = p.split_once('=').ok_or_else(|| usage(format!("--claim '{p}': expected NAME=VALUE")))?;
+        let value = serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.to_string()));
+        out.insert(name.to_string(), value);
+    }
+    Ok(out)
 }
 
 fn user_outcome(user: &User, location: &str) -> Outcome {

@@ -1,0 +1,177 @@
+//! Which claims a grant releases: those of its scopes (OpenID Connect Core §5.4, and the
+//! operator's custom scopes) and those asked for one by one with the `claims` request
+//! parameter (§5.5). Also what the consent page lists and what a remembered consent must
+//! cover.
+
+use crate::error::OAuthError;
+use crate::model::{scope, ScopeDef};
+use serde_json::{Map, Value};
+
+/// The parsed `claims` parameter (§5.5): claim names per target, and a requested `sub`
+/// value (§5.5.1: only that user may be signed in).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ClaimsRequest {
+    pub id_token: Vec<String>,
+    pub userinfo: Vec<String>,
+    pub sub: Option<String>,
+}
+
+pub const MAX_REQUESTED_CLAIMS: usize = 64;
+
+impl ClaimsRequest {
+    pub fn parse(json: &str) -> Result<ClaimsRequest, OAuthError> {
+        let bad = |d: &str| OAuthError::invalid_request(format!("claims: {d} (OpenID Connect Core §5.5)"));
+        let v: Value = serde_json::from_str(json).map_err(|_| bad("not a JSON object"))?;
+        let Value::Object(top) = v else { return Err(bad("not a JSON object")) };
+        let mut out = ClaimsRequest::default();
+        for (target, members) in top {
+            let names = match target.as_str() {
+                "id_token" => &mut out.id_token,
+                "userinfo" => &mut out.userinfo,
+                _ => continue, // §5.5: other members are ignored
+            };
+            let Value::Object(members) = members else {
+                return Err(bad(&format!("'{target}' must be an object")));
+            };
+            for (name, spec) in members {
+                match &spec {
+                    Value::Null => {}
+                    Value::Object(o) => {
+                        if o.get("essential").is_some_and(|e| !e.is_boolean()) {
+                            return Err(bad(&format!("'{name}': essential must be true or false")));
+                        }
+                        if name == "sub" {
+                            if let Some(Value::String(s)) = o.get("value") {
+                                out.sub = Some(s.clone());
+                            }
+                        }
+                    }
+                    _ => return Err(bad(&format!("'{name}' must be null or an object"))),
+                }
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+            if names.len() > MAX_REQUESTED_CLAIMS {
+                return Err(bad("too many claims requested"));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// What a grant releases, resolved at the authorization endpoint.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Release {
+    /// Claims copied into the ID token (values read at sign-in).
+    pub id_token: Vec<String>,
+    /// Claims the userinfo endpoint returns (values read on each call).
+    pub userinfo: Vec<String>,
+    /// What the user consents to: the scopes, and `claim:<name>` for each claim asked
+    /// for individually that no granted scope releases.
+    pub consent: Vec<String>,
+    /// One line per consent item for the consent page.
+    pub descriptions: Vec<String>,
+}
+
+fn push(v: &mut Vec<String>, s: &str) {
+    if !v.iter().any(|x| x == s) {
+        v.push(s.to_string());
+    }
+}
+
+/// `scopes`: the granted scopes; `custom`: definitions of those that are custom.
+pub fn release(scopes: &[String], custom: &[ScopeDef], req: &ClaimsRequest) -> Release {
+    let mut r = Release::default();
+    let mut by_scope: Vec<String> = Vec::new();
+    for s in scopes {
+        push(&mut r.consent, s);
+        match custom.iter().find(|d| d.name == *s) {
+            Some(def) => {
+                def.claims.iter().for_each(|c| push(&mut by_scope, c));
+                push(&mut r.descriptions, &def.description);
+            }
+            None => {
+                scope::claims_for(s).iter().for_each(|c| push(&mut by_scope, c));
+                if !scope::describe(s).is_empty() {
+                    push(&mut r.descriptions, scope::describe(s));
+                }
+            }
+        }
+    }
+    for c in &by_scope {
+        push(&mut r.id_token, c);
+        push(&mut r.userinfo, c);
+    }
+    // §5.5: individually requested standard claims, released even without their scope
+    // once the user consents to them. Unknown and registered names are ignored.
+    let extra = |name: &str, target: &mut Vec<String>, consent: &mut Vec<String>, desc: &mut Vec<String>| {
+        if scope::is_standard_claim(name) {
+            push(target, name);
+            if !by_scope.iter().any(|c| c == name) && !consent.iter().any(|c| c == &format!("claim:{name}")) {
+                consent.push(format!("claim:{name}"));
+                desc.push(format!("see your {}", name.replace('_', " ")));
+            }
+        }
+    };
+    for name in &req.id_token {
+        extra(name, &mut r.id_token, &mut r.consent, &mut r.descriptions);
+    }
+    for name in &req.userinfo {
+        extra(name, &mut r.userinfo, &mut r.consent, &mut r.descriptions);
+    }
+    r
+}
+
+/// The values of the named claims that `all` has.
+pub fn pick(all: &Map<String, Value>, names: &[String]) -> Map<String, Value> {
+    names.iter().filter_map(|n| all.get(n).map(|v| (n.clone(), v.clone()))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn parse_claims_parameter() {
+        let r = ClaimsRequest::parse(
+            r#"{"id_token":{"email":{"essential":true},"sub":{"value":"u1"},"acr":null},"userinfo":{"phone_number":null},"other":1}"#,
+        )
+        .unwrap();
+        assert_eq!(r.id_token, s(&["acr", "email", "sub"]));
+        assert_eq!(r.userinfo, s(&["phone_number"]));
+        assert_eq!(r.sub.as_deref(), Some("u1"));
+        for bad in [
+            "[]",
+            "{",
+            r#"{"id_token":[]}"#,
+            r#"{"userinfo":{"email":1}}"#,
+            r#"{"userinfo":{"email":{"essential":"yes"}}}"#,
+        ] {
+            assert_eq!(ClaimsRequest::parse(bad).unwrap_err().code.as_str(), "invalid_request", "{bad}");
+        }
+    }
+
+    #[test]
+    fn release_scopes_custom_and_individual_claims() {
+        let groups = ScopeDef { name: "groups".into(), description: "see your groups".into(), claims: s(&["groups"]) };
+        let req = ClaimsRequest {
+            id_token: s(&["email", "sub", "nonsense"]),
+            userinfo: s(&["phone_number", "name"]),
+            sub: None,
+        };
+        let r = release(&s(&["openid", "profile", "groups"]), &[groups], &req);
+        assert!(r.id_token.contains(&"name".to_string()) && r.id_token.contains(&"groups".to_string()));
+        assert!(r.id_token.contains(&"email".to_string()));
+        assert!(!r.id_token.contains(&"phone_number".to_string()));
+        assert!(r.userinfo.contains(&"phone_number".to_string()) && !r.userinfo.contains(&"email".to_string()));
+        assert!(!r.id_token.contains(&"sub".to_string()) && !r.id_token.contains(&"nonsense".to_string()));
+        assert_eq!(r.consent, s(&["openid", "profile", "groups", "claim:email", "claim:phone_number"]));
+        assert_eq!(r.descriptions.len(), 5);
+        assert_eq!(r.descriptions[2], "see your groups");
+    }
+}

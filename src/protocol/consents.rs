@@ -1,0 +1,140 @@
+//! The page where a signed-in user sees the applications they allowed and withdraws
+//! consent (`/consents`). Withdrawing forgets the consent (the next sign-in to that
+//! application asks again) and revokes every token issued under it, at once.
+//! The Revoke forms carry the browser's anti-CSRF cookie value (double submit), on top of
+//! the session cookie's SameSite=Lax.
+
+use super::account_object::{Command as AccountCommand, Consent, Reply as AccountReply};
+use super::grant_object::Command;
+use super::interaction;
+use super::session;
+use super::Provider;
+use crate::crypto::{ct_eq, random_token, Crypto};
+use crate::http::{Request, Response};
+use crate::pages;
+use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
+use futures_util::future::join_all;
+
+fn not_signed_in() -> Response {
+    pages::message_page(
+        200,
+        "Not signed in",
+        "This page lists the applications you allowed to use your account. Sign in to an application first.",
+    )
+}
+
+fn unavailable() -> Response {
+    pages::error_page(503, "Temporarily unavailable", "Please try again in a moment.", "temporarily_unavailable")
+        .with_header("retry-after", "5")
+}
+
+impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountStore, K: Crypto>
+    Provider<'_, C, U, G, T, A, K>
+{
+    pub async fn consents(&self, req: &Request) -> Response {
+        let Some(cookie) = session::from_request(req, self.config.secure_cookies) else { return not_signed_in() };
+        let mut notice = None;
+        if req.method == "POST" {
+            let form = match req.form() {
+                Ok(f) => f,
+                Err(e) => return pages::error_page(400, "Invalid request", &e.description, e.code.as_str()),
+            };
+            let csrf_ok = match (form.get("csrf"), interaction::csrf_cookie(req, self.config.secure_cookies)) {
+                (Some(a), Some(b)) => ct_eq(a.as_bytes(), b.as_bytes()),
+                _ => false,
+            };
+            if !csrf_ok {
+                return pages::error_page(
+                    403,
+                    "Request refused",
+                    "This form was not sent from the page this browser was given. Reload the page and try again.",
+                    "invalid_request",
+                );
+            }
+            let Some(client_id) = form.get("client_id") else {
+                return pages::error_page(400, "Invalid request", "Choose an application.", "invalid_request");
+            };
+            let cmd = AccountCommand::Withdraw { id_hash: cookie.id_hash(), client_id: client_id.to_string() };
+            let grants = match self.accounts.send(&cookie.sub, cmd).await {
+                Ok(AccountReply::Withdrawn { grants }) => grants,
+                Ok(_) => return not_signed_in(),
+                Err(e) => {
+                    (self.log)(&format!("consents: account store: {e}"));
+                    return unavailable();
+                }
+            };
+            // Revoke what was issued under the consent (RFC 7009 §2.1 semantics: all of it).
+            let results = join_all(grants.iter().map(|g| self.grants.send(g, Command::RevokeAll))).await;
+            if let Some(e) = results.into_iter().find_map(Result::err) {
+                (self.log)(&format!("consents: revoking a grant failed: {e}"));
+                return unavailable();
+            }
+            notice = Some(match self.clients.client(client_id).await {
+                Ok(Some(c)) => c.display_name().to_string(),
+                _ => client_id.to_string(),
+            });
+        }
+        let (username, consents) =
+            match self.accounts.send(&cookie.sub, AccountCommand::List { id_hash: cookie.id_hash() }).await {
+                Ok(AccountReply::Consents { username, consents }) => (username, consents),
+                Ok(_) => return not_signed_in(),
+                Err(e) => {
+                    (self.log)(&format!("consents: account store: {e}"));
+                    return unavailable();
+                }
+            };
+        let csrf = match interaction::csrf_cookie(req, self.config.secure_cookies) {
+            Some(c) => c.to_string(),
+            None => match random_token::<32>() {
+                Ok(c) => c,
+                Err(e) => {
+                    (self.log)(&format!("consents: {e}"));
+                    return unavailable();
+                }
+            },
+        };
+        let names = join_all(consents.iter().map(|c| self.clients.client(&c.client_id))).await;
+        let list = render_list(
+            &consents,
+            names.iter().map(|n| match n {
+                Ok(Some(c)) => Some(c.display_name().to_string()),
+                _ => None,
+            }),
+            &csrf,
+        );
+        let notice_html = notice
+            .map(|name| {
+                format!("<p class=\"notice\" role=\"status\">Access for {} was revoked.</p>", pages::escape(&name))
+            })
+            .unwrap_or_default();
+        let body =
+            pages::render(pages::CONSENTS, &[("notice", &notice_html), ("list", &list)], &[("username", &username)]);
+        pages::page(200, "Applications you allowed", &body, &[]).with_header(
+            "set-cookie",
+            &interaction::set_csrf_cookie(&csrf, self.config.secure_cookies, self.config.interaction_ttl),
+        )
+    }
+}
+
+fn render_list(consents: &[Consent], names: impl Iterator<Item = Option<String>>, csrf: &str) -> String {
+    if consents.is_empty() {
+        return "<p class=\"lead\">You have not allowed any application yet.</p>".into();
+    }
+    let mut out = String::from("<ul class=\"apps\">\n");
+    for (c, name) in consents.iter().zip(names) {
+        let name = name.unwrap_or_else(|| c.client_id.clone());
+        let scopes: Vec<&str> = c.items.iter().map(|i| i.strip_prefix("claim:").unwrap_or(i)).collect();
+        out.push_str(&format!(
+            "<li><span><strong>{}</strong><br><small>{}</small></span>\
+             <form method=\"post\" action=\"/consents\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+             <input type=\"hidden\" name=\"client_id\" value=\"{}\">\
+             <button type=\"submit\" class=\"secondary\">Revoke</button></form></li>\n",
+            pages::escape(&name),
+            pages::escape(&scopes.join(", ")),
+            pages::escape(csrf),
+            pages::escape(&c.client_id),
+        ));
+    }
+    out.push_str("</ul>\n");
+    out
+}

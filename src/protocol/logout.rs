@@ -1,0 +1,218 @@
+//! RP-Initiated Logout 1.0: the end-session endpoint (`/logout`, GET or POST).
+//!
+//! §2: `id_token_hint`, `client_id`, `post_logout_redirect_uri` (must be registered for the
+//! client, §3), `state`. The session is ended in the user's account object. When the
+//! request is clearly from the session's client — an ID token of the signed-in user, for a
+//! client that received a grant through this session — it is ended at once; otherwise the
+//! user confirms on a page (§2: protects against logout forged by another site).
+
+use super::account_object::{Command as AccountCommand, Reply as AccountReply};
+use super::authorize::{check_id_token_hint, form_target, redirect_with, MAX_STATE_LEN};
+use super::interaction;
+use super::sealed::{self, OpenError};
+use super::session::{self, SessionCookie};
+use super::Provider;
+use crate::crypto::{random_token, Crypto};
+use crate::error::StoreError;
+use crate::http::{Params, Request, Response};
+use crate::model::Client;
+use crate::pages;
+use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
+use serde::{Deserialize, Serialize};
+
+const CONTEXT: &[u8] = b"edge-oidc/logout/v1\0";
+
+/// The confirmation form's state.
+#[derive(Debug, Serialize, Deserialize)]
+struct LogoutTx {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    redirect: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    state: Option<String>,
+    csrf: String,
+    exp: i64,
+}
+
+fn bad_request(message: &str) -> Response {
+    pages::error_page(400, "Cannot sign out", message, "invalid_request")
+}
+
+impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountStore, K: Crypto>
+    Provider<'_, C, U, G, T, A, K>
+{
+    pub async fn logout(&self, req: &Request) -> Response {
+        let params = match req.method.as_str() {
+            "POST" => req.form(),
+            _ => req.query_params(),
+        };
+        let params = match params {
+            Ok(p) => p,
+            Err(e) => return bad_request(&e.description),
+        };
+        if req.method == "POST" && params.get("tx").is_some() {
+            return self.logout_confirmed(req, &params).await;
+        }
+        let hint = match params.get("id_token_hint") {
+            Some(h) => match check_id_token_hint(h, &self.config.issuer) {
+                Ok(hint) => Some(hint),
+                Err(e) => return bad_request(&e.description),
+            },
+            None => None,
+        };
+        // The client: client_id, or the ID token's audience (§2).
+        let client_id = match (params.get("client_id"), &hint) {
+            (Some(id), Some(h)) if !h.aud.iter().any(|a| a == id) => {
+                return bad_request("client_id does not match the audience of id_token_hint.")
+            }
+            (Some(id), _) => Some(id.to_string()),
+            (None, Some(h)) => h.aud.first().cloned(),
+            (None, None) => None,
+        };
+        let client = match client_id {
+            None => None,
+            Some(id) => match self.clients.client(&id).await {
+                Ok(Some(c)) => Some(c),
+                Ok(None) => return bad_request("No application is registered with this client_id."),
+                Err(StoreError::Malformed(m)) => {
+                    (self.log)(&m);
+                    return bad_request(&m);
+                }
+                Err(StoreError::Unavailable(m)) => {
+                    (self.log)(&format!("logout: client store unavailable: {m}"));
+                    return unavailable();
+                }
+            },
+        };
+        // §3: only a registered post_logout_redirect_uri, compared exactly.
+        let redirect = match params.get("post_logout_redirect_uri") {
+            None => None,
+            Some(uri) => match &client {
+                None => {
+                    return bad_request(
+                        "post_logout_redirect_uri needs client_id or id_token_hint to tell which application it belongs to.",
+                    )
+                }
+                Some(c) if c.post_logout_redirect_uris.iter().any(|r| r == uri) => Some(uri.to_string()),
+                Some(_) => return bad_request("post_logout_redirect_uri is not registered for this application."),
+            },
+        };
+        let state = params.get("state").map(str::to_string);
+        if state.as_ref().is_some_and(|s| s.len() > MAX_STATE_LEN) {
+            return bad_request("state is too long.");
+        }
+        let Some(cookie) = session::from_request(req, self.config.secure_cookies) else {
+            // No session here: nothing to end.
+            return self.signed_out(redirect.as_deref(), state.as_deref());
+        };
+        let from_session_client = match (&hint, &client) {
+            (Some(h), Some(c)) => h.sub == self.sub_for_sector(c.sector().as_deref(), &cookie.sub),
+            _ => false,
+        };
+        if from_session_client {
+            let client_id = client.as_ref().map(|c| c.client_id.clone());
+            match self.accounts.send(&cookie.sub, AccountCommand::End { id_hash: cookie.id_hash(), client_id }).await {
+                Ok(AccountReply::Ended | AccountReply::NoSession) => {
+                    return self.signed_out(redirect.as_deref(), state.as_deref())
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    (self.log)(&format!("logout: account store: {e}"));
+                    return unavailable();
+                }
+            }
+        }
+        self.confirm_page(req, client.as_ref(), redirect, state)
+    }
+
+    fn confirm_page(
+        &self,
+        req: &Request,
+        client: Option<&Client>,
+        redirect: Option<String>,
+        state: Option<String>,
+    ) -> Response {
+        let csrf = match interaction::csrf_cookie(req, self.config.secure_cookies) {
+            Some(c) => c.to_string(),
+            None => match random_token::<32>() {
+                Ok(c) => c,
+                Err(e) => {
+                    (self.log)(&format!("logout: {e}"));
+                    return unavailable();
+                }
+            },
+        };
+        let targets = redirect.as_deref().map(form_target).unwrap_or_default();
+        let tx = LogoutTx { redirect, state, csrf, exp: self.now + self.config.interaction_ttl };
+        let message = match client {
+            Some(c) => format!("{} asks to sign you out of this provider.", c.display_name()),
+            None => "Do you want to sign out of this provider?".to_string(),
+        };
+        let body = pages::render(
+            pages::LOGOUT,
+            &[],
+            &[("message", &message), ("tx", &sealed::seal(CONTEXT, self.session_key, &tx))],
+        );
+        pages::page(200, "Sign out?", &body, &targets).with_header(
+            "set-cookie",
+            &interaction::set_csrf_cookie(&tx.csrf, self.config.secure_cookies, self.config.interaction_ttl),
+        )
+    }
+
+    async fn logout_confirmed(&self, req: &Request, form: &Params) -> Response {
+        let tx: LogoutTx =
+            match sealed::open(CONTEXT, self.session_key, form.get("tx").unwrap_or(""), self.now, |t: &LogoutTx| t.exp)
+            {
+                Ok(t) => t,
+                Err(OpenError::Expired) => {
+                    return bad_request("This page has expired. Sign out again from the application.")
+                }
+                Err(OpenError::Invalid) => return bad_request("This form is not valid."),
+            };
+        let cookie_ok = interaction::csrf_cookie(req, self.config.secure_cookies)
+            .is_some_and(|c| crate::crypto::ct_eq(c.as_bytes(), tx.csrf.as_bytes()));
+        if !cookie_ok {
+            return pages::error_page(
+                403,
+                "Request refused",
+                "This form was not sent from the page this browser was given (cookies may be blocked).",
+                "invalid_request",
+            );
+        }
+        match form.get("decision") {
+            Some("logout") => {}
+            Some("stay") => return pages::message_page(200, "Still signed in", "You are still signed in."),
+            _ => return bad_request("Choose Sign out or Stay signed in."),
+        }
+        if let Some(cookie) = session::from_request(req, self.config.secure_cookies) {
+            if let Err(e) = self.end_session(&cookie).await {
+                (self.log)(&format!("logout: account store: {e}"));
+                return unavailable();
+            }
+        }
+        self.signed_out(tx.redirect.as_deref(), tx.state.as_deref())
+    }
+
+    async fn end_session(&self, cookie: &SessionCookie) -> Result<(), StoreError> {
+        self.accounts
+            .send(&cookie.sub, AccountCommand::End { id_hash: cookie.id_hash(), client_id: None })
+            .await
+            .map(|_| ())
+    }
+
+    /// §3: back to the client with `state`, or a page saying so; the cookie is removed.
+    fn signed_out(&self, redirect: Option<&str>, state: Option<&str>) -> Response {
+        let r = match redirect {
+            Some(uri) => {
+                let params: Vec<(&str, &str)> = state.map(|s| vec![("state", s)]).unwrap_or_default();
+                redirect_with(uri, &params)
+            }
+            None => pages::message_page(200, "Signed out", "You have been signed out."),
+        };
+        r.with_header("set-cookie", &session::clear_cookie(self.config.secure_cookies))
+    }
+}
+
+fn unavailable() -> Response {
+    pages::error_page(503, "Temporarily unavailable", "Please try again in a moment.", "temporarily_unavailable")
+        .with_header("retry-after", "5")
+}

@@ -147,6 +147,23 @@ printf '%s\n' "$PASSWORD" | admin users add "$USERNAME" --password-stdin \
     --street-address "1 Main Street" --locality Springfield --country US >/dev/null \
     || die "adding user $USERNAME failed"
 
+# Sessions, consent memory, logout, custom scopes and the claims parameter (sessions.rs): a
+# client that may ask for the custom scope `groups` and return users after logout, and one
+# account per test so that remembered consents and ended sessions never cross tests.
+LOGOUT_URI="http://127.0.0.1:9/signed-out"
+admin scopes add groups --description "see the teams you belong to" \
+    --claim groups --claim https://example.com/roles >/dev/null || die "adding scope groups failed"
+OUT=$(SCOPE="openid profile email phone groups" add_client e2e-sessions client_secret_basic "E2E Sessions Client" \
+    --post-logout-redirect-uri "$LOGOUT_URI") || die "adding client e2e-sessions failed"
+SESSIONS_ID=$(json_field client_id <<<"$OUT") && SESSIONS_SECRET=$(json_field client_secret <<<"$OUT") \
+    || die "unexpected output from 'clients add e2e-sessions --json': $OUT"
+SESSION_USERS="session-a session-b session-c session-d session-e session-f"
+for u in $SESSION_USERS; do
+    printf '%s\n' "$PASSWORD" | admin users add "$u" --password-stdin --name "$u" --email "$u@example.com" \
+        --phone-number "+1 425 555 0199" --claim 'groups=["staff","ops"]' --claim 'https://example.com/roles=["admin"]' \
+        >/dev/null || die "adding user $u failed"
+done
+
 # Accounts and a client used only by the abuse-resistance tests (throttle.rs, logs.rs): they
 # get locked or fail to sign in on purpose, so the accounts above are never disturbed. Random
 # passwords and secret per run (logs.rs searches the log for them).
@@ -214,6 +231,8 @@ E2E_BASIC_ID="$BASIC_ID" E2E_BASIC_SECRET="$BASIC_SECRET" E2E_BASIC_NAME="$BASIC
 E2E_POST_ID="$POST_ID" E2E_POST_SECRET="$POST_SECRET" E2E_POST_NAME="$POST_NAME" \
 E2E_PUBLIC_ID="$PUBLIC_ID" E2E_PUBLIC_NAME="$PUBLIC_NAME" \
 E2E_PAIRWISE_ID="$PAIRWISE_ID" E2E_PAIRWISE_SECRET="$PAIRWISE_SECRET" \
+E2E_SESSIONS_ID="$SESSIONS_ID" E2E_SESSIONS_SECRET="$SESSIONS_SECRET" E2E_SESSION_USERS="$SESSION_USERS" \
+E2E_LOGOUT_URI="$LOGOUT_URI" \
 E2E_REDIRECT_URI="$REDIRECT_URI" \
 E2E_USERNAME="$USERNAME" E2E_PASSWORD="$PASSWORD" E2E_EMAIL="$EMAIL" \
 E2E_CODE_TTL="$CODE_TTL" \

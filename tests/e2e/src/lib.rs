@@ -595,8 +595,10 @@ pub struct AuthzRequest {
 
 impl AuthzRequest {
     /// `response_type=code`, the client's id, the registered redirect URI,
-    /// `scope=openid profile email`, a random state and nonce; for the public client also a
-    /// random S256 PKCE challenge is NOT added (use [`AuthzRequest::pkce`]).
+    /// `scope=openid profile email`, a random state and nonce, and `prompt=consent` (so the
+    /// consent page shows even when the seeded user's consent is remembered; tests of
+    /// remembered consent remove it); for the public client also a random S256 PKCE
+    /// challenge is NOT added (use [`AuthzRequest::pkce`]).
     pub fn new(kind: Kind) -> Self {
         AuthzRequest { params: Vec::new() }
             .set("response_type", "code")
@@ -605,6 +607,7 @@ impl AuthzRequest {
             .set("scope", "openid profile email")
             .set("state", &random())
             .set("nonce", &random())
+            .set("prompt", "consent")
     }
 
     pub fn set(mut self, name: &str, value: &str) -> Self {
@@ -895,7 +898,7 @@ pub struct FlowRecord {
 /// verification (signature against the JWKS, issuer, audience, nonce, at_hash), userinfo (sub
 /// must match). Panics with the details on any failure.
 pub fn complete_flow_as(kind: Kind, pkce: bool, username: &str, password: &str) -> FlowRecord {
-    use openidconnect::core::{CoreAuthenticationFlow, CoreUserInfoClaims};
+    use openidconnect::core::{CoreAuthPrompt, CoreAuthenticationFlow, CoreUserInfoClaims};
     use openidconnect::{AccessTokenHash, AuthorizationCode, Nonce, OAuth2TokenResponse, Scope, TokenResponse};
 
     let http = Recorder::new();
@@ -903,7 +906,9 @@ pub fn complete_flow_as(kind: Kind, pkce: bool, username: &str, password: &str) 
     let mut request = client
         .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
         .add_scope(Scope::new("profile".to_string()))
-        .add_scope(Scope::new("email".to_string()));
+        .add_scope(Scope::new("email".to_string()))
+        // The consent page every time, even when the user's consent is remembered.
+        .add_prompt(CoreAuthPrompt::Consent);
     let verifier = if pkce {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         request = request.set_pkce_challenge(challenge);

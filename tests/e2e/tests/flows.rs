@@ -24,8 +24,10 @@ fn full_flow(kind: Kind, pkce: bool, extra_scopes: &[&str]) -> Outcome {
     let http = Recorder::new();
     let client = oidc_client(kind, discover(&http));
 
-    let mut request =
-        client.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random);
+    // prompt=consent: the consent page even when an earlier test's consent is remembered.
+    let mut request = client
+        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .add_prompt(openidconnect::core::CoreAuthPrompt::Consent);
     for s in extra_scopes {
         request = request.add_scope(Scope::new(s.to_string()));
     }

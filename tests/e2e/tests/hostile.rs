@@ -117,6 +117,8 @@ enum Target {
     OauthMetadata,
     Stylesheet,
     Root,
+    Logout,
+    Consents,
     RandomPath,
 }
 
@@ -138,6 +140,8 @@ const TARGETS: &[Target] = &[
     Target::OauthMetadata,
     Target::Stylesheet,
     Target::Root,
+    Target::Logout,
+    Target::Consents,
     Target::RandomPath,
     Target::RandomPath,
 ];
@@ -155,13 +159,20 @@ impl Target {
             Target::OauthMetadata => "/.well-known/oauth-authorization-server",
             Target::Stylesheet => "/assets/style.css",
             Target::Root => "/",
+            Target::Logout => "/logout",
+            Target::Consents => "/consents",
             Target::RandomPath => "/",
         }
     }
 
     fn method(self) -> &'static str {
         match self {
-            Target::AuthorizePost | Target::Login | Target::Consent | Target::Token | Target::UserinfoPost => "POST",
+            Target::AuthorizePost
+            | Target::Login
+            | Target::Consent
+            | Target::Token
+            | Target::UserinfoPost
+            | Target::Consents => "POST",
             _ => "GET",
         }
     }
@@ -577,6 +588,41 @@ fn base_attack(r: &mut Rng, index: usize, target: Target) -> Attack {
             1 => a.set("access_token", shaped_handle(r)),
             _ => {}
         },
+        Target::Logout => {
+            // RP-Initiated Logout with hostile hints, clients and redirect URIs, and a forged
+            // session cookie: never a redirect (no client here has a post-logout URI).
+            if r.chance(60) {
+                a.set("id_token_hint", *r.pick(&["a.b.c", "eyJhbGciOiJSUzI1NiJ9.e30.c2ln", "garbage", ""]));
+            }
+            if r.chance(60) {
+                a.set("client_id", if r.chance(50) { e.basic_id.clone() } else { hostile_client_id(r) });
+            }
+            if r.chance(60) {
+                a.set(
+                    "post_logout_redirect_uri",
+                    *r.pick(&["https://evil.example/", "//evil.example", &e.redirect_uri, "javascript:alert(1)"]),
+                );
+            }
+            if r.chance(50) {
+                a.set("state", r.alnum(16));
+            }
+            if r.chance(30) {
+                a.set("tx", forged_tx(r));
+            }
+            if r.chance(50) {
+                a.header("cookie", format!("oidc_session={}.{}", r.b64url(12), r.b64url(43)));
+            }
+        }
+        Target::Consents => {
+            a.set("client_id", if r.chance(50) { e.basic_id.clone() } else { hostile_client_id(r) });
+            a.set("csrf", r.b64url(43));
+            if r.chance(60) {
+                a.header(
+                    "cookie",
+                    format!("oidc_session={}.{}; oidc_csrf={}", r.b64url(12), r.b64url(43), r.b64url(43)),
+                );
+            }
+        }
         Target::Jwks | Target::Discovery | Target::OauthMetadata | Target::Stylesheet | Target::Root => {
             if r.chance(30) {
                 a.set(&r.alnum(5), r.alnum(10));

@@ -179,7 +179,17 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
                     items: ix.consent.clone(),
                     grant_id: (!ix.force_consent).then(|| ix.grant_id.clone()),
                 };
-                match self.accounts.send(&user.sub, start).await {
+                // The browser's previous session (if any) ends: one session per browser.
+                let end_old = async {
+                    if let Some(old) = session::from_request(req, self.config.secure_cookies) {
+                        let end = AccountCommand::End { id_hash: old.id_hash(), client_id: None };
+                        if let Err(e) = self.accounts.send(&old.sub, end).await {
+                            (self.log)(&format!("login: could not end the previous session: {e}"));
+                        }
+                    }
+                };
+                let (started, ()) = join(self.accounts.send(&user.sub, start), end_old).await;
+                match started {
                     Ok(AccountReply::Started { consented }) => {
                         (consented, Some(session::set_cookie(c, self.config.secure_cookies, self.config.session_ttl)))
                     }

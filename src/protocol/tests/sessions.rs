@@ -124,6 +124,9 @@ fn prompt_login_max_age_and_prompt_consent() {
     let p = redirect_params(&w.login(&page, "alice", PASSWORD), CB);
     let c = verify_id_token(&w, redeem(&w, &p)["id_token"].as_str().unwrap());
     assert_eq!(c["auth_time"], T0 + 500);
+    // The previous session of this browser was ended: one live session per browser.
+    let live: usize = w.accounts.objects.borrow().values().map(|a| a.sessions.len()).sum();
+    assert_eq!(live, 1);
     w.advance(100);
     // max_age: younger session → code; older → sign in again (prompt=none → login_required).
     let p = redirect_params(&w.authorize(&with(&base("basic"), &[("max_age", "300")])), CB);

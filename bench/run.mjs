@@ -253,7 +253,9 @@ const FORM = { "content-type": "application/x-www-form-urlencoded" };
 
 function flowSteps(req, secret) {
   const basic = "Basic " + Buffer.from(`${CLIENT_ID}:${secret}`).toString("base64");
-  const authorizePath = (i) =>
+  // The first-time flow asks for prompt=consent: a bench user's consent is remembered after
+  // its first flow, and the first-time flow must show the consent page every time.
+  const authorizePath = (i, extra = { prompt: "consent" }) =>
     "/authorize?" +
     form({
       response_type: "code",
@@ -264,7 +266,15 @@ function flowSteps(req, secret) {
       nonce: `n${i}`,
       code_challenge: CHALLENGE,
       code_challenge_method: "S256",
+      ...extra,
     });
+  const cookies = (res) => [res.headers["set-cookie"] ?? []].flat().map((c) => String(c).split(";")[0]);
+  const codeOf = (res, what) => {
+    if (res.status !== 302 && res.status !== 303) expect(res, 303, what);
+    const code = new URL(res.headers.location).searchParams.get("code");
+    if (!code) throw new Error(`${what}: no code in ${res.headers.location}`);
+    return code;
+  };
   const tx = (res, what) => {
     const m = res.body.match(/name="tx" value="([^"]+)"/);
     if (!m) throw new Error(`${what}: no tx in the page`);
@@ -273,22 +283,24 @@ function flowSteps(req, secret) {
   return {
     async authorize(i) {
       const res = expect(await req("GET", authorizePath(i)), 200, "authorize");
-      const cookie = String(res.headers["set-cookie"] ?? "").split(";")[0];
-      if (!cookie.includes("=")) throw new Error("authorize: no anti-CSRF cookie");
+      const cookie = cookies(res).find((c) => c.includes("oidc_csrf="));
+      if (!cookie) throw new Error("authorize: no anti-CSRF cookie");
       return { cookie, tx: tx(res, "authorize") };
     },
     async login(s, user) {
       const body = form({ tx: s.tx, username: user.username, password: user.password });
       const res = expect(await req("POST", "/login", { headers: { ...FORM, cookie: s.cookie }, body }), 200, "login");
-      return { cookie: s.cookie, tx: tx(res, "login") };
+      const session = cookies(res).find((c) => c.includes("oidc_session="));
+      return { cookie: session ? `${s.cookie}; ${session}` : s.cookie, session, tx: tx(res, "login") };
+    },
+    // A returning user: live session, consent remembered → a code with no page.
+    async resume(i, session) {
+      return codeOf(await req("GET", authorizePath(i, {}), { headers: { cookie: session } }), "authorize (session)");
     },
     async consent(s) {
       const body = form({ tx: s.tx, decision: "allow" });
       const res = await req("POST", "/consent", { headers: { ...FORM, cookie: s.cookie }, body });
-      if (res.status !== 302 && res.status !== 303) expect(res, 302, "consent");
-      const code = new URL(res.headers.location).searchParams.get("code");
-      if (!code) throw new Error(`consent: no code in ${res.headers.location}`);
-      return code;
+      return codeOf(res, "consent");
     },
     async token(code) {
       const body = form({ grant_type: "authorization_code", code, redirect_uri: REDIRECT_URI, code_verifier: VERIFIER });
@@ -509,10 +521,28 @@ async function main() {
   for (const c of [1, 8]) {
     ep[`flow@${c}`] = keep(await batch(oidc, "first-time flow", { count: n(c === 1 ? 150 : 300), concurrency: c, requestsPerOp: 5, warmup: 2, op: flow }));
   }
-  // TODO(issue 5): the returning-user flow (live session, consent remembered: authorize →
-  // token → userinfo) once sessions and remembered consent exist. Measure it here like
-  // the first-time flow above (requestsPerOp: 3) and add its row and budget (≤ 3.0 ms net)
-  // to the report.
+  // The returning-user flow: one session per bench user (signed in and consented above), then
+  // authorize GET with the session cookie → 303 with a code → token → userinfo.
+  const sessions = [];
+  for (let u = 0; u < USERS.length; u++) {
+    const s = await steps.login(await steps.authorize(u), USERS[u]);
+    await steps.consent(s);
+    if (!s.session) throw new Error("login: no session cookie");
+    sessions.push(s.session);
+  }
+  for (const c of [1, 8]) {
+    const N = n(400);
+    const codes = new Array(N);
+    ep[`resume@${c}`] = keep(await batch(oidc, "authorization GET (live session)", {
+      count: N, concurrency: c, warmup: 5,
+      op: async (i) => { const code = await steps.resume(i, sessions[Math.abs(i) % sessions.length]); if (i >= 0) codes[i] = code; },
+    }));
+    const returning = async (i) => {
+      const at = await steps.token(await steps.resume(i, sessions[Math.abs(i) % sessions.length]));
+      await steps.userinfo(at);
+    };
+    ep[`returning@${c}`] = keep(await batch(oidc, "returning-user flow", { count: n(c === 1 ? 300 : 600), concurrency: c, requestsPerOp: 3, warmup: 5, op: returning }));
+  }
 
   const base1 = await baseline("end");
   await stopAll();
@@ -646,12 +676,18 @@ function report(R) {
     authorize: { kv: 1 },
     // Throttling: Attempt on the account and IP counters before the password check, Succeed /
     // Release after it (4 writes to existing objects, in two parallel pairs); Reserve creates the grant.
-    login: { kv: 1, dox: 4, pb: 1, dow: 1 },
-    login40k: { kv: 1, dox: 4, pb40: 1, dow: 1 },
-    consent: { dox: 1 },
+    // Start the session in the user's account object (an existing object for bench users).
+    login: { kv: 1, dox: 5, pb: 1, dow: 1 },
+    login40k: { kv: 1, dox: 5, pb40: 1, dow: 1 },
+    // Issue the grant, and remember the consent in the account object (in parallel).
+    consent: { dox: 2 },
     token: { dor: 1, kv: 1, dox: 1, rs: 1 },
     userinfo: { dor: 1, kv: 1 },
-    flow: { kv: 4, dor: 2, dow: 1, dox: 6, pb: 1, rs: 1 },
+    flow: { kv: 4, dor: 2, dow: 1, dox: 8, pb: 1, rs: 1 },
+    // Client (KV); session and consent check that records the grant (account object: read +
+    // write); the user's claims (KV); the new grant (new object).
+    resume: { kv: 2, dor: 1, dox: 1, dow: 1 },
+    returning: { kv: 4, dor: 3, dox: 2, dow: 1, rs: 1 },
   };
   const needText = (k) => {
     const e = Object.entries(needs[k]);
@@ -669,6 +705,8 @@ function report(R) {
     ["token", "token"],
     ["userinfo", "userinfo"],
     ["flow", "**first-time flow** (5 requests)"],
+    ["resume", "authorization GET with a live session (code, no page)"],
+    ["returning", "**returning-user flow** (3 requests)"],
   ];
   let md = "";
   const commit = (() => {
@@ -712,7 +750,7 @@ function report(R) {
     const ratio = sum > 0 ? `${(net(r1) / sum).toFixed(2)}×` : "—";
     md += `| ${title} | ${needText(k)} | ${sum > 0 ? f3(sum) : "0"} | ${f3(r1.cpuPerOp)} | ${f3(net(r1))} | ${ratio} | ${f2(r1.p50)} / ${f2(r1.p99)} | ${r8 ? `${f2(r8.p50)} / ${f2(r8.p99)}` : "–"} | ${r8 ? r8.perSecond.toFixed(0) : "–"} | ${r8 ? f3(net(r8)) : "–"} |\n`;
   }
-  md += `\nThe **returning-user flow** (live session, consent remembered) is **not measured**: sessions and remembered consent do not exist yet (TODO in bench/run.mjs).\n\n`;
+  md += `\nThe returning-user flow: a live session and a remembered consent; authorization GET (303 with a code, no page) → token → userinfo.\n\n`;
 
   const S = R.sizes;
   md += `## Size and startup\n\n| build | wasm raw | wasm gzip -9 | index.js raw | wasm + index.js gzip |\n|---|---|---|---|---|\n`;
@@ -734,10 +772,10 @@ function report(R) {
   md += `## Budgets (issue 5)\n\n| budget | measured | verdict |\n|---|---|---|\n`;
   for (const k of ["discovery", "jwks"]) md += `| ${k} ≤ 0.05 ms net | ${f3(net(E[`${k}@1`]))} ms | ${verdict(net(E[`${k}@1`]) <= 0.05)} |\n`;
   md += `| token ≤ 1.5 ms net | ${f3(tok)} ms | ${verdict(tok <= 1.5)} |\n`;
-  for (const k of ["authorize", "login", "consent", "token", "userinfo", "flow"]) {
+  for (const k of ["authorize", "login", "consent", "token", "userinfo", "flow", "resume", "returning"]) {
     md += `| ${k} ≤ 1.25 × its primitives | ${ratioOf(k).toFixed(2)}× (${f3(net(E[`${k}@1`]))} / ${f3(needSum(k))} ms) | ${verdict(ratioOf(k) <= 1.25)} |\n`;
   }
-  md += `| returning-user flow ≤ 3.0 ms net | not measurable yet (no sessions) | — |\n`;
+  md += `| returning-user flow ≤ 3.0 ms net | ${f3(net(E["returning@1"]))} ms | ${verdict(net(E["returning@1"]) <= 3.0)} |\n`;
   md += `| first-time flow (not a budget of the issue; for reference) | ${f3(flowNet)} ms net | — |\n`;
   md += `| login POST fits the paid plan (30 s) | ${f3(net(E["login@1"]))} ms net | ${verdict(net(E["login@1"]) < 30000)} |\n`;
   md += `| login POST vs the free plan's 10 ms | ${f3(net(E["login@1"]))} ms (100k), ${f3(net(E["login40k@1"]))} ms (40k) | ${verdict(net(E["login@1"]) <= 10)} at 100k, ${verdict(net(E["login40k@1"]) <= 10)} at 40k |\n`;

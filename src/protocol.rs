@@ -10,6 +10,7 @@ pub mod id_token;
 pub mod interaction;
 pub mod login;
 pub mod pkce;
+pub mod refresh;
 pub mod revocation;
 pub mod router;
 pub mod throttle;

@@ -271,15 +271,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
                 return error_redirect(&to, &self.config.issuer, &err);
             }
         };
-        let state_record = GrantState {
-            grant: ix.into_grant(user),
-            code_hash: secret_hash(&secret),
-            code_expires_at: self.now + self.config.code_ttl,
-            code_redeemed_at: None,
-            access_token_hash: None,
-            access_expires_at: 0,
-            revoked: false,
-        };
+        let state_record = GrantState::new(ix.into_grant(user), secret_hash(&secret), self.now + self.config.code_ttl);
         match self.grants.send(&grant_id, Command::Issue { state: Box::new(state_record) }).await {
             Ok(Reply::Issued) => {}
             // The consent form works once; a replay gets a page, not a second code.

@@ -18,6 +18,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use url::Url;
 
+mod refresh;
+
 const ISSUER: &str = "https://id.example.com";
 const T0: i64 = 1_700_000_000;
 const BASIC_SECRET: &str = "basic-secret-basic-secret-basic-secret-0001";

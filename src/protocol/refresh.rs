@@ -11,7 +11,7 @@ use super::grant_object::{secret_hash, Command, RefreshCommand, Reply};
 use super::token::Issued;
 use super::Provider;
 use crate::crypto::{b64url, b64url_decode, random_bytes, random_token, sha256, Crypto};
-use crate::error::OAuthError;
+use crate::error::{OAuthError, StoreError};
 use crate::http::{error_json, Params, Response};
 use crate::model::grant::split_handle;
 use crate::model::{scope, Client};
@@ -98,6 +98,25 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
                 }
             },
         };
+        // A removed or re-created user gets no more tokens: the grant goes.
+        match self.users.by_username(&grant.username).await {
+            Ok(Some(u)) if u.sub == *grant.local_sub.as_ref().unwrap_or(&grant.sub) => {}
+            Ok(_) => {
+                if let Err(e) = self.grants.send(grant_id, Command::RevokeAll).await {
+                    (self.log)(&format!("refresh: grant store: {e}"));
+                }
+                return Err(error_json(&OAuthError::invalid_grant("the user no longer exists")));
+            }
+            Err(StoreError::Malformed(m)) => {
+                (self.log)(&m);
+                return Err(error_json(&OAuthError::invalid_grant("the user's record cannot be read")));
+            }
+            // The client retries with the same token, within the grace window.
+            Err(StoreError::Unavailable(m)) => {
+                (self.log)(&format!("refresh: user store unavailable: {m}"));
+                return Err(error_json(&OAuthError::unavailable("the user store is unavailable, retry")));
+            }
+        }
         let access_token = format!("{grant_id}.{access_secret}");
         // OpenID Connect Core §12.2: same iss, sub, aud, azp and auth_time; a new iat; no
         // nonce. A narrowed scope narrows the claims too.

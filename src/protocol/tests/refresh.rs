@@ -257,6 +257,31 @@ fn a_narrower_scope_narrows_the_new_access_token() {
 }
 
 #[test]
+fn a_removed_user_gets_no_more_tokens() {
+    let w = world();
+    let v0 = tokens(&w);
+    let alice = w.users.get("user:alice").unwrap();
+    w.users.records.borrow_mut().remove("user:alice");
+    assert_invalid_grant(refresh(&w, &s(&v0, "refresh_token"), &[], RP), "no longer exists");
+    w.users.put("user:alice", &alice);
+    assert_eq!(userinfo(&w, &s(&v0, "access_token")), 401, "the grant was revoked");
+    assert_invalid_grant(refresh(&w, &s(&v0, "refresh_token"), &[], RP), "revoked");
+    // Re-created with another sub: another person.
+    let v1 = tokens(&w);
+    w.users.put("user:alice", &alice.replace("u-7f3a9c", "u-new"));
+    assert_invalid_grant(refresh(&w, &s(&v1, "refresh_token"), &[], RP), "no longer exists");
+    // A malformed record: refused, but nothing revoked (an operator's mistake); the client
+    // retries within grace once it is fixed.
+    w.users.put("user:alice", &alice);
+    let v2 = tokens(&w);
+    w.users.put("user:alice", "{not json");
+    assert_invalid_grant(refresh(&w, &s(&v2, "refresh_token"), &[], RP), "cannot be read");
+    w.users.put("user:alice", &alice);
+    assert_eq!(userinfo(&w, &s(&v2, "access_token")), 200);
+    assert_eq!(refresh(&w, &s(&v2, "refresh_token"), &[], RP).0, 200, "retry within grace");
+}
+
+#[test]
 fn code_reuse_revokes_the_refresh_token() {
     let w = world();
     let p = w.code_for("rp", &[("scope", SCOPE)]);

@@ -44,6 +44,7 @@ pub const MAX_ACCESS_TOKENS: usize = 16;
 pub const MAX_PREVIOUS_REFRESH: usize = 32;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredGrantState")]
 pub struct GrantState {
     pub grant: Grant,
     /// base64url SHA-256 of the code's secret part.
@@ -62,6 +63,46 @@ pub struct GrantState {
     /// reused, or a token was revoked (RFC 7009).
     #[serde(default)]
     pub revoked: bool,
+}
+
+/// [`GrantState`] as read from storage, also in its earlier form with a single access token
+/// (`access_token_hash`, `access_expires_at`), so that objects written before keep working.
+#[derive(Deserialize)]
+struct StoredGrantState {
+    grant: Grant,
+    code_hash: String,
+    code_expires_at: i64,
+    #[serde(default)]
+    code_redeemed_at: Option<i64>,
+    #[serde(default)]
+    access_tokens: Vec<AccessToken>,
+    #[serde(default)]
+    refresh: Option<RefreshToken>,
+    #[serde(default)]
+    revoked: bool,
+    #[serde(default)]
+    access_token_hash: Option<String>,
+    #[serde(default)]
+    access_expires_at: i64,
+}
+
+impl From<StoredGrantState> for GrantState {
+    fn from(s: StoredGrantState) -> GrantState {
+        let mut access_tokens = s.access_tokens;
+        if let Some(hash) = s.access_token_hash {
+            let issued_at = s.code_redeemed_at.unwrap_or(0);
+            access_tokens.push(AccessToken { hash, issued_at, expires_at: s.access_expires_at, scope: None });
+        }
+        GrantState {
+            grant: s.grant,
+            code_hash: s.code_hash,
+            code_expires_at: s.code_expires_at,
+            code_redeemed_at: s.code_redeemed_at,
+            access_tokens,
+            refresh: s.refresh,
+            revoked: s.revoked,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

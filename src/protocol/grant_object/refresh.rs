@@ -290,6 +290,18 @@ mod tests {
     }
 
     #[test]
+    fn objects_written_before_refresh_tokens_still_work() {
+        let old = serde_json::json!({"kind": "grant", "grant": grant("openid"), "code_hash": secret_hash("code"),
+            "code_expires_at": T0 + 60, "code_redeemed_at": T0, "access_token_hash": secret_hash("at0"),
+            "access_expires_at": T0 + 3600, "revoked": false});
+        let s: Option<Stored> = Some(serde_json::from_value(old).unwrap());
+        assert!(access_ok(&s, "at0", T0 + 1));
+        assert_eq!(state(&s).expires_at(), T0 + 3600);
+        let round_trip: Stored = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        assert_eq!(Some(round_trip), s);
+    }
+
+    #[test]
     fn bounded_lists() {
         let mut s = redeemed("openid offline_access");
         let mut presented = "rt0".to_string();

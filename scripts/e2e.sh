@@ -41,6 +41,9 @@ ISSUER="http://127.0.0.1:$PORT"
 # The client's redirect URI: nothing listens there, the tests read the Location header.
 REDIRECT_URI="http://127.0.0.1:9/callback"
 CODE_TTL=10
+# Short, so that tests/e2e/tests/refresh.rs can wait past it; long enough for concurrent
+# refreshes with one token to land inside it.
+REFRESH_GRACE=3
 USERNAME=alice
 PASSWORD='correct horse battery staple'
 EMAIL=alice@example.com
@@ -137,7 +140,18 @@ OUT=$(SCOPE="openid profile email address phone" add_client e2e-pairwise client_
     "E2E Pairwise Client" --pairwise) || die "adding client e2e-pairwise failed"
 PAIRWISE_ID=$(json_field client_id <<<"$OUT") && PAIRWISE_SECRET=$(json_field client_secret <<<"$OUT") \
     || die "unexpected output from 'clients add e2e-pairwise --json': $OUT"
-for s in "$BASIC_SECRET" "$POST_SECRET" "$PAIRWISE_SECRET"; do
+# Clients that may use refresh tokens (refresh.rs): confidential and public.
+REFRESH_NAME="E2E Refresh Client"
+PUBLIC_REFRESH_NAME="E2E Public Refresh Client"
+OUT=$(SCOPE="openid profile email offline_access" add_client e2e-refresh client_secret_basic "$REFRESH_NAME" \
+    --grant-type refresh_token) || die "adding client e2e-refresh failed"
+REFRESH_ID=$(json_field client_id <<<"$OUT") && REFRESH_SECRET=$(json_field client_secret <<<"$OUT") \
+    || die "unexpected output from 'clients add e2e-refresh --json': $OUT"
+OUT=$(SCOPE="openid profile email offline_access" add_client e2e-public-refresh none "$PUBLIC_REFRESH_NAME" \
+    --grant-type refresh_token) || die "adding client e2e-public-refresh failed"
+PUBLIC_REFRESH_ID=$(json_field client_id <<<"$OUT") \
+    || die "unexpected output from 'clients add e2e-public-refresh --json': $OUT"
+for s in "$BASIC_SECRET" "$POST_SECRET" "$PAIRWISE_SECRET" "$REFRESH_SECRET"; do
     [[ -n "$s" && "$s" != None && "$s" != null ]] || die "a confidential client got no secret"
 done
 
@@ -211,7 +225,7 @@ say "starting wrangler dev on port $PORT (log: $LOG)"
 export WRANGLER_SEND_METRICS=false
 setsid "$WRANGLER" dev --config "$CONFIG" \
     --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE" --env-file "$DEV_VARS" \
-    --var "ISSUER:$ISSUER" --var "CODE_TTL_SECONDS:$CODE_TTL" \
+    --var "ISSUER:$ISSUER" --var "CODE_TTL_SECONDS:$CODE_TTL" --var "REFRESH_GRACE_SECONDS:$REFRESH_GRACE" \
     --show-interactive-dev-session=false --log-level log </dev/null >"$LOG" 2>&1 &
 WRANGLER_PID=$!
 
@@ -233,6 +247,9 @@ E2E_PUBLIC_ID="$PUBLIC_ID" E2E_PUBLIC_NAME="$PUBLIC_NAME" \
 E2E_PAIRWISE_ID="$PAIRWISE_ID" E2E_PAIRWISE_SECRET="$PAIRWISE_SECRET" \
 E2E_SESSIONS_ID="$SESSIONS_ID" E2E_SESSIONS_SECRET="$SESSIONS_SECRET" E2E_SESSION_USERS="$SESSION_USERS" \
 E2E_LOGOUT_URI="$LOGOUT_URI" \
+E2E_REFRESH_ID="$REFRESH_ID" E2E_REFRESH_SECRET="$REFRESH_SECRET" E2E_REFRESH_NAME="$REFRESH_NAME" \
+E2E_PUBLIC_REFRESH_ID="$PUBLIC_REFRESH_ID" E2E_PUBLIC_REFRESH_NAME="$PUBLIC_REFRESH_NAME" \
+E2E_REFRESH_GRACE="$REFRESH_GRACE" \
 E2E_REDIRECT_URI="$REDIRECT_URI" \
 E2E_USERNAME="$USERNAME" E2E_PASSWORD="$PASSWORD" E2E_EMAIL="$EMAIL" \
 E2E_CODE_TTL="$CODE_TTL" \

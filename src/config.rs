@@ -14,6 +14,11 @@ pub struct Config {
     pub code_ttl: i64,
     pub access_token_ttl: i64,
     pub id_token_ttl: i64,
+    /// Refresh token idle lifetime: each rotation issues a token valid this long.
+    pub refresh_token_ttl: i64,
+    /// How long after a rotation a retry with the previous refresh token gets the current
+    /// one back instead of revoking the grant; 0 disables retries.
+    pub refresh_grace: i64,
     /// How long a login/consent page stays usable.
     pub interaction_ttl: i64,
     /// How long a browser login session lasts (absolute, from sign-in).
@@ -38,6 +43,9 @@ pub const DEFAULT_ACCESS_TOKEN_TTL: i64 = 3600;
 pub const DEFAULT_ID_TOKEN_TTL: i64 = 3600;
 pub const DEFAULT_INTERACTION_TTL: i64 = 600;
 pub const DEFAULT_SESSION_TTL: i64 = 86_400;
+pub const DEFAULT_REFRESH_TOKEN_TTL: i64 = 30 * 86_400;
+pub const MAX_REFRESH_TOKEN_TTL: i64 = 365 * 86_400;
+pub const DEFAULT_REFRESH_GRACE: i64 = 10;
 
 impl Config {
     /// Builds the configuration from a variable lookup (`ISSUER`, `CODE_TTL_SECONDS`,
@@ -74,6 +82,18 @@ impl Config {
             id_token_ttl: ttl("ID_TOKEN_TTL_SECONDS", DEFAULT_ID_TOKEN_TTL, 86_400)?,
             interaction_ttl: ttl("INTERACTION_TTL_SECONDS", DEFAULT_INTERACTION_TTL, 3600)?,
             session_ttl: ttl("SESSION_TTL_SECONDS", DEFAULT_SESSION_TTL, 30 * 86_400)?,
+            refresh_token_ttl: ttl("REFRESH_TOKEN_TTL_SECONDS", DEFAULT_REFRESH_TOKEN_TTL, MAX_REFRESH_TOKEN_TTL)?,
+            refresh_grace: match get("REFRESH_GRACE_SECONDS") {
+                None => DEFAULT_REFRESH_GRACE,
+                Some(v) => match v.trim().parse::<i64>() {
+                    Ok(n) if (0..=300).contains(&n) => n,
+                    _ => {
+                        return Err(format!(
+                            "REFRESH_GRACE_SECONDS must be a whole number between 0 and 300, not '{v}'"
+                        ))
+                    }
+                },
+            },
             login_max_failures: ttl("LOGIN_MAX_FAILURES", 5, 1000)? as u32,
             login_max_failures_ip: ttl("LOGIN_MAX_FAILURES_IP", 20, 100_000)? as u32,
             client_max_failures: ttl("CLIENT_MAX_FAILURES", 10, 1000)? as u32,
@@ -135,5 +155,21 @@ mod tests {
         assert!(e.contains("CODE_TTL_SECONDS"));
         let c = Config::from_vars(vars(&[("ISSUER", "https://a.example"), ("CODE_TTL_SECONDS", "10")])).unwrap();
         assert_eq!(c.code_ttl, 10);
+    }
+
+    #[test]
+    fn refresh_settings() {
+        let c = Config::from_vars(vars(&[("ISSUER", "https://a.example")])).unwrap();
+        assert_eq!((c.refresh_token_ttl, c.refresh_grace), (30 * 86_400, 10));
+        let c = Config::from_vars(vars(&[("ISSUER", "https://a.example"), ("REFRESH_GRACE_SECONDS", "0")])).unwrap();
+        assert_eq!(c.refresh_grace, 0);
+        for (k, v) in [
+            ("REFRESH_GRACE_SECONDS", "-1"),
+            ("REFRESH_GRACE_SECONDS", "301"),
+            ("REFRESH_TOKEN_TTL_SECONDS", "31536001"),
+        ] {
+            let e = Config::from_vars(vars(&[("ISSUER", "https://a.example"), (k, v)])).unwrap_err();
+            assert!(e.contains(k), "{e}");
+        }
     }
 }

@@ -14,6 +14,7 @@ pub mod interaction;
 pub mod login;
 pub mod logout;
 pub mod pkce;
+pub mod refresh;
 pub mod revocation;
 pub mod router;
 pub mod sealed;

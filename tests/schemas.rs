@@ -246,6 +246,34 @@ fn clients_add_public_and_confidential() {
     assert!(err.contains("loopback"), "{err}");
     let err = admin_err(&["--print", "clients", "add", "nouri"], "", 2);
     assert!(err.contains("--redirect-uri"), "{err}");
+    // Refresh tokens: the grant type and the offline_access scope.
+    let p = Printed::run(
+        &[
+            "--print",
+            "clients",
+            "add",
+            "mobile",
+            "--redirect-uri",
+            "com.example.mobile:/cb",
+            "--grant-type",
+            "refresh_token",
+            "--scope",
+            "openid offline_access",
+        ],
+        "",
+    );
+    let client = p.record("CLIENTS", "mobile");
+    assert_valid("client", client);
+    let c = Client::from_record("mobile", &client.to_string()).expect("parses");
+    assert_eq!(c.grant_types, ["authorization_code", "refresh_token"]);
+    assert_eq!(c.scope, "openid offline_access");
+    let err = admin_err(
+        &["--print", "clients", "add", "x", "--redirect-uri", "https://a.example/cb", "--grant-type", "password"],
+        "",
+        2,
+    );
+    assert!(err.contains("refresh_token"), "{err}");
+
     let err = admin_err(
         &["--print", "clients", "add", "x", "--redirect-uri", "https://a.example/cb", "--scope", "profile"],
         "",
@@ -348,6 +376,8 @@ fn broken_records_fail_the_schemas() {
         "an unknown auth method",
     );
     assert_invalid("client", &with(&good_client, json!({"grant_types": ["implicit"]})), "the implicit grant");
+    assert_valid("client", &with(&good_client, json!({"grant_types": ["authorization_code", "refresh_token"]})));
+    assert_valid("client", &with(&good_client, json!({"scope": "openid address phone offline_access"})));
     assert_invalid("client", &with(&good_client, json!({"response_types": ["token"]})), "response type token");
     assert_invalid("client", &with(&good_client, json!({"scope": "profile email"})), "no openid scope");
     assert_valid("client", &with(&good_client, json!({"scope": "openid groups"})));

@@ -43,6 +43,9 @@ impl SubjectType {
     }
 }
 
+/// RFC 7591 §2 `grant_types` values this provider supports.
+pub const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token"];
+
 fn default_auth_method() -> AuthMethod {
     // RFC 7591 §2: the default is client_secret_basic.
     AuthMethod::ClientSecretBasic
@@ -137,9 +140,13 @@ impl Client {
             (true, None) => {}
         }
         for g in &self.grant_types {
-            if g != "authorization_code" {
-                return Err(format!("grant_types: '{g}' is not supported (supported: authorization_code)"));
+            if !GRANT_TYPES.contains(&g.as_str()) {
+                return Err(format!("grant_types: '{g}' is not supported (supported: {})", GRANT_TYPES.join(", ")));
             }
+        }
+        // A refresh token is only issued at code redemption.
+        if self.allows_grant("refresh_token") && !self.allows_grant("authorization_code") {
+            return Err("grant_types: refresh_token needs authorization_code".into());
         }
         for r in &self.response_types {
             if r != "code" {
@@ -172,6 +179,10 @@ impl Client {
             self.redirect_uris.iter().map(|u| Url::parse(u).ok().and_then(|u| u.host_str().map(str::to_string)));
         let first = hosts.next()??;
         hosts.all(|h| h.as_deref() == Some(first.as_str())).then_some(first)
+    }
+
+    pub fn allows_grant(&self, grant_type: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant_type)
     }
 
     pub fn display_name(&self) -> &str {
@@ -253,6 +264,11 @@ mod tests {
         assert!(e.contains("redirect_uris"), "{e}");
         let e = Client::from_record("app", &record(r#","grant_types":["password"]"#)).unwrap_err();
         assert!(e.contains("grant_types"), "{e}");
+        let e = Client::from_record("app", &record(r#","grant_types":["refresh_token"]"#)).unwrap_err();
+        assert!(e.contains("needs authorization_code"), "{e}");
+        let ok = record(r#","grant_types":["authorization_code","refresh_token"]"#)
+            .replace("openid profile", "openid offline_access");
+        assert!(Client::from_record("app", &ok).unwrap().allows_grant("refresh_token"));
         let e = Client::from_record("app", &record(r#","token_endpoint_auth_method":"none""#)).unwrap_err();
         assert!(e.contains("client_secret_hash"), "{e}");
         let e = Client::from_record("app", &record(r#","colour":"blue""#)).unwrap_err();

@@ -39,6 +39,17 @@ impl Grant {
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
         self.scope.split(' ').filter(|s| !s.is_empty())
     }
+
+    /// Narrows the grant to `scope` (a refresh with a smaller scope, RFC 6749 §6): standard
+    /// claims no remaining scope releases are dropped from the ID token and userinfo claims.
+    pub fn narrow(&mut self, scope: &str) {
+        let kept: Vec<&str> =
+            scope.split(' ').flat_map(|s| crate::model::scope::claims_for(s).iter().copied()).collect();
+        let keep = |k: &str| !crate::model::scope::is_standard_claim(k) || kept.contains(&k);
+        self.id_token_claims.retain(|k, _| keep(k));
+        self.userinfo_claims.retain(|k| keep(k));
+        self.scope = scope.to_string();
+    }
 }
 
 /// A token handle: `<grant id>.<secret>`; both parts base64url.

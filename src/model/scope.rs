@@ -1,6 +1,10 @@
 //! Scopes and the claims they release (OpenID Connect Core §5.4).
 
-pub const SUPPORTED: &[&str] = &["openid", "profile", "email", "address", "phone"];
+pub const SUPPORTED: &[&str] = &["openid", "profile", "email", "address", "phone", OFFLINE_ACCESS];
+
+/// OpenID Connect Core §11: asks for a refresh token. Granted only to clients allowed the
+/// refresh_token grant; ignored for others.
+pub const OFFLINE_ACCESS: &str = "offline_access";
 
 pub const PROFILE_CLAIMS: &[&str] = &[
     "name",
@@ -45,6 +49,7 @@ pub fn describe(scope: &str) -> &'static str {
         "email" => "see your email address and whether it is verified",
         "address" => "see your postal address",
         "phone" => "see your phone number and whether it is verified",
+        OFFLINE_ACCESS => "stay connected: access your data while you are not using the application",
         _ => "",
     }
 }

@@ -389,6 +389,10 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             if !scope::is_supported(s) && !defs.iter().any(|d| d.name == s) {
                 continue;
             }
+            // OpenID Connect Core §11: ignored for clients that may not use refresh tokens.
+            if s == scope::OFFLINE_ACCESS && !client.allows_grant("refresh_token") {
+                continue;
+            }
             if !client.allows_scope(s) {
                 return Err(OAuthError::invalid_scope(format!("this client may not request the scope '{s}'")));
             }

@@ -108,3 +108,108 @@ proptest! {
         }
     }
 }
+
+mod refresh_sequences {
+    use crate::protocol::grant_object::{
+        apply, secret_hash, Command, GrantState, NewRefresh, RefreshCommand, Reply, Stored, MAX_ACCESS_TOKENS,
+        MAX_PREVIOUS_REFRESH,
+    };
+    use proptest::prelude::*;
+
+    const GRACE: i64 = 10;
+
+    fn refresh(presented: &str, new: &str, client: &str) -> Command {
+        Command::Refresh(Box::new(RefreshCommand {
+            token_hash: secret_hash(presented),
+            client_id: client.into(),
+            scope: None,
+            new_hash: secret_hash(new),
+            retry_box: format!("box-{new}"),
+            refresh_expires_at: 0,
+            access_token_hash: secret_hash(&format!("at-{new}")),
+            access_expires_at: 0,
+            grace_seconds: GRACE,
+        }))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Any sequence of refreshes (current, previous, older, foreign client) and clock steps
+        /// against a model: one current token, retries only within grace, reuse revokes for good.
+        #[test]
+        fn refresh_sequences_follow_the_model(ops in proptest::collection::vec((0u8..5, 0usize..64, 0i64..15), 1..60)) {
+            let mut now = 1_000i64;
+            let grant = crate::model::Grant {
+                client_id: "app".into(), redirect_uri: "https://app.example/cb".into(),
+                scope: "openid offline_access".into(), nonce: None, code_challenge: None,
+                code_challenge_method: None, sub: "s".into(), local_sub: None, username: "alice".into(),
+                auth_time: now, id_token_claims: Default::default(), userinfo_claims: vec![],
+            };
+            let st = GrantState::new(grant, secret_hash("code"), now + 60);
+            let (mut s, _) = apply(None, Command::Create { state: Box::new(st) }, now);
+            let redeem = Command::Redeem {
+                code_hash: secret_hash("code"), client_id: "app".into(), redirect_uri: "https://app.example/cb".into(),
+                code_verifier: None, access_token_hash: secret_hash("at-rt0"), access_expires_at: now + 50,
+                refresh: Some(NewRefresh { hash: secret_hash("rt0"), expires_at: now + 100 }),
+            };
+            let (w, _) = apply(s.clone(), redeem, now);
+            s = w;
+            // The model: issued refresh tokens in order, when the last rotation happened, revoked.
+            let mut issued = vec!["rt0".to_string()];
+            let mut rotated_at = i64::MIN / 2;
+            let mut revoked = false;
+            let mut expires = now + 100;
+            for (n, (op, pick, dt)) in ops.into_iter().enumerate() {
+                let new = format!("rt{}", n + 1);
+                let (presented, client) = match op {
+                    0 => (issued.last().cloned().unwrap_or_default(), "app"),
+                    1 if issued.len() >= 2 => (issued[issued.len() - 2].clone(), "app"),
+                    2 => (issued[pick % issued.len()].clone(), "app"),
+                    4 => (issued[pick % issued.len()].clone(), "other"),
+                    _ => { now += dt; continue; }
+                };
+                let Command::Refresh(mut cmd) = refresh(&presented, &new, client) else { unreachable!() };
+                cmd.refresh_expires_at = now + 100;
+                cmd.access_expires_at = now + 50;
+                let (w, reply) = apply(s.clone(), Command::Refresh(cmd), now);
+                let pos = issued.iter().position(|t| *t == presented).unwrap_or(0);
+                let age = issued.len() - 1 - pos;
+                let known = age <= MAX_PREVIOUS_REFRESH;
+                let live = !revoked && now < expires;
+                match reply {
+                    Reply::Refreshed { retry_box: None, .. } => {
+                        prop_assert!(live && client == "app" && age == 0);
+                        issued.push(new);
+                        rotated_at = now;
+                        expires = now + 100;
+                    }
+                    Reply::Refreshed { retry_box: Some(b), .. } => {
+                        prop_assert!(live && client == "app" && age == 1 && now < rotated_at + GRACE);
+                        prop_assert_eq!(b, format!("box-{}", issued.last().unwrap()));
+                    }
+                    Reply::InvalidGrant { .. } => {
+                        let retry = age == 1 && now < rotated_at + GRACE;
+                        prop_assert!(!live || client != "app" || !known || (age >= 1 && !retry), "refused a valid refresh");
+                        if live && client == "app" && known && age >= 1 {
+                            revoked = true;
+                        }
+                    }
+                    other => prop_assert!(false, "unexpected {:?}", other),
+                }
+                if let Some(w) = w {
+                    s = Some(w);
+                }
+                let Some(Stored::Grant(g)) = &s else { unreachable!() };
+                prop_assert_eq!(g.revoked, revoked);
+                prop_assert!(g.access_tokens.len() <= MAX_ACCESS_TOKENS);
+                let r = g.refresh.as_ref().unwrap();
+                prop_assert!(r.previous.len() <= MAX_PREVIOUS_REFRESH);
+                prop_assert_eq!(&r.hash, &secret_hash(issued.last().unwrap()));
+                if !revoked {
+                    prop_assert!(g.expires_at() >= r.expires_at);
+                }
+            }
+        }
+    }
+}

@@ -10,6 +10,8 @@ use crate::model::Grant;
 use crate::protocol::pkce;
 use serde::{Deserialize, Serialize};
 
+mod refresh;
+
 /// What the object stores (one value, key `grant`): first a reservation made when the
 /// user signs in (so each login form and consent form works once), then the grant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,7 +37,14 @@ impl Stored {
     }
 }
 
+/// Live access tokens kept per grant: expired ones are pruned first, then the oldest goes.
+/// Several, so that a retried refresh does not invalidate a sibling's access token.
+pub const MAX_ACCESS_TOKENS: usize = 16;
+/// Rotated-out refresh token hashes remembered for reuse detection (RFC 9700 §4.14.2).
+pub const MAX_PREVIOUS_REFRESH: usize = 32;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredGrantState")]
 pub struct GrantState {
     pub grant: Grant,
     /// base64url SHA-256 of the code's secret part.
@@ -43,21 +52,135 @@ pub struct GrantState {
     pub code_expires_at: i64,
     #[serde(default)]
     pub code_redeemed_at: Option<i64>,
+    /// Live access tokens issued from this grant (code redemption and refreshes).
     #[serde(default)]
-    pub access_token_hash: Option<String>,
-    #[serde(default)]
-    pub access_expires_at: i64,
-    /// Set when the code was presented again after redemption: every token issued from
-    /// this grant is then rejected (RFC 6749 §4.1.2, RFC 9700 §4.5).
+    pub access_tokens: Vec<AccessToken>,
+    /// The refresh token, when the grant has one (OpenID Connect Core §11).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh: Option<RefreshToken>,
+    /// Every token issued from this grant is rejected: set when the code was presented
+    /// again after redemption (RFC 6749 §4.1.2, RFC 9700 §4.5), a rotated refresh token was
+    /// reused, or a token was revoked (RFC 7009).
     #[serde(default)]
     pub revoked: bool,
 }
 
-impl GrantState {
-    /// When the object's storage may be deleted.
-    pub fn expires_at(&self) -> i64 {
-        self.code_expires_at.max(self.access_expires_at)
+/// [`GrantState`] as read from storage, also in its earlier form with a single access token
+/// (`access_token_hash`, `access_expires_at`), so that objects written before keep working.
+#[derive(Deserialize)]
+struct StoredGrantState {
+    grant: Grant,
+    code_hash: String,
+    code_expires_at: i64,
+    #[serde(default)]
+    code_redeemed_at: Option<i64>,
+    #[serde(default)]
+    access_tokens: Vec<AccessToken>,
+    #[serde(default)]
+    refresh: Option<RefreshToken>,
+    #[serde(default)]
+    revoked: bool,
+    #[serde(default)]
+    access_token_hash: Option<String>,
+    #[serde(default)]
+    access_expires_at: i64,
+}
+
+impl From<StoredGrantState> for GrantState {
+    fn from(s: StoredGrantState) -> GrantState {
+        let mut access_tokens = s.access_tokens;
+        if let Some(hash) = s.access_token_hash {
+            let issued_at = s.code_redeemed_at.unwrap_or(0);
+            access_tokens.push(AccessToken { hash, issued_at, expires_at: s.access_expires_at, scope: None });
+        }
+        GrantState {
+            grant: s.grant,
+            code_hash: s.code_hash,
+            code_expires_at: s.code_expires_at,
+            code_redeemed_at: s.code_redeemed_at,
+            access_tokens,
+            refresh: s.refresh,
+            revoked: s.revoked,
+        }
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccessToken {
+    /// base64url SHA-256 of the token's secret part.
+    pub hash: String,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    /// Narrower than the grant's when the refresh request asked for less (RFC 6749 §6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefreshToken {
+    /// base64url SHA-256 of the current token's secret part.
+    pub hash: String,
+    /// When the current token was issued: the grace window for a retry starts here.
+    pub issued_at: i64,
+    /// Idle expiry, pushed forward by each rotation.
+    pub expires_at: i64,
+    /// Hashes of the tokens it replaced, newest first (reuse detection).
+    #[serde(default)]
+    pub previous: Vec<String>,
+    /// The current token's secret XOR a key derived from the previous token's secret
+    /// (see `protocol::refresh`): only a retry with the previous token can open it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_box: Option<String>,
+}
+
+impl GrantState {
+    /// A grant with its authorization code (hash), before redemption.
+    pub fn new(grant: Grant, code_hash: String, code_expires_at: i64) -> GrantState {
+        GrantState {
+            grant,
+            code_hash,
+            code_expires_at,
+            code_redeemed_at: None,
+            access_tokens: Vec::new(),
+            refresh: None,
+            revoked: false,
+        }
+    }
+
+    /// When the object's storage may be deleted: once no code or token in it can be used.
+    pub fn expires_at(&self) -> i64 {
+        let access = self.access_tokens.iter().map(|t| t.expires_at).max().unwrap_or(0);
+        let refresh = match (&self.refresh, self.revoked) {
+            (Some(r), false) => r.expires_at,
+            _ => 0,
+        };
+        self.code_expires_at.max(access).max(refresh)
+    }
+
+    /// Adds an access token, pruning expired ones and keeping at most [`MAX_ACCESS_TOKENS`].
+    fn add_access_token(&mut self, token: AccessToken, now: i64) {
+        self.access_tokens.retain(|t| now < t.expires_at);
+        self.access_tokens.push(token);
+        let excess = self.access_tokens.len().saturating_sub(MAX_ACCESS_TOKENS);
+        self.access_tokens.drain(..excess);
+    }
+
+    fn access_token(&self, hash: &str) -> Option<&AccessToken> {
+        self.access_tokens.iter().find(|t| hash_eq(&t.hash, hash))
+    }
+}
+
+/// A refresh token to store at code redemption.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewRefresh {
+    pub hash: String,
+    pub expires_at: i64,
+}
+
+/// Whether a grant gets a refresh token at redemption (OpenID Connect Core §11), given that
+/// the client may use the refresh_token grant.
+pub fn wants_refresh(grant: &Grant) -> bool {
+    grant.scopes().any(|s| s == crate::model::scope::OFFLINE_ACCESS)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -67,14 +190,13 @@ pub enum Command {
     Reserve { expires_at: i64 },
     /// At consent: turn the reservation into the grant with its code (hash) and expiry.
     Issue { state: Box<GrantState> },
+    /// Create the grant without a reservation (no login page was shown): `Conflict` if the
+    /// id exists.
+    Create { state: Box<GrantState> },
     /// At consent, Deny: use up the reservation so the form cannot be replayed.
     Decline,
-    /// A returning user's grant, issued without a page: like `Issue` but needs no
-    /// reservation (refused if the id exists).
-    Create { state: Box<GrantState> },
-    /// Revoke every token of the grant (consent withdrawn).
-    RevokeAll,
-    /// Redeem the code at the token endpoint; on success store the new access token's hash.
+    /// Redeem the code at the token endpoint; on success store the new access token's hash,
+    /// and the refresh token's if given and the grant has `offline_access`.
     Redeem {
         code_hash: String,
         client_id: String,
@@ -82,12 +204,37 @@ pub enum Command {
         code_verifier: Option<String>,
         access_token_hash: String,
         access_expires_at: i64,
+        #[serde(default)]
+        refresh: Option<NewRefresh>,
     },
-    /// Validate an access token (userinfo, introspection).
+    /// The refresh token grant (RFC 6749 §6): rotate, retry within grace, or revoke on reuse.
+    Refresh(Box<RefreshCommand>),
+    /// Validate an access token (userinfo).
     Access { token_hash: String },
-    /// Revoke the grant's tokens if `token_hash` is its access token and it was issued to
-    /// `client_id` (RFC 7009 §2.1).
+    /// Look up an access or a refresh token (introspection).
+    Introspect { token_hash: String },
+    /// Revoke the grant's tokens if `token_hash` is one of its access or refresh tokens and
+    /// it was issued to `client_id` (RFC 7009 §2.1).
     Revoke { token_hash: String, client_id: String },
+    /// Revoke every token of the grant (consent withdrawn, logout). Idempotent.
+    RevokeAll,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefreshCommand {
+    /// Hash of the presented refresh token's secret.
+    pub token_hash: String,
+    pub client_id: String,
+    /// The narrower scope asked for, normalised (space-separated, no duplicates).
+    pub scope: Option<String>,
+    /// The rotated token: its hash and sealed secret (used unless this is a retry).
+    pub new_hash: String,
+    pub retry_box: String,
+    pub refresh_expires_at: i64,
+    pub access_token_hash: String,
+    pub access_expires_at: i64,
+    /// `REFRESH_GRACE_SECONDS`: 0 disables retries.
+    pub grace_seconds: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,20 +243,39 @@ pub enum Reply {
     Reserved,
     Issued,
     Declined,
-    /// The grant, for building the token response or the userinfo response.
+    /// The grant, for building the token response; whether a refresh token was stored.
     Granted {
         grant: Box<Grant>,
+        #[serde(default)]
+        refresh_issued: bool,
     },
-    /// Redemption refused: RFC 6749 `invalid_grant` with this description.
+    /// A refresh succeeded. `retry_box` is `None` when the command's new token was stored,
+    /// or the current token sealed for the previous one's holder on a retry within grace.
+    Refreshed {
+        grant: Box<Grant>,
+        retry_box: Option<String>,
+    },
+    /// Redemption or refresh refused: RFC 6749 `invalid_grant` with this description.
     InvalidGrant {
+        description: String,
+    },
+    /// The scope asked for at refresh is not within the grant (RFC 6749 §5.2).
+    InvalidScope {
         description: String,
     },
     /// Access token refused: RFC 6750 `invalid_token`.
     InvalidToken {
         description: String,
     },
-    /// A valid access token, with its lifetime (seconds since the epoch).
+    /// A valid access token, with its lifetime (seconds since the epoch). `grant.scope` is
+    /// the token's own scope.
     Active {
+        grant: Box<Grant>,
+        issued_at: i64,
+        expires_at: i64,
+    },
+    /// A valid refresh token (introspection only).
+    ActiveRefresh {
         grant: Box<Grant>,
         issued_at: i64,
         expires_at: i64,
@@ -134,9 +300,8 @@ fn hash_eq(a: &str, b: &str) -> bool {
 pub fn apply(state: Option<Stored>, cmd: Command, now: i64) -> (Option<Stored>, Reply) {
     let (grant, cmd) = match (state, cmd) {
         (None, Command::Reserve { expires_at }) => return (Some(Stored::Reserved { expires_at }), Reply::Reserved),
+        (Some(_), Command::Reserve { .. } | Command::Create { .. }) => return (None, Reply::Conflict),
         (None, Command::Create { state }) => return (Some(Stored::Grant(state)), Reply::Issued),
-        (Some(_), Command::Create { .. }) => return (None, Reply::Conflict),
-        (Some(_), Command::Reserve { .. }) => return (None, Reply::Conflict),
         (Some(Stored::Reserved { expires_at }), Command::Issue { state }) if now < expires_at => {
             return (Some(Stored::Grant(state)), Reply::Issued)
         }
@@ -156,17 +321,18 @@ pub fn apply(state: Option<Stored>, cmd: Command, now: i64) -> (Option<Stored>, 
 
 fn apply_grant(state: Option<GrantState>, cmd: Command, now: i64) -> (Option<GrantState>, Reply) {
     match cmd {
-        Command::Reserve { .. } | Command::Issue { .. } | Command::Decline | Command::Create { .. } => {
+        Command::Reserve { .. } | Command::Issue { .. } | Command::Create { .. } | Command::Decline => {
             (None, Reply::Conflict)
         }
-        Command::RevokeAll => match state {
-            Some(mut st) if !st.revoked => {
-                st.revoked = true;
-                (Some(st), Reply::Revoked)
-            }
-            _ => (None, Reply::Revoked),
-        },
-        Command::Redeem { code_hash, client_id, redirect_uri, code_verifier, access_token_hash, access_expires_at } => {
+        Command::Redeem {
+            code_hash,
+            client_id,
+            redirect_uri,
+            code_verifier,
+            access_token_hash,
+            access_expires_at,
+            refresh,
+        } => {
             let invalid = |d: &str| Reply::InvalidGrant { description: d.to_string() };
             let Some(mut st) = state else {
                 return (None, invalid("the authorization code is invalid or has expired"));
@@ -180,7 +346,8 @@ fn apply_grant(state: Option<GrantState>, cmd: Command, now: i64) -> (Option<Gra
                 return (None, invalid("the authorization code was issued to another client"));
             }
             if st.code_redeemed_at.is_some() || st.revoked {
-                // RFC 6749 §4.1.2: a code used twice revokes what was issued from it.
+                // RFC 6749 §4.1.2: a code used twice revokes what was issued from it
+                // (access and refresh tokens alike).
                 let changed = !st.revoked;
                 st.revoked = true;
                 return (changed.then_some(st), invalid("the authorization code has already been used"));
@@ -208,37 +375,82 @@ fn apply_grant(state: Option<GrantState>, cmd: Command, now: i64) -> (Option<Gra
                 (None, None) => {}
             }
             st.code_redeemed_at = Some(now);
-            st.access_token_hash = Some(access_token_hash);
-            st.access_expires_at = access_expires_at;
+            let token =
+                AccessToken { hash: access_token_hash, issued_at: now, expires_at: access_expires_at, scope: None };
+            st.add_access_token(token, now);
+            let refresh_issued = refresh.is_some() && wants_refresh(&st.grant);
+            if let Some(r) = refresh.filter(|_| refresh_issued) {
+                st.refresh = Some(RefreshToken {
+                    hash: r.hash,
+                    issued_at: now,
+                    expires_at: r.expires_at,
+                    previous: Vec::new(),
+                    retry_box: None,
+                });
+            }
             let grant = Box::new(st.grant.clone());
-            (Some(st), Reply::Granted { grant })
+            (Some(st), Reply::Granted { grant, refresh_issued })
         }
-        Command::Access { token_hash } => {
-            let invalid = |d: &str| (None, Reply::InvalidToken { description: d.to_string() });
-            let Some(st) = state else { return invalid("the access token is invalid") };
-            match &st.access_token_hash {
-                Some(h) if hash_eq(h, &token_hash) => {}
-                _ => return invalid("the access token is invalid"),
+        Command::Refresh(cmd) => refresh::apply(state, *cmd, now),
+        Command::Access { token_hash } => match access(state.as_ref(), &token_hash, now) {
+            Ok(reply) => (None, reply),
+            Err(description) => (None, Reply::InvalidToken { description: description.to_string() }),
+        },
+        Command::Introspect { token_hash } => {
+            let inactive = || (None, Reply::InvalidToken { description: "the token is not active".into() });
+            let Some(st) = state.as_ref() else { return inactive() };
+            if let Ok(reply) = access(Some(st), &token_hash, now) {
+                return (None, reply);
             }
-            if st.revoked {
-                return invalid("the access token has been revoked");
+            match &st.refresh {
+                Some(r) if !st.revoked && now < r.expires_at && hash_eq(&r.hash, &token_hash) => {
+                    let (issued_at, expires_at) = (r.issued_at, r.expires_at);
+                    (None, Reply::ActiveRefresh { grant: Box::new(st.grant.clone()), issued_at, expires_at })
+                }
+                _ => inactive(),
             }
-            if now >= st.access_expires_at {
-                return invalid("the access token has expired");
-            }
-            let issued_at = st.code_redeemed_at.unwrap_or(0);
-            (None, Reply::Active { grant: Box::new(st.grant), issued_at, expires_at: st.access_expires_at })
         }
         Command::Revoke { token_hash, client_id } => match state {
-            Some(mut st)
-                if !st.revoked
-                    && st.access_token_hash.as_deref().is_some_and(|h| hash_eq(h, &token_hash))
-                    && hash_eq(&st.grant.client_id, &client_id) =>
-            {
+            Some(mut st) if !st.revoked && hash_eq(&st.grant.client_id, &client_id) && st.issued(&token_hash) => {
+                st.revoked = true;
+                (Some(st), Reply::Revoked)
+            }
+            _ => (None, Reply::Revoked),
+        },
+        Command::RevokeAll => match state {
+            Some(mut st) if !st.revoked => {
                 st.revoked = true;
                 (Some(st), Reply::Revoked)
             }
             _ => (None, Reply::Revoked),
         },
     }
+}
+
+impl GrantState {
+    /// Whether `hash` is one of this grant's live access tokens or any of its refresh tokens,
+    /// current or rotated (revoking a rotated one revokes the family, as its reuse would).
+    fn issued(&self, hash: &str) -> bool {
+        self.access_token(hash).is_some()
+            || self.refresh.as_ref().is_some_and(|r| {
+                hash_eq(&r.hash, hash) | r.previous.iter().fold(false, |found, h| found | hash_eq(h, hash))
+            })
+    }
+}
+
+/// An active access token's reply, with the grant's scope narrowed to the token's.
+fn access(state: Option<&GrantState>, token_hash: &str, now: i64) -> Result<Reply, &'static str> {
+    let st = state.ok_or("the access token is invalid")?;
+    let token = st.access_token(token_hash).ok_or("the access token is invalid")?;
+    if st.revoked {
+        return Err("the access token has been revoked");
+    }
+    if now >= token.expires_at {
+        return Err("the access token has expired");
+    }
+    let mut grant = Box::new(st.grant.clone());
+    if let Some(scope) = &token.scope {
+        grant.narrow(scope);
+    }
+    Ok(Reply::Active { grant, issued_at: token.issued_at, expires_at: token.expires_at })
 }

@@ -359,15 +359,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
                 return error_redirect(to, &self.config.issuer, &err);
             }
         };
-        let state = Box::new(GrantState {
-            grant,
-            code_hash: secret_hash(&secret),
-            code_expires_at: self.now + self.config.code_ttl,
-            code_redeemed_at: None,
-            access_token_hash: None,
-            access_expires_at: 0,
-            revoked: false,
-        });
+        let state = Box::new(GrantState::new(grant, secret_hash(&secret), self.now + self.config.code_ttl));
         let cmd = if create { Command::Create { state } } else { Command::Issue { state } };
         match self.grants.send(&grant_id, cmd).await {
             Ok(Reply::Issued) => {}

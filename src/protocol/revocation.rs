@@ -1,6 +1,7 @@
 //! Token revocation (RFC 7009) and introspection (RFC 7662), both client-authenticated
 //! exactly like the token endpoint. A client can revoke and introspect only the tokens
-//! issued to it; anything else is answered as an unknown token.
+//! issued to it; anything else is answered as an unknown token. Revoking any token of a
+//! grant (access or refresh) revokes the grant: all its tokens (RFC 7009 §2.1).
 
 use super::grant_object::{secret_hash, Command, Reply};
 use super::Provider;
@@ -49,32 +50,35 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         };
         let inactive = Response::json(200, &json!({"active": false})).no_store().cors();
         let Some((grant_id, secret)) = split_handle(&token) else { return inactive };
-        match self.grants.send(grant_id, Command::Access { token_hash: secret_hash(secret) }).await {
-            // RFC 7662 §2.2: the token's meta-information.
-            Ok(Reply::Active { grant, issued_at, expires_at }) if grant.client_id == client.client_id => {
-                Response::json(
-                    200,
-                    &json!({
-                        "active": true,
-                        "scope": grant.scope,
-                        "client_id": grant.client_id,
-                        "username": grant.username,
-                        "token_type": "Bearer",
-                        "exp": expires_at,
-                        "iat": issued_at,
-                        "sub": grant.sub,
-                        "aud": grant.client_id,
-                        "iss": self.config.issuer,
-                    }),
-                )
-                .no_store()
-                .cors()
-            }
-            Ok(_) => inactive,
-            Err(e) => {
-                (self.log)(&format!("introspect: grant store: {e}"));
-                error_json(&OAuthError::unavailable("introspection is temporarily unavailable, retry"))
-            }
+        let (grant, issued_at, expires_at, access) =
+            match self.grants.send(grant_id, Command::Introspect { token_hash: secret_hash(secret) }).await {
+                Ok(Reply::Active { grant, issued_at, expires_at }) => (grant, issued_at, expires_at, true),
+                Ok(Reply::ActiveRefresh { grant, issued_at, expires_at }) => (grant, issued_at, expires_at, false),
+                Ok(_) => return inactive,
+                Err(e) => {
+                    (self.log)(&format!("introspect: grant store: {e}"));
+                    return error_json(&OAuthError::unavailable("introspection is temporarily unavailable, retry"));
+                }
+            };
+        if grant.client_id != client.client_id {
+            return inactive;
         }
+        // RFC 7662 §2.2: the token's meta-information. token_type (RFC 6749 §7.1) describes
+        // access tokens only, so a refresh token has none.
+        let mut body = json!({
+            "active": true,
+            "scope": grant.scope,
+            "client_id": grant.client_id,
+            "username": grant.username,
+            "exp": expires_at,
+            "iat": issued_at,
+            "sub": grant.sub,
+            "aud": grant.client_id,
+            "iss": self.config.issuer,
+        });
+        if let (true, Some(fields)) = (access, body.as_object_mut()) {
+            fields.insert("token_type".into(), json!("Bearer"));
+        }
+        Response::json(200, &body).no_store().cors()
     }
 }

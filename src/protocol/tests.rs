@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use url::Url;
 
+mod refresh;
 mod sessions;
 
 const ISSUER: &str = "https://id.example.com";
@@ -1099,7 +1100,7 @@ fn address_and_phone_scopes() {
     assert_eq!(c["phone_number_verified"], true);
     assert!(c.get("email").is_none());
     let d: Value = serde_json::from_slice(&w.get("/.well-known/openid-configuration").body).unwrap();
-    assert_eq!(d["scopes_supported"], json!(["openid", "profile", "email", "address", "phone"]));
+    assert_eq!(d["scopes_supported"], json!(["openid", "profile", "email", "address", "phone", "offline_access"]));
     assert!(d["claims_supported"].as_array().unwrap().contains(&json!("phone_number_verified")));
     // A client not registered for the scope cannot ask for it.
     let r = w.authorize(&[

@@ -1,18 +1,28 @@
-//! Token endpoint (RFC 6749 §3.2, §4.1.3, §5; OpenID Connect Core §3.1.3).
+//! Token endpoint (RFC 6749 §3.2, §4.1.3, §5, §6; OpenID Connect Core §3.1.3, §12).
 //!
-//! Authenticates the client with its registered method, redeems the code in the grant's
-//! Durable Object (one round trip: the code is checked, consumed and the access token's
-//! hash stored atomically), then signs the ID token.
+//! Authenticates the client with its registered method, then runs the grant in the grant's
+//! Durable Object (one round trip: the code is checked, consumed and the tokens' hashes
+//! stored atomically; a refresh token is rotated the same way, see [`super::refresh`]),
+//! then signs the ID token.
 
-use super::grant_object::{secret_hash, Command, Reply};
+use super::grant_object::{secret_hash, Command, NewRefresh, Reply};
 use super::id_token::{self, IdTokenInput};
 use super::Provider;
-use crate::crypto::{random_token, Crypto};
+use crate::crypto::{b64url, random_bytes, random_token, Crypto};
 use crate::error::{ErrorCode, OAuthError};
-use crate::http::{error_json, Request, Response};
+use crate::http::{error_json, Params, Request, Response};
 use crate::model::grant::split_handle;
+use crate::model::{Client, Grant};
 use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
 use serde_json::json;
+
+/// What a successful grant hands back to the client.
+pub(super) struct Issued {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub id_token: String,
+    pub scope: String,
+}
 
 impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountStore, K: Crypto>
     Provider<'_, C, U, G, T, A, K>
@@ -22,38 +32,59 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             Ok(v) => v,
             Err(r) => return r,
         };
-        match form.get("grant_type") {
+        let grant_type = match form.get("grant_type") {
             None => return error_json(&OAuthError::invalid_request("grant_type is required")),
-            Some("authorization_code") => {}
+            Some(g @ ("authorization_code" | "refresh_token")) => g,
             Some(_) => {
                 return error_json(&OAuthError::new(
                     ErrorCode::UnsupportedGrantType,
-                    "only grant_type=authorization_code is supported",
+                    "supported grant types: authorization_code, refresh_token",
                 ))
             }
-        }
-        if !client.grant_types.iter().any(|g| g == "authorization_code") {
+        };
+        if !client.allows_grant(grant_type) {
             return error_json(&OAuthError::new(
                 ErrorCode::UnauthorizedClient,
-                "this client may not use the authorization_code grant",
+                format!("this client may not use the {grant_type} grant"),
             ));
         }
+        let issued = match grant_type {
+            "refresh_token" => self.refresh_grant(&form, &client).await,
+            _ => self.code_grant(&form, &client).await,
+        };
+        match issued {
+            Ok(t) => {
+                let mut body = json!({
+                    "access_token": t.access_token,
+                    "token_type": "Bearer",
+                    "expires_in": self.config.access_token_ttl,
+                    "id_token": t.id_token,
+                    "scope": t.scope,
+                });
+                if let (Some(r), Some(fields)) = (t.refresh_token, body.as_object_mut()) {
+                    fields.insert("refresh_token".into(), json!(r));
+                }
+                Response::json(200, &body).no_store().cors()
+            }
+            Err(r) => r,
+        }
+    }
+
+    async fn code_grant(&self, form: &Params, client: &Client) -> Result<Issued, Response> {
         let Some(code) = form.get("code") else {
-            return error_json(&OAuthError::invalid_request("code is required"));
+            return Err(error_json(&OAuthError::invalid_request("code is required")));
         };
         let Some(redirect_uri) = form.get("redirect_uri") else {
-            return error_json(&OAuthError::invalid_request("redirect_uri is required (RFC 6749 §4.1.3)"));
+            return Err(error_json(&OAuthError::invalid_request("redirect_uri is required (RFC 6749 §4.1.3)")));
         };
         let Some((grant_id, code_secret)) = split_handle(code) else {
-            return error_json(&OAuthError::invalid_grant("the authorization code is invalid or has expired"));
+            return Err(error_json(&OAuthError::invalid_grant("the authorization code is invalid or has expired")));
         };
-        let access_secret = match random_token::<32>() {
-            Ok(t) => t,
-            Err(e) => {
-                (self.log)(&format!("token: {e}"));
-                return error_json(&OAuthError::unavailable("internal error, retry"));
-            }
-        };
+        let access_secret = self.random(random_token::<32>())?;
+        // Sent whenever the client may refresh; the object keeps it only for offline_access.
+        let refresh_secret =
+            if client.allows_grant("refresh_token") { Some(self.random(random_bytes::<32>())?) } else { None };
+        let refresh_secret = refresh_secret.map(|raw| b64url(&raw));
         let cmd = Command::Redeem {
             code_hash: secret_hash(code_secret),
             client_id: client.client_id.clone(),
@@ -61,45 +92,52 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             code_verifier: form.get("code_verifier").map(str::to_string),
             access_token_hash: secret_hash(&access_secret),
             access_expires_at: self.now + self.config.access_token_ttl,
+            refresh: refresh_secret
+                .as_deref()
+                .map(|s| NewRefresh { hash: secret_hash(s), expires_at: self.now + self.config.refresh_token_ttl }),
         };
         let access_token = format!("{grant_id}.{access_secret}");
-        let grant = match self.grants.send(grant_id, cmd).await {
-            Ok(Reply::Granted { grant }) => grant,
-            Ok(Reply::InvalidGrant { description }) => return error_json(&OAuthError::invalid_grant(description)),
-            Ok(other) => {
-                (self.log)(&format!("token: unexpected grant object reply {other:?}"));
-                return error_json(&OAuthError::unavailable("the grant store answered unexpectedly, retry"));
-            }
-            Err(e) => {
-                (self.log)(&format!("token: grant store: {e}"));
-                return error_json(&OAuthError::unavailable("the grant store is unavailable, retry"));
-            }
+        let (grant, refresh_issued) = match self.grants.send(grant_id, cmd).await {
+            Ok(Reply::Granted { grant, refresh_issued }) => (grant, refresh_issued),
+            Ok(Reply::InvalidGrant { description }) => return Err(error_json(&OAuthError::invalid_grant(description))),
+            Ok(other) => return Err(self.unexpected("token", &other)),
+            Err(e) => return Err(self.store_unavailable("token", &e.to_string())),
         };
+        let refresh_token = refresh_secret.filter(|_| refresh_issued).map(|s| format!("{grant_id}.{s}"));
+        let id_token = self.signed_id_token(&grant, &access_token).await?;
+        Ok(Issued { access_token, refresh_token, id_token, scope: grant.scope.clone() })
+    }
+
+    /// The ID token for `grant`, bound to `access_token` (`at_hash`).
+    pub(super) async fn signed_id_token(&self, grant: &Grant, access_token: &str) -> Result<String, Response> {
         let claims = id_token::claims(&IdTokenInput {
             issuer: &self.config.issuer,
-            grant: &grant,
-            access_token: &access_token,
+            grant,
+            access_token,
             now: self.now,
             ttl: self.config.id_token_ttl,
         });
-        let id_token = match id_token::sign(self.crypto, self.signing_kid, &claims).await {
-            Ok(t) => t,
-            Err(e) => {
-                (self.log)(&format!("token: signing failed: {e}"));
-                return error_json(&OAuthError::unavailable("signing failed, retry"));
-            }
-        };
-        Response::json(
-            200,
-            &json!({
-                "access_token": access_token,
-                "token_type": "Bearer",
-                "expires_in": self.config.access_token_ttl,
-                "id_token": id_token,
-                "scope": grant.scope,
-            }),
-        )
-        .no_store()
-        .cors()
+        id_token::sign(self.crypto, self.signing_kid, &claims).await.map_err(|e| {
+            (self.log)(&format!("token: signing failed: {e}"));
+            error_json(&OAuthError::unavailable("signing failed, retry"))
+        })
+    }
+
+    /// A random value, or the `temporarily_unavailable` response if the generator failed.
+    pub(super) fn random<V>(&self, v: Result<V, String>) -> Result<V, Response> {
+        v.map_err(|e| {
+            (self.log)(&format!("token: {e}"));
+            error_json(&OAuthError::unavailable("internal error, retry"))
+        })
+    }
+
+    pub(super) fn unexpected(&self, what: &str, reply: &Reply) -> Response {
+        (self.log)(&format!("{what}: unexpected grant object reply {reply:?}"));
+        error_json(&OAuthError::unavailable("the grant store answered unexpectedly, retry"))
+    }
+
+    pub(super) fn store_unavailable(&self, what: &str, e: &str) -> Response {
+        (self.log)(&format!("{what}: grant store: {e}"));
+        error_json(&OAuthError::unavailable("the grant store is unavailable, retry"))
     }
 }

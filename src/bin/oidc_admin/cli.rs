@@ -148,9 +148,15 @@ pub struct ClientAddArgs {
     #[arg(long, value_enum, default_value_t = AuthMethodArg::ClientSecretBasic)]
     pub auth_method: AuthMethodArg,
 
-    /// Space-separated scopes the client may request (openid is required).
+    /// Space-separated scopes the client may request (openid is required; offline_access
+    /// asks for refresh tokens and needs --grant-type refresh_token).
     #[arg(long, default_value = "openid profile email")]
     pub scope: String,
+
+    /// A grant type the client may use besides authorization_code (always included); repeat
+    /// for several. refresh_token: refresh tokens for grants with the offline_access scope.
+    #[arg(long = "grant-type", value_enum, value_name = "TYPE")]
+    pub grant_types: Vec<GrantTypeArg>,
 
     /// Home page of the client (client_uri).
     #[arg(long, value_name = "URL")]
@@ -186,6 +192,25 @@ pub enum AuthMethodArg {
     /// Public client: no secret (native and browser apps, PKCE required).
     #[value(name = "none")]
     None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GrantTypeArg {
+    /// The authorization code grant (always allowed).
+    #[value(name = "authorization_code")]
+    AuthorizationCode,
+    /// Refresh tokens (RFC 6749 §6), issued when the scope includes offline_access.
+    #[value(name = "refresh_token")]
+    RefreshToken,
+}
+
+impl GrantTypeArg {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantTypeArg::AuthorizationCode => "authorization_code",
+            GrantTypeArg::RefreshToken => "refresh_token",
+        }
+    }
 }
 
 impl From<AuthMethodArg> for AuthMethod {

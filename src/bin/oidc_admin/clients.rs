@@ -24,6 +24,8 @@ pub struct NewClient {
     pub redirect_uris: Vec<String>,
     pub auth_method: AuthMethod,
     pub scope: String,
+    /// Grant types besides authorization_code.
+    pub grant_types: Vec<String>,
     pub client_uri: Option<String>,
     pub logo_uri: Option<String>,
     pub pairwise: bool,
@@ -38,6 +40,7 @@ impl NewClient {
             redirect_uris: a.redirect_uris.clone(),
             auth_method: a.auth_method.into(),
             scope: a.scope.clone(),
+            grant_types: a.grant_types.iter().map(|g| g.as_str().to_string()).collect(),
             client_uri: a.client_uri.clone(),
             logo_uri: a.logo_uri.clone(),
             pairwise: a.pairwise,
@@ -56,7 +59,7 @@ impl NewClient {
             client_name: self.client_name,
             redirect_uris: self.redirect_uris,
             token_endpoint_auth_method: self.auth_method,
-            grant_types: vec!["authorization_code".into()],
+            grant_types: grant_types(self.grant_types),
             response_types: vec!["code".into()],
             scope: self.scope.split_whitespace().collect::<Vec<_>>().join(" "),
             client_secret_hash: secret.as_deref().map(hash_client_secret),
@@ -69,6 +72,17 @@ impl NewClient {
         client.validate().map_err(|e| usage(format!("client '{}': {e}", client.client_id)))?;
         Ok((client, secret))
     }
+}
+
+/// `authorization_code` first, then the others once each.
+fn grant_types(extra: Vec<String>) -> Vec<String> {
+    let mut all = vec!["authorization_code".to_string()];
+    for g in extra {
+        if !all.contains(&g) {
+            all.push(g);
+        }
+    }
+    all
 }
 
 /// Registers a client; the outcome shows the secret, once.

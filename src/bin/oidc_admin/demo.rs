@@ -49,6 +49,7 @@ fn demo_client(redirect_uri: &str) -> NewClient {
         redirect_uris: vec![redirect_uri.into()],
         auth_method: AuthMethod::ClientSecretBasic,
         scope: "openid profile email".into(),
+        grant_types: vec![],
         client_uri: None,
         logo_uri: None,
         pairwise: false,

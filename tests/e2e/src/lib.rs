@@ -49,6 +49,14 @@ pub struct Env {
     pub basic_name: String,
     pub post_name: String,
     pub public_name: String,
+    /// Clients allowed the refresh_token grant and the offline_access scope.
+    pub refresh_id: String,
+    pub refresh_secret: String,
+    pub refresh_name: String,
+    pub public_refresh_id: String,
+    pub public_refresh_name: String,
+    /// The provider's REFRESH_GRACE_SECONDS.
+    pub refresh_grace: u64,
     pub redirect_uri: String,
     pub username: String,
     pub password: String,
@@ -79,6 +87,12 @@ pub fn env() -> &'static Env {
         basic_name: var("E2E_BASIC_NAME"),
         post_name: var("E2E_POST_NAME"),
         public_name: var("E2E_PUBLIC_NAME"),
+        refresh_id: var("E2E_REFRESH_ID"),
+        refresh_secret: var("E2E_REFRESH_SECRET"),
+        refresh_name: var("E2E_REFRESH_NAME"),
+        public_refresh_id: var("E2E_PUBLIC_REFRESH_ID"),
+        public_refresh_name: var("E2E_PUBLIC_REFRESH_NAME"),
+        refresh_grace: var("E2E_REFRESH_GRACE").parse().expect("E2E_REFRESH_GRACE must be a whole number of seconds"),
         redirect_uri: var("E2E_REDIRECT_URI"),
         username: var("E2E_USERNAME"),
         password: var("E2E_PASSWORD"),
@@ -105,7 +119,8 @@ pub fn random() -> String {
 // Seeded clients
 // ---------------------------------------------------------------------------------------------
 
-/// The three clients the script registers, one per token endpoint authentication method.
+/// The clients the script registers: one per token endpoint authentication method, and two
+/// that may use refresh tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// `client_secret_basic`
@@ -114,6 +129,10 @@ pub enum Kind {
     Post,
     /// `none` (public client, PKCE required)
     Public,
+    /// `client_secret_basic`, refresh_token grant, scope with offline_access
+    Refresh,
+    /// `none`, refresh_token grant, scope with offline_access
+    PublicRefresh,
 }
 
 impl Kind {
@@ -123,6 +142,8 @@ impl Kind {
             Kind::Basic => &e.basic_id,
             Kind::Post => &e.post_id,
             Kind::Public => &e.public_id,
+            Kind::Refresh => &e.refresh_id,
+            Kind::PublicRefresh => &e.public_refresh_id,
         }
     }
 
@@ -132,6 +153,8 @@ impl Kind {
             Kind::Basic => &e.basic_name,
             Kind::Post => &e.post_name,
             Kind::Public => &e.public_name,
+            Kind::Refresh => &e.refresh_name,
+            Kind::PublicRefresh => &e.public_refresh_name,
         }
     }
 
@@ -140,16 +163,17 @@ impl Kind {
         match self {
             Kind::Basic => Some(&e.basic_secret),
             Kind::Post => Some(&e.post_secret),
-            Kind::Public => None,
+            Kind::Refresh => Some(&e.refresh_secret),
+            Kind::Public | Kind::PublicRefresh => None,
         }
     }
 
     /// How this client correctly authenticates at the token endpoint.
     pub fn auth(self) -> ClientAuth<'static> {
         match self {
-            Kind::Basic => ClientAuth::Basic(self.id(), self.secret().unwrap()),
+            Kind::Basic | Kind::Refresh => ClientAuth::Basic(self.id(), self.secret().unwrap()),
             Kind::Post => ClientAuth::Post(self.id(), self.secret().unwrap()),
-            Kind::Public => ClientAuth::IdOnly(self.id()),
+            Kind::Public | Kind::PublicRefresh => ClientAuth::IdOnly(self.id()),
         }
     }
 }
@@ -247,9 +271,9 @@ pub fn oidc_client(kind: Kind, metadata: CoreProviderMetadata) -> OidcClient {
     )
     .set_redirect_uri(RedirectUrl::new(env().redirect_uri.clone()).expect("E2E_REDIRECT_URI is a URL"));
     match kind {
-        Kind::Basic => client.set_auth_type(AuthType::BasicAuth),
+        Kind::Basic | Kind::Refresh => client.set_auth_type(AuthType::BasicAuth),
         // A public client sends its client_id in the body and no secret.
-        Kind::Post | Kind::Public => client.set_auth_type(AuthType::RequestBody),
+        Kind::Post | Kind::Public | Kind::PublicRefresh => client.set_auth_type(AuthType::RequestBody),
     }
 }
 

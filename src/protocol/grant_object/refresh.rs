@@ -1,0 +1,323 @@
+//! The refresh token grant inside the grant's object (RFC 6749 §6, RFC 9700 §4.14.2):
+//! rotation on every use, reuse detection over a bounded list of rotated-out hashes, and a
+//! short grace window in which a retry with the immediately previous token (the client lost
+//! the response, or sent concurrent refreshes) gets the same current token back instead of
+//! revoking the grant. The family never branches: there is one current token.
+
+use super::{hash_eq, AccessToken, GrantState, RefreshCommand, RefreshToken, Reply, MAX_PREVIOUS_REFRESH};
+
+const UNKNOWN: &str = "the refresh token is invalid or has expired";
+
+pub(super) fn apply(state: Option<GrantState>, cmd: RefreshCommand, now: i64) -> (Option<GrantState>, Reply) {
+    let invalid = |d: &str| Reply::InvalidGrant { description: d.to_string() };
+    let Some(mut st) = state else { return (None, invalid(UNKNOWN)) };
+    let Some(rt) = st.refresh.as_ref() else { return (None, invalid(UNKNOWN)) };
+    let current = hash_eq(&rt.hash, &cmd.token_hash);
+    let previous = rt.previous.iter().position(|h| hash_eq(h, &cmd.token_hash));
+    if !current && previous.is_none() {
+        return (None, invalid(UNKNOWN));
+    }
+    // Bound to the client (RFC 6749 §6), checked before anything is revoked: another client
+    // holding a leaked token cannot log the user out.
+    if !hash_eq(&st.grant.client_id, &cmd.client_id) {
+        return (None, invalid("the refresh token was issued to another client"));
+    }
+    if st.revoked {
+        return (None, invalid("the refresh token has been revoked"));
+    }
+    if now >= rt.expires_at {
+        return (None, invalid("the refresh token has expired"));
+    }
+    let retry_box = match (current, previous) {
+        (true, _) => None,
+        // The token just replaced, within the grace window: a retry.
+        (false, Some(0)) if cmd.grace_seconds > 0 && now < rt.issued_at.saturating_add(cmd.grace_seconds) => {
+            match &rt.retry_box {
+                Some(b) => Some(b.clone()),
+                None => return revoke_family(st),
+            }
+        }
+        // RFC 9700 §4.14.2: a rotated-out token was used again; one of its holders is not
+        // the legitimate client, so the whole grant goes.
+        _ => return revoke_family(st),
+    };
+    if let Some(scope) = &cmd.scope {
+        if let Some(s) = scope.split(' ').find(|s| !st.grant.scopes().any(|g| g == *s)) {
+            let description = format!("the scope '{s}' was not granted: ask for a subset of '{}'", st.grant.scope);
+            return (None, Reply::InvalidScope { description });
+        }
+    }
+    let scope = cmd.scope.filter(|s| *s != st.grant.scope);
+    let token = AccessToken { hash: cmd.access_token_hash, issued_at: now, expires_at: cmd.access_expires_at, scope };
+    st.add_access_token(token, now);
+    if retry_box.is_none() {
+        let previous = match st.refresh.take() {
+            Some(old) => std::iter::once(old.hash).chain(old.previous).take(MAX_PREVIOUS_REFRESH).collect(),
+            None => Vec::new(),
+        };
+        st.refresh = Some(RefreshToken {
+            hash: cmd.new_hash,
+            issued_at: now,
+            expires_at: cmd.refresh_expires_at,
+            previous,
+            retry_box: Some(cmd.retry_box),
+        });
+    }
+    let grant = Box::new(st.grant.clone());
+    (Some(st), Reply::Refreshed { grant, retry_box })
+}
+
+fn revoke_family(mut st: GrantState) -> (Option<GrantState>, Reply) {
+    st.revoked = true;
+    let description = "the refresh token was already used: it and every token of its grant are now revoked";
+    (Some(st), Reply::InvalidGrant { description: description.into() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{apply, secret_hash, Command, NewRefresh, Reply, Stored, MAX_ACCESS_TOKENS};
+    use super::*;
+    use crate::model::Grant;
+
+    const T0: i64 = 1_000_000;
+    const GRACE: i64 = 10;
+
+    fn grant(scope: &str) -> Grant {
+        Grant {
+            client_id: "app".into(),
+            redirect_uri: "https://app.example/cb".into(),
+            scope: scope.into(),
+            nonce: Some("n".into()),
+            code_challenge: None,
+            code_challenge_method: None,
+            sub: "s".into(),
+            local_sub: None,
+            username: "alice".into(),
+            auth_time: T0,
+            id_token_claims: Default::default(),
+            userinfo_claims: vec![],
+        }
+    }
+
+    /// A redeemed grant whose refresh token is `rt0` and access token `at0`.
+    fn redeemed(scope: &str) -> Option<Stored> {
+        let st = GrantState::new(grant(scope), secret_hash("code"), T0 + 60);
+        let (s, r) = apply(None, Command::Create { state: Box::new(st) }, T0);
+        assert_eq!(r, Reply::Issued);
+        let (s, r) = apply(s, redeem(), T0);
+        assert!(matches!(r, Reply::Granted { refresh_issued: true, .. }), "{r:?}");
+        s
+    }
+
+    fn redeem() -> Command {
+        Command::Redeem {
+            code_hash: secret_hash("code"),
+            client_id: "app".into(),
+            redirect_uri: "https://app.example/cb".into(),
+            code_verifier: None,
+            access_token_hash: secret_hash("at0"),
+            access_expires_at: T0 + 3600,
+            refresh: Some(NewRefresh { hash: secret_hash("rt0"), expires_at: T0 + 86_400 }),
+        }
+    }
+
+    fn refresh(presented: &str, new: &str, client: &str, scope: Option<&str>) -> Command {
+        Command::Refresh(Box::new(RefreshCommand {
+            token_hash: secret_hash(presented),
+            client_id: client.into(),
+            scope: scope.map(str::to_string),
+            new_hash: secret_hash(new),
+            retry_box: format!("box-of-{new}"),
+            refresh_expires_at: T0 + 200_000,
+            access_token_hash: secret_hash(&format!("at-{new}")),
+            access_expires_at: T0 + 100_000,
+            grace_seconds: GRACE,
+        }))
+    }
+
+    /// Applies and keeps the write.
+    fn run(s: &mut Option<Stored>, cmd: Command, now: i64) -> Reply {
+        let (w, r) = apply(s.clone(), cmd, now);
+        if w.is_some() {
+            *s = w;
+        }
+        r
+    }
+
+    fn access_ok(s: &Option<Stored>, token: &str, now: i64) -> bool {
+        matches!(apply(s.clone(), Command::Access { token_hash: secret_hash(token) }, now).1, Reply::Active { .. })
+    }
+
+    fn state(s: &Option<Stored>) -> &GrantState {
+        match s {
+            Some(Stored::Grant(g)) => g,
+            other => panic!("not a grant: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_refresh_token_without_offline_access() {
+        let st = GrantState::new(grant("openid"), secret_hash("code"), T0 + 60);
+        let (s, _) = apply(None, Command::Create { state: Box::new(st) }, T0);
+        let (s, r) = apply(s, redeem(), T0);
+        assert!(matches!(r, Reply::Granted { refresh_issued: false, .. }));
+        assert!(state(&s).refresh.is_none());
+        let mut s = s;
+        assert!(matches!(run(&mut s, refresh("rt0", "rt1", "app", None), T0 + 1), Reply::InvalidGrant { .. }));
+    }
+
+    #[test]
+    fn rotation_then_reuse_revokes_the_family() {
+        let mut s = redeemed("openid offline_access");
+        let r = run(&mut s, refresh("rt0", "rt1", "app", None), T0 + 100);
+        assert!(matches!(r, Reply::Refreshed { retry_box: None, .. }), "{r:?}");
+        assert_eq!(state(&s).refresh.as_ref().unwrap().expires_at, T0 + 200_000, "idle expiry extended");
+        assert!(state(&s).expires_at() >= T0 + 200_000, "storage outlives the refresh token");
+        assert!(access_ok(&s, "at0", T0 + 100) && access_ok(&s, "at-rt1", T0 + 100), "both access tokens live");
+        let r = run(&mut s, refresh("rt1", "rt2", "app", None), T0 + 200);
+        assert!(matches!(r, Reply::Refreshed { retry_box: None, .. }));
+        // rt0 is two rotations old: reuse.
+        let r = run(&mut s, refresh("rt0", "rt3", "app", None), T0 + 201);
+        assert!(matches!(&r, Reply::InvalidGrant { description } if description.contains("already used")), "{r:?}");
+        assert!(state(&s).revoked);
+        for t in ["at0", "at-rt1", "at-rt2"] {
+            assert!(!access_ok(&s, t, T0 + 202), "{t} survived");
+        }
+        let r = run(&mut s, refresh("rt2", "rt4", "app", None), T0 + 202);
+        assert!(matches!(&r, Reply::InvalidGrant { description } if description.contains("revoked")));
+    }
+
+    #[test]
+    fn grace_retry_returns_the_current_token_and_reuse_after_grace_revokes() {
+        let mut s = redeemed("openid offline_access");
+        run(&mut s, refresh("rt0", "rt1", "app", None), T0 + 100);
+        // Retries with rt0 within grace: the same sealed current token, a new access token each.
+        for (i, now) in [T0 + 100, T0 + 105, T0 + 100 + GRACE - 1].into_iter().enumerate() {
+            let r = run(&mut s, refresh("rt0", &format!("x{i}"), "app", None), now);
+            assert!(matches!(&r, Reply::Refreshed { retry_box: Some(b), .. } if b == "box-of-rt1"), "{r:?}");
+            assert!(access_ok(&s, &format!("at-x{i}"), now));
+        }
+        assert_eq!(state(&s).refresh.as_ref().unwrap().hash, secret_hash("rt1"), "no branch");
+        assert!(access_ok(&s, "at-rt1", T0 + 110), "a retry keeps the sibling's access token");
+        let r = run(&mut s, refresh("rt0", "late", "app", None), T0 + 100 + GRACE);
+        assert!(matches!(r, Reply::InvalidGrant { .. }));
+        assert!(state(&s).revoked);
+    }
+
+    #[test]
+    fn grace_zero_disables_retries() {
+        let mut s = redeemed("openid offline_access");
+        run(&mut s, refresh("rt0", "rt1", "app", None), T0 + 100);
+        let Command::Refresh(mut cmd) = refresh("rt0", "x", "app", None) else { unreachable!() };
+        cmd.grace_seconds = 0;
+        assert!(matches!(run(&mut s, Command::Refresh(cmd), T0 + 100), Reply::InvalidGrant { .. }));
+        assert!(state(&s).revoked);
+    }
+
+    #[test]
+    fn another_client_revokes_nothing() {
+        let mut s = redeemed("openid offline_access");
+        run(&mut s, refresh("rt0", "rt1", "app", None), T0 + 100);
+        for presented in ["rt0", "rt1"] {
+            let r = run(&mut s, refresh(presented, "y", "other", None), T0 + 500);
+            assert!(matches!(&r, Reply::InvalidGrant { description } if description.contains("another client")));
+        }
+        assert!(!state(&s).revoked);
+        let r = run(&mut s, refresh("rt1", "rt2", "app", None), T0 + 500);
+        assert!(matches!(r, Reply::Refreshed { .. }));
+    }
+
+    #[test]
+    fn expiry_unknown_tokens_and_scope() {
+        let mut s = redeemed("openid profile offline_access");
+        let r = run(&mut s, refresh("nope", "y", "app", None), T0 + 1);
+        assert!(matches!(&r, Reply::InvalidGrant { description } if description == UNKNOWN));
+        assert!(!state(&s).revoked, "an unknown token revokes nothing");
+        let r = run(&mut s, refresh("rt0", "y", "app", Some("openid email")), T0 + 1);
+        assert!(matches!(&r, Reply::InvalidScope { description } if description.contains("'email'")), "{r:?}");
+        assert_eq!(state(&s).refresh.as_ref().unwrap().hash, secret_hash("rt0"), "no rotation on error");
+        let r = run(&mut s, refresh("rt0", "rt1", "app", Some("openid")), T0 + 1);
+        assert!(matches!(r, Reply::Refreshed { .. }));
+        match apply(s.clone(), Command::Access { token_hash: secret_hash("at-rt1") }, T0 + 2).1 {
+            Reply::Active { grant, .. } => assert_eq!(grant.scope, "openid"),
+            other => panic!("{other:?}"),
+        }
+        let r = run(&mut s, refresh("rt1", "rt2", "app", None), T0 + 200_000);
+        assert!(matches!(&r, Reply::InvalidGrant { description } if description.contains("expired")), "{r:?}");
+    }
+
+    #[test]
+    fn code_reuse_revokes_the_refresh_token() {
+        let mut s = redeemed("openid offline_access");
+        let r = run(&mut s, redeem(), T0 + 5);
+        assert!(matches!(r, Reply::InvalidGrant { .. }));
+        let r = run(&mut s, refresh("rt0", "rt1", "app", None), T0 + 6);
+        assert!(matches!(&r, Reply::InvalidGrant { description } if description.contains("revoked")), "{r:?}");
+    }
+
+    #[test]
+    fn revocation_and_introspection() {
+        let mut s = redeemed("openid offline_access");
+        run(&mut s, refresh("rt0", "rt1", "app", None), T0 + 100);
+        let inspect = |s: &Option<Stored>, t: &str| {
+            apply(s.clone(), Command::Introspect { token_hash: secret_hash(t) }, T0 + 101).1
+        };
+        assert!(matches!(inspect(&s, "rt1"), Reply::ActiveRefresh { expires_at, .. } if expires_at == T0 + 200_000));
+        assert!(matches!(inspect(&s, "at0"), Reply::Active { .. }));
+        assert!(matches!(inspect(&s, "rt0"), Reply::InvalidToken { .. }), "a rotated token is inactive");
+        // userinfo never accepts a refresh token.
+        assert!(!access_ok(&s, "rt1", T0 + 101));
+        // Another client's revocation does nothing; the owner's revokes everything.
+        let revoke = |t: &str, c: &str| Command::Revoke { token_hash: secret_hash(t), client_id: c.into() };
+        assert_eq!(run(&mut s, revoke("rt1", "other"), T0 + 101), Reply::Revoked);
+        assert!(!state(&s).revoked);
+        assert_eq!(run(&mut s, revoke("rt1", "app"), T0 + 101), Reply::Revoked);
+        assert!(state(&s).revoked);
+        assert!(matches!(inspect(&s, "rt1"), Reply::InvalidToken { .. }));
+        assert!(!access_ok(&s, "at0", T0 + 101) && !access_ok(&s, "at-rt1", T0 + 101));
+    }
+
+    #[test]
+    fn revoke_all_is_idempotent_and_create_conflicts() {
+        let mut s = redeemed("openid offline_access");
+        assert_eq!(run(&mut s, Command::RevokeAll, T0 + 1), Reply::Revoked);
+        assert!(state(&s).revoked);
+        assert_eq!(apply(s.clone(), Command::RevokeAll, T0 + 2), (None, Reply::Revoked));
+        assert_eq!(apply(None, Command::RevokeAll, T0), (None, Reply::Revoked));
+        let st = GrantState::new(grant("openid"), secret_hash("c"), T0 + 60);
+        assert_eq!(apply(s, Command::Create { state: Box::new(st.clone()) }, T0).1, Reply::Conflict);
+        let reserved = Some(Stored::Reserved { expires_at: T0 + 60 });
+        assert_eq!(apply(reserved, Command::Create { state: Box::new(st) }, T0).1, Reply::Conflict);
+    }
+
+    #[test]
+    fn objects_written_before_refresh_tokens_still_work() {
+        let old = serde_json::json!({"kind": "grant", "grant": grant("openid"), "code_hash": secret_hash("code"),
+            "code_expires_at": T0 + 60, "code_redeemed_at": T0, "access_token_hash": secret_hash("at0"),
+            "access_expires_at": T0 + 3600, "revoked": false});
+        let s: Option<Stored> = Some(serde_json::from_value(old).unwrap());
+        assert!(access_ok(&s, "at0", T0 + 1));
+        assert_eq!(state(&s).expires_at(), T0 + 3600);
+        let round_trip: Stored = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        assert_eq!(Some(round_trip), s);
+    }
+
+    #[test]
+    fn bounded_lists() {
+        let mut s = redeemed("openid offline_access");
+        let mut presented = "rt0".to_string();
+        for i in 0..(MAX_PREVIOUS_REFRESH + 5) {
+            let new = format!("rt-{i}");
+            let r = run(&mut s, refresh(&presented, &new, "app", None), T0 + 1 + i as i64);
+            assert!(matches!(r, Reply::Refreshed { retry_box: None, .. }), "{r:?}");
+            presented = new;
+        }
+        let st = state(&s);
+        assert_eq!(st.refresh.as_ref().unwrap().previous.len(), MAX_PREVIOUS_REFRESH);
+        assert_eq!(st.access_tokens.len(), MAX_ACCESS_TOKENS);
+        // The newest access token is kept; expired ones are pruned on the next write.
+        assert!(access_ok(&s, &format!("at-{presented}"), T0 + 100));
+        run(&mut s, refresh(&presented, "late", "app", None), T0 + 100_000);
+        assert_eq!(state(&s).access_tokens.len(), 1);
+    }
+}

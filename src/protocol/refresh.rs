@@ -1,0 +1,152 @@
+//! The refresh token grant at the token endpoint (RFC 6749 §6, OpenID Connect Core §12).
+//!
+//! Every use rotates the token (RFC 9700 §4.14.2); the grant's object detects reuse of a
+//! rotated-out token and revokes the grant. A retry with the token just replaced, within
+//! `REFRESH_GRACE_SECONDS`, gets the *same* current token back: at rotation the worker
+//! stores `retry_box = new secret XOR SHA-256("edge-oidc/refresh-retry\0" || presented
+//! secret)`, a one-time pad only the holder of the previous token can open, so the object
+//! still keeps nothing but hashes and sealed values.
+
+use super::grant_object::{secret_hash, Command, RefreshCommand, Reply};
+use super::token::Issued;
+use super::Provider;
+use crate::crypto::{b64url, b64url_decode, random_bytes, random_token, sha256, Crypto};
+use crate::error::{OAuthError, StoreError};
+use crate::http::{error_json, Params, Response};
+use crate::model::grant::split_handle;
+use crate::model::Client;
+use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
+
+const RETRY_LABEL: &[u8] = b"edge-oidc/refresh-retry\0";
+
+/// The pad that seals the next secret for the holder of `presented` (a refresh secret).
+pub fn retry_key(presented: &str) -> [u8; 32] {
+    sha256(&[RETRY_LABEL, presented.as_bytes()].concat())
+}
+
+pub fn seal(secret: &[u8; 32], key: &[u8; 32]) -> String {
+    let mut out = [0u8; 32];
+    for (o, (s, k)) in out.iter_mut().zip(secret.iter().zip(key)) {
+        *o = s ^ k;
+    }
+    b64url(&out)
+}
+
+/// The refresh secret (base64url) in a box sealed with `key`.
+pub fn open(boxed: &str, key: &[u8; 32]) -> Option<String> {
+    let bytes: [u8; 32] = b64url_decode(boxed)?.try_into().ok()?;
+    let mut out = [0u8; 32];
+    for (o, (b, k)) in out.iter_mut().zip(bytes.iter().zip(key)) {
+        *o = b ^ k;
+    }
+    Some(b64url(&out))
+}
+
+/// The `scope` parameter, normalised (RFC 6749 §3.3: space-delimited, order irrelevant).
+fn requested_scope(form: &Params) -> Result<Option<String>, OAuthError> {
+    let Some(raw) = form.get("scope") else { return Ok(None) };
+    let mut scopes: Vec<&str> = Vec::new();
+    for s in raw.split(' ').filter(|s| !s.is_empty()) {
+        if !scopes.contains(&s) {
+            scopes.push(s);
+        }
+    }
+    if scopes.is_empty() {
+        return Err(OAuthError::invalid_scope("scope is empty: omit it to keep the granted scope"));
+    }
+    Ok(Some(scopes.join(" ")))
+}
+
+impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountStore, K: Crypto>
+    Provider<'_, C, U, G, T, A, K>
+{
+    pub(super) async fn refresh_grant(&self, form: &Params, client: &Client) -> Result<Issued, Response> {
+        let Some(presented) = form.get("refresh_token") else {
+            return Err(error_json(&OAuthError::invalid_request("refresh_token is required")));
+        };
+        let asked = requested_scope(form).map_err(|e| error_json(&e))?;
+        let Some((grant_id, secret)) = split_handle(presented) else {
+            return Err(error_json(&OAuthError::invalid_grant("the refresh token is invalid or has expired")));
+        };
+        let access_secret = self.random(random_token::<32>())?;
+        let next = self.random(random_bytes::<32>())?;
+        let key = retry_key(secret);
+        let cmd = RefreshCommand {
+            token_hash: secret_hash(secret),
+            client_id: client.client_id.clone(),
+            scope: asked.clone(),
+            new_hash: secret_hash(&b64url(&next)),
+            retry_box: seal(&next, &key),
+            refresh_expires_at: self.now + self.config.refresh_token_ttl,
+            access_token_hash: secret_hash(&access_secret),
+            access_expires_at: self.now + self.config.access_token_ttl,
+            grace_seconds: self.config.refresh_grace,
+        };
+        let (mut grant, retry_box) = match self.grants.send(grant_id, Command::Refresh(Box::new(cmd))).await {
+            Ok(Reply::Refreshed { grant, retry_box }) => (grant, retry_box),
+            Ok(Reply::InvalidGrant { description }) => return Err(error_json(&OAuthError::invalid_grant(description))),
+            Ok(Reply::InvalidScope { description }) => return Err(error_json(&OAuthError::invalid_scope(description))),
+            Ok(other) => return Err(self.unexpected("refresh", &other)),
+            Err(e) => return Err(self.store_unavailable("refresh", &e.to_string())),
+        };
+        let refresh_secret = match retry_box {
+            None => b64url(&next),
+            // A retry within grace: the current token, opened with the presented one.
+            Some(b) => match open(&b, &key) {
+                Some(s) => s,
+                None => {
+                    (self.log)("refresh: the grant object's retry box is malformed");
+                    return Err(error_json(&OAuthError::unavailable("the grant store answered unexpectedly, retry")));
+                }
+            },
+        };
+        // A removed or re-created user gets no more tokens: the grant goes.
+        match self.users.by_username(&grant.username).await {
+            Ok(Some(u)) if u.sub == *grant.local_sub.as_ref().unwrap_or(&grant.sub) => {}
+            Ok(_) => {
+                if let Err(e) = self.grants.send(grant_id, Command::RevokeAll).await {
+                    (self.log)(&format!("refresh: grant store: {e}"));
+                }
+                return Err(error_json(&OAuthError::invalid_grant("the user no longer exists")));
+            }
+            Err(StoreError::Malformed(m)) => {
+                (self.log)(&m);
+                return Err(error_json(&OAuthError::invalid_grant("the user's record cannot be read")));
+            }
+            // The client retries with the same token, within the grace window.
+            Err(StoreError::Unavailable(m)) => {
+                (self.log)(&format!("refresh: user store unavailable: {m}"));
+                return Err(error_json(&OAuthError::unavailable("the user store is unavailable, retry")));
+            }
+        }
+        let access_token = format!("{grant_id}.{access_secret}");
+        // OpenID Connect Core §12.2: same iss, sub, aud, azp and auth_time; a new iat; no
+        // nonce. A narrowed scope narrows the claims too.
+        grant.nonce = None;
+        if let Some(s) = &asked {
+            grant.narrow(s);
+        }
+        let id_token = self.signed_id_token(&grant, &access_token).await?;
+        Ok(Issued {
+            access_token,
+            refresh_token: Some(format!("{grant_id}.{refresh_secret}")),
+            id_token,
+            scope: grant.scope.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_previous_token_opens_the_box() {
+        let next = [7u8; 32];
+        let boxed = seal(&next, &retry_key("previous-secret"));
+        assert_eq!(open(&boxed, &retry_key("previous-secret")), Some(b64url(&next)));
+        assert_ne!(open(&boxed, &retry_key("another-secret")), Some(b64url(&next)));
+        assert_ne!(boxed, b64url(&next));
+        assert_eq!(open("short", &retry_key("x")), None);
+    }
+}

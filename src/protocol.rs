@@ -26,9 +26,8 @@ pub struct Provider<'a, C, U, G, T, K> {
     pub users: &'a U,
     pub grants: &'a G,
     pub throttles: &'a T,
+    /// Signing (it owns the key set and its kids), verification, password hashing.
     pub crypto: &'a K,
-    /// `kid` of the key that `crypto` signs with.
-    pub signing_kid: &'a str,
     /// HMAC key protecting login/consent page state (`SESSION_KEY`).
     pub session_key: &'a [u8],
     /// Key for pairwise subject identifiers (`PAIRWISE_SALT`), if configured.

@@ -124,6 +124,16 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
             (self.log)(&m);
             return pages::error_page(400, "Application misconfigured", &m, "invalid_client");
         }
+        // Registration §2: the ID tokens this client asks for need a signing key of its algorithm.
+        let alg = client.id_token_signed_response_alg;
+        if self.crypto.signing_kid(alg).is_none() {
+            let m = format!(
+                "client '{}' asks for ID tokens signed with {alg} (id_token_signed_response_alg) but SIGNING_KEYS has no {alg} signing key",
+                client.client_id
+            );
+            (self.log)(&m);
+            return pages::error_page(400, "Application misconfigured", &m, "invalid_client");
+        }
         let to = ErrorRedirect { redirect_uri, state: params.get("state") };
         // 3. Everything else goes back to the client.
         match self.validate(&client, &params) {

@@ -36,6 +36,19 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
                 "this client may not use the authorization_code grant",
             ));
         }
+        // Registration §2: the client's ID token algorithm needs a signing key. Checked before
+        // the code is redeemed, so that fixing SIGNING_KEYS lets the same code be retried.
+        let alg = client.id_token_signed_response_alg;
+        if self.crypto.signing_kid(alg).is_none() {
+            (self.log)(&format!(
+                "token: client '{}' wants {alg} ID tokens but SIGNING_KEYS has no {alg} signing key",
+                client.client_id
+            ));
+            return error_json(&OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                format!("this client is registered for {alg} ID tokens (id_token_signed_response_alg), but the provider has no {alg} signing key; the operator must add one"),
+            ));
+        }
         let Some(code) = form.get("code") else {
             return error_json(&OAuthError::invalid_request("code is required"));
         };
@@ -79,8 +92,9 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, K: Crypto> P
             access_token: &access_token,
             now: self.now,
             ttl: self.config.id_token_ttl,
+            alg,
         });
-        let id_token = match id_token::sign(self.crypto, self.signing_kid, &claims).await {
+        let id_token = match id_token::sign(self.crypto, alg, &claims).await {
             Ok(t) => t,
             Err(e) => {
                 (self.log)(&format!("token: signing failed: {e}"));

@@ -5,6 +5,7 @@ use crate::error::{failed, usage, Result};
 use crate::kv::{Kv, Namespace, Record};
 use crate::output::{record_outcome, table, Outcome};
 use edge_oidc::crypto::{hash_client_secret, random_token};
+use edge_oidc::keys::Alg;
 use edge_oidc::model::{AuthMethod, Client, SubjectType};
 use serde_json::{json, Value};
 
@@ -27,6 +28,7 @@ pub struct NewClient {
     pub client_uri: Option<String>,
     pub logo_uri: Option<String>,
     pub pairwise: bool,
+    pub id_token_alg: Alg,
 }
 
 impl NewClient {
@@ -40,6 +42,7 @@ impl NewClient {
             client_uri: a.client_uri.clone(),
             logo_uri: a.logo_uri.clone(),
             pairwise: a.pairwise,
+            id_token_alg: a.id_token_alg.into(),
         }
     }
 
@@ -62,6 +65,7 @@ impl NewClient {
             logo_uri: self.logo_uri,
             client_id_issued_at: Some(now),
             subject_type: if self.pairwise { SubjectType::Pairwise } else { SubjectType::Public },
+            id_token_signed_response_alg: self.id_token_alg,
         };
         client.validate().map_err(|e| usage(format!("client '{}': {e}", client.client_id)))?;
         Ok((client, secret))

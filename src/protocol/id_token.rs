@@ -73,21 +73,22 @@ fn json_part<T: serde::de::DeserializeOwned>(part: &str) -> Option<T> {
 /// Connect Core §3.1.2.1), as may the hint of RP-initiated logout; callers decide.
 pub async fn verify_own_token<K: Crypto>(crypto: &K, issuer: &str, jwt: &str) -> Result<Map<String, Value>, String> {
     let parts: Vec<&str> = jwt.split('.').collect();
-    let [header, payload, signature] = parts.as_slice() else {
+    let [header_b64, payload, signature] = parts.as_slice() else {
         return Err("not a compact JWS (three base64url parts separated by dots)".into());
     };
-    let header: Map<String, Value> = json_part(header).ok_or("the JWS header is not base64url-encoded JSON")?;
+    let header: Map<String, Value> = json_part(header_b64).ok_or("the JWS header is not base64url-encoded JSON")?;
     // RFC 7515 §4.1.11: this provider never sets `crit`, so a token with it is not ours.
     if header.contains_key("crit") {
         return Err("the JWS header has a crit parameter".into());
     }
     let kid = header.get("kid").and_then(Value::as_str).ok_or("the JWS header has no kid")?;
     let key_alg = crypto.key_alg(kid).ok_or("the token was not signed by a key of this provider (unknown kid)")?;
+    // RFC 8725 §3.1: the algorithm is the key's, never the one the token names.
     if header.get("alg").and_then(Value::as_str) != Some(key_alg.as_str()) {
         return Err(format!("the JWS alg does not match its key's ({key_alg})"));
     }
     let sig = b64url_decode(signature).ok_or("the JWS signature is not base64url")?;
-    let signing_input = format!("{}.{payload}", parts.first().copied().unwrap_or_default());
+    let signing_input = format!("{header_b64}.{payload}");
     if !crypto.verify(kid, signing_input.as_bytes(), &sig).await? {
         return Err("the JWS signature does not verify".into());
     }

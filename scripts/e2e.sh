@@ -102,7 +102,21 @@ ADMIN="$ROOT/target/debug/oidc-admin"
 admin() { "$ADMIN" --persist-to "$STATE" --wrangler "$WRANGLER" "$@"; }
 
 # --- Secrets ----------------------------------------------------------------------------------
-SIGNING_KEYS=$(admin keys generate) || die "oidc-admin keys generate failed"
+# The signing key set, built with the rotation commands (tests/e2e/tests/signing.rs): an RS256
+# key that is then retired (still published), the active RS256 key, an ES256 and an EdDSA key.
+KEYS_FILE="$RUN_DIR/signing-keys.json"
+kid_at() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["keys"][int(sys.argv[2])]["kid"])' "$KEYS_FILE" "$1"; }
+(umask 077 && admin keys generate > "$KEYS_FILE") || die "oidc-admin keys generate failed"
+RETIRED_KID=$(kid_at 0)
+admin keys add --alg RS256 --file "$KEYS_FILE" >/dev/null || die "oidc-admin keys add --alg RS256 failed"
+ACTIVE_KID=$(kid_at 1)
+admin keys activate "$ACTIVE_KID" --file "$KEYS_FILE" >/dev/null || die "oidc-admin keys activate failed"
+admin keys retire "$RETIRED_KID" --file "$KEYS_FILE" >/dev/null || die "oidc-admin keys retire failed"
+admin keys add --alg ES256 --file "$KEYS_FILE" >/dev/null || die "oidc-admin keys add --alg ES256 failed"
+ES256_KID=$(kid_at 2)
+admin keys add --alg EdDSA --file "$KEYS_FILE" >/dev/null || die "oidc-admin keys add --alg EdDSA failed"
+EDDSA_KID=$(kid_at 3)
+SIGNING_KEYS=$(cat "$KEYS_FILE")
 SESSION_KEY=$(admin keys session-key) || die "oidc-admin keys session-key failed"
 PAIRWISE_SALT=$(admin keys session-key) || die "oidc-admin keys session-key failed"
 [[ -n "$SIGNING_KEYS" && -n "$SESSION_KEY" ]] || die "oidc-admin printed empty keys"
@@ -151,7 +165,16 @@ OUT=$(SCOPE="openid profile email offline_access" add_client e2e-public-refresh 
     --grant-type refresh_token) || die "adding client e2e-public-refresh failed"
 PUBLIC_REFRESH_ID=$(json_field client_id <<<"$OUT") \
     || die "unexpected output from 'clients add e2e-public-refresh --json': $OUT"
-for s in "$BASIC_SECRET" "$POST_SECRET" "$PAIRWISE_SECRET" "$REFRESH_SECRET"; do
+# Clients whose ID tokens are signed ES256 and EdDSA (OpenID Connect Registration §2).
+OUT=$(add_client e2e-es256 client_secret_basic "E2E ES256 Client" --id-token-alg ES256) \
+    || die "adding client e2e-es256 failed"
+ES256_ID=$(json_field client_id <<<"$OUT") && ES256_SECRET=$(json_field client_secret <<<"$OUT") \
+    || die "unexpected output from 'clients add e2e-es256 --json': $OUT"
+OUT=$(add_client e2e-eddsa client_secret_basic "E2E EdDSA Client" --id-token-alg EdDSA) \
+    || die "adding client e2e-eddsa failed"
+EDDSA_ID=$(json_field client_id <<<"$OUT") && EDDSA_SECRET=$(json_field client_secret <<<"$OUT") \
+    || die "unexpected output from 'clients add e2e-eddsa --json': $OUT"
+for s in "$BASIC_SECRET" "$POST_SECRET" "$PAIRWISE_SECRET" "$REFRESH_SECRET" "$ES256_SECRET" "$EDDSA_SECRET"; do
     [[ -n "$s" && "$s" != None && "$s" != null ]] || die "a confidential client got no secret"
 done
 
@@ -250,6 +273,8 @@ E2E_LOGOUT_URI="$LOGOUT_URI" \
 E2E_REFRESH_ID="$REFRESH_ID" E2E_REFRESH_SECRET="$REFRESH_SECRET" E2E_REFRESH_NAME="$REFRESH_NAME" \
 E2E_PUBLIC_REFRESH_ID="$PUBLIC_REFRESH_ID" E2E_PUBLIC_REFRESH_NAME="$PUBLIC_REFRESH_NAME" \
 E2E_REFRESH_GRACE="$REFRESH_GRACE" \
+E2E_ES256_ID="$ES256_ID" E2E_ES256_SECRET="$ES256_SECRET" E2E_EDDSA_ID="$EDDSA_ID" E2E_EDDSA_SECRET="$EDDSA_SECRET" \
+E2E_ACTIVE_KID="$ACTIVE_KID" E2E_RETIRED_KID="$RETIRED_KID" E2E_ES256_KID="$ES256_KID" E2E_EDDSA_KID="$EDDSA_KID" \
 E2E_REDIRECT_URI="$REDIRECT_URI" \
 E2E_USERNAME="$USERNAME" E2E_PASSWORD="$PASSWORD" E2E_EMAIL="$EMAIL" \
 E2E_CODE_TTL="$CODE_TTL" \

@@ -8,6 +8,8 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+pub use crate::keys::{Alg, KeyInfo};
+
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;
 
@@ -134,12 +136,32 @@ impl PasswordHash {
     }
 }
 
-/// Signing and password hashing, provided by the platform. Implementations: WebCrypto
-/// (`platform::webcrypto`) in the worker, [`native::NativeCrypto`] on the host.
+/// Signing, signature verification and password hashing, provided by the platform.
+/// Implementations: WebCrypto (`platform::webcrypto`) in the worker, [`native::NativeCrypto`]
+/// on the host. Both are built from the `SIGNING_KEYS` set and own its key ids.
 #[allow(async_fn_in_trait)] // futures are polled on one thread in Workers
 pub trait Crypto {
-    /// RS256 (RSASSA-PKCS1-v1_5 with SHA-256) over `data` with the active private key.
-    async fn sign_rs256(&self, data: &[u8]) -> Result<Vec<u8>, String>;
+    /// Every published key: kid, algorithm, and whether it is its algorithm's signer.
+    fn keys(&self) -> &[KeyInfo];
+
+    /// The `kid` of the key that signs `alg`, if there is one.
+    fn signing_kid(&self, alg: Alg) -> Option<&str> {
+        self.keys().iter().find(|k| k.alg == alg && k.signs).map(|k| k.kid.as_str())
+    }
+
+    /// The algorithm of the published key `kid`.
+    fn key_alg(&self, kid: &str) -> Option<Alg> {
+        self.keys().iter().find(|k| k.kid == kid).map(|k| k.alg)
+    }
+
+    /// Signs `data` with the signing key of `alg` (the key [`Crypto::signing_kid`] names).
+    /// The signature is in its JWS form (RFC 7518 §3.3, §3.4; RFC 8037 §3.1).
+    async fn sign(&self, alg: Alg, data: &[u8]) -> Result<Vec<u8>, String>;
+
+    /// Verifies a JWS signature made by the published key `kid`, with that key's algorithm.
+    /// `Ok(false)` for a wrong signature or an unknown kid.
+    async fn verify(&self, kid: &str, data: &[u8], sig: &[u8]) -> Result<bool, String>;
+
     /// PBKDF2-HMAC-SHA256.
     async fn pbkdf2_sha256(&self, password: &[u8], salt: &[u8], iterations: u32, len: usize)
         -> Result<Vec<u8>, String>;

@@ -30,7 +30,6 @@ struct Isolate {
     config: Config,
     docs: Documents,
     crypto: webcrypto::WebCrypto,
-    kid: String,
     session_key: Vec<u8>,
     pairwise_salt: Option<Vec<u8>>,
 }
@@ -62,15 +61,7 @@ fn isolate(env: &Env) -> std::result::Result<Rc<Isolate>, String> {
         other => other,
     };
     let docs = Documents::new(&config, &keys, pairwise_salt.is_some());
-    let active = keys.active().ok_or("SIGNING_KEYS holds no keys")?.clone();
-    let i = Rc::new(Isolate {
-        config,
-        docs,
-        kid: active.kid.clone(),
-        crypto: webcrypto::WebCrypto::new(active),
-        session_key,
-        pairwise_salt,
-    });
+    let i = Rc::new(Isolate { config, docs, crypto: webcrypto::WebCrypto::new(keys), session_key, pairwise_salt });
     ISOLATE.with(|c| *c.borrow_mut() = Some(i.clone()));
     Ok(i)
 }
@@ -167,7 +158,6 @@ pub async fn main(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         throttles: &stores.3,
         accounts: &stores.4,
         crypto: &iso.crypto,
-        signing_kid: &iso.kid,
         session_key: &iso.session_key,
         pairwise_salt: iso.pairwise_salt.as_deref(),
         now: now(),

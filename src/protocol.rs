@@ -35,9 +35,8 @@ pub struct Provider<'a, C, U, G, T, A, K> {
     pub throttles: &'a T,
     /// Users' sessions and consents (one Durable Object per user).
     pub accounts: &'a A,
+    /// Signing (it owns the key set and its kids), verification, password hashing.
     pub crypto: &'a K,
-    /// `kid` of the key that `crypto` signs with.
-    pub signing_kid: &'a str,
     /// HMAC key protecting login/consent page state (`SESSION_KEY`).
     pub session_key: &'a [u8],
     /// Key for pairwise subject identifiers (`PAIRWISE_SALT`), if configured.

@@ -5,12 +5,12 @@
 
 use edge_oidc::crypto::native::{pbkdf2_sha256, NativeCrypto};
 use edge_oidc::crypto::{b64url, b64url_decode, sha256, verify_client_secret, Crypto, PasswordHash};
-use edge_oidc::keys::{PrivateJwk, PrivateJwkSet};
+use edge_oidc::keys::{Alg, KeyMaterial, PrivateJwk, PrivateJwkSet};
 use edge_oidc::model::client::{AuthMethod, Client};
 use edge_oidc::model::user::{EmailAlias, User};
 use rsa::signature::Verifier;
 use rsa::traits::PublicKeyParts;
-use rsa::{BigUint, RsaPrivateKey, RsaPublicKey};
+use rsa::{BigUint, RsaPublicKey};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -220,6 +220,19 @@ fn clients_add_public_and_confidential() {
     assert_eq!(c.scope, "openid email");
     assert_eq!(c.redirect_uris.len(), 2);
     assert_eq!(p.result, json!({"client_id": "spa"}), "a public client has no secret");
+    assert!(client.get("id_token_signed_response_alg").is_none(), "the default RS256 is not written");
+
+    for alg in ["ES256", "EdDSA"] {
+        let p = Printed::run(
+            &["--print", "clients", "add", "ec", "--redirect-uri", "https://ec.example/cb", "--id-token-alg", alg],
+            "",
+        );
+        let client = p.record("CLIENTS", "ec");
+        assert_valid("client", client);
+        assert_eq!(client["id_token_signed_response_alg"], alg);
+        let c = Client::from_record("ec", &client.to_string()).expect("parses");
+        assert_eq!(c.id_token_signed_response_alg.as_str(), alg);
+    }
 
     let p = Printed::run(
         &[
@@ -384,6 +397,8 @@ fn broken_records_fail_the_schemas() {
     assert_invalid("client", &with(&good_client, json!({"scope": "openid \"bad\""})), "a scope with a quote");
     assert_invalid("client", &with(&good_client, json!({"redirect_uris": ["https://a.example/cb#x"]})), "a fragment");
     assert_invalid("client", &with(&good_client, json!({"colour": "blue"})), "an unknown field");
+    assert_invalid("client", &with(&good_client, json!({"id_token_signed_response_alg": "HS256"})), "alg HS256");
+    assert_invalid("client", &with(&good_client, json!({"id_token_signed_response_alg": "none"})), "alg none");
     assert_invalid("client", &with(&good_client, json!({"client_id": "bad id"})), "a space in client_id");
     assert_valid(
         "client",
@@ -474,6 +489,7 @@ fn schemas_cover_every_model_field() {
         client_id_issued_at: Some(1_700_000_000),
         subject_type: edge_oidc::model::SubjectType::Pairwise,
         post_logout_redirect_uris: vec!["https://app.example/bye".into()],
+        id_token_signed_response_alg: Alg::ES256,
     };
     let scope = edge_oidc::model::ScopeDef {
         name: "groups".into(),
@@ -502,66 +518,161 @@ fn schemas_are_documented() {
         assert_eq!(s["$schema"], "https://json-schema.org/draft/2020-12/schema", "{name}");
         assert!(s["title"].is_string() && s["description"].is_string(), "{name}: title and description");
         jsonschema::validator_for(&s).unwrap_or_else(|e| panic!("{name}.schema.json is not a valid schema: {e}"));
-        let props = if name == "signing-keys" { &s["$defs"]["rsaPrivateJwk"]["properties"] } else { &s["properties"] };
-        for (field, def) in props.as_object().unwrap() {
-            assert!(def["description"].as_str().is_some_and(|d| d.len() > 5), "{name}: '{field}' has no description");
+        let mut objects = vec![&s["properties"]];
+        if name == "signing-keys" {
+            objects.extend(s["$defs"].as_object().unwrap().values().filter_map(|d| d.get("properties")));
+            assert_eq!(objects.len(), 4, "the set and the three kinds of key");
+        }
+        for props in objects {
+            for (field, def) in props.as_object().unwrap() {
+                let ok = def["description"].as_str().is_some_and(|d| d.len() > 5);
+                assert!(ok, "{name}: '{field}' has no description");
+            }
         }
     }
 }
 
 // ---------------------------------------------------------------- keys
 
-fn check_key_set(json: &str) -> PrivateJwk {
+/// A generated one-key set: valid against the schema and the parser, kid = thumbprint, and
+/// a signature made by the host crypto verifies with the public JWKS (by an independent
+/// implementation for each kind), and not over other bytes.
+fn check_key_set(json: &str, alg: Alg) -> PrivateJwk {
     assert_eq!(json.trim_end().lines().count(), 1, "one line");
-    let set = PrivateJwkSet::parse(json).expect("PrivateJwkSet::parse");
+    let set = PrivateJwkSet::parse_any(json).expect("PrivateJwkSet::parse_any");
     assert_valid("signing-keys", &serde_json::from_str(json).unwrap());
     assert_eq!(set.keys.len(), 1);
     let k = set.keys[0].clone();
-    let (n, e, d, p, q) = (uint(&k.n), uint(&k.e), uint(&k.d), uint(&k.p), uint(&k.q));
-    assert_eq!(n.bits(), 2048);
-    assert_eq!(&p * &q, n);
-    let one = BigUint::from(1u32);
-    assert_eq!(uint(&k.dp), &d % (&p - &one), "dp");
-    assert_eq!(uint(&k.dq), &d % (&q - &one), "dq");
-    assert_eq!((uint(&k.qi) * &q) % &p, one, "qi");
-    let thumbprint = b64url(&sha256(format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, k.e, k.n).as_bytes()));
-    assert_eq!(k.kid, thumbprint, "kid is the RFC 7638 thumbprint");
+    assert_eq!(k.alg(), alg);
+    assert_eq!(k.kid, k.key.thumbprint(), "kid is the RFC 7638 thumbprint");
+    if let KeyMaterial::Rsa { n, e, d, p, q, dp, dq, qi } = &k.key {
+        let (n, e, d, p, q) = (uint(n), uint(e), uint(d), uint(p), uint(q));
+        assert_eq!(n.bits(), 2048);
+        assert_eq!(&p * &q, n);
+        let one = BigUint::from(1u32);
+        assert_eq!(uint(dp), &d % (&p - &one), "dp");
+        assert_eq!(uint(dq), &d % (&q - &one), "dq");
+        assert_eq!((uint(qi) * &q) % &p, one, "qi");
+        let thumbprint = b64url(&sha256(
+            format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, b64url(&e.to_bytes_be()), b64url(&n.to_bytes_be()))
+                .as_bytes(),
+        ));
+        assert_eq!(k.kid, thumbprint);
+        assert_eq!(e, BigUint::from(65537u32));
+    }
 
     // Sign with the host crypto; verify with the public JWKS.
-    let private = RsaPrivateKey::from_components(n, e, d, vec![p, q]).expect("key from JWK");
     let message = b"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0";
-    let signature = block_on(NativeCrypto::new(private).sign_rs256(message)).expect("sign");
+    let crypto = NativeCrypto::from_set(&set).expect("host crypto");
+    let signature = block_on(crypto.sign(alg, message)).expect("sign");
+    assert!(block_on(crypto.verify(&k.kid, message, &signature)).unwrap());
+    assert!(!block_on(crypto.verify(&k.kid, b"other bytes", &signature)).unwrap());
     let jwks = set.public_jwks();
     let public = &jwks["keys"][0];
-    assert!(public.get("d").is_none() && public.get("p").is_none(), "public JWKS leaks private members");
-    let pk = RsaPublicKey::new(uint(public["n"].as_str().unwrap()), uint(public["e"].as_str().unwrap()))
-        .expect("public key");
-    assert_eq!(pk.size(), 256);
-    let vk = rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(pk);
-    let sig = rsa::pkcs1v15::Signature::try_from(signature.as_slice()).expect("signature");
-    vk.verify(message, &sig).expect("RS256 signature verifies");
-    assert!(vk.verify(b"other bytes", &sig).is_err());
+    for private in ["d", "p", "q", "dp", "dq", "qi", "active", "retired_at"] {
+        assert!(public.get(private).is_none(), "public JWKS leaks private member {private}");
+    }
+    let b = |m: &str| b64url_decode(public[m].as_str().unwrap()).unwrap();
+    match alg {
+        Alg::RS256 => {
+            let pk = RsaPublicKey::new(uint(public["n"].as_str().unwrap()), uint(public["e"].as_str().unwrap()))
+                .expect("public key");
+            assert_eq!(pk.size(), 256);
+            let vk = rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(pk);
+            let sig = rsa::pkcs1v15::Signature::try_from(signature.as_slice()).expect("signature");
+            vk.verify(message, &sig).expect("RS256 signature verifies");
+            assert!(vk.verify(b"other bytes", &sig).is_err());
+        }
+        Alg::ES256 => {
+            assert_eq!(public["crv"], "P-256");
+            let point =
+                p256::EncodedPoint::from_affine_coordinates(b("x").as_slice().into(), b("y").as_slice().into(), false);
+            let vk = p256::ecdsa::VerifyingKey::from_encoded_point(&point).expect("P-256 point");
+            let sig = p256::ecdsa::Signature::from_slice(&signature).expect("r || s");
+            vk.verify(message, &sig).expect("ES256 signature verifies");
+            assert!(vk.verify(b"other bytes", &sig).is_err());
+        }
+        Alg::EdDSA => {
+            assert_eq!(public["crv"], "Ed25519");
+            let x: [u8; 32] = b("x").try_into().unwrap();
+            let vk = ed25519_dalek::VerifyingKey::from_bytes(&x).expect("Ed25519 key");
+            let sig = ed25519_dalek::Signature::from_slice(&signature).expect("signature");
+            vk.verify_strict(message, &sig).expect("EdDSA signature verifies");
+            assert!(vk.verify_strict(b"other bytes", &sig).is_err());
+        }
+    }
     k
 }
 
 #[test]
 fn keys_generate_signs_and_verifies() {
-    let out = admin_ok(&["keys", "generate"], "");
-    let key = check_key_set(&out);
-
-    // `keys public` prints the public set.
-    let public: Value = serde_json::from_str(&admin_ok(&["keys", "public"], &out)).expect("JSON");
-    assert_eq!(public["keys"][0]["kid"], key.kid.as_str());
-    assert_eq!(public["keys"][0]["n"], key.n.as_str());
-    assert!(public["keys"][0].get("d").is_none());
+    for (flag, alg) in [("RS256", Alg::RS256), ("ES256", Alg::ES256), ("EdDSA", Alg::EdDSA)] {
+        let out = admin_ok(&["keys", "generate", "--alg", flag], "");
+        let key = check_key_set(&out, alg);
+        // `keys public` prints the public set.
+        let public: Value = serde_json::from_str(&admin_ok(&["keys", "public"], &out)).expect("JSON");
+        assert_eq!(public["keys"][0]["kid"], key.kid.as_str());
+        assert_eq!(public["keys"][0]["alg"], flag);
+        assert!(public["keys"][0].get("d").is_none());
+    }
+    let default = admin_ok(&["keys", "generate"], "");
+    check_key_set(&default, Alg::RS256);
     let err = admin_err(&["keys", "public"], "{\"keys\":[]}", 2);
     assert!(err.contains("no keys"), "{err}");
+    let err = admin_err(&["keys", "generate", "--alg", "HS256"], "", 2);
+    assert!(err.contains("RS256") && err.contains("EdDSA"), "{err}");
 }
 
 #[test]
-fn test_key_fixture_is_a_valid_key_set() {
+fn test_key_fixtures_are_valid_key_sets() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/test-signing-keys.json");
-    check_key_set(&std::fs::read_to_string(path).expect("fixture"));
+    check_key_set(&std::fs::read_to_string(path).expect("fixture"), Alg::RS256);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/test-signing-keys-multi.json");
+    let multi = std::fs::read_to_string(path).expect("fixture");
+    assert_valid("signing-keys", &serde_json::from_str(&multi).unwrap());
+    let set = PrivateJwkSet::parse(&multi).expect("the worker accepts the multi-key fixture");
+    assert_eq!(set.signing_algs(), Alg::ALL);
+}
+
+/// Rotation through the binary, on a file: the procedure of the README.
+#[test]
+fn keys_rotation_on_a_file() {
+    let dir = scratch_dir("rotation");
+    let file = dir.join("keys.json");
+    let f = file.to_str().unwrap();
+    std::fs::write(&file, admin_ok(&["keys", "generate"], "")).unwrap();
+    let load = || PrivateJwkSet::parse(&std::fs::read_to_string(&file).unwrap()).expect("valid set");
+    let old = load().keys[0].kid.clone();
+
+    for alg in ["ES256", "EdDSA"] {
+        let out = admin_ok(&["keys", "add", "--alg", alg, "--file", f], "");
+        assert!(out.contains("wrangler secret put SIGNING_KEYS"), "{out}");
+    }
+    let out = admin_ok(&["keys", "add", "--alg", "RS256", "--file", f], "");
+    assert!(out.contains("does not sign yet") && out.contains("keys activate"), "{out}");
+    let set = load();
+    assert_eq!(set.keys.len(), 4);
+    let new = set.keys[3].kid.clone();
+    assert_eq!(set.signer(Alg::RS256).unwrap().kid, old, "a new key does not sign before it is activated");
+    assert_eq!(set.signing_algs(), Alg::ALL);
+    assert_valid("signing-keys", &serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap());
+
+    let err = admin_err(&["keys", "retire", &old, "--file", f], "", 2);
+    assert!(err.contains("activate another first"), "{err}");
+    admin_ok(&["keys", "activate", &new, "--file", f], "");
+    assert_eq!(load().signer(Alg::RS256).unwrap().kid, new);
+    admin_ok(&["keys", "retire", &old, "--file", f], "");
+    let set = load();
+    assert!(set.get(&old).unwrap().retired_at.is_some());
+    assert_eq!(set.public_jwks()["keys"].as_array().unwrap().len(), 4, "a retired key stays published");
+
+    let err = admin_err(&["keys", "remove", &old, "--file", f], "", 2);
+    assert!(err.contains("--id-token-ttl"), "{err}");
+    admin_ok(&["keys", "remove", &old, "--file", f, "--id-token-ttl", "0"], "");
+    assert!(load().get(&old).is_none());
+    let err = admin_err(&["keys", "activate", "no-such-kid", "--file", f], "", 2);
+    assert!(err.contains("no key 'no-such-kid'"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -581,14 +692,26 @@ fn help_on_every_command() {
             &["--help"],
             &["keys", "clients", "users", "demo", "--remote", "--print", "--persist-to", "--wrangler", "--config"],
         ),
-        (&["keys", "--help"], &["generate", "session-key", "public"]),
-        (&["keys", "generate", "--help"], &["--bits"]),
+        (&["keys", "--help"], &["generate", "add", "activate", "retire", "remove", "session-key", "public"]),
+        (&["keys", "generate", "--help"], &["--bits", "--alg", "EdDSA"]),
+        (&["keys", "add", "--help"], &["--alg", "--file", "ES256"]),
+        (&["keys", "activate", "--help"], &["KID", "--file"]),
+        (&["keys", "retire", "--help"], &["KID", "--file", "--force"]),
+        (&["keys", "remove", "--help"], &["--id-token-ttl", "--force"]),
         (&["keys", "session-key", "--help"], &["SESSION_KEY"]),
         (&["keys", "public", "--help"], &["stdin"]),
         (&["clients", "--help"], &["add", "list", "show", "remove"]),
         (
             &["clients", "add", "--help"],
-            &["--redirect-uri", "--auth-method", "client_secret_post", "--scope", "--force", "--json"],
+            &[
+                "--redirect-uri",
+                "--auth-method",
+                "client_secret_post",
+                "--scope",
+                "--force",
+                "--json",
+                "--id-token-alg",
+            ],
         ),
         (&["clients", "list", "--help"], &["List"]),
         (&["clients", "show", "--help"], &["CLIENT_ID"]),

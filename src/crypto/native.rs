@@ -2,26 +2,100 @@
 //! (The worker uses WebCrypto instead: faster, and it avoids the `rsa` crate's
 //! private-key timing issue RUSTSEC-2023-0071 on the request path.)
 
-use super::{Crypto, PasswordHash};
-use rsa::pkcs1v15::SigningKey;
-use rsa::signature::{SignatureEncoding, Signer};
-use rsa::RsaPrivateKey;
+use super::{b64url_decode, Alg, Crypto, KeyInfo, PasswordHash};
+use crate::keys::{KeyMaterial, PrivateJwk, PrivateJwkSet};
+use rsa::pkcs1v15::{Signature as RsaSignature, SigningKey as RsaSigningKey};
+use rsa::signature::{Keypair, SignatureEncoding, Signer, Verifier};
+use rsa::{BigUint, RsaPrivateKey};
 use sha2::Sha256;
 
+/// A private key ready to sign and verify.
+enum NativeKey {
+    Rs256(RsaSigningKey<Sha256>),
+    Es256(p256::ecdsa::SigningKey),
+    EdDsa(ed25519_dalek::SigningKey),
+}
+
+impl NativeKey {
+    fn from_jwk(jwk: &PrivateJwk) -> Result<Self, String> {
+        let bytes = |name: &str, v: &str| b64url_decode(v).ok_or(format!("JWK member {name} is not base64url"));
+        let int = |name: &str, v: &str| bytes(name, v).map(|b| BigUint::from_bytes_be(&b));
+        let secret32 = |v: &str| -> Result<[u8; 32], String> {
+            bytes("d", v)?.try_into().map_err(|_| "JWK member d must be 32 bytes".to_string())
+        };
+        Ok(match &jwk.key {
+            KeyMaterial::Rsa { n, e, d, p, q, .. } => {
+                let primes = vec![int("p", p)?, int("q", q)?];
+                let key = RsaPrivateKey::from_components(int("n", n)?, int("e", e)?, int("d", d)?, primes)
+                    .map_err(|e| format!("invalid RSA key: {e}"))?;
+                NativeKey::Rs256(RsaSigningKey::<Sha256>::new(key))
+            }
+            KeyMaterial::Ec { d, .. } => NativeKey::Es256(
+                p256::ecdsa::SigningKey::from_bytes(&secret32(d)?.into())
+                    .map_err(|e| format!("invalid P-256 key: {e}"))?,
+            ),
+            KeyMaterial::Okp { d, .. } => NativeKey::EdDsa(ed25519_dalek::SigningKey::from_bytes(&secret32(d)?)),
+        })
+    }
+
+    fn sign(&self, data: &[u8]) -> Vec<u8> {
+        match self {
+            NativeKey::Rs256(k) => k.sign(data).to_vec(),
+            // RFC 7518 §3.4: the JWS signature is r || s, 32 bytes each.
+            NativeKey::Es256(k) => Signer::<p256::ecdsa::Signature>::sign(k, data).to_bytes().to_vec(),
+            NativeKey::EdDsa(k) => k.sign(data).to_bytes().to_vec(),
+        }
+    }
+
+    fn verify(&self, data: &[u8], sig: &[u8]) -> bool {
+        match self {
+            NativeKey::Rs256(k) => {
+                RsaSignature::try_from(sig).is_ok_and(|s| k.verifying_key().verify(data, &s).is_ok())
+            }
+            NativeKey::Es256(k) => {
+                p256::ecdsa::Signature::from_slice(sig).is_ok_and(|s| k.verifying_key().verify(data, &s).is_ok())
+            }
+            NativeKey::EdDsa(k) => ed25519_dalek::Signature::from_slice(sig)
+                .is_ok_and(|s| k.verifying_key().verify_strict(data, &s).is_ok()),
+        }
+    }
+}
+
+/// The host signer, built from a `SIGNING_KEYS` set.
 pub struct NativeCrypto {
-    key: SigningKey<Sha256>,
+    infos: Vec<KeyInfo>,
+    keys: Vec<(String, NativeKey)>,
 }
 
 impl NativeCrypto {
-    pub fn new(key: RsaPrivateKey) -> Self {
-        NativeCrypto { key: SigningKey::<Sha256>::new(key) }
+    pub fn from_set(set: &PrivateJwkSet) -> Result<Self, String> {
+        let keys = set
+            .keys
+            .iter()
+            .map(|k| NativeKey::from_jwk(k).map(|n| (k.kid.clone(), n)).map_err(|e| format!("key '{}': {e}", k.kid)))
+            .collect::<Result<_, _>>()?;
+        Ok(NativeCrypto { infos: set.infos(), keys })
+    }
+
+    fn key(&self, kid: &str) -> Option<&NativeKey> {
+        self.keys.iter().find(|(k, _)| k == kid).map(|(_, key)| key)
     }
 }
 
 impl Crypto for NativeCrypto {
-    async fn sign_rs256(&self, data: &[u8]) -> Result<Vec<u8>, String> {
-        Ok(self.key.sign(data).to_vec())
+    fn keys(&self) -> &[KeyInfo] {
+        &self.infos
     }
+
+    async fn sign(&self, alg: Alg, data: &[u8]) -> Result<Vec<u8>, String> {
+        let key = self.signing_kid(alg).and_then(|kid| self.key(kid)).ok_or(format!("no {alg} signing key"))?;
+        Ok(key.sign(data))
+    }
+
+    async fn verify(&self, kid: &str, data: &[u8], sig: &[u8]) -> Result<bool, String> {
+        Ok(self.key(kid).is_some_and(|k| k.verify(data, sig)))
+    }
+
     async fn pbkdf2_sha256(
         &self,
         password: &[u8],
@@ -44,24 +118,4 @@ pub fn hash_password(password: &str, iterations: u32) -> Result<PasswordHash, St
     let salt = super::random_bytes::<16>()?.to_vec();
     let hash = pbkdf2_sha256(password.as_bytes(), &salt, iterations, 32);
     Ok(PasswordHash { iterations, salt, hash })
-}
-
-impl NativeCrypto {
-    /// The key of a JWK from a `SIGNING_KEYS` set.
-    pub fn from_jwk(jwk: &crate::keys::PrivateJwk) -> Result<Self, String> {
-        use rsa::BigUint;
-        let int = |name: &str, v: &str| -> Result<BigUint, String> {
-            super::b64url_decode(v)
-                .map(|b| BigUint::from_bytes_be(&b))
-                .ok_or(format!("JWK member {name} is not base64url"))
-        };
-        let key = RsaPrivateKey::from_components(
-            int("n", &jwk.n)?,
-            int("e", &jwk.e)?,
-            int("d", &jwk.d)?,
-            vec![int("p", &jwk.p)?, int("q", &jwk.q)?],
-        )
-        .map_err(|e| format!("invalid RSA key: {e}"))?;
-        Ok(NativeCrypto::new(key))
-    }
 }

@@ -1,6 +1,7 @@
 //! Client records (KV namespace `CLIENTS`, key = client id), named after RFC 7591 §2
 //! client metadata. Schema: `schemas/client.schema.json`.
 
+use crate::keys::Alg;
 use crate::model::scope;
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -92,6 +93,10 @@ pub struct Client {
     /// Where RP-Initiated Logout may send the user afterwards (§3), matched exactly.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub post_logout_redirect_uris: Vec<String>,
+    /// JWS algorithm of this client's ID tokens: RS256 (default), ES256 or EdDSA
+    /// (OpenID Connect Dynamic Client Registration §2). SIGNING_KEYS needs a key for it.
+    #[serde(default, skip_serializing_if = "Alg::is_default")]
+    pub id_token_signed_response_alg: Alg,
 }
 
 impl Client {
@@ -273,6 +278,10 @@ mod tests {
         assert!(e.contains("client_secret_hash"), "{e}");
         let e = Client::from_record("app", &record(r#","colour":"blue""#)).unwrap_err();
         assert!(e.contains("colour"), "{e}");
+        let e = Client::from_record("app", &record(r#","id_token_signed_response_alg":"HS256""#)).unwrap_err();
+        assert!(e.contains("HS256") && e.contains("EdDSA"), "{e}");
+        let c = Client::from_record("app", &record(r#","id_token_signed_response_alg":"EdDSA""#)).unwrap();
+        assert_eq!(c.id_token_signed_response_alg, Alg::EdDSA);
         let e = Client::from_record("app", "not json").unwrap_err();
         assert!(e.contains("'app'"), "{e}");
     }

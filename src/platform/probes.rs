@@ -12,7 +12,7 @@
 //! | `/__bench/do-read` | one Durable Object round trip, storage read only (`Throttles` `Check`) |
 //! | `/__bench/do-write` | one Durable Object round trip with one storage write to a **new** object (`Grants` `Reserve` on a fresh id, as at login; the object also sets its alarm) |
 //! | `/__bench/do-write-existing` | one Durable Object round trip with one storage write to an **existing** object (`Throttles` `Fail` on a fixed key with a policy that never locks; also sets its alarm) |
-//! | `/__bench/rs256` | one RS256 signature with the isolate's signing key (`WebCrypto::sign_rs256`) |
+//! | `/__bench/rs256` | one RS256 signature with the isolate's signing key (`WebCrypto::sign`) |
 //! | `/__bench/es256` | one ES256 signature through WebCrypto (P-256 key generated once per isolate) |
 //! | `/__bench/pbkdf2?i=N` | one PBKDF2-HMAC-SHA256 derivation, N iterations (default 100,000) |
 //!
@@ -96,7 +96,7 @@ async fn do_write_existing(env: &Env) -> std::result::Result<(), String> {
 
 async fn rs256(env: &Env) -> std::result::Result<(), String> {
     let iso = super::isolate(env)?;
-    iso.crypto.sign_rs256(b"header.payload").await.map(|_| ())
+    iso.crypto.sign(crate::crypto::Alg::RS256, b"header.payload").await.map(|_| ())
 }
 
 async fn pbkdf2(env: &Env, iterations: u32) -> std::result::Result<(), String> {

@@ -9,7 +9,7 @@ use super::account_object::{Command as AccountCommand, Reply as AccountReply};
 use super::claims::{self, ClaimsRequest, Release};
 use super::grant_object::{Command, Reply};
 use super::interaction::{self, Interaction, SignedIn};
-use super::{pkce, session, Provider};
+use super::{id_token, pkce, session, Provider};
 use crate::crypto::{random_token, Crypto};
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::http::{Params, Request, Response};
@@ -17,6 +17,7 @@ use crate::model::{custom_scope, scope, Client, ScopeDef};
 use crate::pages;
 use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
 use futures_util::future::join_all;
+use serde_json::Value;
 use url::Url;
 
 pub const MAX_STATE_LEN: usize = 2048;
@@ -119,6 +120,16 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         if client.sector().is_some() && self.pairwise_salt.is_none() {
             let m = format!(
                 "client '{}' asks for pairwise subjects but the PAIRWISE_SALT secret is not set",
+                client.client_id
+            );
+            (self.log)(&m);
+            return pages::error_page(400, "Application misconfigured", &m, "invalid_client");
+        }
+        // Registration §2: the ID tokens this client asks for need a signing key of its algorithm.
+        let alg = client.id_token_signed_response_alg;
+        if self.crypto.signing_kid(alg).is_none() {
+            let m = format!(
+                "client '{}' asks for ID tokens signed with {alg} (id_token_signed_response_alg) but SIGNING_KEYS has no {alg} signing key",
                 client.client_id
             );
             (self.log)(&m);
@@ -230,6 +241,23 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         Some(self.consent_page(&consent))
     }
 
+    /// An ID token this provider issued (OpenID Connect Core §3.1.2.1; RP-Initiated Logout
+    /// §2): signed by one of our published keys, with our `iss` and a `sub`. Its expiry is not
+    /// checked: a hint may have expired.
+    pub async fn id_token_hint(&self, hint: &str) -> Result<Hint, OAuthError> {
+        let bad = |e: &str| {
+            OAuthError::invalid_request(format!("id_token_hint is not a well-formed ID token of this provider: {e}"))
+        };
+        let claims = id_token::verify_own_token(self.crypto, &self.config.issuer, hint).await.map_err(|e| bad(&e))?;
+        let sub = claims.get("sub").and_then(Value::as_str).ok_or_else(|| bad("it has no sub"))?.to_string();
+        let aud = match claims.get("aud") {
+            Some(Value::String(a)) => vec![a.clone()],
+            Some(Value::Array(v)) => v.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+            _ => vec![],
+        };
+        Ok(Hint { sub, aud })
+    }
+
     async fn validate(&self, client: &Client, params: &Params) -> Result<Validated, OAuthError> {
         if let Some(s) = params.get("state") {
             if s.len() > MAX_STATE_LEN {
@@ -276,7 +304,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         // id_token_hint (§3.1.2.1): an ID token this provider issued; its `sub` is the
         // user expected to be signed in.
         if let Some(hint) = params.get("id_token_hint") {
-            expected_subs.push(check_id_token_hint(hint, &self.config.issuer)?.sub);
+            expected_subs.push(self.id_token_hint(hint).await?.sub);
         }
         // prompt (§3.1.2.1).
         let mut prompt = Prompt::default();
@@ -469,35 +497,6 @@ fn unavailable_page() -> Response {
 pub struct Hint {
     pub sub: String,
     pub aud: Vec<String>,
-}
-
-/// An ID token this provider issued: a well-formed JWS whose `iss` is ours, with a `sub`.
-/// Its expiry is not checked: a hint may be expired (OpenID Connect Core §3.1.2.1).
-pub fn check_id_token_hint(hint: &str, issuer: &str) -> Result<Hint, OAuthError> {
-    #[derive(serde::Deserialize)]
-    #[serde(untagged)]
-    enum Aud {
-        One(String),
-        Many(Vec<String>),
-    }
-    #[derive(serde::Deserialize)]
-    struct Claims {
-        iss: Option<String>,
-        sub: Option<String>,
-        aud: Option<Aud>,
-    }
-    let malformed = || OAuthError::invalid_request("id_token_hint is not a well-formed ID token");
-    let token = jwt_compact::UntrustedToken::new(hint).map_err(|_| malformed())?;
-    let claims = token.deserialize_claims_unchecked::<Claims>().map_err(|_| malformed())?.custom;
-    if claims.iss.as_deref() != Some(issuer) {
-        return Err(OAuthError::invalid_request("id_token_hint was not issued by this provider"));
-    }
-    let aud = match claims.aud {
-        Some(Aud::One(a)) => vec![a],
-        Some(Aud::Many(v)) => v,
-        None => vec![],
-    };
-    Ok(Hint { sub: claims.sub.ok_or_else(malformed)?, aud })
 }
 
 /// At most this many scopes that are not standard are looked up per request.

@@ -2,6 +2,7 @@
 //! advertised. The platform serialises this once per isolate.
 
 use crate::config::Config;
+use crate::keys::Alg;
 use crate::model::scope;
 use serde_json::{json, Value};
 
@@ -16,8 +17,10 @@ pub const END_SESSION_PATH: &str = "/logout";
 pub const CONSENTS_PATH: &str = "/consents";
 
 /// `pairwise`: whether pairwise subjects can be issued (the `PAIRWISE_SALT` secret is set).
-pub fn document(config: &Config, pairwise: bool) -> Value {
+/// `algs`: the ID token algorithms that have a signing key (RS256 always does, §3).
+pub fn document(config: &Config, pairwise: bool, algs: &[Alg]) -> Value {
     let subject_types: &[&str] = if pairwise { &["public", "pairwise"] } else { &["public"] };
+    let algs: Vec<&str> = algs.iter().map(|a| a.as_str()).collect();
     json!({
         "issuer": config.issuer,
         "authorization_endpoint": config.endpoint(AUTHORIZE_PATH),
@@ -34,7 +37,7 @@ pub fn document(config: &Config, pairwise: bool) -> Value {
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "subject_types_supported": subject_types,
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": algs,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256", "plain"],
         "claims_supported": scope::all_claims(),
@@ -54,7 +57,8 @@ mod tests {
     #[test]
     fn endpoints_derive_from_issuer() {
         let c = Config::from_vars(|k| (k == "ISSUER").then(|| "https://id.example.com".to_string())).unwrap();
-        let d = document(&c, false);
+        let d = document(&c, false, &[Alg::RS256, Alg::EdDSA]);
+        assert_eq!(d["id_token_signing_alg_values_supported"], json!(["RS256", "EdDSA"]));
         assert_eq!(d["issuer"], "https://id.example.com");
         assert_eq!(d["token_endpoint"], "https://id.example.com/token");
         assert_eq!(d["request_uri_parameter_supported"], false);

@@ -7,7 +7,7 @@
 //! user confirms on a page (§2: protects against logout forged by another site).
 
 use super::account_object::{Command as AccountCommand, Reply as AccountReply};
-use super::authorize::{check_id_token_hint, form_target, redirect_with, MAX_STATE_LEN};
+use super::authorize::{form_target, redirect_with, MAX_STATE_LEN};
 use super::interaction;
 use super::sealed::{self, OpenError};
 use super::session::{self, SessionCookie};
@@ -53,7 +53,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             return self.logout_confirmed(req, &params).await;
         }
         let hint = match params.get("id_token_hint") {
-            Some(h) => match check_id_token_hint(h, &self.config.issuer) {
+            Some(h) => match self.id_token_hint(h).await {
                 Ok(hint) => Some(hint),
                 Err(e) => return bad_request(&e.description),
             },

@@ -126,7 +126,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         if let Some(s) = &asked {
             grant.narrow(s);
         }
-        let id_token = self.signed_id_token(&grant, &access_token).await?;
+        let id_token = self.signed_id_token(client, &grant, &access_token).await?;
         Ok(Issued {
             access_token,
             refresh_token: Some(format!("{grant_id}.{refresh_secret}")),

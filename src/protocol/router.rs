@@ -21,7 +21,7 @@ impl Documents {
     /// `pairwise`: whether the `PAIRWISE_SALT` secret is set.
     pub fn new(config: &crate::config::Config, keys: &crate::keys::PrivateJwkSet, pairwise: bool) -> Documents {
         Documents {
-            discovery: super::discovery::document(config, pairwise).to_string(),
+            discovery: super::discovery::document(config, pairwise, &keys.signing_algs()).to_string(),
             jwks: keys.public_jwks().to_string(),
         }
     }
@@ -56,7 +56,10 @@ pub fn static_route(req: &Request, docs: &Documents) -> Option<Response> {
             _ => not_allowed_json("GET, HEAD, OPTIONS"),
         },
         JWKS_PATH => match m {
-            // JWKS: cacheable, short enough that a newly published key is picked up quickly.
+            // JWKS (RFC 7517 §5): relying parties may cache it for max-age. Ten minutes keeps the
+            // load low and bounds how long a rotation must wait between publishing a key and
+            // signing with it (README "Signing keys and key rotation"); a relying party that meets
+            // an unknown kid refetches anyway (OpenID Connect Core §10.1.1).
             "GET" | "HEAD" => Response::new(200, "application/jwk-set+json", docs.jwks.clone())
                 .with_header("cache-control", "public, max-age=600")
                 .cors(),

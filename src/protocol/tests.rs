@@ -75,9 +75,15 @@ fn client_record(id: &str, method: &str, secret: Option<&str>) -> String {
 }
 
 impl World {
+    /// The fixture key set of every kind: a retired RS256 key (first), the active RS256 key,
+    /// an ES256 and an EdDSA key.
     pub(crate) fn new() -> World {
-        let keys = PrivateJwkSet::parse(test_key::JWKS).expect("fixture key");
-        let crypto = NativeCrypto::from_jwk(keys.active().unwrap()).expect("fixture key");
+        World::with_keys(test_key::MULTI)
+    }
+
+    pub(crate) fn with_keys(jwks: &str) -> World {
+        let keys = PrivateJwkSet::parse(jwks).expect("fixture key");
+        let crypto = NativeCrypto::from_set(&keys).expect("fixture key");
         let config = Config::from_vars(|k| match k {
             "ISSUER" => Some(ISSUER.into()),
             "CODE_TTL_SECONDS" => Some("60".into()),
@@ -143,7 +149,6 @@ impl World {
             throttles: &self.throttles,
             accounts: &self.accounts,
             crypto: &self.crypto,
-            signing_kid: &self.keys.active().unwrap().kid,
             session_key: &self.session_key,
             pairwise_salt: Some(b"pairwise-salt-for-tests-0123456789"),
             now: self.now.get(),
@@ -278,17 +283,39 @@ fn param<'a>(p: &'a [(String, String)], name: &str) -> Option<&'a str> {
     p.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
+/// Verifies an ID token as a relying party would: the key named by its `kid`, taken from
+/// the served JWKS, must be the signing key of the token's `alg`; the signature is checked by
+/// jwt-compact with that public JWK. Returns the claims.
 fn verify_id_token(w: &World, token: &str) -> Value {
-    use jwt_compact::alg::{Rsa, RsaPublicKey};
+    use jwt_compact::alg::{Ed25519, Es256, Rsa, RsaPublicKey};
+    use jwt_compact::jwk::JsonWebKey;
     use jwt_compact::{AlgorithmExt, UntrustedToken};
-    let jwk = w.keys.active().unwrap();
-    let n = rsa::BigUint::from_bytes_be(&crate::crypto::b64url_decode(&jwk.n).unwrap());
-    let e = rsa::BigUint::from_bytes_be(&crate::crypto::b64url_decode(&jwk.e).unwrap());
-    let key = RsaPublicKey::new(n, e).unwrap();
     let untrusted = UntrustedToken::new(token).unwrap();
-    assert_eq!(untrusted.header().key_id.as_deref(), Some(jwk.kid.as_str()));
-    assert_eq!(untrusted.algorithm(), "RS256");
-    Rsa::rs256().validator::<Value>(&key).validate(&untrusted).expect("ID token signature verifies");
+    let kid = untrusted.header().key_id.clone().expect("kid in the header");
+    let alg = crate::keys::Alg::parse(untrusted.algorithm()).expect("a supported alg");
+    assert_eq!(w.keys.signer(alg).map(|k| k.kid.as_str()), Some(kid.as_str()), "signed by the {alg} signer");
+    let jwks: Value = serde_json::from_slice(&w.get("/jwks.json").body).unwrap();
+    let mut public = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid.as_str()).unwrap().clone();
+    assert_eq!(public["alg"], alg.as_str());
+    for member in ["kid", "alg", "use"] {
+        public.as_object_mut().unwrap().remove(member);
+    }
+    let jwk: JsonWebKey<'_> = serde_json::from_value(public).unwrap();
+    match alg {
+        crate::keys::Alg::RS256 => {
+            let key = RsaPublicKey::try_from(&jwk).unwrap();
+            Rsa::rs256().validator::<Value>(&key).validate(&untrusted).map(drop)
+        }
+        crate::keys::Alg::ES256 => {
+            let key = p256::ecdsa::VerifyingKey::try_from(&jwk).unwrap();
+            Es256.validator::<Value>(&key).validate(&untrusted).map(drop)
+        }
+        crate::keys::Alg::EdDSA => {
+            let key = ed25519_dalek::VerifyingKey::try_from(&jwk).unwrap();
+            Ed25519.validator::<Value>(&key).validate(&untrusted).map(drop)
+        }
+    }
+    .expect("ID token signature verifies with the published JWK");
     let payload = token.split('.').nth(1).unwrap();
     serde_json::from_slice(&crate::crypto::b64url_decode(payload).unwrap()).unwrap()
 }
@@ -314,14 +341,27 @@ fn discovery_and_jwks() {
     assert_eq!(d["jwks_uri"], format!("{ISSUER}/jwks.json"));
     let r2 = w.get("/.well-known/oauth-authorization-server");
     assert_eq!(r2.body, r.body);
-    let jwks: Value = serde_json::from_slice(&w.get("/jwks.json").body).unwrap();
-    let k = &jwks["keys"][0];
-    assert_eq!(k["kid"], w.keys.active().unwrap().kid.as_str());
-    assert_eq!(k["use"], "sig");
-    assert_eq!(k["alg"], "RS256");
-    for private in ["d", "p", "q", "dp", "dq", "qi"] {
-        assert!(k.get(private).is_none(), "JWKS leaks {private}");
+    assert_eq!(d["id_token_signing_alg_values_supported"], json!(["RS256", "ES256", "EdDSA"]));
+    let r = w.get("/jwks.json");
+    assert_eq!(r.header("cache-control"), Some("public, max-age=600"));
+    let jwks: Value = serde_json::from_slice(&r.body).unwrap();
+    let keys = jwks["keys"].as_array().unwrap();
+    let kids: Vec<&str> = keys.iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    let expected: Vec<&str> = w.keys.keys.iter().map(|k| k.kid.as_str()).collect();
+    assert_eq!(kids, expected, "every key is published, retired ones too");
+    for k in keys {
+        assert_eq!(k["use"], "sig");
+        for private in ["d", "p", "q", "dp", "dq", "qi", "active", "retired_at"] {
+            assert!(k.get(private).is_none(), "JWKS leaks {private}");
+        }
     }
+    let algs: Vec<&str> = keys.iter().map(|k| k["alg"].as_str().unwrap()).collect();
+    assert_eq!(algs, ["RS256", "RS256", "ES256", "EdDSA"]);
+
+    // With one RSA key, only RS256 is advertised.
+    let w = World::with_keys(test_key::JWKS);
+    let d: Value = serde_json::from_slice(&w.get("/.well-known/openid-configuration").body).unwrap();
+    assert_eq!(d["id_token_signing_alg_values_supported"], json!(["RS256"]));
 }
 
 #[test]
@@ -1159,4 +1199,171 @@ fn pairwise_subjects() {
     assert!(e.contains("one host"), "{e}");
     let d: Value = serde_json::from_slice(&w.get("/.well-known/openid-configuration").body).unwrap();
     assert_eq!(d["subject_types_supported"], json!(["public", "pairwise"]));
+}
+
+// ---------------------------------------------------------------- signing algorithms and keys
+
+/// Registers `id` like "basic" but with `id_token_signed_response_alg`.
+fn put_client_with_alg(w: &World, id: &str, alg: &str) {
+    let mut v: Value = serde_json::from_str(&client_record(id, "client_secret_basic", Some(BASIC_SECRET))).unwrap();
+    v["id_token_signed_response_alg"] = json!(alg);
+    w.clients.put(id, &v.to_string());
+}
+
+fn tokens_for(w: &World, client: &str) -> Value {
+    let p = w.code_for(client, &[]);
+    let code = param(&p, "code").unwrap().to_string();
+    let (status, v, _) = w.token(
+        &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CB)],
+        Some((client, BASIC_SECRET)),
+    );
+    assert_eq!(status, 200, "{v}");
+    v
+}
+
+fn jws_header(token: &str) -> Value {
+    serde_json::from_slice(&crate::crypto::b64url_decode(token.split('.').next().unwrap()).unwrap()).unwrap()
+}
+
+#[test]
+fn es256_and_eddsa_id_tokens_verify_with_the_published_jwk() {
+    use crate::keys::Alg;
+    let w = World::new();
+    for (client, alg, sig_len) in [("es256", Alg::ES256, 64), ("eddsa", Alg::EdDSA, 64), ("basic", Alg::RS256, 256)] {
+        if client != "basic" {
+            put_client_with_alg(&w, client, alg.as_str());
+        }
+        let v = tokens_for(&w, client);
+        let token = v["id_token"].as_str().unwrap();
+        let header = jws_header(token);
+        assert_eq!(header["alg"], alg.as_str());
+        assert_eq!(header["kid"], w.keys.signer(alg).unwrap().kid.as_str(), "kid = the {alg} signing key");
+        let sig = crate::crypto::b64url_decode(token.rsplit('.').next().unwrap()).unwrap();
+        assert_eq!(sig.len(), sig_len, "{alg} signature in its JWS form");
+        let c = verify_id_token(&w, token);
+        assert_eq!(c["aud"], client);
+        assert_eq!(c["at_hash"], super::id_token::at_hash(alg, v["access_token"].as_str().unwrap()));
+    }
+}
+
+#[test]
+fn rs256_tokens_use_the_active_key_never_the_retired_one() {
+    let w = World::new();
+    let (retired, active) = (&w.keys.keys[0], &w.keys.keys[1]);
+    assert!(retired.retired_at.is_some() && active.active);
+    let (v, _) = code_flow_tokens(&w);
+    let header = jws_header(v["id_token"].as_str().unwrap());
+    assert_eq!(header["kid"], active.kid.as_str());
+    assert_ne!(header["kid"], retired.kid.as_str());
+    verify_id_token(&w, v["id_token"].as_str().unwrap());
+}
+
+#[test]
+fn client_alg_without_a_signing_key_is_a_clear_error() {
+    // Only an RSA key: an ES256 client is refused at the authorization endpoint...
+    let w = World::with_keys(test_key::JWKS);
+    put_client_with_alg(&w, "es256", "ES256");
+    let r = w.authorize(&[
+        ("response_type", "code"),
+        ("client_id", "es256"),
+        ("redirect_uri", CB),
+        ("scope", "openid"),
+        ("state", "s"),
+    ]);
+    assert_eq!(r.status, 400);
+    assert!(r.header("location").is_none());
+    let body = r.body_str();
+    assert!(body.contains("Application misconfigured") && body.contains("ES256"), "{body}");
+    assert!(w.logs.borrow().iter().any(|l| l.contains("no ES256 signing key")));
+
+    // ... and at the token endpoint (the record changed after the code was issued): a JSON
+    // error, and the code is not used up.
+    let p = w.code_for("basic", &[]);
+    let code = param(&p, "code").unwrap().to_string();
+    put_client_with_alg(&w, "basic", "EdDSA");
+    let form = [("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", CB)];
+    let (status, v, _) = w.token(&form, Some(("basic", BASIC_SECRET)));
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["error"], "unauthorized_client");
+    assert!(v["error_description"].as_str().unwrap().contains("EdDSA"), "{v}");
+    put_client_with_alg(&w, "basic", "RS256");
+    let (status, v, _) = w.token(&form, Some(("basic", BASIC_SECRET)));
+    assert_eq!(status, 200, "{v}");
+}
+
+#[test]
+fn verify_own_token_accepts_ours_and_refuses_the_rest() {
+    use super::id_token::{sign, verify_own_token};
+    use crate::keys::Alg;
+    let w = World::new();
+    let verify = |t: &str| block_on(verify_own_token(&w.crypto, ISSUER, t));
+    put_client_with_alg(&w, "eddsa", "EdDSA");
+    put_client_with_alg(&w, "es256", "ES256");
+    let mut tokens = vec![code_flow_tokens(&w).0["id_token"].as_str().unwrap().to_string()];
+    for client in ["es256", "eddsa"] {
+        tokens.push(tokens_for(&w, client)["id_token"].as_str().unwrap().to_string());
+    }
+    for t in &tokens {
+        let claims = verify(t).unwrap_or_else(|e| panic!("{e}: {t}"));
+        assert_eq!(claims["iss"], ISSUER);
+        assert_eq!(claims["sub"], "u-7f3a9c");
+    }
+    // Expired tokens are still ours (id_token_hint, OpenID Connect Core §3.1.2.1).
+    w.advance(10 * 3600);
+    assert!(verify(&tokens[0]).is_ok());
+
+    let rs = &tokens[0];
+    let parts: Vec<&str> = rs.split('.').collect();
+    // Tampered signature, tampered payload.
+    let mut sig = crate::crypto::b64url_decode(parts[2]).unwrap();
+    sig[10] ^= 1;
+    let e = verify(&format!("{}.{}.{}", parts[0], parts[1], b64url(&sig))).unwrap_err();
+    assert!(e.contains("does not verify"), "{e}");
+    let other_payload = b64url(br#"{"iss":"https://id.example.com","sub":"admin"}"#);
+    assert!(verify(&format!("{}.{other_payload}.{}", parts[0], parts[2])).unwrap_err().contains("does not verify"));
+    // Another key's signature under our kid (the ES256 token's signature on the RS256 input).
+    let es_sig = tokens[1].rsplit('.').next().unwrap();
+    assert!(verify(&format!("{}.{}.{es_sig}", parts[0], parts[1])).is_err());
+
+    // Wrong alg for the key, and alg none.
+    let mut header = jws_header(rs);
+    for alg in ["ES256", "none", "HS256"] {
+        header["alg"] = json!(alg);
+        let forged = format!("{}.{}.{}", b64url(header.to_string().as_bytes()), parts[1], parts[2]);
+        let e = verify(&forged).unwrap_err();
+        assert!(e.contains("alg does not match"), "{alg}: {e}");
+    }
+
+    // A key we do not publish (unknown kid), and no kid.
+    let foreign_keys = PrivateJwkSet::parse(test_key::JWKS).unwrap();
+    let foreign = NativeCrypto::from_set(&foreign_keys).unwrap();
+    let claims: serde_json::Map<String, Value> = serde_json::from_value(json!({"iss": ISSUER, "sub": "x"})).unwrap();
+    let t = block_on(sign(&foreign, Alg::RS256, &claims)).unwrap();
+    assert!(verify(&t).unwrap_err().contains("unknown kid"));
+    let mut header = jws_header(rs);
+    header.as_object_mut().unwrap().remove("kid");
+    let no_kid = format!("{}.{}.{}", b64url(header.to_string().as_bytes()), parts[1], parts[2]);
+    assert!(verify(&no_kid).unwrap_err().contains("no kid"));
+
+    // Our key, a foreign issuer.
+    let claims: serde_json::Map<String, Value> =
+        serde_json::from_value(json!({"iss": "https://evil.example", "sub": "x"})).unwrap();
+    let t = block_on(sign(&w.crypto, Alg::ES256, &claims)).unwrap();
+    assert!(verify(&t).unwrap_err().contains("not issued by this provider"));
+
+    // The retired key's tokens still verify (it stays published).
+    let mut only_retired = PrivateJwkSet { keys: vec![w.keys.keys[0].clone()] };
+    only_retired.keys[0].retired_at = None;
+    let t = block_on(sign(&NativeCrypto::from_set(&only_retired).unwrap(), Alg::RS256, &claims_of(ISSUER))).unwrap();
+    assert_eq!(jws_header(&t)["kid"], w.keys.keys[0].kid.as_str());
+    assert!(verify(&t).is_ok());
+
+    // Malformed input.
+    for bad in ["", "a.b", "a.b.c.d", "!!.??.**", &format!("{}.{}", parts[0], parts[1])] {
+        assert!(verify(bad).is_err(), "{bad}");
+    }
+}
+
+fn claims_of(iss: &str) -> serde_json::Map<String, Value> {
+    serde_json::from_value(json!({"iss": iss, "sub": "x"})).unwrap()
 }

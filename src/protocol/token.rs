@@ -48,6 +48,19 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
                 format!("this client may not use the {grant_type} grant"),
             ));
         }
+        // Registration §2: the client's ID token algorithm needs a signing key. Checked before
+        // the code is redeemed, so that fixing SIGNING_KEYS lets the same code be retried.
+        let alg = client.id_token_signed_response_alg;
+        if self.crypto.signing_kid(alg).is_none() {
+            (self.log)(&format!(
+                "token: client '{}' wants {alg} ID tokens but SIGNING_KEYS has no {alg} signing key",
+                client.client_id
+            ));
+            return error_json(&OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                format!("this client is registered for {alg} ID tokens (id_token_signed_response_alg), but the provider has no {alg} signing key; the operator must add one"),
+            ));
+        }
         let issued = match grant_type {
             "refresh_token" => self.refresh_grant(&form, &client).await,
             _ => self.code_grant(&form, &client).await,
@@ -104,20 +117,28 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             Err(e) => return Err(self.store_unavailable("token", &e.to_string())),
         };
         let refresh_token = refresh_secret.filter(|_| refresh_issued).map(|s| format!("{grant_id}.{s}"));
-        let id_token = self.signed_id_token(&grant, &access_token).await?;
+        let id_token = self.signed_id_token(client, &grant, &access_token).await?;
         Ok(Issued { access_token, refresh_token, id_token, scope: grant.scope.clone() })
     }
 
     /// The ID token for `grant`, bound to `access_token` (`at_hash`).
-    pub(super) async fn signed_id_token(&self, grant: &Grant, access_token: &str) -> Result<String, Response> {
+    /// Signed with the client's `id_token_signed_response_alg` (Registration §2).
+    pub(super) async fn signed_id_token(
+        &self,
+        client: &Client,
+        grant: &Grant,
+        access_token: &str,
+    ) -> Result<String, Response> {
+        let alg = client.id_token_signed_response_alg;
         let claims = id_token::claims(&IdTokenInput {
             issuer: &self.config.issuer,
             grant,
             access_token,
             now: self.now,
             ttl: self.config.id_token_ttl,
+            alg,
         });
-        id_token::sign(self.crypto, self.signing_kid, &claims).await.map_err(|e| {
+        id_token::sign(self.crypto, alg, &claims).await.map_err(|e| {
             (self.log)(&format!("token: signing failed: {e}"));
             error_json(&OAuthError::unavailable("signing failed, retry"))
         })

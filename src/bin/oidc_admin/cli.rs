@@ -13,7 +13,8 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "oidc-admin", version, propagate_version = true, arg_required_else_help = true)]
 #[command(after_help = "Examples:\n  \
-    oidc-admin keys generate | npx wrangler secret put SIGNING_KEYS\n  \
+    oidc-admin keys generate > keys.json && npx wrangler secret put SIGNING_KEYS < keys.json\n  \
+    oidc-admin keys add --alg ES256 --file keys.json\n  \
     oidc-admin keys session-key | npx wrangler secret put SESSION_KEY\n  \
     oidc-admin clients add my-app --redirect-uri https://app.example/callback\n  \
     oidc-admin users add alice --email alice@example.com --name 'Alice Liddell'\n  \
@@ -61,7 +62,8 @@ pub struct TargetArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Generate signing keys and the session key (printed; nothing is written to KV).
+    /// Signing keys (generate, rotate in a key set file) and the session key; nothing is
+    /// written to KV.
     #[command(subcommand, arg_required_else_help = true)]
     Keys(KeysCommand),
     /// Register, list, show and remove relying parties (KV binding CLIENTS).
@@ -95,20 +97,90 @@ impl Command {
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// Print a new RSA private JWK set for the SIGNING_KEYS secret (one line of JSON).
+    /// Print a new one-key private JWK set for the SIGNING_KEYS secret (one line of JSON).
     ///
-    /// The key is RS256, its kid the RFC 7638 thumbprint. To rotate keys, put the new
-    /// key first in the set (it signs) and keep the old one after it for a while (it is
-    /// still published in the JWKS).
+    /// The kid is the RFC 7638 thumbprint. The worker needs an RS256 key; add keys of other
+    /// algorithms, and rotate, with `keys add`, `activate`, `retire` and `remove` on a file.
     Generate {
-        /// RSA modulus size in bits.
+        /// Algorithm: RS256 (RSA), ES256 (EC P-256) or EdDSA (Ed25519).
+        #[arg(long, value_enum, default_value_t = AlgArg::Rs256)]
+        alg: AlgArg,
+        /// RSA modulus size in bits (RS256 only).
         #[arg(long, default_value_t = 2048, value_parser = clap::value_parser!(u32).range(2048..=4096))]
         bits: u32,
     },
+    /// Add a new key to a key set file. It is published in the JWKS but does not sign yet
+    /// (unless it is the first key of its algorithm); activate it later.
+    ///
+    /// The file is created if missing and always rewritten atomically (mode 0600).
+    Add {
+        /// Algorithm: RS256 (RSA), ES256 (EC P-256) or EdDSA (Ed25519).
+        #[arg(long, value_enum)]
+        alg: AlgArg,
+        /// The private key set file (what goes into SIGNING_KEYS).
+        #[arg(long, value_name = "PATH")]
+        file: PathBuf,
+        /// RSA modulus size in bits (RS256 only).
+        #[arg(long, default_value_t = 2048, value_parser = clap::value_parser!(u32).range(2048..=4096))]
+        bits: u32,
+    },
+    /// Make a key the signing key of its algorithm ("active"); the other keys of that
+    /// algorithm stop signing but stay published.
+    Activate {
+        /// The key id (a thumbprint may start with '-'; that is accepted).
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+        /// The private key set file.
+        #[arg(long, value_name = "PATH")]
+        file: PathBuf,
+    },
+    /// Retire a key (retired_at = now): it stays published so the tokens it signed still
+    /// verify, and never signs again. Refused for the signing key of its algorithm.
+    Retire {
+        /// The key id (a thumbprint may start with '-'; that is accepted).
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+        /// The private key set file.
+        #[arg(long, value_name = "PATH")]
+        file: PathBuf,
+        /// Retire it even if it is its algorithm's signing key.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Delete a key from the set (and so from the JWKS). Refused unless it was retired at
+    /// least the ID token lifetime ago.
+    Remove {
+        /// The key id (a thumbprint may start with '-'; that is accepted).
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+        /// The private key set file.
+        #[arg(long, value_name = "PATH")]
+        file: PathBuf,
+        /// The worker's ID_TOKEN_TTL_SECONDS.
+        #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+        id_token_ttl: u32,
+        /// Remove it even if it is not retired, or was retired too recently.
+        #[arg(long)]
+        force: bool,
+    },
     /// Print a random 256-bit key (base64url) for the SESSION_KEY secret.
     SessionKey,
-    /// Read a private JWK set on stdin and print its public JWKS (what /jwks serves).
+    /// Read a private JWK set on stdin and print its public JWKS (what /jwks.json serves).
     Public,
+}
+
+/// A JWS algorithm for ID tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AlgArg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (RSA key).
+    #[value(name = "RS256")]
+    Rs256,
+    /// ECDSA with P-256 and SHA-256 (EC key).
+    #[value(name = "ES256")]
+    Es256,
+    /// Ed25519 (OKP key).
+    #[value(name = "EdDSA")]
+    EdDsa,
 }
 
 #[derive(Debug, Subcommand)]
@@ -175,6 +247,11 @@ pub struct ClientAddArgs {
     /// PAIRWISE_SALT secret.
     #[arg(long)]
     pub pairwise: bool,
+
+    /// Algorithm of this client's ID tokens (id_token_signed_response_alg); SIGNING_KEYS needs a
+    /// signing key for it.
+    #[arg(long, value_enum, default_value_t = AlgArg::Rs256)]
+    pub id_token_alg: AlgArg,
 
     /// Replace an existing client with this id (its old secret stops working).
     #[arg(long)]

@@ -5,6 +5,7 @@ use crate::error::{failed, usage, Result};
 use crate::kv::{Kv, Namespace, Record};
 use crate::output::{record_outcome, table, Outcome};
 use edge_oidc::crypto::{hash_client_secret, random_token};
+use edge_oidc::keys::Alg;
 use edge_oidc::model::{AuthMethod, Client, SubjectType};
 use serde_json::{json, Value};
 
@@ -30,6 +31,7 @@ pub struct NewClient {
     pub logo_uri: Option<String>,
     pub pairwise: bool,
     pub post_logout_redirect_uris: Vec<String>,
+    pub id_token_alg: Alg,
 }
 
 impl NewClient {
@@ -45,6 +47,7 @@ impl NewClient {
             logo_uri: a.logo_uri.clone(),
             pairwise: a.pairwise,
             post_logout_redirect_uris: a.post_logout_redirect_uris.clone(),
+            id_token_alg: a.id_token_alg.into(),
         }
     }
 
@@ -68,6 +71,7 @@ impl NewClient {
             client_id_issued_at: Some(now),
             subject_type: if self.pairwise { SubjectType::Pairwise } else { SubjectType::Public },
             post_logout_redirect_uris: self.post_logout_redirect_uris,
+            id_token_signed_response_alg: self.id_token_alg,
         };
         client.validate().map_err(|e| usage(format!("client '{}': {e}", client.client_id)))?;
         Ok((client, secret))

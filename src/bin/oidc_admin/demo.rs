@@ -53,6 +53,7 @@ fn demo_client(redirect_uri: &str) -> NewClient {
         client_uri: None,
         logo_uri: None,
         pairwise: false,
+        id_token_alg: edge_oidc::keys::Alg::RS256,
     }
 }
 

@@ -152,9 +152,16 @@ fn id_token_hint_and_login_hint() {
     let ours = v["id_token"].as_str().unwrap().to_string();
     let p = redirect_params(&w.authorize(&with(&base("basic"), &[("prompt", "none"), ("id_token_hint", &ours)])), CB);
     assert!(param(&p, "code").is_some());
-    // A hint for another user: login_required with prompt=none, else the login page.
-    let other = b64url(format!(r#"{{"iss":"{ISSUER}","sub":"someone-else","aud":"basic"}}"#).as_bytes());
-    let other = format!("eyJhbGciOiJSUzI1NiJ9.{other}.c2ln");
+    // A hint for another user (signed by us): login_required with prompt=none, else the login page.
+    let claims = json!({"iss": ISSUER, "sub": "someone-else", "aud": "basic"});
+    let other =
+        block_on(crate::protocol::id_token::sign(&w.crypto, crate::crypto::Alg::RS256, claims.as_object().unwrap()))
+            .unwrap();
+    // A hint naming the signed-in user but not signed by us is refused, not believed.
+    let (h, _) = ours.rsplit_once('.').unwrap();
+    let forged = format!("{h}.{}", b64url(&[7u8; 256]));
+    let p = redirect_params(&w.authorize(&with(&base("basic"), &[("prompt", "none"), ("id_token_hint", &forged)])), CB);
+    assert_eq!(param(&p, "error"), Some("invalid_request"));
     let p = redirect_params(&w.authorize(&with(&base("basic"), &[("prompt", "none"), ("id_token_hint", &other)])), CB);
     assert_eq!(param(&p, "error"), Some("login_required"));
     let page = w.authorize(&with(&base("basic"), &[("id_token_hint", &other), ("login_hint", "bob@example.com")]));

@@ -307,5 +307,8 @@ mod tests {
         assert!(validate_redirect_uri("https://a.example/cb#frag").is_err());
         assert!(validate_redirect_uri("javascript:alert(1)").is_err());
         assert!(validate_redirect_uri("/relative").is_err());
+        // Internationalised domain names in their ASCII form only (Cargo.toml: idna_adapter).
+        assert!(validate_redirect_uri("https://xn--bcher-kva.example/cb").is_ok());
+        assert!(validate_redirect_uri("https://bücher.example/cb").is_err());
     }
 }

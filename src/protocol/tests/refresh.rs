@@ -336,3 +336,38 @@ fn introspection_userinfo_and_revocation_of_refresh_tokens() {
     assert_eq!(userinfo(&w, &at), 401);
     assert_invalid_grant(refresh(&w, &rt, &[], RP), "revoked");
 }
+
+#[test]
+fn withdrawing_consent_revokes_refresh_tokens_and_offline_access_needs_consent_on_record() {
+    let w = world();
+    let v = tokens(&w);
+    let rt = s(&v, "refresh_token");
+    // The returning user's no-page path grants offline_access only because it is on record.
+    let p = redirect_params(
+        &w.authorize(&[
+            ("response_type", "code"),
+            ("client_id", "rp"),
+            ("redirect_uri", CB),
+            ("scope", SCOPE),
+            ("prompt", "none"),
+        ]),
+        CB,
+    );
+    assert!(param(&p, "code").is_some(), "{p:?}");
+    let page = w.get("/consents");
+    let csrf = hidden(&page, "csrf");
+    let r = w.post("/consents", &[("client_id", "rp"), ("csrf", &csrf)], &[]);
+    assert_eq!(r.status, 200);
+    assert_invalid_grant(refresh(&w, &rt, &[], RP), "revoked");
+    let p = redirect_params(
+        &w.authorize(&[
+            ("response_type", "code"),
+            ("client_id", "rp"),
+            ("redirect_uri", CB),
+            ("scope", SCOPE),
+            ("prompt", "none"),
+        ]),
+        CB,
+    );
+    assert_eq!(param(&p, "error"), Some("consent_required"));
+}

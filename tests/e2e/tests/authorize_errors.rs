@@ -175,3 +175,12 @@ fn consent_with_the_login_stage_tx_is_refused() {
     assert!((400..500).contains(&page.status), "consent before login must be refused:\n{}", page.describe());
     assert!(page.header("location").is_none(), "consent before login must not redirect:\n{}", page.describe());
 }
+
+/// OpenID Connect Core §6: request objects are not supported, and say so with their codes.
+#[test]
+fn request_and_request_uri_are_refused_with_their_codes() {
+    let req = AuthzRequest::new(Kind::Basic).set("request", "eyJhbGciOiJub25lIn0.e30.");
+    assert_redirect_error(&Browser::new().get(&req.url()), req.state(), "request_not_supported");
+    let req = AuthzRequest::new(Kind::Basic).set("request_uri", "https://rp.example/request.jwt");
+    assert_redirect_error(&Browser::new().get(&req.url()), req.state(), "request_uri_not_supported");
+}

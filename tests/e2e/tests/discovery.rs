@@ -116,3 +116,41 @@ fn jwks_publishes_only_public_signing_keys() {
         }
     }
 }
+
+/// The quality bar of issue 3: discovery advertises exactly what is implemented.
+#[test]
+fn advertises_exactly_what_is_implemented() {
+    let d = fetch_json(&endpoint("/.well-known/openid-configuration"));
+    let set = |f: &str| {
+        let mut v = strings(&d, f);
+        v.sort();
+        v
+    };
+    let sorted = |v: &[&str]| {
+        let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(set("response_types_supported"), sorted(&["code"]));
+    assert_eq!(set("response_modes_supported"), sorted(&["query"]));
+    assert_eq!(set("grant_types_supported"), sorted(&["authorization_code", "refresh_token"]));
+    let auth = sorted(&["client_secret_basic", "client_secret_post", "none"]);
+    assert_eq!(set("token_endpoint_auth_methods_supported"), auth);
+    assert_eq!(set("revocation_endpoint_auth_methods_supported"), auth);
+    assert_eq!(set("introspection_endpoint_auth_methods_supported"), auth);
+    // The e2e key set has RS256, ES256 and EdDSA signing keys.
+    assert_eq!(set("id_token_signing_alg_values_supported"), sorted(&["RS256", "ES256", "EdDSA"]));
+    assert_eq!(set("scopes_supported"), sorted(&["openid", "profile", "email", "address", "phone", "offline_access"]));
+    assert_eq!(set("subject_types_supported"), sorted(&["public", "pairwise"]));
+    assert_eq!(set("code_challenge_methods_supported"), sorted(&["S256", "plain"]));
+    for claim in ["sub", "name", "email", "email_verified", "address", "phone_number", "auth_time", "nonce"] {
+        assert!(strings(&d, "claims_supported").contains(&claim.to_string()), "claims_supported lacks {claim}");
+    }
+    assert_eq!(d["claims_parameter_supported"], true);
+    assert_eq!(d["request_parameter_supported"], false);
+    assert_eq!(d["request_uri_parameter_supported"], false);
+    assert_eq!(d["authorization_response_iss_parameter_supported"], true);
+    assert_eq!(d["end_session_endpoint"].as_str(), Some(endpoint("/logout").as_str()));
+    assert_eq!(d["revocation_endpoint"].as_str(), Some(endpoint("/revoke").as_str()));
+    assert_eq!(d["introspection_endpoint"].as_str(), Some(endpoint("/introspect").as_str()));
+}

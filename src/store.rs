@@ -8,6 +8,7 @@ use crate::protocol::account_object;
 use crate::protocol::grant_object::{Command, Reply};
 use crate::protocol::throttle;
 
+pub mod cache;
 pub mod memory;
 
 #[allow(async_fn_in_trait)]

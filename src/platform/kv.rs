@@ -4,8 +4,20 @@ use crate::error::StoreError;
 use crate::model::custom_scope::scope_key;
 use crate::model::user::user_key;
 use crate::model::{Client, ScopeDef, User};
+use crate::store::cache::TtlCache;
 use crate::store::{find_user_by_login, ClientStore, UserStore};
+use std::cell::RefCell;
 use worker::kv::KvStore;
+
+thread_local! {
+    // Per isolate (store::cache): client records and custom scopes, 60 s.
+    static CLIENTS: RefCell<TtlCache<Client>> = RefCell::new(TtlCache::default());
+    static SCOPES: RefCell<TtlCache<ScopeDef>> = RefCell::new(TtlCache::default());
+}
+
+fn now_ms() -> i64 {
+    worker::Date::now().as_millis() as i64
+}
 
 pub struct KvClients(pub KvStore);
 pub struct KvUsers(pub KvStore);
@@ -19,16 +31,30 @@ impl ClientStore for KvClients {
         if !crate::model::client::valid_client_id(client_id) {
             return Ok(None);
         }
+        if let Some(c) = CLIENTS.with(|c| c.borrow().get(client_id, now_ms())) {
+            return Ok(Some(c));
+        }
         match get(&self.0, client_id).await? {
             None => Ok(None),
-            Some(json) => Client::from_record(client_id, &json).map(Some).map_err(StoreError::Malformed),
+            Some(json) => {
+                let c = Client::from_record(client_id, &json).map_err(StoreError::Malformed)?;
+                CLIENTS.with(|cache| cache.borrow_mut().put(client_id, c.clone(), now_ms()));
+                Ok(Some(c))
+            }
         }
     }
     async fn scope(&self, name: &str) -> Result<Option<ScopeDef>, StoreError> {
         let key = scope_key(name);
+        if let Some(d) = SCOPES.with(|c| c.borrow().get(&key, now_ms())) {
+            return Ok(Some(d));
+        }
         match get(&self.0, &key).await? {
             None => Ok(None),
-            Some(json) => ScopeDef::from_record(&key, &json).map(Some).map_err(StoreError::Malformed),
+            Some(json) => {
+                let d = ScopeDef::from_record(&key, &json).map_err(StoreError::Malformed)?;
+                SCOPES.with(|cache| cache.borrow_mut().put(&key, d.clone(), now_ms()));
+                Ok(Some(d))
+            }
         }
     }
 }

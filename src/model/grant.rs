@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Grant {
@@ -33,6 +34,9 @@ pub struct Grant {
     /// in grants made before it existed: then those of the scopes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub userinfo_claims: Vec<String>,
+    /// The custom scopes granted and the claims each releases (for narrowing on refresh).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub custom_scopes: BTreeMap<String, Vec<String>>,
 }
 
 impl Grant {

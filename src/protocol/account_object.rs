@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 
 /// Live sessions kept per user (oldest dropped first).
 pub const MAX_SESSIONS: usize = 32;
-/// Grant ids remembered per consent, so that withdrawing it revokes their tokens.
-pub const MAX_GRANTS_PER_CONSENT: usize = 64;
+/// Live grants remembered per consent, so that withdrawing it revokes their tokens. A grant
+/// pushed out of a full list is revoked at once (the caller is told), so withdrawal always
+/// reaches every live token.
+pub const MAX_GRANTS_PER_CONSENT: usize = 256;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Account {
@@ -45,21 +47,30 @@ pub struct Consent {
     pub granted_at: i64,
     /// Grants issued under this consent (most recent last).
     #[serde(default)]
-    pub grants: Vec<String>,
+    pub grants: Vec<GrantRef>,
+}
+
+/// A grant issued under a consent, and until when it can hold a live token (`i64::MAX` for a
+/// grant with a refresh token, whose lifetime is extended by every refresh).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GrantRef {
+    pub id: String,
+    pub expires_at: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Command {
     /// After a successful login: start a session; say whether `items` are already
-    /// consented for `client_id`, and if so record `grant_id` under that consent.
-    Start { session: Session, client_id: String, items: Vec<String>, grant_id: Option<String> },
-    /// At the authorization endpoint: is the session live, and is `items` consented?
-    /// When it is and `grant_id` is given, record it (the caller issues it without a page).
-    Check { id_hash: String, client_id: String, items: Vec<String>, grant_id: Option<String> },
+    /// consented for `client_id`, and if so record `grant` under that consent.
+    Start { session: Session, client_id: String, items: Vec<String>, grant: Option<GrantRef> },
+    /// At the authorization endpoint: is the session live, and is `items` consented? When it
+    /// is, the session is no older than `max_age` (OpenID Connect Core §3.1.2.1) and `grant`
+    /// is given, record the grant (the caller issues it without a page).
+    Check { id_hash: String, client_id: String, items: Vec<String>, max_age: Option<i64>, grant: Option<GrantRef> },
     /// The user clicked Allow: remember the consent (adding to what was allowed before)
     /// and the grant; note the client on the session.
-    Allow { id_hash: Option<String>, client_id: String, items: Vec<String>, grant_id: String },
+    Allow { id_hash: Option<String>, client_id: String, items: Vec<String>, grant: GrantRef },
     /// End the session. With `client_id`, only if that client received a grant through
     /// it (else `Unconfirmed`, and nothing changes).
     End { id_hash: String, client_id: Option<String> },
@@ -72,16 +83,28 @@ pub enum Command {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Reply {
+    /// `evicted`: grants pushed out of a full consent list, which the caller must revoke.
     Started {
         consented: bool,
+        #[serde(default)]
+        evicted: Vec<String>,
     },
+    /// `recorded`: the grant was recorded (the session is fresh enough and the consent covers
+    /// the request), so the caller may issue it.
     Active {
         username: String,
         auth_time: i64,
         consented: bool,
+        #[serde(default)]
+        recorded: bool,
+        #[serde(default)]
+        evicted: Vec<String>,
     },
     NoSession,
-    Allowed,
+    Allowed {
+        #[serde(default)]
+        evicted: Vec<String>,
+    },
     Ended,
     Unconfirmed,
     Consents {
@@ -98,7 +121,7 @@ fn covers(consents: &[Consent], client_id: &str, items: &[String]) -> bool {
     consents.iter().any(|c| c.client_id == client_id && items.iter().all(|i| c.items.contains(i)))
 }
 
-fn push_capped(list: &mut Vec<String>, value: String, cap: usize) {
+fn push_capped<T: PartialEq>(list: &mut Vec<T>, value: T, cap: usize) {
     if !list.contains(&value) {
         list.push(value);
     }
@@ -112,10 +135,13 @@ impl Account {
         self.sessions.iter_mut().find(|s| now < s.expires_at && ct_eq(s.id_hash.as_bytes(), id_hash.as_bytes()))
     }
 
-    fn record_grant(&mut self, client_id: &str, grant_id: String) {
-        if let Some(c) = self.consents.iter_mut().find(|c| c.client_id == client_id) {
-            push_capped(&mut c.grants, grant_id, MAX_GRANTS_PER_CONSENT);
-        }
+    /// Records a grant under the client's consent; returns the grants pushed out (to revoke).
+    fn record_grant(&mut self, client_id: &str, grant: GrantRef, now: i64) -> Vec<String> {
+        let Some(c) = self.consents.iter_mut().find(|c| c.client_id == client_id) else { return vec![] };
+        c.grants.retain(|g| now < g.expires_at);
+        c.grants.push(grant);
+        let over = c.grants.len().saturating_sub(MAX_GRANTS_PER_CONSENT);
+        c.grants.drain(..over).map(|g| g.id).collect()
     }
 
     fn prune(&mut self, now: i64) {
@@ -129,32 +155,34 @@ impl Account {
 pub fn apply(state: Option<Account>, cmd: Command, now: i64) -> (Option<Account>, Reply) {
     let mut acct = state.unwrap_or_default();
     match cmd {
-        Command::Start { mut session, client_id, items, grant_id } => {
+        Command::Start { mut session, client_id, items, grant } => {
             let consented = covers(&acct.consents, &client_id, &items);
+            let mut evicted = vec![];
             if consented {
-                if let Some(g) = grant_id {
-                    acct.record_grant(&client_id, g);
+                if let Some(g) = grant {
+                    evicted = acct.record_grant(&client_id, g, now);
                     session.clients.push(client_id);
                 }
             }
             acct.sessions.push(session);
             acct.prune(now);
-            (Some(acct), Reply::Started { consented })
+            (Some(acct), Reply::Started { consented, evicted })
         }
-        Command::Check { id_hash, client_id, items, grant_id } => {
+        Command::Check { id_hash, client_id, items, max_age, grant } => {
             let consented = covers(&acct.consents, &client_id, &items);
             let Some(s) = acct.session_mut(&id_hash, now) else { return (None, Reply::NoSession) };
-            let reply = Reply::Active { username: s.username.clone(), auth_time: s.auth_time, consented };
-            match grant_id {
-                Some(g) if consented => {
+            let (username, auth_time) = (s.username.clone(), s.auth_time);
+            let fresh = max_age.is_none_or(|m| now - auth_time <= m);
+            match grant {
+                Some(g) if consented && fresh => {
                     push_capped(&mut s.clients, client_id.clone(), MAX_SESSIONS);
-                    acct.record_grant(&client_id, g);
-                    (Some(acct), reply)
+                    let evicted = acct.record_grant(&client_id, g, now);
+                    (Some(acct), Reply::Active { username, auth_time, consented, recorded: true, evicted })
                 }
-                _ => (None, reply),
+                _ => (None, Reply::Active { username, auth_time, consented, recorded: false, evicted: vec![] }),
             }
         }
-        Command::Allow { id_hash, client_id, items, grant_id } => {
+        Command::Allow { id_hash, client_id, items, grant } => {
             if let Some(s) = id_hash.and_then(|h| acct.session_mut(&h, now)) {
                 push_capped(&mut s.clients, client_id.clone(), MAX_SESSIONS);
             }
@@ -171,9 +199,9 @@ pub fn apply(state: Option<Account>, cmd: Command, now: i64) -> (Option<Account>
                     acct.consents.push(Consent { client_id: client_id.clone(), items, granted_at: now, grants: vec![] })
                 }
             }
-            acct.record_grant(&client_id, grant_id);
+            let evicted = acct.record_grant(&client_id, grant, now);
             acct.prune(now);
-            (Some(acct), Reply::Allowed)
+            (Some(acct), Reply::Allowed { evicted })
         }
         Command::End { id_hash, client_id } => {
             let Some(s) = acct.session_mut(&id_hash, now) else { return (None, Reply::NoSession) };
@@ -204,7 +232,8 @@ pub fn apply(state: Option<Account>, cmd: Command, now: i64) -> (Option<Account>
             for s in &mut acct.sessions {
                 s.clients.retain(|x| *x != client_id);
             }
-            (Some(acct), Reply::Withdrawn { grants: c.grants })
+            let grants = c.grants.into_iter().filter(|g| now < g.expires_at).map(|g| g.id).collect();
+            (Some(acct), Reply::Withdrawn { grants })
         }
     }
 }
@@ -219,6 +248,9 @@ mod tests {
     fn items(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
     }
+    fn g(id: &str) -> GrantRef {
+        GrantRef { id: id.into(), expires_at: 10_000 }
+    }
     fn run(state: &mut Option<Account>, cmd: Command, now: i64) -> Reply {
         let (w, r) = apply(state.clone(), cmd, now);
         if let Some(w) = w {
@@ -226,62 +258,79 @@ mod tests {
         }
         r
     }
+    fn check(h: &str, it: &[&str], max_age: Option<i64>, grant: Option<&str>) -> Command {
+        Command::Check { id_hash: h.into(), client_id: "app".into(), items: items(it), max_age, grant: grant.map(g) }
+    }
+    fn allow(it: &[&str], grant: &str) -> Command {
+        Command::Allow { id_hash: Some("h1".into()), client_id: "app".into(), items: items(it), grant: g(grant) }
+    }
+    fn active(auth_time: i64, consented: bool, recorded: bool) -> Reply {
+        Reply::Active { username: "alice".into(), auth_time, consented, recorded, evicted: vec![] }
+    }
 
     #[test]
     fn session_consent_and_withdrawal() {
         let mut st = None;
-        let start = |g: Option<&str>| Command::Start {
+        let start = Command::Start {
             session: session("h1", 100),
             client_id: "app".into(),
             items: items(&["openid", "email"]),
-            grant_id: g.map(str::to_string),
+            grant: Some(g("g0")),
         };
-        assert_eq!(run(&mut st, start(Some("g0")), 20), Reply::Started { consented: false });
-        let check = |h: &str, it: &[&str], g: Option<&str>| Command::Check {
-            id_hash: h.into(),
-            client_id: "app".into(),
-            items: items(it),
-            grant_id: g.map(str::to_string),
-        };
-        let active = |c| Reply::Active { username: "alice".into(), auth_time: 10, consented: c };
-        assert_eq!(run(&mut st, check("h1", &["openid"], Some("g1")), 30), active(false));
-        assert_eq!(run(&mut st, check("nope", &["openid"], None), 30), Reply::NoSession);
-        let allow = |it: &[&str], g: &str| Command::Allow {
-            id_hash: Some("h1".into()),
-            client_id: "app".into(),
-            items: items(it),
-            grant_id: g.into(),
-        };
-        assert_eq!(run(&mut st, allow(&["openid", "email"], "g2"), 40), Reply::Allowed);
-        assert_eq!(run(&mut st, check("h1", &["openid"], Some("g3")), 50), active(true));
+        assert_eq!(run(&mut st, start, 20), Reply::Started { consented: false, evicted: vec![] });
+        assert_eq!(run(&mut st, check("h1", &["openid"], None, Some("g1")), 30), active(10, false, false));
+        assert_eq!(run(&mut st, check("nope", &["openid"], None, None), 30), Reply::NoSession);
+        assert_eq!(run(&mut st, allow(&["openid", "email"], "g2"), 40), Reply::Allowed { evicted: vec![] });
+        assert_eq!(run(&mut st, check("h1", &["openid"], None, Some("g3")), 50), active(10, true, true));
+        // Older than max_age: nothing recorded (the caller signs the user in again).
+        assert_eq!(run(&mut st, check("h1", &["openid"], Some(30), Some("gx")), 50), active(10, true, false));
         // More scopes than were allowed: ask again; allowing adds to the consent.
-        assert_eq!(run(&mut st, check("h1", &["openid", "phone"], Some("g4")), 50), active(false));
-        assert_eq!(run(&mut st, allow(&["openid", "phone"], "g5"), 55), Reply::Allowed);
-        assert_eq!(run(&mut st, check("h1", &["openid", "email", "phone"], None), 56), active(true));
+        assert_eq!(run(&mut st, check("h1", &["openid", "phone"], None, Some("g4")), 50), active(10, false, false));
+        assert_eq!(run(&mut st, allow(&["openid", "phone"], "g5"), 55), Reply::Allowed { evicted: vec![] });
+        assert_eq!(run(&mut st, check("h1", &["openid", "email", "phone"], None, None), 56), active(10, true, false));
         // Expired session.
-        assert_eq!(run(&mut st, check("h1", &["openid"], None), 100), Reply::NoSession);
-        // A new session finds the consent; withdrawal returns the recorded grants.
+        assert_eq!(run(&mut st, check("h1", &["openid"], None, None), 100), Reply::NoSession);
+        // A new session finds the consent; withdrawal returns the recorded live grants.
         let mut s2 = session("h2", 500);
         s2.auth_time = 200;
-        let r = run(
-            &mut st,
-            Command::Start {
-                session: s2,
-                client_id: "app".into(),
-                items: items(&["openid"]),
-                grant_id: Some("g6".into()),
-            },
-            200,
-        );
-        assert_eq!(r, Reply::Started { consented: true });
+        let start =
+            Command::Start { session: s2, client_id: "app".into(), items: items(&["openid"]), grant: Some(g("g6")) };
+        assert_eq!(run(&mut st, start, 200), Reply::Started { consented: true, evicted: vec![] });
         let r = run(&mut st, Command::Withdraw { id_hash: "h2".into(), client_id: "app".into() }, 210);
         assert_eq!(r, Reply::Withdrawn { grants: items(&["g2", "g3", "g5", "g6"]) });
-        let r = run(&mut st, check("h2", &["openid"], None), 220);
-        assert_eq!(r, Reply::Active { username: "alice".into(), auth_time: 200, consented: false });
-        assert_eq!(
-            run(&mut st, Command::Withdraw { id_hash: "zz".into(), client_id: "app".into() }, 220),
-            Reply::NoSession
+        assert_eq!(run(&mut st, check("h2", &["openid"], None, None), 220), active(200, false, false));
+        let r = run(&mut st, Command::Withdraw { id_hash: "zz".into(), client_id: "app".into() }, 220);
+        assert_eq!(r, Reply::NoSession);
+    }
+
+    #[test]
+    fn grant_records_drop_expired_and_evict_to_revoke() {
+        let mut st = None;
+        run(
+            &mut st,
+            Command::Start { session: session("h1", 1_000_000), client_id: "app".into(), items: vec![], grant: None },
+            1,
         );
+        let allow_at = |id: String, exp: i64| Command::Allow {
+            id_hash: Some("h1".into()),
+            client_id: "app".into(),
+            items: vec![],
+            grant: GrantRef { id, expires_at: exp },
+        };
+        // A short-lived grant is forgotten once it expired; a refreshable one never is.
+        run(&mut st, allow_at("short".into(), 5), 2);
+        run(&mut st, allow_at("offline".into(), i64::MAX), 3);
+        let mut evicted = vec![];
+        for i in 0..MAX_GRANTS_PER_CONSENT {
+            if let Reply::Allowed { evicted: e } = run(&mut st, allow_at(format!("g{i}"), 100), 10) {
+                evicted.extend(e);
+            }
+        }
+        // The list was full: the oldest live grant was pushed out, and reported to be revoked.
+        assert_eq!(evicted, vec!["offline".to_string()]);
+        let c = &st.as_ref().unwrap().consents[0];
+        assert_eq!(c.grants.len(), MAX_GRANTS_PER_CONSENT);
+        assert!(c.grants.iter().all(|g| g.id != "short"));
     }
 
     #[test]
@@ -289,14 +338,14 @@ mod tests {
         let mut st = None;
         run(
             &mut st,
-            Command::Start { session: session("h", 100), client_id: "a".into(), items: vec![], grant_id: None },
+            Command::Start { session: session("h", 100), client_id: "a".into(), items: vec![], grant: None },
             1,
         );
         let end = |c: Option<&str>| Command::End { id_hash: "h".into(), client_id: c.map(str::to_string) };
         assert_eq!(run(&mut st, end(Some("a")), 2), Reply::Unconfirmed);
         run(
             &mut st,
-            Command::Allow { id_hash: Some("h".into()), client_id: "a".into(), items: vec![], grant_id: "g".into() },
+            Command::Allow { id_hash: Some("h".into()), client_id: "a".into(), items: vec![], grant: g("g") },
             3,
         );
         assert_eq!(run(&mut st, end(Some("other")), 4), Reply::Unconfirmed);
@@ -309,7 +358,7 @@ mod tests {
         let mut st = None;
         for i in 0..(MAX_SESSIONS + 5) {
             let s = session(&format!("h{i}"), 1000);
-            run(&mut st, Command::Start { session: s, client_id: "a".into(), items: vec![], grant_id: None }, 1);
+            run(&mut st, Command::Start { session: s, client_id: "a".into(), items: vec![], grant: None }, 1);
         }
         let acct = st.unwrap();
         assert_eq!(acct.sessions.len(), MAX_SESSIONS);

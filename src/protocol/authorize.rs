@@ -5,7 +5,7 @@
 //! §4.1.2.1: no open redirector). After that, errors go back to the client with `error`,
 //! `error_description`, `state` and `iss` (RFC 9207). A valid request shows the login page.
 
-use super::account_object::{Command as AccountCommand, Reply as AccountReply};
+use super::account_object::{Command as AccountCommand, GrantRef, Reply as AccountReply};
 use super::claims::{self, ClaimsRequest, Release};
 use super::grant_object::{Command, Reply};
 use super::interaction::{self, Interaction, SignedIn};
@@ -179,14 +179,24 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         to: &ErrorRedirect<'_>,
     ) -> Option<Response> {
         let cookie = session::from_request(req, self.config.secure_cookies)?;
+        let sub = self.sub_for_sector(client.sector().as_deref(), &cookie.sub);
+        // id_token_hint / claims sub naming another user than the signed-in one: sign in again.
+        if valid.expected_subs.iter().any(|s| *s != sub) {
+            return None;
+        }
         let cmd = AccountCommand::Check {
             id_hash: cookie.id_hash(),
             client_id: client.client_id.clone(),
             items: valid.release.consent.clone(),
-            grant_id: (!valid.prompt.consent).then(|| ix.grant_id.clone()),
+            max_age: valid.max_age,
+            grant: (!valid.prompt.consent)
+                .then(|| GrantRef { id: ix.grant_id.clone(), expires_at: self.grant_expiry(&ix.scope) }),
         };
-        let (username, auth_time, consented) = match self.accounts.send(&cookie.sub, cmd).await {
-            Ok(AccountReply::Active { username, auth_time, consented }) => (username, auth_time, consented),
+        let (username, auth_time, recorded) = match self.accounts.send(&cookie.sub, cmd).await {
+            Ok(AccountReply::Active { username, auth_time, recorded, evicted, .. }) => {
+                self.revoke_grants("authorize", &evicted).await;
+                (username, auth_time, recorded)
+            }
             Ok(_) => return None,
             Err(e) => {
                 (self.log)(&format!("authorize: account store: {e}"));
@@ -196,11 +206,6 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         };
         // §3.1.2.1 max_age: re-authenticate when the session is older.
         if valid.max_age.is_some_and(|m| self.now - auth_time > m) {
-            return None;
-        }
-        let sub = self.sub_for_sector(client.sector().as_deref(), &cookie.sub);
-        // id_token_hint / claims sub: another user is signed in.
-        if valid.expected_subs.iter().any(|s| *s != sub) {
             return None;
         }
         let user = match self.users.by_username(&username).await {
@@ -219,7 +224,8 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             auth_time,
             claims: user.claims_named(ix.id_token_claims.iter().map(String::as_str)),
         };
-        if consented && !valid.prompt.consent {
+        // Recorded: a fresh session, the consent on record, no prompt=consent.
+        if recorded {
             let ix = ix.clone();
             return Some(self.issue_code(ix.grant_id.clone(), ix.into_grant(signed_in), to, true).await);
         }
@@ -331,6 +337,10 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
                 _ => return Err(OAuthError::invalid_request("max_age must be a non-negative number of seconds")),
             },
         };
+        // max_age=0 is prompt=login (§3.1.2.1, errata 2).
+        if max_age == Some(0) {
+            prompt.login = true;
+        }
         // display, ui_locales, claims_locales, acr_values, login_hint: accepted; unknown
         // parameters are ignored (§3.1.2.1).
         // PKCE (RFC 7636 §4.3, RFC 9700 §2.1.1): required for public clients, S256 only
@@ -364,7 +374,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             }
         };
         let (names, defs) = scopes;
-        let release = claims::release(&names, &defs, &claims_req);
+        let release = claims::release(&names, &defs, &claims_req, |s| client.allows_scope(s));
         Ok(Validated { scope: names.join(" "), pkce, prompt, max_age, expected_subs, release })
     }
 
@@ -467,6 +477,8 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             consent: v.release.consent.clone(),
             descriptions: v.release.descriptions.clone(),
             force_consent: v.prompt.consent,
+            expected_subs: v.expected_subs.clone(),
+            custom_scopes: v.release.custom_scopes.clone(),
         }
     }
 

@@ -6,6 +6,7 @@
 use crate::error::OAuthError;
 use crate::model::{scope, ScopeDef};
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 /// The parsed `claims` parameter (§5.5): claim names per target, and a requested `sub`
 /// value (§5.5.1: only that user may be signed in).
@@ -72,6 +73,8 @@ pub struct Release {
     pub consent: Vec<String>,
     /// One line per consent item for the consent page.
     pub descriptions: Vec<String>,
+    /// The custom scopes granted and the claims each releases (to narrow a grant later).
+    pub custom_scopes: BTreeMap<String, Vec<String>>,
 }
 
 fn push(v: &mut Vec<String>, s: &str) {
@@ -80,8 +83,14 @@ fn push(v: &mut Vec<String>, s: &str) {
     }
 }
 
-/// `scopes`: the granted scopes; `custom`: definitions of those that are custom.
-pub fn release(scopes: &[String], custom: &[ScopeDef], req: &ClaimsRequest) -> Release {
+/// `scopes`: the granted scopes; `custom`: definitions of those that are custom;
+/// `client_allows`: whether the client's record lists a scope.
+pub fn release(
+    scopes: &[String],
+    custom: &[ScopeDef],
+    req: &ClaimsRequest,
+    client_allows: impl Fn(&str) -> bool,
+) -> Release {
     let mut r = Release::default();
     let mut by_scope: Vec<String> = Vec::new();
     for s in scopes {
@@ -90,6 +99,7 @@ pub fn release(scopes: &[String], custom: &[ScopeDef], req: &ClaimsRequest) -> R
             Some(def) => {
                 def.claims.iter().for_each(|c| push(&mut by_scope, c));
                 push(&mut r.descriptions, &def.description);
+                r.custom_scopes.insert(def.name.clone(), def.claims.clone());
             }
             None => {
                 scope::claims_for(s).iter().for_each(|c| push(&mut by_scope, c));
@@ -103,10 +113,16 @@ pub fn release(scopes: &[String], custom: &[ScopeDef], req: &ClaimsRequest) -> R
         push(&mut r.id_token, c);
         push(&mut r.userinfo, c);
     }
-    // §5.5: individually requested standard claims, released even without their scope
-    // once the user consents to them. Unknown and registered names are ignored.
+    // §5.5: individually requested standard claims, released even without their scope once
+    // the user consents to them — if the client may ask for a scope that releases them (its
+    // record bounds what it can get). Unknown, registered and other names are ignored.
+    let permitted = |name: &str| {
+        ["profile", "email", "address", "phone"]
+            .iter()
+            .any(|s| scope::claims_for(s).contains(&name) && client_allows(s))
+    };
     let extra = |name: &str, target: &mut Vec<String>, consent: &mut Vec<String>, desc: &mut Vec<String>| {
-        if scope::is_standard_claim(name) {
+        if scope::is_standard_claim(name) && permitted(name) {
             push(target, name);
             if !by_scope.iter().any(|c| c == name) && !consent.iter().any(|c| c == &format!("claim:{name}")) {
                 consent.push(format!("claim:{name}"));
@@ -164,7 +180,7 @@ mod tests {
             userinfo: s(&["phone_number", "name"]),
             sub: None,
         };
-        let r = release(&s(&["openid", "profile", "groups"]), &[groups], &req);
+        let r = release(&s(&["openid", "profile", "groups"]), &[groups], &req, |_| true);
         assert!(r.id_token.contains(&"name".to_string()) && r.id_token.contains(&"groups".to_string()));
         assert!(r.id_token.contains(&"email".to_string()));
         assert!(!r.id_token.contains(&"phone_number".to_string()));
@@ -173,5 +189,10 @@ mod tests {
         assert_eq!(r.consent, s(&["openid", "profile", "groups", "claim:email", "claim:phone_number"]));
         assert_eq!(r.descriptions.len(), 5);
         assert_eq!(r.descriptions[2], "see your groups");
+        assert_eq!(r.custom_scopes["groups"], s(&["groups"]));
+        // A client that may not ask for the phone scope cannot get phone_number by name either.
+        let r = release(&s(&["openid"]), &[], &req, |sc| sc != "phone");
+        assert!(!r.userinfo.contains(&"phone_number".to_string()));
+        assert!(r.id_token.contains(&"email".to_string()));
     }
 }

@@ -144,7 +144,7 @@ mod refresh_sequences {
                 client_id: "app".into(), redirect_uri: "https://app.example/cb".into(),
                 scope: "openid offline_access".into(), nonce: None, code_challenge: None,
                 code_challenge_method: None, sub: "s".into(), local_sub: None, username: "alice".into(),
-                auth_time: now, id_token_claims: Default::default(), userinfo_claims: vec![],
+                auth_time: now, id_token_claims: Default::default(), userinfo_claims: vec![], custom_scopes: Default::default(),
             };
             let st = GrantState::new(grant, secret_hash("code"), now + 60);
             let (mut s, _) = apply(None, Command::Create { state: Box::new(st) }, now);

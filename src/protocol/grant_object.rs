@@ -297,11 +297,20 @@ fn hash_eq(a: &str, b: &str) -> bool {
     ct_eq(a.as_bytes(), b.as_bytes())
 }
 
+/// How long a grant id revoked before it existed stays unusable: longer than any login page or
+/// code lives (INTERACTION_TTL_SECONDS and CODE_TTL_SECONDS are at most an hour).
+pub const TOMBSTONE_SECONDS: i64 = 3600;
+
 pub fn apply(state: Option<Stored>, cmd: Command, now: i64) -> (Option<Stored>, Reply) {
     let (grant, cmd) = match (state, cmd) {
         (None, Command::Reserve { expires_at }) => return (Some(Stored::Reserved { expires_at }), Reply::Reserved),
         (Some(_), Command::Reserve { .. } | Command::Create { .. }) => return (None, Reply::Conflict),
         (None, Command::Create { state }) => return (Some(Stored::Grant(state)), Reply::Issued),
+        // Consent withdrawn before the grant exists (a code being issued, a consent form open):
+        // leave a tombstone so that it can never be created afterwards.
+        (None | Some(Stored::Reserved { .. }), Command::RevokeAll) => {
+            return (Some(Stored::Declined { expires_at: now + TOMBSTONE_SECONDS }), Reply::Revoked)
+        }
         (Some(Stored::Reserved { expires_at }), Command::Issue { state }) if now < expires_at => {
             return (Some(Stored::Grant(state)), Reply::Issued)
         }

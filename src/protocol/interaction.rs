@@ -11,6 +11,7 @@ use crate::http::Request;
 use crate::model::Grant;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 const CONTEXT: &[u8] = b"edge-oidc/interaction/v1\0";
 
@@ -55,6 +56,12 @@ pub struct Interaction {
     /// `prompt=consent`: ask even when the consent is remembered.
     #[serde(default)]
     pub force_consent: bool,
+    /// The `sub` the signed-in user must have (id_token_hint, claims `sub` value).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expected_subs: Vec<String>,
+    /// The custom scopes granted and the claims each releases.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub custom_scopes: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,6 +101,7 @@ impl Interaction {
             auth_time: user.auth_time,
             id_token_claims: user.claims,
             userinfo_claims: self.userinfo_claims,
+            custom_scopes: self.custom_scopes,
         }
     }
 }
@@ -150,6 +158,8 @@ mod tests {
             consent: vec!["openid".into()],
             descriptions: vec![],
             force_consent: false,
+            expected_subs: vec![],
+            custom_scopes: Default::default(),
         }
     }
 

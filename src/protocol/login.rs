@@ -6,7 +6,7 @@
 //! to the client with the code, `state` and `iss` (RFC 6749 §4.1.2, RFC 9207); Deny
 //! redirects with `access_denied`.
 
-use super::account_object::{Command as AccountCommand, Reply as AccountReply, Session};
+use super::account_object::{Command as AccountCommand, GrantRef, Reply as AccountReply, Session};
 use super::authorize::{error_redirect, form_target, redirect_with, ErrorRedirect};
 use super::grant_object::{secret_hash, Command, GrantState, Reply};
 use super::interaction::{self, Interaction, OpenError, SignedIn};
@@ -19,7 +19,7 @@ use crate::http::{Params, Request, Response};
 use crate::model::Grant;
 use crate::pages;
 use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
-use futures_util::future::join;
+use futures_util::future::{join, join_all};
 
 pub const MAX_LOGIN_LEN: usize = 254;
 pub const MAX_PASSWORD_LEN: usize = 1024;
@@ -164,6 +164,16 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             auth_time: self.now,
             claims: user.claims_named(ix.id_token_claims.iter().map(String::as_str)),
         };
+        // id_token_hint or a claims `sub` value named someone else: no code or token for a
+        // different user (OpenID Connect Core §3.1.2.1, §5.5.1).
+        if ix.expected_subs.iter().any(|s| *s != signed_in.sub) {
+            let to = ErrorRedirect { redirect_uri: &ix.redirect_uri, state: ix.state.as_deref() };
+            let err = OAuthError::new(
+                ErrorCode::LoginRequired,
+                "the user who signed in is not the one the request names (id_token_hint or claims sub)",
+            );
+            return error_redirect(&to, &self.config.issuer, &err);
+        }
         let cookie = SessionCookie::new(&user.sub);
         let (consented, set_session) = match &cookie {
             Ok(c) => {
@@ -177,7 +187,8 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
                     },
                     client_id: ix.client_id.clone(),
                     items: ix.consent.clone(),
-                    grant_id: (!ix.force_consent).then(|| ix.grant_id.clone()),
+                    grant: (!ix.force_consent)
+                        .then(|| GrantRef { id: ix.grant_id.clone(), expires_at: self.grant_expiry(&ix.scope) }),
                 };
                 // The browser's previous session (if any) ends: one session per browser.
                 let end_old = async {
@@ -190,7 +201,8 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
                 };
                 let (started, ()) = join(self.accounts.send(&user.sub, start), end_old).await;
                 match started {
-                    Ok(AccountReply::Started { consented }) => {
+                    Ok(AccountReply::Started { consented, evicted }) => {
+                        self.revoke_grants("login", &evicted).await;
                         (consented, Some(session::set_cookie(c, self.config.secure_cookies, self.config.session_ttl)))
                     }
                     other => {
@@ -322,7 +334,8 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             }
             _ => return pages::error_page(400, "Invalid request", "Choose Allow or Deny.", "invalid_request"),
         }
-        // Remember the consent (and the session's new client) while the code is issued.
+        // Remember the consent (and the session's new client) and the grant under it first:
+        // a grant not on record could not be revoked by withdrawing the consent.
         let local_sub = user.local_sub.clone().unwrap_or_else(|| user.sub.clone());
         let id_hash =
             session::from_request(req, self.config.secure_cookies).filter(|c| c.sub == local_sub).map(|c| c.id_hash());
@@ -330,16 +343,36 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             id_hash,
             client_id: ix.client_id.clone(),
             items: ix.consent.clone(),
-            grant_id: ix.grant_id.clone(),
+            grant: GrantRef { id: ix.grant_id.clone(), expires_at: self.grant_expiry(&ix.scope) },
         };
-        let grant_id = ix.grant_id.clone();
-        let (remembered, response) =
-            join(self.accounts.send(&local_sub, allow), self.issue_code(grant_id, ix.into_grant(user), &to, false))
-                .await;
-        if let Err(e) = remembered {
-            (self.log)(&format!("consent: could not remember the consent: {e}"));
+        match self.accounts.send(&local_sub, allow).await {
+            Ok(AccountReply::Allowed { evicted }) => self.revoke_grants("consent", &evicted).await,
+            other => {
+                (self.log)(&format!("consent: could not remember the consent: {other:?}"));
+                let err = OAuthError::unavailable("could not record your decision, try again");
+                return error_redirect(&to, &self.config.issuer, &err);
+            }
         }
-        response
+        let grant_id = ix.grant_id.clone();
+        self.issue_code(grant_id, ix.into_grant(user), &to, false).await
+    }
+
+    /// Until when a grant with this scope can hold a live token: for the account object's
+    /// record of it. A grant with `offline_access` lives as long as it is refreshed.
+    pub(super) fn grant_expiry(&self, scope: &str) -> i64 {
+        if scope.split(' ').any(|s| s == crate::model::scope::OFFLINE_ACCESS) {
+            i64::MAX
+        } else {
+            self.now + self.config.code_ttl + self.config.access_token_ttl
+        }
+    }
+
+    /// Revokes grants (consent withdrawn, or pushed out of a full consent record).
+    pub(super) async fn revoke_grants(&self, what: &str, grants: &[String]) {
+        let results = join_all(grants.iter().map(|g| self.grants.send(g, Command::RevokeAll))).await;
+        for e in results.into_iter().filter_map(Result::err) {
+            (self.log)(&format!("{what}: revoking a grant failed: {e}"));
+        }
     }
 
     /// Stores the grant with a new authorization code and redirects to the client with it

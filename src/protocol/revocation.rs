@@ -76,8 +76,15 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             "aud": grant.client_id,
             "iss": self.config.issuer,
         });
-        if let (true, Some(fields)) = (access, body.as_object_mut()) {
-            fields.insert("token_type".into(), json!("Bearer"));
+        if let Some(fields) = body.as_object_mut() {
+            if access {
+                fields.insert("token_type".into(), json!("Bearer"));
+            }
+            // A pairwise client must not learn an identifier common to every client (OpenID
+            // Connect Core §8.1): no username for it.
+            if grant.local_sub.is_some() {
+                fields.remove("username");
+            }
         }
         Response::json(200, &body).no_store().cors()
     }

@@ -96,6 +96,7 @@ mod tests {
             auth_time: T0,
             id_token_claims: Default::default(),
             userinfo_claims: vec![],
+            custom_scopes: Default::default(),
         }
     }
 
@@ -283,8 +284,14 @@ mod tests {
         assert_eq!(run(&mut s, Command::RevokeAll, T0 + 1), Reply::Revoked);
         assert!(state(&s).revoked);
         assert_eq!(apply(s.clone(), Command::RevokeAll, T0 + 2), (None, Reply::Revoked));
-        assert_eq!(apply(None, Command::RevokeAll, T0), (None, Reply::Revoked));
         let st = GrantState::new(grant("openid"), secret_hash("c"), T0 + 60);
+        // Revoked before it exists (consent withdrawn while its code was being issued, or its
+        // consent form was open): a tombstone, so it can never be created or issued.
+        let (tomb, r) = apply(None, Command::RevokeAll, T0);
+        assert_eq!(r, Reply::Revoked);
+        assert_eq!(apply(tomb.clone(), Command::Create { state: Box::new(st.clone()) }, T0 + 1).1, Reply::Conflict);
+        let (tomb, _) = apply(Some(Stored::Reserved { expires_at: T0 + 60 }), Command::RevokeAll, T0);
+        assert_eq!(apply(tomb, Command::Issue { state: Box::new(st.clone()) }, T0 + 1).1, Reply::Conflict);
         assert_eq!(apply(s, Command::Create { state: Box::new(st.clone()) }, T0).1, Reply::Conflict);
         let reserved = Some(Stored::Reserved { expires_at: T0 + 60 });
         assert_eq!(apply(reserved, Command::Create { state: Box::new(st) }, T0).1, Reply::Conflict);

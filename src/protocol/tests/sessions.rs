@@ -167,6 +167,13 @@ fn id_token_hint_and_login_hint() {
     let page = w.authorize(&with(&base("basic"), &[("id_token_hint", &other), ("login_hint", "bob@example.com")]));
     assert_eq!(page.status, 200);
     assert!(page.body_str().contains("value=\"bob@example.com\""), "login_hint pre-fills the form");
+    // Signing in there as someone else than the hint names: login_required, no code (§3.1.2.1).
+    let p = redirect_params(&w.login(&page, "alice", PASSWORD), CB);
+    assert_eq!(param(&p, "error"), Some("login_required"));
+    assert!(param(&p, "code").is_none());
+    // max_age=0 is prompt=login: the login page even with a fresh session.
+    let page = w.authorize(&with(&base("basic"), &[("max_age", "0")]));
+    assert!(page.body_str().contains("name=\"password\""));
     // Accepted without error; unknown parameters ignored.
     let extra = [
         ("display", "touch"),
@@ -213,6 +220,17 @@ fn claims_parameter() {
     let mut alice: Value = serde_json::from_str(&w.users.get("user:alice").unwrap()).unwrap();
     alice["phone_number"] = json!("+1 555 0100");
     w.users.put("user:alice", &alice.to_string());
+    // A client whose record does not list the phone scope cannot get phone_number by name.
+    w.fresh_browser();
+    let claims_phone = r#"{"id_token":{"phone_number":null}}"#;
+    let page = w.authorize(&with(&base("basic"), &[("scope", "openid"), ("claims", claims_phone)]));
+    let consent = w.login(&page, "alice", PASSWORD);
+    assert!(!consent.body_str().contains("phone"), "{}", consent.body_str());
+    let v = redeem(&w, &redirect_params(&w.consent(&consent, "allow"), CB));
+    assert!(verify_id_token(&w, v["id_token"].as_str().unwrap()).get("phone_number").is_none());
+    let mut c: Value = serde_json::from_str(&w.clients.get("basic").unwrap()).unwrap();
+    c["scope"] = json!("openid profile email phone");
+    w.clients.put("basic", &c.to_string());
     w.fresh_browser();
     let claims = r#"{"id_token":{"phone_number":{"essential":true},"birthdate":null},"userinfo":{"name":null}}"#;
     let page = w.authorize(&with(&base("basic"), &[("scope", "openid"), ("claims", claims)]));

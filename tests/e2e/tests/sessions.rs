@@ -240,9 +240,10 @@ fn withdrawing_consent_revokes_tokens_at_once() {
     let csrf = form.input("csrf").expect("csrf").2.clone();
     let client_id = form.input("client_id").expect("client_id").2.clone();
     assert_eq!(client_id, var("E2E_SESSIONS_ID"));
-    // Another site cannot post the form (no matching anti-CSRF value).
-    let forged = Browser::new().post_form(&endpoint("/consents"), &[("client_id", &client_id), ("csrf", &csrf)]);
-    assert_ne!(forged.status, 500);
+    // A post without the page's anti-CSRF value (another site's form) is refused, even from
+    // the signed-in browser.
+    let forged = browser.post_form(&endpoint("/consents"), &[("client_id", &client_id), ("csrf", "forged")]);
+    assert_eq!(forged.status, 403, "{}", forged.describe());
     assert!(!text_of(&forged).contains("was revoked"));
     userinfo(Some(&access_token)).assert_status(200);
     let page = browser.post_form(&endpoint("/consents"), &[("client_id", &client_id), ("csrf", &csrf)]);

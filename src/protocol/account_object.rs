@@ -50,7 +50,11 @@ pub struct Consent {
     pub grants: Vec<GrantRef>,
 }
 
-/// A grant issued under a consent, and until when it can hold a live token (`i64::MAX` for a
+/// "Never" for [`GrantRef::expires_at`]: 9999-12-31. Durable Object storage holds JavaScript
+/// numbers, so this stays far inside 2^53 (i64::MAX would not store).
+pub const NEVER: i64 = 253_402_300_799;
+
+/// A grant issued under a consent, and until when it can hold a live token ([`NEVER`] for a
 /// grant with a refresh token, whose lifetime is extended by every refresh).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GrantRef {
@@ -319,7 +323,7 @@ mod tests {
         };
         // A short-lived grant is forgotten once it expired; a refreshable one never is.
         run(&mut st, allow_at("short".into(), 5), 2);
-        run(&mut st, allow_at("offline".into(), i64::MAX), 3);
+        run(&mut st, allow_at("offline".into(), NEVER), 3);
         let mut evicted = vec![];
         for i in 0..MAX_GRANTS_PER_CONSENT {
             if let Reply::Allowed { evicted: e } = run(&mut st, allow_at(format!("g{i}"), 100), 10) {

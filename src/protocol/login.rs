@@ -361,7 +361,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
     /// record of it. A grant with `offline_access` lives as long as it is refreshed.
     pub(super) fn grant_expiry(&self, scope: &str) -> i64 {
         if scope.split(' ').any(|s| s == crate::model::scope::OFFLINE_ACCESS) {
-            i64::MAX
+            super::account_object::NEVER
         } else {
             self.now + self.config.code_ttl + self.config.access_token_ttl
         }

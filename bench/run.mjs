@@ -349,6 +349,12 @@ for (const sig of ["SIGINT", "SIGTERM"]) {
 }
 
 async function main() {
+  // `--report`: rewrite RESULTS.md from results.json (e.g. after changing the table below).
+  if (process.argv.includes("--report")) {
+    fs.writeFileSync(RESULTS_MD, report(JSON.parse(fs.readFileSync(RESULTS_JSON, "utf8"))));
+    log(`wrote ${path.relative(ROOT, RESULTS_MD)} from ${path.relative(ROOT, RESULTS_JSON)}`);
+    return;
+  }
   for (const d of ["oidc", "noop", "release"]) {
     if (!fs.existsSync(path.join(OUT, d, "index.js"))) throw new Error(`${OUT}/${d}/index.js is missing: run scripts/bench.sh (make bench)`);
   }
@@ -673,7 +679,8 @@ function report(R) {
   const needs = {
     discovery: {},
     jwks: {},
-    authorize: { kv: 1 },
+    // The client record comes from the isolate's cache (store/cache.rs) after its first read.
+    authorize: {},
     // Throttling: Attempt on the account and IP counters before the password check, Succeed /
     // Release after it (4 writes to existing objects, in two parallel pairs); Reserve creates the grant.
     // Start the session in the user's account object (an existing object for bench users).
@@ -681,17 +688,18 @@ function report(R) {
     login40k: { kv: 1, dox: 5, pb40: 1, dow: 1 },
     // Issue the grant, and remember the consent in the account object (in parallel).
     consent: { dox: 2 },
-    token: { dor: 1, kv: 1, dox: 1, rs: 1 },
+    token: { dor: 1, dox: 1, rs: 1 },
     userinfo: { dor: 1, kv: 1 },
-    flow: { kv: 4, dor: 2, dow: 1, dox: 8, pb: 1, rs: 1 },
-    // Client (KV); session and consent check that records the grant (account object: read +
-    // write); the user's claims (KV); the new grant (new object).
-    resume: { kv: 2, dor: 1, dox: 1, dow: 1 },
-    returning: { kv: 4, dor: 3, dox: 2, dow: 1, rs: 1 },
+    flow: { kv: 2, dor: 2, dow: 1, dox: 8, pb: 1, rs: 1 },
+    // Session and consent check that records the grant (account object: read + write); the
+    // user's claims (KV); the new grant (new object). The client is cached.
+    resume: { kv: 1, dor: 1, dox: 1, dow: 1 },
+    returning: { kv: 2, dor: 3, dox: 2, dow: 1, rs: 1 },
   };
   const needText = (k) => {
     const e = Object.entries(needs[k]);
-    return e.length ? e.map(([p, m]) => `${m > 1 ? m + "× " : ""}${prims[p][0]}`).join(" + ") : "none (bytes prepared per isolate)";
+    if (e.length) return e.map(([p, m]) => `${m > 1 ? m + "× " : ""}${prims[p][0]}`).join(" + ");
+    return k === "authorize" ? "none (client record cached per isolate)" : "none (bytes prepared per isolate)";
   };
   const needSum = (k) => Object.entries(needs[k]).reduce((s, [p, m]) => s + m * prims[p][1], 0);
   const E = R.endpoints;
@@ -773,6 +781,10 @@ function report(R) {
   for (const k of ["discovery", "jwks"]) md += `| ${k} ≤ 0.05 ms net | ${f3(net(E[`${k}@1`]))} ms | ${verdict(net(E[`${k}@1`]) <= 0.05)} |\n`;
   md += `| token ≤ 1.5 ms net | ${f3(tok)} ms | ${verdict(tok <= 1.5)} |\n`;
   for (const k of ["authorize", "login", "consent", "token", "userinfo", "flow", "resume", "returning"]) {
+    if (needSum(k) === 0) {
+      md += `| ${k} ≤ 1.25 × its primitives | needs none; ${f3(net(E[`${k}@1`]))} ms net | — |\n`;
+      continue;
+    }
     md += `| ${k} ≤ 1.25 × its primitives | ${ratioOf(k).toFixed(2)}× (${f3(net(E[`${k}@1`]))} / ${f3(needSum(k))} ms) | ${verdict(ratioOf(k) <= 1.25)} |\n`;
   }
   md += `| returning-user flow ≤ 3.0 ms net | ${f3(net(E["returning@1"]))} ms | ${verdict(net(E["returning@1"]) <= 3.0)} |\n`;

@@ -73,6 +73,12 @@ pub fn error_page(status: u16, heading: &str, message: &str, code: &str) -> Resp
     page(status, heading, &body, &[])
 }
 
+/// A store did not answer: 503 with `Retry-After` (RFC 6749 §4.1.2.1 `temporarily_unavailable`).
+pub fn unavailable_page() -> Response {
+    error_page(503, "Temporarily unavailable", "Please try again in a moment.", "temporarily_unavailable")
+        .with_header("retry-after", "5")
+}
+
 /// A page that only tells the user something (signed out, nothing to show).
 pub fn message_page(status: u16, heading: &str, message: &str) -> Response {
     let body = render(MESSAGE, &[], &[("heading", heading), ("message", message)]);

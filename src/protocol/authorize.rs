@@ -102,7 +102,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             }
             Err(StoreError::Unavailable(m)) => {
                 (self.log)(&format!("authorize: client store unavailable: {m}"));
-                return unavailable_page();
+                return pages::unavailable_page();
             }
         };
         // 2. The redirect URI: required by OpenID Connect, matched exactly.
@@ -448,12 +448,9 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         params: &Params,
         grant_id: String,
     ) -> Interaction {
-        // Reuse the browser's anti-CSRF value so several tabs can sign in at once.
-        let csrf = match interaction::csrf_cookie(req, self.config.secure_cookies) {
-            Some(existing) => existing.to_string(),
-            // A fresh one from the CSPRNG; should it fail, the grant id (also random) serves.
-            None => random_token::<32>().unwrap_or_else(|_| format!("{grant_id}{grant_id}").chars().take(43).collect()),
-        };
+        // Should the CSPRNG fail, the grant id (also random) serves.
+        let csrf = interaction::csrf_value(req, self.config.secure_cookies)
+            .unwrap_or_else(|_| format!("{grant_id}{grant_id}").chars().take(43).collect());
         let (code_challenge, code_challenge_method) = match &v.pkce {
             Some((c, m)) => (Some(c.clone()), Some(m.clone())),
             None => (None, None),
@@ -498,11 +495,6 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
     pub fn csrf_cookie(&self, ix: &Interaction) -> String {
         interaction::set_csrf_cookie(&ix.csrf, self.config.secure_cookies, self.config.interaction_ttl)
     }
-}
-
-fn unavailable_page() -> Response {
-    pages::error_page(503, "Temporarily unavailable", "Please try again in a moment.", "temporarily_unavailable")
-        .with_header("retry-after", "5")
 }
 
 /// What an `id_token_hint` says: who the user is (for this client) and which client.

@@ -5,11 +5,10 @@
 //! the session cookie's SameSite=Lax.
 
 use super::account_object::{Command as AccountCommand, Consent, Reply as AccountReply};
-use super::grant_object::Command;
 use super::interaction;
 use super::session;
 use super::Provider;
-use crate::crypto::{ct_eq, random_token, Crypto};
+use crate::crypto::{ct_eq, Crypto};
 use crate::http::{Request, Response};
 use crate::pages;
 use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
@@ -21,11 +20,6 @@ fn not_signed_in() -> Response {
         "Not signed in",
         "This page lists the applications you allowed to use your account. Sign in to an application first.",
     )
-}
-
-fn unavailable() -> Response {
-    pages::error_page(503, "Temporarily unavailable", "Please try again in a moment.", "temporarily_unavailable")
-        .with_header("retry-after", "5")
 }
 
 impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountStore, K: Crypto>
@@ -60,14 +54,12 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
                 Ok(_) => return not_signed_in(),
                 Err(e) => {
                     (self.log)(&format!("consents: account store: {e}"));
-                    return unavailable();
+                    return pages::unavailable_page();
                 }
             };
             // Revoke what was issued under the consent (RFC 7009 §2.1 semantics: all of it).
-            let results = join_all(grants.iter().map(|g| self.grants.send(g, Command::RevokeAll))).await;
-            if let Some(e) = results.into_iter().find_map(Result::err) {
-                (self.log)(&format!("consents: revoking a grant failed: {e}"));
-                return unavailable();
+            if !self.revoke_grants("consents", &grants).await {
+                return pages::unavailable_page();
             }
             notice = Some(match self.clients.client(client_id).await {
                 Ok(Some(c)) => c.display_name().to_string(),
@@ -80,18 +72,15 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
                 Ok(_) => return not_signed_in(),
                 Err(e) => {
                     (self.log)(&format!("consents: account store: {e}"));
-                    return unavailable();
+                    return pages::unavailable_page();
                 }
             };
-        let csrf = match interaction::csrf_cookie(req, self.config.secure_cookies) {
-            Some(c) => c.to_string(),
-            None => match random_token::<32>() {
-                Ok(c) => c,
-                Err(e) => {
-                    (self.log)(&format!("consents: {e}"));
-                    return unavailable();
-                }
-            },
+        let csrf = match interaction::csrf_value(req, self.config.secure_cookies) {
+            Ok(c) => c,
+            Err(e) => {
+                (self.log)(&format!("consents: {e}"));
+                return pages::unavailable_page();
+            }
         };
         let names = join_all(consents.iter().map(|c| self.clients.client(&c.client_id))).await;
         let list = render_list(

@@ -121,6 +121,15 @@ pub fn csrf_cookie(req: &Request, secure: bool) -> Option<&str> {
         .filter(|v| v.len() == 43 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
 }
 
+/// The browser's anti-CSRF value if it has one (so several tabs can share it), else a fresh
+/// one from the CSPRNG.
+pub fn csrf_value(req: &Request, secure: bool) -> Result<String, String> {
+    match csrf_cookie(req, secure) {
+        Some(existing) => Ok(existing.to_string()),
+        None => crate::crypto::random_token::<32>(),
+    }
+}
+
 pub fn set_csrf_cookie(value: &str, secure: bool, max_age: i64) -> String {
     let mut c = format!("{}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax", csrf_cookie_name(secure));
     if secure {

@@ -346,7 +346,9 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             grant: GrantRef { id: ix.grant_id.clone(), expires_at: self.grant_expiry(&ix.scope) },
         };
         match self.accounts.send(&local_sub, allow).await {
-            Ok(AccountReply::Allowed { evicted }) => self.revoke_grants("consent", &evicted).await,
+            Ok(AccountReply::Allowed { evicted }) => {
+                self.revoke_grants("consent", &evicted).await;
+            }
             other => {
                 (self.log)(&format!("consent: could not remember the consent: {other:?}"));
                 let err = OAuthError::unavailable("could not record your decision, try again");
@@ -367,12 +369,16 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         }
     }
 
-    /// Revokes grants (consent withdrawn, or pushed out of a full consent record).
-    pub(super) async fn revoke_grants(&self, what: &str, grants: &[String]) {
+    /// Revokes grants (consent withdrawn, or pushed out of a full consent record), in
+    /// parallel; false if any could not be revoked (each failure is logged).
+    pub(super) async fn revoke_grants(&self, what: &str, grants: &[String]) -> bool {
         let results = join_all(grants.iter().map(|g| self.grants.send(g, Command::RevokeAll))).await;
+        let mut all = true;
         for e in results.into_iter().filter_map(Result::err) {
             (self.log)(&format!("{what}: revoking a grant failed: {e}"));
+            all = false;
         }
+        all
     }
 
     /// Stores the grant with a new authorization code and redirects to the client with it

@@ -12,7 +12,7 @@ use super::interaction;
 use super::sealed::{self, OpenError};
 use super::session::{self, SessionCookie};
 use super::Provider;
-use crate::crypto::{random_token, Crypto};
+use crate::crypto::Crypto;
 use crate::error::StoreError;
 use crate::http::{Params, Request, Response};
 use crate::model::Client;
@@ -79,7 +79,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
                 }
                 Err(StoreError::Unavailable(m)) => {
                     (self.log)(&format!("logout: client store unavailable: {m}"));
-                    return unavailable();
+                    return pages::unavailable_page();
                 }
             },
         };
@@ -117,7 +117,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
                 Ok(_) => {}
                 Err(e) => {
                     (self.log)(&format!("logout: account store: {e}"));
-                    return unavailable();
+                    return pages::unavailable_page();
                 }
             }
         }
@@ -131,15 +131,12 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         redirect: Option<String>,
         state: Option<String>,
     ) -> Response {
-        let csrf = match interaction::csrf_cookie(req, self.config.secure_cookies) {
-            Some(c) => c.to_string(),
-            None => match random_token::<32>() {
-                Ok(c) => c,
-                Err(e) => {
-                    (self.log)(&format!("logout: {e}"));
-                    return unavailable();
-                }
-            },
+        let csrf = match interaction::csrf_value(req, self.config.secure_cookies) {
+            Ok(c) => c,
+            Err(e) => {
+                (self.log)(&format!("logout: {e}"));
+                return pages::unavailable_page();
+            }
         };
         let targets = redirect.as_deref().map(form_target).unwrap_or_default();
         let tx = LogoutTx { redirect, state, csrf, exp: self.now + self.config.interaction_ttl };
@@ -186,7 +183,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         if let Some(cookie) = session::from_request(req, self.config.secure_cookies) {
             if let Err(e) = self.end_session(&cookie).await {
                 (self.log)(&format!("logout: account store: {e}"));
-                return unavailable();
+                return pages::unavailable_page();
             }
         }
         self.signed_out(tx.redirect.as_deref(), tx.state.as_deref())
@@ -210,9 +207,4 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         };
         r.with_header("set-cookie", &session::clear_cookie(self.config.secure_cookies))
     }
-}
-
-fn unavailable() -> Response {
-    pages::error_page(503, "Temporarily unavailable", "Please try again in a moment.", "temporarily_unavailable")
-        .with_header("retry-after", "5")
 }

@@ -20,16 +20,16 @@ impl DurableObject for Accounts {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let cmd: Command = match req.json().await {
+        let cmd: Command = match super::objects::command(&mut req).await {
             Ok(c) => c,
             Err(e) => return Response::error(format!("malformed account command: {e}"), 400),
         };
         let storage = self.state.storage();
-        let current: Option<Account> = storage.get(KEY).await?;
+        let current: Option<Account> = super::objects::load(&storage, KEY).await?;
         let now = (worker::Date::now().as_millis() / 1000) as i64;
         let (write, reply) = account_object::apply(current, cmd, now);
         if let Some(acct) = write {
-            storage.put(KEY, &acct).await?;
+            super::objects::save(&storage, KEY, &acct).await?;
         }
         Response::from_json(&reply)
     }

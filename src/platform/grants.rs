@@ -21,26 +21,50 @@ impl DurableObject for Grants {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let cmd: Command = match req.json().await {
+        let cmd: Command = match super::objects::command(&mut req).await {
             Ok(c) => c,
             Err(e) => return Response::error(format!("malformed grant command: {e}"), 400),
         };
         let storage = self.state.storage();
-        let current: Option<Stored> = storage.get(KEY).await?;
-        let now = (worker::Date::now().as_millis() / 1000) as i64;
-        let (write, reply) = grant_object::apply(current, cmd, now);
+        let current: Option<Stored> = super::objects::load(&storage, KEY).await?;
+        let first_write = current.is_none();
+        let (write, reply) = grant_object::apply(current, cmd, now_secs());
         if let Some(st) = write {
-            storage.put(KEY, &st).await?;
-            // Delete the object's storage once nothing in it can be used any more.
-            storage.set_alarm((st.expires_at() + 60) * 1000).await?;
+            super::objects::save(&storage, KEY, &st).await?;
+            // Delete the object's storage once nothing in it can be used any more. The alarm
+            // is set at the first write only: when it fires on a grant that lives on (a code
+            // redeemed for tokens, a refreshed grant), `alarm` sets it again. That keeps a
+            // storage operation off every token and refresh request.
+            if first_write {
+                storage.set_alarm(alarm_time(&st)).await?;
+            }
         }
         Response::from_json(&reply)
     }
 
     async fn alarm(&self) -> Result<Response> {
-        self.state.storage().delete_all().await?;
-        Response::ok("expired")
+        let storage = self.state.storage();
+        match super::objects::load::<Stored>(&storage, KEY).await {
+            Ok(Some(st)) if st.expires_at() >= now_secs() => {
+                storage.set_alarm(alarm_time(&st)).await?;
+                Response::ok("still live")
+            }
+            // Expired, or unreadable (nothing in it can be used): delete it.
+            _ => {
+                storage.delete_all().await?;
+                Response::ok("expired")
+            }
+        }
     }
+}
+
+fn now_secs() -> i64 {
+    (worker::Date::now().as_millis() / 1000) as i64
+}
+
+/// A minute after the last code or token in the object expires (milliseconds).
+fn alarm_time(st: &Stored) -> i64 {
+    (st.expires_at() + 60) * 1000
 }
 
 pub struct DoGrants(pub ObjectNamespace);

@@ -1,5 +1,10 @@
-//! Calling a Durable Object: one JSON command, one JSON reply, bounded in time. A failure
-//! or a timeout is `StoreError::Unavailable` (→ `temporarily_unavailable`, 503).
+//! Calling a Durable Object, and what the objects share: one JSON command, one JSON reply,
+//! bounded in time; values stored as JSON text. A failure or a timeout is
+//! `StoreError::Unavailable` (→ `temporarily_unavailable`, 503).
+//!
+//! The call goes straight to the runtime's stub (`namespace.get(idFromName(name)).fetch`)
+//! and reads the reply with `Response.text()`: `worker::Stub` would wrap the reply body in a
+//! Rust stream read chunk by chunk, a measurable share of a token request (bench/README.md).
 
 use crate::error::StoreError;
 use futures_util::future::{select, Either};
@@ -7,30 +12,63 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::pin::pin;
 use std::time::Duration;
-use wasm_bindgen::JsValue;
-use worker::{Delay, Method, ObjectNamespace, Request, RequestInit};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use worker::{Delay, ObjectNamespace, Storage};
 
 /// How long a Durable Object call may take before the request gives up.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
+
+#[wasm_bindgen]
+extern "C" {
+    /// `DurableObjectNamespace`, as far as a call needs it.
+    type Namespace;
+    #[wasm_bindgen(method, catch, js_name = idFromName)]
+    fn id_from_name(this: &Namespace, name: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn get(this: &Namespace, id: &JsValue) -> Result<StubRef, JsValue>;
+
+    /// A `DurableObjectStub`.
+    type StubRef;
+    #[wasm_bindgen(method, catch)]
+    fn fetch(this: &StubRef, url: &str, init: &JsValue) -> Result<js_sys::Promise, JsValue>;
+
+    /// The reply, a `Response`.
+    type Reply;
+    #[wasm_bindgen(method, getter)]
+    fn status(this: &Reply) -> u16;
+    #[wasm_bindgen(method, catch)]
+    fn text(this: &Reply) -> Result<js_sys::Promise, JsValue>;
+}
+
+fn js_error(e: JsValue) -> String {
+    e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).unwrap_or_else(|| format!("{e:?}"))
+}
 
 pub async fn call<C: Serialize, R: DeserializeOwned>(
     ns: &ObjectNamespace,
     name: &str,
     cmd: &C,
 ) -> Result<R, StoreError> {
-    let unavailable = |e: worker::Error| StoreError::Unavailable(format!("durable object: {e}"));
+    let unavailable = |e: JsValue| StoreError::Unavailable(format!("durable object: {}", js_error(e)));
     let body = serde_json::to_string(cmd).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-    let stub = ns.id_from_name(name).map_err(unavailable)?.get_stub().map_err(unavailable)?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(JsValue::from_str(&body)));
-    let req = Request::new_with_init("https://object.internal/", &init).map_err(unavailable)?;
+    let ns: &Namespace = AsRef::<JsValue>::as_ref(ns).unchecked_ref();
+    let stub = ns.get(&ns.id_from_name(name).map_err(unavailable)?).map_err(unavailable)?;
+    let init = js_sys::Object::new();
+    js_sys::Reflect::set(&init, &"method".into(), &"POST".into()).map_err(unavailable)?;
+    js_sys::Reflect::set(&init, &"body".into(), &JsValue::from_str(&body)).map_err(unavailable)?;
     let exchange = async {
-        let mut resp = stub.fetch_with_request(req).await.map_err(unavailable)?;
-        if resp.status_code() != 200 {
-            let text = resp.text().await.unwrap_or_default();
-            return Err(StoreError::Unavailable(format!("durable object answered {}: {text}", resp.status_code())));
+        let promise = stub.fetch("https://object.internal/", &init).map_err(unavailable)?;
+        let reply: Reply = JsFuture::from(promise).await.map_err(unavailable)?.unchecked_into();
+        let status = reply.status();
+        let text = JsFuture::from(reply.text().map_err(unavailable)?).await.map_err(unavailable)?;
+        let text = text.as_string().unwrap_or_default();
+        if status != 200 {
+            return Err(StoreError::Unavailable(format!("durable object answered {status}: {text}")));
         }
-        resp.json::<R>().await.map_err(unavailable)
+        serde_json::from_str::<R>(&text)
+            .map_err(|e| StoreError::Unavailable(format!("durable object: malformed reply: {e}")))
     };
     // Bound to a local so the pinned futures (which borrow `stub`) drop before it.
     #[allow(clippy::let_and_return)]
@@ -39,4 +77,27 @@ pub async fn call<C: Serialize, R: DeserializeOwned>(
         Either::Right(_) => Err(StoreError::Unavailable(format!("durable object did not answer within {TIMEOUT:?}"))),
     };
     result
+}
+
+/// The command of a request to an object (JSON text, parsed in Rust: cheaper than
+/// `Request.json()` plus a conversion of the JavaScript value).
+pub async fn command<C: DeserializeOwned>(req: &mut worker::Request) -> std::result::Result<C, String> {
+    let text = req.text().await.map_err(|e| e.to_string())?;
+    serde_json::from_str(&text).map_err(|e| e.to_string())
+}
+
+/// Reads the value under `key`. Values are stored as JSON text (one string crosses from
+/// JavaScript); a value stored as a structured object by an earlier version is still read.
+pub async fn load<T: DeserializeOwned>(storage: &Storage, key: &str) -> worker::Result<Option<T>> {
+    match storage.get::<serde_json::Value>(key).await? {
+        None => Ok(None),
+        Some(serde_json::Value::String(text)) => serde_json::from_str(&text).map(Some).map_err(worker::Error::from),
+        Some(value) => serde_json::from_value(value).map(Some).map_err(worker::Error::from),
+    }
+}
+
+/// Writes `value` under `key` as JSON text.
+pub async fn save<T: Serialize>(storage: &Storage, key: &str, value: &T) -> worker::Result<()> {
+    let text = serde_json::to_string(value).map_err(worker::Error::from)?;
+    storage.put_raw(key, JsValue::from_str(&text)).await
 }

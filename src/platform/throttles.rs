@@ -3,6 +3,7 @@
 use crate::error::StoreError;
 use crate::protocol::throttle::{self, Command, Counter, Verdict, PENDING_TIMEOUT_MS};
 use crate::store::ThrottleStore;
+use std::cell::Cell;
 use worker::{durable_object, DurableObject, Env, ObjectNamespace, Request, Response, Result, State};
 
 const KEY: &str = "counter";
@@ -10,20 +11,25 @@ const KEY: &str = "counter";
 #[durable_object]
 pub struct Throttles {
     state: State,
+    /// The alarm this instance last set (ms; 0 = none known). Alarms are set on whole
+    /// minutes and only when the deadline moves past the one already set, so repeated
+    /// attempts on one counter do not each pay a storage operation for the alarm. A new
+    /// instance starts at 0 and sets it again; a late alarm only deletes a spent counter later.
+    alarm_at: Cell<i64>,
 }
 
 impl DurableObject for Throttles {
     fn new(state: State, _env: Env) -> Self {
-        Throttles { state }
+        Throttles { state, alarm_at: Cell::new(0) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let cmd: Command = match req.json().await {
+        let cmd: Command = match super::objects::command(&mut req).await {
             Ok(c) => c,
             Err(e) => return Response::error(format!("malformed throttle command: {e}"), 400),
         };
         let storage = self.state.storage();
-        let current: Option<Counter> = storage.get(KEY).await?;
+        let current: Option<Counter> = super::objects::load(&storage, KEY).await?;
         let now_ms = worker::Date::now().as_millis() as i64;
         // Attempt and Fail know how long failures count; Succeed and Release keep the alarm.
         let lock_ms = match &cmd {
@@ -33,21 +39,29 @@ impl DurableObject for Throttles {
         let (write, verdict) = throttle::apply(current, cmd, now_ms);
         match write {
             Some(Some(c)) => {
-                storage.put(KEY, &c).await?;
+                super::objects::save(&storage, KEY, &c).await?;
                 // Delete the counter once neither its failures nor its pending attempts count.
                 if let Some(lock_ms) = lock_ms {
                     let until =
                         (c.last_failure_at + lock_ms).max(c.blocked_until).max(c.pending_since + PENDING_TIMEOUT_MS);
-                    storage.set_alarm(until + 60_000).await?;
+                    let at = (until + 60_000).div_euclid(60_000).saturating_add(1).saturating_mul(60_000);
+                    if at > self.alarm_at.get() {
+                        storage.set_alarm(at).await?;
+                        self.alarm_at.set(at);
+                    }
                 }
             }
-            Some(None) => storage.delete_all().await?,
+            Some(None) => {
+                storage.delete_all().await?;
+                self.alarm_at.set(0);
+            }
             None => {}
         }
         Response::from_json(&verdict)
     }
 
     async fn alarm(&self) -> Result<Response> {
+        self.alarm_at.set(0);
         self.state.storage().delete_all().await?;
         Response::ok("expired")
     }

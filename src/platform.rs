@@ -18,6 +18,7 @@ use crate::keys::PrivateJwkSet;
 use crate::pages;
 use crate::protocol::router::{self, Documents};
 use crate::protocol::Provider;
+use crate::store::cache::{CleanChecks, TtlCache};
 use std::cell::RefCell;
 use std::rc::Rc;
 use worker::{console_error, event, Context, Env, Headers, Request, Response, Result};
@@ -36,6 +37,8 @@ struct Isolate {
 
 thread_local! {
     static ISOLATE: RefCell<Option<Rc<Isolate>>> = const { RefCell::new(None) };
+    /// Throttle counters this isolate saw clean (store::cache::CleanChecks).
+    static CLEAN_CHECKS: Rc<RefCell<TtlCache<()>>> = Rc::new(RefCell::new(TtlCache::default()));
 }
 
 fn var(env: &Env, name: &str) -> Option<String> {
@@ -150,12 +153,17 @@ pub async fn main(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             return from_http(error_json(&OAuthError::unavailable("the provider's storage bindings are missing")));
         }
     };
+    let throttles = CleanChecks {
+        inner: &stores.3,
+        clean: CLEAN_CHECKS.with(Rc::clone),
+        now_ms: worker::Date::now().as_millis() as i64,
+    };
     let provider = Provider {
         config: &iso.config,
         clients: &stores.0,
         users: &stores.1,
         grants: &stores.2,
-        throttles: &stores.3,
+        throttles: &throttles,
         accounts: &stores.4,
         crypto: &iso.crypto,
         session_key: &iso.session_key,

@@ -13,6 +13,9 @@ thread_local! {
     // Per isolate (store::cache): client records and custom scopes, 60 s.
     static CLIENTS: RefCell<TtlCache<Client>> = RefCell::new(TtlCache::default());
     static SCOPES: RefCell<TtlCache<ScopeDef>> = RefCell::new(TtlCache::default());
+    // User records read by username (an ongoing session, userinfo, refresh), 60 s. Sign-in
+    // (`find_by_login`) always reads KV: a changed password or a removed account counts at once.
+    static USERS: RefCell<TtlCache<User>> = RefCell::new(TtlCache::default());
 }
 
 fn now_ms() -> i64 {
@@ -65,9 +68,16 @@ impl UserStore for KvUsers {
     }
     async fn by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
         let key = user_key(username);
+        if let Some(u) = USERS.with(|c| c.borrow().get(&key, now_ms())) {
+            return Ok(Some(u));
+        }
         match get(&self.0, &key).await? {
             None => Ok(None),
-            Some(json) => User::from_record(&key, &json).map(Some).map_err(StoreError::Malformed),
+            Some(json) => {
+                let u = User::from_record(&key, &json).map_err(StoreError::Malformed)?;
+                USERS.with(|cache| cache.borrow_mut().put(&key, u.clone(), now_ms()));
+                Ok(Some(u))
+            }
         }
     }
 }

@@ -1,10 +1,17 @@
 //! A small per-isolate cache with a time-to-live, for the records every request reads and that
-//! operators rarely change (client records, custom scopes). Workers KV itself serves reads from
-//! an edge cache for 60 s (`cacheTtl`), so caching them as long in the isolate adds no new kind
-//! of staleness, and saves a KV read (a promise round trip and a JSON parse) per request.
-//! Only records that exist are cached: a newly added client is found at once.
+//! operators rarely change (client records, custom scopes, user records read by username).
+//! Workers KV itself serves reads from an edge cache for 60 s (`cacheTtl`), so caching them as
+//! long in the isolate adds no new kind of staleness, and saves a KV read (a promise round trip
+//! and a JSON parse) per request. Only records that exist are cached: a newly added client is
+//! found at once. The client-authentication throttle also keeps its "no failures" verdicts here
+//! (platform/throttles.rs).
 
+use crate::error::StoreError;
+use crate::protocol::throttle::{Command, Verdict};
+use crate::store::ThrottleStore;
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 /// How long a record is reused: KV's own default edge-cache time.
 pub const TTL_MS: i64 = 60_000;
@@ -26,6 +33,10 @@ impl<V: Clone> TtlCache<V> {
         self.entries.get(key).filter(|(exp, _)| now_ms < *exp).map(|(_, v)| v.clone())
     }
 
+    pub fn remove(&mut self, key: &str) {
+        self.entries.remove(key);
+    }
+
     pub fn put(&mut self, key: &str, value: V, now_ms: i64) {
         if self.entries.len() >= MAX_ENTRIES && !self.entries.contains_key(key) {
             self.entries.clear();
@@ -34,9 +45,62 @@ impl<V: Clone> TtlCache<V> {
     }
 }
 
+/// A throttle store that remembers, per isolate and for [`TTL_MS`], the counters it last saw
+/// clean: a `Check` that found no failures. Only a `Check` is answered from memory (client
+/// authentication asks one per request); every other command goes to the store and forgets
+/// the entry, so a failure seen here makes the next check ask the object again. A lock set by
+/// failures in other isolates reaches a key this isolate saw clean within [`TTL_MS`]; client
+/// keys include the IP, so that is an IP that just authenticated successfully. A guesser's own
+/// failures always reach the object, and its lock holds everywhere at once.
+pub struct CleanChecks<'a, S> {
+    pub inner: &'a S,
+    pub clean: Rc<RefCell<TtlCache<()>>>,
+    pub now_ms: i64,
+}
+
+impl<S: ThrottleStore> ThrottleStore for CleanChecks<'_, S> {
+    async fn send(&self, key: &str, cmd: Command) -> Result<Verdict, StoreError> {
+        let check = matches!(cmd, Command::Check);
+        if check && self.clean.borrow().get(key, self.now_ms).is_some() {
+            return Ok(Verdict::Allowed);
+        }
+        if !check {
+            self.clean.borrow_mut().remove(key);
+        }
+        let verdict = self.inner.send(key, cmd).await?;
+        if check && verdict == Verdict::Allowed {
+            self.clean.borrow_mut().put(key, (), self.now_ms);
+        }
+        Ok(verdict)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clean_checks_skip_the_object_until_a_failure() {
+        use crate::protocol::throttle::Policy;
+        use crate::store::memory::MemoryThrottles;
+        use futures_util::FutureExt;
+        let store = MemoryThrottles::default();
+        let clean = Rc::new(RefCell::new(TtlCache::default()));
+        let at = |now_ms| CleanChecks { inner: &store, clean: clean.clone(), now_ms };
+        let run = |c: &CleanChecks<'_, MemoryThrottles>, cmd| c.send("k", cmd).now_or_never().unwrap().unwrap();
+        let policy = Policy { max_failures: 1, lock_seconds: 60, delays: false };
+        assert_eq!(run(&at(0), Command::Check), Verdict::Allowed);
+        // Another isolate locks the key: this one still sees it clean until the entry expires.
+        store.send("k", Command::Fail { policy }).now_or_never().unwrap().unwrap();
+        assert_eq!(run(&at(1_000), Command::Check), Verdict::Allowed);
+        assert!(!run(&at(TTL_MS), Command::Check).is_allowed());
+        // A failure through this store forgets the entry at once.
+        let fresh = MemoryThrottles::default();
+        let c = CleanChecks { inner: &fresh, clean: Rc::new(RefCell::new(TtlCache::default())), now_ms: 0 };
+        assert_eq!(run(&c, Command::Check), Verdict::Allowed);
+        assert!(!run(&c, Command::Fail { policy }).is_allowed());
+        assert!(!run(&c, Command::Check).is_allowed(), "the failure counts in this isolate at once");
+    }
 
     #[test]
     fn expires_and_stays_bounded() {
@@ -45,6 +109,8 @@ mod tests {
         assert_eq!(c.get("a", TTL_MS - 1), Some(1));
         assert_eq!(c.get("a", TTL_MS), None);
         assert_eq!(c.get("b", 0), None);
+        c.remove("a");
+        assert_eq!(c.get("a", 0), None);
         for i in 0..(MAX_ENTRIES * 2) {
             c.put(&i.to_string(), i, 0);
             assert!(c.entries.len() <= MAX_ENTRIES);

@@ -44,6 +44,13 @@ const RESULTS_JSON = RESULTS_MD.replace(/\.md$/, ".json").replace(/RESULTS\.json
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
 const ADMIN = path.join(ROOT, "target/debug/oidc-admin");
 const PROFILE = process.env.BENCH_PROFILE;
+// Durable Object storage: "memory" (default) keeps each object's SQLite database in memory;
+// "disk" is miniflare's default, a SQLite file per object in a temporary directory. The files
+// are the simulator's persistence, not part of what a Worker is billed for (in production the
+// storage layer runs outside the isolate), and they cost several times the storage work itself
+// (bench/README.md); BENCH_DO_STORAGE=disk measures with them.
+const DO_STORAGE = process.env.BENCH_DO_STORAGE ?? "memory";
+if (!["memory", "disk"].includes(DO_STORAGE)) throw new Error("BENCH_DO_STORAGE must be memory or disk");
 
 const n = (count) => Math.max(QUICK ? 5 : 20, Math.round(count * SCALE));
 const log = (...a) => console.error("bench:", ...a);
@@ -359,7 +366,7 @@ async function main() {
     if (!fs.existsSync(path.join(OUT, d, "index.js"))) throw new Error(`${OUT}/${d}/index.js is missing: run scripts/bench.sh (make bench)`);
   }
   if (!fs.existsSync(ADMIN)) throw new Error(`${ADMIN} is missing: cargo build --bin oidc-admin`);
-  const results = { started: new Date().toISOString(), quick: QUICK, scale: SCALE, batches: [] };
+  const results = { started: new Date().toISOString(), quick: QUICK, scale: SCALE, doStorage: DO_STORAGE, batches: [] };
   const keep = (r) => (results.batches.push(r), r);
 
   // Secrets and records from the operator tool.
@@ -392,6 +399,8 @@ async function main() {
         THROTTLES: { className: "Throttles", useSQLite: true },
         ACCOUNTS: { className: "Accounts", useSQLite: true },
       },
+      // Durable Object storage in memory (see DO_STORAGE above).
+      ...(DO_STORAGE === "memory" ? { unsafeEphemeralDurableObjects: true } : {}),
       ...(PROFILE ? { inspectorPort: 0 } : {}),
       bindings: {
         ISSUER: "http://127.0.0.1:8787",
@@ -676,30 +685,44 @@ function report(R) {
     pb: ["PBKDF2 100k", P("pbkdf2-100k")],
     pb40: ["PBKDF2 40k", P("pbkdf2-40k")],
   };
+  // What each operation inherently needs. Records read on most requests come from the
+  // isolate's memory after their first read (store/cache.rs, 60 s): client records, user
+  // records read by username, and a client's clean throttle check (token endpoint).
   const needs = {
     discovery: {},
     jwks: {},
-    // The client record comes from the isolate's cache (store/cache.rs) after its first read.
     authorize: {},
     // Throttling: Attempt on the account and IP counters before the password check, Succeed /
-    // Release after it (4 writes to existing objects, in two parallel pairs); Reserve creates the grant.
-    // Start the session in the user's account object (an existing object for bench users).
+    // Release after it (4 writes to existing objects, in two parallel pairs); the session
+    // starts in the user's account object; Reserve creates the grant. The user is read by
+    // login name, always from KV.
     login: { kv: 1, dox: 5, pb: 1, dow: 1 },
     login40k: { kv: 1, dox: 5, pb40: 1, dow: 1 },
-    // Issue the grant, and remember the consent in the account object (in parallel).
+    // Remember the consent in the account object, then issue the code in the grant object.
     consent: { dox: 2 },
-    token: { dor: 1, dox: 1, rs: 1 },
-    userinfo: { dor: 1, kv: 1 },
-    flow: { kv: 2, dor: 2, dow: 1, dox: 8, pb: 1, rs: 1 },
-    // Session and consent check that records the grant (account object: read + write); the
-    // user's claims (KV); the new grant (new object). The client is cached.
-    resume: { kv: 1, dor: 1, dox: 1, dow: 1 },
-    returning: { kv: 2, dor: 3, dox: 2, dow: 1, rs: 1 },
+    // Redeem the code in the grant object (read + write, one round trip); sign the ID token.
+    token: { dox: 1, rs: 1 },
+    // Check the access token in the grant object (read only).
+    userinfo: { dor: 1 },
+    flow: { kv: 1, dox: 8, pb: 1, dow: 1, rs: 1, dor: 1 },
+    // One account-object call checks the session and consent and records the grant (read +
+    // write); the grant is created in a new object.
+    resume: { dox: 1, dow: 1 },
+    returning: { dox: 2, dow: 1, rs: 1, dor: 1 },
+  };
+  const cached = {
+    authorize: "client record",
+    token: "client record, clean throttle check",
+    userinfo: "user record",
+    flow: "client record, clean throttle check, user record",
+    resume: "client record, user record",
+    returning: "client record, clean throttle check, user record",
   };
   const needText = (k) => {
     const e = Object.entries(needs[k]);
-    if (e.length) return e.map(([p, m]) => `${m > 1 ? m + "× " : ""}${prims[p][0]}`).join(" + ");
-    return k === "authorize" ? "none (client record cached per isolate)" : "none (bytes prepared per isolate)";
+    const memo = cached[k] ? ` (from the isolate's memory: ${cached[k]})` : "";
+    if (e.length) return e.map(([p, m]) => `${m > 1 ? m + "× " : ""}${prims[p][0]}`).join(" + ") + memo;
+    return cached[k] ? `none${memo}` : "none (bytes prepared per isolate)";
   };
   const needSum = (k) => Object.entries(needs[k]).reduce((s, [p, m]) => s + m * prims[p][1], 0);
   const E = R.endpoints;
@@ -733,6 +756,7 @@ function report(R) {
   md += `| | |\n|---|---|\n`;
   md += `| commit | ${commit} |\n| date | ${R.finished} |\n| machine | ${os.cpus().length} × ${cpuModel} (\`nproc\` ${os.availableParallelism?.() ?? os.cpus().length}), shared; Linux ${os.release()} |\n`;
   md += `| runtime | workerd ${workerdVersion} via miniflare ${mfVersion}, one process per worker, loopback; Node ${process.version} client |\n`;
+  md += `| Durable Object storage | ${R.doStorage === "disk" ? "SQLite files on disk (miniflare's default)" : "SQLite in memory (\`unsafeEphemeralDurableObjects\`; BENCH_DO_STORAGE=disk for files)"} |\n`;
   md += `| CPU clock | /proc/<pid>/stat utime+stime of the worker's workerd process, ${CLK_TCK} ticks/s (${(1000 / CLK_TCK).toFixed(0)} ms resolution per batch) |\n\n`;
 
   md += `## Baseline: the no-op Rust worker\n\n| when | concurrency | requests | CPU ms/request | p50 ms | p99 ms | requests/s |\n|---|---|---|---|---|---|---|\n`;

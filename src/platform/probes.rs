@@ -11,7 +11,7 @@
 //! | `/__bench/kv` | one KV read (`CLIENTS`, key `?key=`, default `bench-client`) |
 //! | `/__bench/do-read` | one Durable Object round trip, storage read only (`Throttles` `Check`) |
 //! | `/__bench/do-write` | one Durable Object round trip with one storage write to a **new** object (`Grants` `Reserve` on a fresh id, as at login; the object also sets its alarm) |
-//! | `/__bench/do-write-existing` | one Durable Object round trip with one storage write to an **existing** object (`Throttles` `Fail` on a fixed key with a policy that never locks; also sets its alarm) |
+//! | `/__bench/do-write-existing` | one Durable Object round trip with one storage write to an **existing** object (`Throttles` `Fail` on a fixed key with a policy that never locks; its alarm is set on whole minutes, so nearly every call is one write) |
 //! | `/__bench/rs256` | one RS256 signature with the isolate's signing key (`WebCrypto::sign`) |
 //! | `/__bench/es256` | one ES256 signature through WebCrypto (P-256 key generated once per isolate) |
 //! | `/__bench/pbkdf2?i=N` | one PBKDF2-HMAC-SHA256 derivation, N iterations (default 100,000) |

@@ -77,8 +77,7 @@ fn log(line: &str) {
     console_error!("{}", line);
 }
 
-async fn to_http(mut req: Request) -> std::result::Result<http::Request, OAuthError> {
-    let url = req.url().map_err(|_| OAuthError::invalid_request("malformed URL"))?;
+async fn to_http(mut req: Request, url: &url::Url) -> std::result::Result<http::Request, OAuthError> {
     let headers: Vec<(String, String)> = req.headers().entries().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
     let declared = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
@@ -122,9 +121,8 @@ pub async fn main(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     if let Some(r) = probes::route(&req, &env).await {
         return r;
     }
-    let req = match to_http(req).await {
-        Ok(r) => r,
-        Err(e) => return from_http(error_json(&e)),
+    let Ok(url) = req.url() else {
+        return from_http(error_json(&OAuthError::invalid_request("malformed URL")));
     };
     let iso = match isolate(&env) {
         Ok(i) => i,
@@ -134,9 +132,22 @@ pub async fn main(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             return from_http(body.with_header("retry-after", "60"));
         }
     };
-    if let Some(r) = router::static_route(&req, &iso.docs) {
+    // Discovery, JWKS and the static pages depend on the method and path only: answered
+    // before the request's headers and body are copied out of JavaScript.
+    let bare = http::Request {
+        method: req.method().to_string(),
+        path: url.path().to_string(),
+        query: String::new(),
+        headers: Vec::new(),
+        body: Vec::new(),
+    };
+    if let Some(r) = router::static_route(&bare, &iso.docs) {
         return from_http(r);
     }
+    let req = match to_http(req, &url).await {
+        Ok(r) => r,
+        Err(e) => return from_http(error_json(&e)),
+    };
     let bindings = (
         env.kv("CLIENTS"),
         env.kv("USERS"),

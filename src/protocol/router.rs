@@ -44,7 +44,8 @@ fn not_allowed_page(allow: &str) -> Response {
         .with_header("allow", allow)
 }
 
-/// Paths the worker serves before it needs any store or key.
+/// Paths the worker serves before it needs any store or key. Only `method` and `path` of
+/// `req` are read: the platform calls this before it copies the headers and body.
 pub fn static_route(req: &Request, docs: &Documents) -> Option<Response> {
     let m = req.method.as_str();
     Some(match req.path.as_str() {

@@ -28,7 +28,7 @@ impl DurableObject for Grants {
         let storage = self.state.storage();
         let current: Option<Stored> = super::objects::load(&storage, KEY).await?;
         let first_write = current.is_none();
-        let (write, reply) = grant_object::apply(current, cmd, now_secs());
+        let (write, reply) = grant_object::apply(current, cmd, super::now());
         if let Some(st) = write {
             super::objects::save(&storage, KEY, &st).await?;
             // Delete the object's storage once nothing in it can be used any more. The alarm
@@ -45,7 +45,7 @@ impl DurableObject for Grants {
     async fn alarm(&self) -> Result<Response> {
         let storage = self.state.storage();
         match super::objects::load::<Stored>(&storage, KEY).await {
-            Ok(Some(st)) if st.expires_at() >= now_secs() => {
+            Ok(Some(st)) if st.expires_at() >= super::now() => {
                 storage.set_alarm(alarm_time(&st)).await?;
                 Response::ok("still live")
             }
@@ -56,10 +56,6 @@ impl DurableObject for Grants {
             }
         }
     }
-}
-
-fn now_secs() -> i64 {
-    (worker::Date::now().as_millis() / 1000) as i64
 }
 
 /// A minute after the last code or token in the object expires (milliseconds).

@@ -29,36 +29,36 @@ async fn get(kv: &KvStore, key: &str) -> Result<Option<String>, StoreError> {
     kv.get(key).text().await.map_err(|e| StoreError::Unavailable(format!("KV get '{key}': {e}")))
 }
 
+/// A record from the isolate's cache, or read from KV, parsed, and cached (records that exist only).
+async fn cached<V: Clone + 'static>(
+    cache: &'static std::thread::LocalKey<RefCell<TtlCache<V>>>,
+    kv: &KvStore,
+    key: &str,
+    parse: impl FnOnce(&str) -> Result<V, String>,
+) -> Result<Option<V>, StoreError> {
+    if let Some(v) = cache.with(|c| c.borrow().get(key, now_ms())) {
+        return Ok(Some(v));
+    }
+    match get(kv, key).await? {
+        None => Ok(None),
+        Some(json) => {
+            let v = parse(&json).map_err(StoreError::Malformed)?;
+            cache.with(|c| c.borrow_mut().put(key, v.clone(), now_ms()));
+            Ok(Some(v))
+        }
+    }
+}
+
 impl ClientStore for KvClients {
     async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
         if !crate::model::client::valid_client_id(client_id) {
             return Ok(None);
         }
-        if let Some(c) = CLIENTS.with(|c| c.borrow().get(client_id, now_ms())) {
-            return Ok(Some(c));
-        }
-        match get(&self.0, client_id).await? {
-            None => Ok(None),
-            Some(json) => {
-                let c = Client::from_record(client_id, &json).map_err(StoreError::Malformed)?;
-                CLIENTS.with(|cache| cache.borrow_mut().put(client_id, c.clone(), now_ms()));
-                Ok(Some(c))
-            }
-        }
+        cached(&CLIENTS, &self.0, client_id, |json| Client::from_record(client_id, json)).await
     }
     async fn scope(&self, name: &str) -> Result<Option<ScopeDef>, StoreError> {
         let key = scope_key(name);
-        if let Some(d) = SCOPES.with(|c| c.borrow().get(&key, now_ms())) {
-            return Ok(Some(d));
-        }
-        match get(&self.0, &key).await? {
-            None => Ok(None),
-            Some(json) => {
-                let d = ScopeDef::from_record(&key, &json).map_err(StoreError::Malformed)?;
-                SCOPES.with(|cache| cache.borrow_mut().put(&key, d.clone(), now_ms()));
-                Ok(Some(d))
-            }
-        }
+        cached(&SCOPES, &self.0, &key, |json| ScopeDef::from_record(&key, json)).await
     }
 }
 
@@ -68,16 +68,6 @@ impl UserStore for KvUsers {
     }
     async fn by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
         let key = user_key(username);
-        if let Some(u) = USERS.with(|c| c.borrow().get(&key, now_ms())) {
-            return Ok(Some(u));
-        }
-        match get(&self.0, &key).await? {
-            None => Ok(None),
-            Some(json) => {
-                let u = User::from_record(&key, &json).map_err(StoreError::Malformed)?;
-                USERS.with(|cache| cache.borrow_mut().put(&key, u.clone(), now_ms()));
-                Ok(Some(u))
-            }
-        }
+        cached(&USERS, &self.0, &key, |json| User::from_record(&key, json)).await
     }
 }

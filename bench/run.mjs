@@ -17,6 +17,7 @@
 //   BENCH_SCALE        multiplies every batch size (default 1; --quick = 0.1)
 //   BENCH_MAX_SECONDS  wall-clock bound of one batch (default 30)
 //   BENCH_RESULTS      output Markdown file (default bench/RESULTS.md)
+//   BENCH_DO_STORAGE   memory (default) or disk: where miniflare keeps Durable Object storage
 //   BENCH_PROFILE      instead of the suite: take a V8 CPU profile of the worker's isolate
 //                      (the endpoints and its Durable Objects) during one batch of this
 //                      operation — authorize, login, consent, token, userinfo, flow, or a

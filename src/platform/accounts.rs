@@ -11,12 +11,12 @@ const KEY: &str = "account";
 
 #[durable_object]
 pub struct Accounts {
-    state: State,
+    store: super::objects::ObjectStorage,
 }
 
 impl DurableObject for Accounts {
     fn new(state: State, _env: Env) -> Self {
-        Accounts { state }
+        Accounts { store: super::objects::ObjectStorage::new(state) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -24,12 +24,11 @@ impl DurableObject for Accounts {
             Ok(c) => c,
             Err(e) => return Response::error(format!("malformed account command: {e}"), 400),
         };
-        let storage = self.state.storage();
-        let current: Option<Account> = super::objects::load(&storage, KEY).await?;
+        let current: Option<Account> = self.store.load(KEY).await?;
         let now = (worker::Date::now().as_millis() / 1000) as i64;
         let (write, reply) = account_object::apply(current, cmd, now);
         if let Some(acct) = write {
-            super::objects::save(&storage, KEY, &acct).await?;
+            self.store.save(KEY, &acct).await?;
         }
         Response::from_json(&reply)
     }

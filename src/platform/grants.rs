@@ -12,12 +12,12 @@ const KEY: &str = "grant";
 
 #[durable_object]
 pub struct Grants {
-    state: State,
+    store: super::objects::ObjectStorage,
 }
 
 impl DurableObject for Grants {
     fn new(state: State, _env: Env) -> Self {
-        Grants { state }
+        Grants { store: super::objects::ObjectStorage::new(state) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -25,26 +25,25 @@ impl DurableObject for Grants {
             Ok(c) => c,
             Err(e) => return Response::error(format!("malformed grant command: {e}"), 400),
         };
-        let storage = self.state.storage();
-        let current: Option<Stored> = super::objects::load(&storage, KEY).await?;
+        let current: Option<Stored> = self.store.load(KEY).await?;
         let first_write = current.is_none();
         let (write, reply) = grant_object::apply(current, cmd, super::now());
         if let Some(st) = write {
-            super::objects::save(&storage, KEY, &st).await?;
+            self.store.save(KEY, &st).await?;
             // Delete the object's storage once nothing in it can be used any more. The alarm
             // is set at the first write only: when it fires on a grant that lives on (a code
             // redeemed for tokens, a refreshed grant), `alarm` sets it again. That keeps a
             // storage operation off every token and refresh request.
             if first_write {
-                storage.set_alarm(alarm_time(&st)).await?;
+                self.store.storage().set_alarm(alarm_time(&st)).await?;
             }
         }
         Response::from_json(&reply)
     }
 
     async fn alarm(&self) -> Result<Response> {
-        let storage = self.state.storage();
-        match super::objects::load::<Stored>(&storage, KEY).await {
+        let storage = self.store.storage();
+        match self.store.load::<Stored>(KEY).await {
             Ok(Some(st)) if st.expires_at() >= super::now() => {
                 storage.set_alarm(alarm_time(&st)).await?;
                 Response::ok("still live")

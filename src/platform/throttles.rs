@@ -10,7 +10,7 @@ const KEY: &str = "counter";
 
 #[durable_object]
 pub struct Throttles {
-    state: State,
+    store: super::objects::ObjectStorage,
     /// The alarm this instance last set (ms; 0 = none known). Alarms are set on whole
     /// minutes and only when the deadline moves past the one already set, so repeated
     /// attempts on one counter do not each pay a storage operation for the alarm. A new
@@ -20,7 +20,7 @@ pub struct Throttles {
 
 impl DurableObject for Throttles {
     fn new(state: State, _env: Env) -> Self {
-        Throttles { state, alarm_at: Cell::new(0) }
+        Throttles { store: super::objects::ObjectStorage::new(state), alarm_at: Cell::new(0) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -28,8 +28,7 @@ impl DurableObject for Throttles {
             Ok(c) => c,
             Err(e) => return Response::error(format!("malformed throttle command: {e}"), 400),
         };
-        let storage = self.state.storage();
-        let current: Option<Counter> = super::objects::load(&storage, KEY).await?;
+        let current: Option<Counter> = self.store.load(KEY).await?;
         let now_ms = worker::Date::now().as_millis() as i64;
         // Attempt and Fail know how long failures count; Succeed and Release keep the alarm.
         let lock_ms = match &cmd {
@@ -39,20 +38,20 @@ impl DurableObject for Throttles {
         let (write, verdict) = throttle::apply(current, cmd, now_ms);
         match write {
             Some(Some(c)) => {
-                super::objects::save(&storage, KEY, &c).await?;
+                self.store.save(KEY, &c).await?;
                 // Delete the counter once neither its failures nor its pending attempts count.
                 if let Some(lock_ms) = lock_ms {
                     let until =
                         (c.last_failure_at + lock_ms).max(c.blocked_until).max(c.pending_since + PENDING_TIMEOUT_MS);
                     let at = (until + 60_000).div_euclid(60_000).saturating_add(1).saturating_mul(60_000);
                     if at > self.alarm_at.get() {
-                        storage.set_alarm(at).await?;
+                        self.store.storage().set_alarm(at).await?;
                         self.alarm_at.set(at);
                     }
                 }
             }
             Some(None) => {
-                storage.delete_all().await?;
+                self.store.storage().delete_all().await?;
                 self.alarm_at.set(0);
             }
             None => {}
@@ -62,7 +61,7 @@ impl DurableObject for Throttles {
 
     async fn alarm(&self) -> Result<Response> {
         self.alarm_at.set(0);
-        self.state.storage().delete_all().await?;
+        self.store.storage().delete_all().await?;
         Response::ok("expired")
     }
 }

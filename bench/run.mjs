@@ -24,6 +24,14 @@
 //                      path to GET such as /__bench/rs256 — print
 //                      where the time goes and save .bench/profile-<op>.cpuprofile
 //                      (opens in Chrome DevTools). Enables workerd's inspector.
+//   BENCH_COMPARE      instead of the suite: a directory holding another build of the bench
+//                      worker (e.g. of an earlier commit, copied from .bench/out/oidc); runs
+//                      both side by side, alternating rounds of the same batches, and prints
+//                      the median CPU per operation of each (A = .bench/out/oidc, B = it).
+//                      For deciding whether a change helps: the machine's drift hits both.
+//                      BENCH_ROUNDS (default 8) and BENCH_COMPARE_OPS (a comma-separated
+//                      subset of noop, do-read, do-write-existing, do-write, rs256, resume,
+//                      token, returning) shape the run.
 
 import { Miniflare } from "miniflare";
 import { execFileSync } from "node:child_process";
@@ -45,13 +53,14 @@ const RESULTS_JSON = RESULTS_MD.replace(/\.md$/, ".json").replace(/RESULTS\.json
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
 const ADMIN = path.join(ROOT, "target/debug/oidc-admin");
 const PROFILE = process.env.BENCH_PROFILE;
+const COMPARE = process.env.BENCH_COMPARE;
 // Durable Object storage: "memory" (default) keeps each object's SQLite database in memory;
 // "disk" is miniflare's default, a SQLite file per object in a temporary directory. The files
 // are the simulator's persistence, not part of what a Worker is billed for (in production the
 // storage layer runs outside the isolate), and they cost several times the storage work itself
 // (bench/README.md); BENCH_DO_STORAGE=disk measures with them.
 const DO_STORAGE = process.env.BENCH_DO_STORAGE ?? "memory";
-if (!["memory", "disk"].includes(DO_STORAGE)) throw new Error("BENCH_DO_STORAGE must be memory or disk");
+if (!["memory", "disk", "tmpfs"].includes(DO_STORAGE)) throw new Error("BENCH_DO_STORAGE must be memory, tmpfs or disk");
 
 const n = (count) => Math.max(QUICK ? 5 : 20, Math.round(count * SCALE));
 const log = (...a) => console.error("bench:", ...a);
@@ -88,6 +97,24 @@ function descendants() {
     }
   }
   return procs.filter((p) => p.pid !== process.pid && mine.has(p.pid));
+}
+
+/** CPU time of each thread of a process so far, in ms: {"name tid user|system": ms}. */
+function threadCpuMs(pid) {
+  const out = {};
+  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+    let stat;
+    try {
+      stat = fs.readFileSync(`/proc/${pid}/task/${t}/stat`, "utf8");
+    } catch {
+      continue; // the thread ended
+    }
+    const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    out[`${comm} ${t} user`] = (Number(f[11]) * 1000) / CLK_TCK;
+    out[`${comm} ${t} system`] = (Number(f[12]) * 1000) / CLK_TCK;
+  }
+  return out;
 }
 
 /** CPU time (user + system, all threads) of a process so far, in milliseconds. */
@@ -195,6 +222,7 @@ async function batch(server, label, { count, concurrency = 1, requestsPerOp = 1,
   let next = 0;
   const deadline = now() + MAX_SECONDS * 1000;
   const c0 = cpuMs(server.pid);
+  const th0 = threadCpuMs(server.pid);
   const t0 = now();
   const lane = async () => {
     for (;;) {
@@ -208,6 +236,13 @@ async function batch(server, label, { count, concurrency = 1, requestsPerOp = 1,
   await Promise.all(Array.from({ length: concurrency }, lane));
   const wallMs = now() - t0;
   const cpu = cpuMs(server.pid) - c0;
+  // Per thread, grouped by thread name (the isolate's thread, workerd's I/O threads, V8's
+  // background compiler and GC threads): where a batch's CPU went.
+  const threads = {};
+  for (const [k, v] of Object.entries(threadCpuMs(server.pid))) {
+    const d = v - (th0[k] ?? 0);
+    if (d > 0) threads[k] = d;
+  }
   lat.sort((a, b) => a - b);
   const r = {
     label,
@@ -223,11 +258,16 @@ async function batch(server, label, { count, concurrency = 1, requestsPerOp = 1,
     wallMs,
     ticks: Math.round((cpu * CLK_TCK) / 1000),
     truncated: lat.length < count,
+    threads,
   };
   log(
     `${label} c=${concurrency}: ${r.ops} ops, ${r.cpuPerOp.toFixed(3)} ms CPU/op (${r.ticks} ticks), ` +
       `p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${r.perSecond.toFixed(0)}/s${r.truncated ? " (time bound hit)" : ""}`
   );
+  if (process.env.BENCH_THREADS) {
+    log("  per thread, ms/op: " + Object.entries(threads).sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} ${(v / r.ops).toFixed(3)}`).join(", "));
+  }
   return r;
 }
 
@@ -345,6 +385,116 @@ function sizes(dir) {
 // ---------------------------------------------------------------------------------------------
 // Main
 
+/** Starts edge-oidc from `dir` (built with the bench feature) with the bench's bindings. */
+async function startOidc(name, dir, SIGNING_KEYS, SESSION_KEY) {
+  // ISSUER only shapes URLs in documents and tokens; the requests need not use its port.
+  return start(
+    name,
+    dir,
+    {
+      kvNamespaces: ["CLIENTS", "USERS"],
+      durableObjects: {
+        GRANTS: { className: "Grants", useSQLite: true },
+        THROTTLES: { className: "Throttles", useSQLite: true },
+        ACCOUNTS: { className: "Accounts", useSQLite: true },
+      },
+      // Durable Object storage in memory (see DO_STORAGE above).
+      ...(DO_STORAGE === "memory" ? { unsafeEphemeralDurableObjects: true } : {}),
+      ...(DO_STORAGE === "tmpfs" ? { durableObjectsPersist: scratch(`bench-do-${name}-`) } : {}),
+      ...(PROFILE ? { inspectorPort: 0 } : {}),
+      bindings: {
+        ISSUER: "http://127.0.0.1:8787",
+        SIGNING_KEYS,
+        SESSION_KEY,
+        // Long enough that no code expires, and no Durable Object alarm fires, during a run.
+        CODE_TTL_SECONDS: "600",
+        INTERACTION_TTL_SECONDS: "3600",
+        ACCESS_TOKEN_TTL_SECONDS: "3600",
+        ID_TOKEN_TTL_SECONDS: "3600",
+        LOGIN_MAX_FAILURES: "5",
+        LOGIN_MAX_FAILURES_IP: "20",
+        CLIENT_MAX_FAILURES: "10",
+        LOGIN_LOCK_SECONDS: "900",
+      },
+    },
+    "/.well-known/openid-configuration"
+  );
+}
+
+/** BENCH_COMPARE: the same batches on two builds, alternating, median CPU per operation. */
+async function compare(pair, secret) {
+  const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
+  const all = pair.map((server) => ({ server, steps: flowSteps(server.req, secret) }));
+  for (const { server, steps } of all) {
+    for (let i = 0; i < n(100); i++) {
+      const at = await steps.token(await steps.consent(await steps.login(await steps.authorize(i), userFor(i))));
+      await steps.userinfo(at);
+    }
+    for (const p of ["/__bench/noop", "/__bench/do-read", "/__bench/do-write-existing", "/__bench/do-write", "/__bench/rs256"]) {
+      for (let i = 0; i < n(300); i++) expect(await server.req("GET", p), 200, p);
+    }
+    // One live session per user, consent remembered.
+    const sessions = [];
+    for (const u of USERS) {
+      const s = await steps.login(await steps.authorize(0), u);
+      await steps.consent(s);
+      sessions.push(s.session);
+    }
+    Object.assign(all.find((x) => x.server === server), { sessions });
+  }
+  const ops = {
+    ...Object.fromEntries(["noop", "do-read", "do-write-existing", "do-write", "rs256"].map((p) => [p, {
+      count: n(1000), op: (x) => async () => expect(await x.server.req("GET", `/__bench/${p}`), 200, p),
+    }])),
+    resume: { count: n(300), op: (x) => async (i) => x.steps.resume(i, x.sessions[Math.abs(i) % x.sessions.length]) },
+    token: {
+      count: n(300),
+      prepare: async (x, count) => {
+        const codes = [];
+        for (let i = 0; i < count; i++) codes.push(await x.steps.resume(i, x.sessions[i % x.sessions.length]));
+        return codes;
+      },
+      op: (x, codes) => async (i) => x.steps.token(codes[i]),
+    },
+    returning: {
+      count: n(300),
+      op: (x) => async (i) => x.steps.userinfo(await x.steps.token(await x.steps.resume(i, x.sessions[Math.abs(i) % x.sessions.length]))),
+    },
+  };
+  // Rounds of each operation back to back, A and B alternating (order swapped every round),
+  // so that drift hits both alike; the paired differences tell whether a change helps.
+  const got = {};
+  const only = process.env.BENCH_COMPARE_OPS?.split(",");
+  for (const [name, o] of Object.entries(ops)) {
+    if (only && !only.includes(name)) continue;
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 ? [...all].reverse() : all;
+      for (const x of order) {
+        const input = o.prepare ? await o.prepare(x, o.count) : undefined;
+        const r = await batch(x.server, `${name} [${x.server.name}] round ${round + 1}`, { count: o.count, warmup: 0, op: o.op(x, input) });
+        ((got[name] ??= {})[x.server.name] ??= []).push(r.cpuPerOp);
+      }
+    }
+  }
+  const median = (a) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
+  const [A, B] = pair.map((x) => x.name);
+  console.log(`\nmedian CPU ms/op of ${ROUNDS} rounds (gross), A = ${OUT}/oidc, B = ${COMPARE}\n`);
+  console.log(`| operation | A | B | median of B − A per round | B − A per round |\n|---|---|---|---|---|`);
+  const signed = (x) => (x >= 0 ? "+" : "") + x.toFixed(2);
+  for (const [name, v] of Object.entries(got)) {
+    const d = v[A].map((a, i) => v[B][i] - a);
+    console.log(`| ${name} | ${median(v[A]).toFixed(3)} | ${median(v[B]).toFixed(3)} | ${signed(median(d))} | ${d.map(signed).join(" ")} |`);
+  }
+}
+
+/** A temporary directory in memory (/dev/shm) where there is one, removed by stopAll. */
+const scratchDirs = [];
+function scratch(prefix) {
+  const dir = fs.mkdtempSync(path.join(fs.existsSync("/dev/shm") ? "/dev/shm" : os.tmpdir(), prefix));
+  scratchDirs.push(dir);
+  return dir;
+}
+
 const servers = [];
 async function stopAll() {
   for (const s of servers.splice(0)) {
@@ -354,6 +504,7 @@ async function stopAll() {
       log(`stopping ${s.name}: ${e.message}`);
     }
   }
+  for (const d of scratchDirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 }
 for (const sig of ["SIGINT", "SIGTERM"]) {
   process.on(sig, async () => {
@@ -406,44 +557,25 @@ async function main() {
   results.sizes = { release: sizes(path.join(OUT, "release")), bench: sizes(path.join(OUT, "oidc")), noop: sizes(path.join(OUT, "noop")) };
   const noop = await start("noop", path.join(OUT, "noop"), {}, "/");
   servers.push(noop);
-  // ISSUER only shapes URLs in documents and tokens; the requests need not use its port.
-  const oidc = await start(
-    "oidc",
-    path.join(OUT, "oidc"),
-    {
-      kvNamespaces: ["CLIENTS", "USERS"],
-      durableObjects: {
-        GRANTS: { className: "Grants", useSQLite: true },
-        THROTTLES: { className: "Throttles", useSQLite: true },
-        ACCOUNTS: { className: "Accounts", useSQLite: true },
-      },
-      // Durable Object storage in memory (see DO_STORAGE above).
-      ...(DO_STORAGE === "memory" ? { unsafeEphemeralDurableObjects: true } : {}),
-      ...(PROFILE ? { inspectorPort: 0 } : {}),
-      bindings: {
-        ISSUER: "http://127.0.0.1:8787",
-        SIGNING_KEYS,
-        SESSION_KEY,
-        // Long enough that no code expires, and no Durable Object alarm fires, during a run.
-        CODE_TTL_SECONDS: "600",
-        INTERACTION_TTL_SECONDS: "3600",
-        ACCESS_TOKEN_TTL_SECONDS: "3600",
-        ID_TOKEN_TTL_SECONDS: "3600",
-        LOGIN_MAX_FAILURES: "5",
-        LOGIN_MAX_FAILURES_IP: "20",
-        CLIENT_MAX_FAILURES: "10",
-        LOGIN_LOCK_SECONDS: "900",
-      },
-    },
-    "/.well-known/openid-configuration"
-  );
+  const oidc = await startOidc("oidc", path.join(OUT, "oidc"), SIGNING_KEYS, SESSION_KEY);
   servers.push(oidc);
   results.startup = { noop: noop.startup, oidc: oidc.startup };
 
-  const clients = await oidc.mf.getKVNamespace("CLIENTS");
-  for (const r of [...clientOut.records, ...esClientOut.records]) await clients.put(r.key, JSON.stringify(r.value));
-  const users = await oidc.mf.getKVNamespace("USERS");
-  for (const r of userRecords) await users.put(r.key, JSON.stringify(r.value));
+  const seed = async (server) => {
+    const clients = await server.mf.getKVNamespace("CLIENTS");
+    for (const r of [...clientOut.records, ...esClientOut.records]) await clients.put(r.key, JSON.stringify(r.value));
+    const users = await server.mf.getKVNamespace("USERS");
+    for (const r of userRecords) await users.put(r.key, JSON.stringify(r.value));
+  };
+  await seed(oidc);
+  if (COMPARE) {
+    const other = await startOidc("oidc-b", path.resolve(COMPARE), SIGNING_KEYS, SESSION_KEY);
+    servers.push(other);
+    await seed(other);
+    await compare([oidc, other], secret);
+    await stopAll();
+    return;
+  }
 
   // Warm-up, unmeasured. V8 compiles wasm functions lazily and tiers hot ones up to optimised
   // code on background threads of the same process: without this, the first batches pay for

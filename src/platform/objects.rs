@@ -136,27 +136,23 @@ impl ObjectStorage {
     /// Reads the value under `key`. Values are stored as JSON text (one string crosses from
     /// JavaScript); a value stored as a structured object by an earlier version is still read.
     pub async fn load<T: DeserializeOwned>(&self, key: &str) -> worker::Result<Option<T>> {
-        let value = match self.sync_kv().map(|kv| kv.kv_get(key)) {
-            Some(Ok(v)) => v,
+        let text = match self.sync_kv().map(|kv| kv.kv_get(key)) {
+            Some(Ok(v)) if v.is_undefined() || v.is_null() => return Ok(None),
+            Some(Ok(v)) => match v.as_string() {
+                Some(text) => text,
+                None => {
+                    js_sys::JSON::stringify(&v).map(String::from).map_err(|e| worker::Error::RustError(js_error(e)))?
+                }
+            },
             // No synchronous API here (the call throws): use the asynchronous one from now on.
             Some(Err(_)) | None => {
                 self.sync.set(false);
-                let get = self.storage().get::<serde_json::Value>(key).await?;
-                return match get {
-                    None => Ok(None),
-                    Some(serde_json::Value::String(text)) => {
-                        serde_json::from_str(&text).map(Some).map_err(worker::Error::from)
-                    }
-                    Some(value) => serde_json::from_value(value).map(Some).map_err(worker::Error::from),
-                };
+                match self.storage().get::<serde_json::Value>(key).await? {
+                    None => return Ok(None),
+                    Some(serde_json::Value::String(text)) => text,
+                    Some(value) => value.to_string(),
+                }
             }
-        };
-        let text = if value.is_undefined() || value.is_null() {
-            return Ok(None);
-        } else if let Some(text) = value.as_string() {
-            text
-        } else {
-            js_sys::JSON::stringify(&value).map(String::from).map_err(|e| worker::Error::RustError(js_error(e)))?
         };
         serde_json::from_str(&text).map(Some).map_err(worker::Error::from)
     }

@@ -35,6 +35,32 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// Encrypts `plaintext` under a 32-byte `key` with XChaCha20-Poly1305 (a random 192-bit
+/// nonce, so random nonces never collide in practice), bound to `aad`: nonce ‖ ciphertext ‖ tag.
+pub fn aead_seal(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, String> {
+    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+    let nonce = random_bytes::<24>()?;
+    let cipher = chacha20poly1305::XChaCha20Poly1305::new(key.into());
+    let sealed = cipher
+        .encrypt((&nonce).into(), Payload { msg: plaintext, aad })
+        .map_err(|_| "encryption failed".to_string())?;
+    let mut out = Vec::with_capacity(nonce.len() + sealed.len());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&sealed);
+    Ok(out)
+}
+
+/// Opens what [`aead_seal`] made with the same key and `aad`; `None` if anything differs.
+pub fn aead_open(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+    if sealed.len() < 24 + 16 {
+        return None;
+    }
+    let (nonce, msg) = sealed.split_at(24);
+    let cipher = chacha20poly1305::XChaCha20Poly1305::new(key.into());
+    cipher.decrypt(nonce.into(), Payload { msg, aad }).ok()
+}
+
 /// Constant-time equality (RFC 9700 §4.x: compare secrets without timing leaks).
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))

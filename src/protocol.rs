@@ -18,6 +18,7 @@ pub mod refresh;
 pub mod revocation;
 pub mod router;
 pub mod sealed;
+pub mod sealed_code;
 pub mod session;
 pub mod throttle;
 pub mod token;
@@ -37,7 +38,8 @@ pub struct Provider<'a, C, U, G, T, A, K> {
     pub accounts: &'a A,
     /// Signing (it owns the key set and its kids), verification, password hashing.
     pub crypto: &'a K,
-    /// HMAC key protecting login/consent page state (`SESSION_KEY`).
+    /// `SESSION_KEY`: HMAC key protecting login/consent page state; sealed authorization
+    /// codes are encrypted under a key derived from it.
     pub session_key: &'a [u8],
     /// Key for pairwise subject identifiers (`PAIRWISE_SALT`), if configured.
     pub pairwise_salt: Option<&'a [u8]>,

@@ -9,6 +9,7 @@ use super::account_object::{Command as AccountCommand, GrantRef, Reply as Accoun
 use super::claims::{self, ClaimsRequest, Release};
 use super::grant_object::{Command, Reply};
 use super::interaction::{self, Interaction, SignedIn};
+use super::login::CodeIssue;
 use super::{id_token, pkce, session, Provider};
 use crate::crypto::{random_token, Crypto};
 use crate::error::{ErrorCode, OAuthError, StoreError};
@@ -227,7 +228,10 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         // Recorded: a fresh session, the consent on record, no prompt=consent.
         if recorded {
             let ix = ix.clone();
-            return Some(self.issue_code(ix.grant_id.clone(), ix.into_grant(signed_in), to, true).await);
+            // No form was shown, so nothing to use up: the code carries the grant (one object
+            // call here; the token endpoint creates the grant object).
+            let code = self.issue_code(ix.grant_id.clone(), ix.into_grant(signed_in), to, CodeIssue::Sealed);
+            return Some(code.await);
         }
         if valid.prompt.none {
             let err = OAuthError::new(ErrorCode::ConsentRequired, "the user has not allowed this application yet");

@@ -152,6 +152,7 @@ mod refresh_sequences {
                 code_hash: secret_hash("code"), client_id: "app".into(), redirect_uri: "https://app.example/cb".into(),
                 code_verifier: None, access_token_hash: secret_hash("at-rt0"), access_expires_at: now + 50,
                 refresh: Some(NewRefresh { hash: secret_hash("rt0"), expires_at: now + 100 }),
+                sealed: None,
             };
             let (w, _) = apply(s.clone(), redeem, now);
             s = w;

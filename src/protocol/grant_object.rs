@@ -206,6 +206,10 @@ pub enum Command {
         access_expires_at: i64,
         #[serde(default)]
         refresh: Option<NewRefresh>,
+        /// A sealed code's grant (`protocol::sealed_code`): created by this redemption when
+        /// the object holds nothing yet; ignored when it holds the grant (a replay).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sealed: Option<Box<GrantState>>,
     },
     /// The refresh token grant (RFC 6749 §6): rotate, retry within grace, or revoke on reuse.
     Refresh(Box<RefreshCommand>),
@@ -301,7 +305,13 @@ fn hash_eq(a: &str, b: &str) -> bool {
 /// code lives (INTERACTION_TTL_SECONDS and CODE_TTL_SECONDS are at most an hour).
 pub const TOMBSTONE_SECONDS: i64 = 3600;
 
-pub fn apply(state: Option<Stored>, cmd: Command, now: i64) -> (Option<Stored>, Reply) {
+pub fn apply(state: Option<Stored>, mut cmd: Command, now: i64) -> (Option<Stored>, Reply) {
+    // A sealed code's first redemption: its grant becomes the object's (written only if the
+    // redemption succeeds). A tombstone or an existing grant takes precedence.
+    let state = match (state, &mut cmd) {
+        (None, Command::Redeem { sealed, .. }) => sealed.take().map(Stored::Grant),
+        (state, _) => state,
+    };
     let (grant, cmd) = match (state, cmd) {
         (None, Command::Reserve { expires_at }) => return (Some(Stored::Reserved { expires_at }), Reply::Reserved),
         (Some(_), Command::Reserve { .. } | Command::Create { .. }) => return (None, Reply::Conflict),
@@ -341,6 +351,7 @@ fn apply_grant(state: Option<GrantState>, cmd: Command, now: i64) -> (Option<Gra
             access_token_hash,
             access_expires_at,
             refresh,
+            sealed: _,
         } => {
             let invalid = |d: &str| Reply::InvalidGrant { description: d.to_string() };
             let Some(mut st) = state else {

@@ -12,7 +12,7 @@ use super::grant_object::{secret_hash, Command, GrantState, Reply};
 use super::interaction::{self, Interaction, OpenError, SignedIn};
 use super::session::{self, SessionCookie};
 use super::throttle::{self, Command as TCommand, Verdict};
-use super::Provider;
+use super::{sealed_code, Provider};
 use crate::crypto::{self, random_token, Crypto, PasswordHash};
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::http::{Params, Request, Response};
@@ -226,7 +226,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             let redirect_uri = ix.redirect_uri.clone();
             let to = ErrorRedirect { redirect_uri: &redirect_uri, state: state.as_deref() };
             let grant_id = ix.grant_id.clone();
-            return with_session(self.issue_code(grant_id, ix.into_grant(signed_in), &to, true).await);
+            return with_session(self.issue_code(grant_id, ix.into_grant(signed_in), &to, CodeIssue::Create).await);
         }
         // Claim the grant id: a login form works once.
         match self
@@ -356,7 +356,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             }
         }
         let grant_id = ix.grant_id.clone();
-        self.issue_code(grant_id, ix.into_grant(user), &to, false).await
+        self.issue_code(grant_id, ix.into_grant(user), &to, CodeIssue::Issue).await
     }
 
     /// Until when a grant with this scope can hold a live token: for the account object's
@@ -388,18 +388,26 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         grant_id: String,
         grant: Grant,
         to: &ErrorRedirect<'_>,
-        create: bool,
+        how: CodeIssue,
     ) -> Response {
+        let internal = |e: String| {
+            (self.log)(&format!("issue code: {e}"));
+            let err = OAuthError::new(ErrorCode::ServerError, "internal error");
+            error_redirect(to, &self.config.issuer, &err)
+        };
+        let expires_at = self.now + self.config.code_ttl;
+        if let CodeIssue::Sealed = how {
+            return match sealed_code::seal(self.session_key, &grant_id, &grant, expires_at) {
+                Ok(code) => code_redirect(to, &self.config.issuer, &code),
+                Err(e) => internal(e),
+            };
+        }
         let secret = match random_token::<32>() {
             Ok(s) => s,
-            Err(e) => {
-                (self.log)(&format!("issue code: {e}"));
-                let err = OAuthError::new(ErrorCode::ServerError, "internal error");
-                return error_redirect(to, &self.config.issuer, &err);
-            }
+            Err(e) => return internal(e),
         };
-        let state = Box::new(GrantState::new(grant, secret_hash(&secret), self.now + self.config.code_ttl));
-        let cmd = if create { Command::Create { state } } else { Command::Issue { state } };
+        let state = Box::new(GrantState::new(grant, secret_hash(&secret), expires_at));
+        let cmd = if let CodeIssue::Create = how { Command::Create { state } } else { Command::Issue { state } };
         match self.grants.send(&grant_id, cmd).await {
             Ok(Reply::Issued) => {}
             // The consent form works once; a replay gets a page, not a second code.
@@ -416,14 +424,29 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
                 return error_redirect(to, &self.config.issuer, &err);
             }
         }
-        let code = format!("{grant_id}.{secret}");
-        let mut params = vec![("code", code.as_str())];
-        if let Some(s) = to.state {
-            params.push(("state", s));
-        }
-        params.push(("iss", &self.config.issuer));
-        redirect_with(to.redirect_uri, &params)
+        code_redirect(to, &self.config.issuer, &format!("{grant_id}.{secret}"))
     }
+}
+
+/// Where an authorization code's grant is kept until the code is redeemed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeIssue {
+    /// In the grant object, created now; refused if the id exists (a replayed login form).
+    Create,
+    /// In the grant object reserved when the form was shown (a consent form works once).
+    Issue,
+    /// In the code itself ([`super::sealed_code`]): no form to protect, no object yet.
+    Sealed,
+}
+
+/// RFC 6749 §4.1.2 (and RFC 9207 `iss`): the redirect carrying the code.
+fn code_redirect(to: &ErrorRedirect<'_>, issuer: &str, code: &str) -> Response {
+    let mut params = vec![("code", code)];
+    if let Some(s) = to.state {
+        params.push(("state", s));
+    }
+    params.push(("iss", issuer));
+    redirect_with(to.redirect_uri, &params)
 }
 
 /// The client's address as the edge reports it (`CF-Connecting-IP`).

@@ -3,11 +3,12 @@
 //! Authenticates the client with its registered method, then runs the grant in the grant's
 //! Durable Object (one round trip: the code is checked, consumed and the tokens' hashes
 //! stored atomically; a refresh token is rotated the same way, see [`super::refresh`]),
-//! then signs the ID token.
+//! then signs the ID token. A sealed code (returning users, [`super::sealed_code`]) brings its
+//! grant along: that same round trip creates the grant object.
 
 use super::grant_object::{secret_hash, Command, NewRefresh, Reply};
 use super::id_token::{self, IdTokenInput};
-use super::Provider;
+use super::{sealed_code, Provider};
 use crate::crypto::{b64url, random_bytes, random_token, Crypto};
 use crate::error::{ErrorCode, OAuthError};
 use crate::http::{error_json, Params, Request, Response};
@@ -90,8 +91,15 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         let Some(redirect_uri) = form.get("redirect_uri") else {
             return Err(error_json(&OAuthError::invalid_request("redirect_uri is required (RFC 6749 §4.1.3)")));
         };
-        let Some((grant_id, code_secret)) = split_handle(code) else {
-            return Err(error_json(&OAuthError::invalid_grant("the authorization code is invalid or has expired")));
+        let invalid = || error_json(&OAuthError::invalid_grant("the authorization code is invalid or has expired"));
+        // A sealed code carries its grant (sealed_code.rs); a handle code's grant is in its object.
+        let (grant_id, code_hash, sealed) = if let Some((id, sealed)) = sealed_code::split(code) {
+            let st = sealed_code::open(self.session_key, id, sealed).ok_or_else(invalid)?;
+            (id, st.code_hash.clone(), Some(Box::new(st)))
+        } else if let Some((id, secret)) = split_handle(code) {
+            (id, secret_hash(secret), None)
+        } else {
+            return Err(invalid());
         };
         let access_secret = self.random(random_token::<32>())?;
         // Sent whenever the client may refresh; the object keeps it only for offline_access.
@@ -99,7 +107,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             if client.allows_grant("refresh_token") { Some(self.random(random_bytes::<32>())?) } else { None };
         let refresh_secret = refresh_secret.map(|raw| b64url(&raw));
         let cmd = Command::Redeem {
-            code_hash: secret_hash(code_secret),
+            code_hash,
             client_id: client.client_id.clone(),
             redirect_uri: redirect_uri.to_string(),
             code_verifier: form.get("code_verifier").map(str::to_string),
@@ -108,6 +116,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             refresh: refresh_secret
                 .as_deref()
                 .map(|s| NewRefresh { hash: secret_hash(s), expires_at: self.now + self.config.refresh_token_ttl }),
+            sealed,
         };
         let access_token = format!("{grant_id}.{access_secret}");
         let (grant, refresh_issued) = match self.grants.send(grant_id, cmd).await {

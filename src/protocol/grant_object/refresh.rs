@@ -119,6 +119,7 @@ mod tests {
             access_token_hash: secret_hash("at0"),
             access_expires_at: T0 + 3600,
             refresh: Some(NewRefresh { hash: secret_hash("rt0"), expires_at: T0 + 86_400 }),
+            sealed: None,
         }
     }
 

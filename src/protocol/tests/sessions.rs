@@ -83,6 +83,64 @@ fn returning_user_gets_a_code_without_a_page() {
     assert_eq!(param(&p, "error"), Some("login_required"));
 }
 
+/// A returning user's code carries its grant, sealed (sealed_code.rs): no grant object
+/// until the token endpoint redeems it, and still good for exactly one redemption.
+#[test]
+fn returning_users_code_is_sealed_and_works_once() {
+    let w = World::new();
+    redeem(&w, &sign_in(&w));
+    let objects = || w.grants.objects.borrow().len();
+    let code_now = || param(&redirect_params(&w.authorize(&base("basic")), CB), "code").unwrap().to_string();
+    let token = |code: &str, redirect_uri: &str| {
+        let form = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect_uri)];
+        let (s, v, _) = w.token(&form, Some(("basic", BASIC_SECRET)));
+        (s, v["error"].as_str().unwrap_or("").to_string(), v)
+    };
+    let before = objects();
+    let code = code_now();
+    let (grant_id, sealed) = code.split_once('~').expect("a sealed code");
+    assert_eq!(objects(), before, "issuing the code created no grant object");
+    assert!(!code.contains("alice") && !code.to_lowercase().contains("example.com"), "{code}");
+    // Tampered with, or redeemed with another redirect URI or by another client: refused,
+    // and the code still works afterwards (a failed redemption stores nothing).
+    let flipped =
+        format!("{grant_id}~{}{}", &sealed[..sealed.len() - 1], if sealed.ends_with('A') { 'B' } else { 'A' });
+    assert_eq!(token(&flipped, CB).1, "invalid_grant");
+    assert_eq!(token(&format!("{grant_id}~{sealed}x"), CB).1, "invalid_grant");
+    assert_eq!(token(&format!("AAAAAAAAAAAAAAAAAAAAAA~{sealed}"), CB).1, "invalid_grant");
+    assert_eq!(token(&code, "https://app.example/other").1, "invalid_grant");
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CB),
+        ("client_id", "post"),
+        ("client_secret", POST_SECRET),
+    ];
+    let (s, v, _) = w.token(&form, None);
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")), "{v}");
+    assert_eq!(objects(), before);
+    let (s, _, v) = token(&code, CB);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(objects(), before + 1, "the redemption created the grant object");
+    let at = v["access_token"].as_str().unwrap().to_string();
+    assert!(at.starts_with(&format!("{grant_id}.")));
+    assert_eq!(userinfo(&w, &at).0, 200);
+    // RFC 6749 §4.1.2: presented again, it is refused and what it gave is revoked.
+    assert_eq!(token(&code, CB).1, "invalid_grant");
+    assert_eq!(userinfo(&w, &at).0, 401);
+    // A code lives CODE_TTL_SECONDS (60).
+    let code = code_now();
+    w.advance(61);
+    assert_eq!(token(&code, CB).1, "invalid_grant");
+    // Consent withdrawn before the code is redeemed: the grant can no longer be created.
+    let code = code_now();
+    let page = w.get("/consents");
+    let r = w.post("/consents", &[("client_id", "basic"), ("csrf", &hidden(&page, "csrf"))], &[]);
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    let (s, e, _) = token(&code, CB);
+    assert_eq!((s, e.as_str()), (400, "invalid_grant"));
+}
+
 #[test]
 fn prompt_none_login_required_and_consent_required() {
     let w = World::new();

@@ -129,9 +129,16 @@ fn returning_user_gets_a_code_with_no_page() {
     std::thread::sleep(Duration::from_millis(1100));
     let (url, state, nonce) = rp.url(&["email"], |r| r);
     let page = browser.get(&url);
-    let (second, access_token) = rp.redeem(&assert_redirect_code(&redirect_params(&page), state.secret()), &nonce);
+    let code = assert_redirect_code(&redirect_params(&page), state.secret());
+    let (second, access_token) = rp.redeem(&code, &nonce);
     assert_eq!(auth_time(&second), auth_time(&first), "a session's auth_time is when the user signed in");
     assert!(userinfo(Some(&access_token)).assert_status(200).json()["email"].is_string());
+    // This code carried its grant (sealed, created in the grant object at redemption): it still
+    // works once (RFC 6749 §4.1.2), and presented again it revokes the tokens it gave.
+    let (id, secret) = (var("E2E_SESSIONS_ID"), var("E2E_SESSIONS_SECRET"));
+    let again = token_request(ClientAuth::Basic(&id, &secret), &code_grant(&code, &env().redirect_uri, None));
+    assert_oauth_error(&again, 400, "invalid_grant");
+    userinfo(Some(&access_token)).assert_status(401);
     // prompt=none too.
     let (url, state, _) = rp.url(&["email"], |r| r.add_prompt(CoreAuthPrompt::None));
     assert_redirect_code(&redirect_params(&browser.get(&url)), state.secret());

@@ -1,0 +1,114 @@
+//! Authorization codes that carry their grant, for a returning user (live session, consent
+//! on record): the authorization endpoint answers after one account-object call and creates
+//! no grant object; the token endpoint creates it at the first redemption.
+//!
+//! Format: `<grant id>~<base64url(nonce ‖ XChaCha20-Poly1305(grant, expiry) ‖ tag)>`, under a
+//! key derived from `SESSION_KEY`, the grant id as associated data. Encrypted, not only
+//! signed: the code travels through the browser (address bar, history, the client's logs) and
+//! the grant holds the user's claims, username and own `sub` (which a pairwise client must not
+//! see). `~` is unreserved in URIs (RFC 3986 §2.3) and a VSCHAR (RFC 6749 Appendix A.11).
+//!
+//! Single use (RFC 6749 §4.1.2) is still the grant object's: named after the grant id, it
+//! stores the grant at the first redemption and treats a second as a replay (revoking what
+//! was issued); a grant revoked before its code is redeemed leaves a tombstone there
+//! (`grant_object::TOMBSTONE_SECONDS`, longer than a code lives) so the code cannot create it.
+
+use super::grant_object::{secret_hash, GrantState};
+use crate::crypto::{aead_open, aead_seal, b64url, b64url_decode, hmac_sha256};
+use crate::model::Grant;
+use serde::{Deserialize, Serialize};
+
+/// Separates the grant id from the sealed grant (never in a `<grant id>.<secret>` handle).
+pub const SEPARATOR: char = '~';
+/// Longest sealed part accepted (a grant with many claims stays far below).
+const MAX_SEALED_LEN: usize = 8192;
+
+#[derive(Serialize, Deserialize)]
+struct Payload {
+    grant: Grant,
+    /// When the code expires (seconds since the epoch).
+    exp: i64,
+}
+
+fn key(session_key: &[u8]) -> [u8; 32] {
+    hmac_sha256(session_key, b"edge-oidc authorization code v1")
+}
+
+/// The code for `grant`, valid until `expires_at`.
+pub fn seal(session_key: &[u8], grant_id: &str, grant: &Grant, expires_at: i64) -> Result<String, String> {
+    let json = serde_json::to_vec(&Payload { grant: grant.clone(), exp: expires_at }).map_err(|e| e.to_string())?;
+    let sealed = aead_seal(&key(session_key), grant_id.as_bytes(), &json)?;
+    Ok(format!("{grant_id}{SEPARATOR}{}", b64url(&sealed)))
+}
+
+/// `(grant id, sealed part)` when `code` has this format (else it may be a handle code).
+pub fn split(code: &str) -> Option<(&str, &str)> {
+    let (id, sealed) = code.split_once(SEPARATOR)?;
+    let b64 = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    ((16..=64).contains(&id.len()) && b64(id) && !sealed.is_empty() && sealed.len() <= MAX_SEALED_LEN && b64(sealed))
+        .then_some((id, sealed))
+}
+
+/// The grant state a sealed code stands for: its `code_hash` is the hash of the sealed part
+/// (so that the grant object recognises the same code presented again). `None` if it was
+/// not sealed by this provider for this grant id. Expiry is left to the grant object, which
+/// checks replay first (RFC 6749 §4.1.2: a used code presented again revokes, even late).
+pub fn open(session_key: &[u8], grant_id: &str, sealed: &str) -> Option<GrantState> {
+    let bytes = b64url_decode(sealed)?;
+    let json = aead_open(&key(session_key), grant_id.as_bytes(), &bytes)?;
+    let p: Payload = serde_json::from_slice(&json).ok()?;
+    Some(GrantState::new(p.grant, secret_hash(sealed), p.exp))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant() -> Grant {
+        serde_json::from_value(serde_json::json!({
+            "client_id": "app", "redirect_uri": "https://app.example/cb", "scope": "openid email",
+            "sub": "pairwise-sub", "local_sub": "user-own-sub", "username": "alice",
+            "auth_time": 100, "id_token_claims": {"email": "alice@example.com"}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn round_trip_and_binding() {
+        let code = seal(b"key", "grant-id-0123456789", &grant(), 160).unwrap();
+        let (id, sealed) = split(&code).unwrap();
+        assert_eq!(id, "grant-id-0123456789");
+        let st = open(b"key", id, sealed).unwrap();
+        assert_eq!(st.grant, grant());
+        assert_eq!(st.code_expires_at, 160);
+        assert_eq!(st.code_hash, secret_hash(sealed));
+        // Another key, another grant id, a changed byte: nothing opens.
+        assert!(open(b"other key", id, sealed).is_none());
+        assert!(open(b"key", "grant-id-0123456788", sealed).is_none());
+        let mut bytes = b64url_decode(sealed).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        assert!(open(b"key", id, &b64url(&bytes)).is_none());
+        // Two codes for the same grant differ (random nonce).
+        assert_ne!(code, seal(b"key", "grant-id-0123456789", &grant(), 160).unwrap());
+    }
+
+    #[test]
+    fn contents_are_not_readable() {
+        let code = seal(b"key", "grant-id-0123456789", &grant(), 160).unwrap();
+        let raw = b64url_decode(split(&code).unwrap().1).unwrap();
+        let text = String::from_utf8_lossy(&raw);
+        for secret in ["alice", "user-own-sub", "example.com", "openid"] {
+            assert!(!text.contains(secret), "{secret} readable in the code");
+        }
+    }
+
+    #[test]
+    fn split_rejects_other_shapes() {
+        assert!(split("grant-id-0123456789.secret").is_none());
+        assert!(split("short~abc").is_none());
+        assert!(split("grant-id-0123456789~").is_none());
+        assert!(split("grant-id-0123456789~a b").is_none());
+        assert!(split(&format!("grant-id-0123456789~{}", "a".repeat(MAX_SEALED_LEN + 1))).is_none());
+    }
+}

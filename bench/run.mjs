@@ -457,6 +457,39 @@ async function compare(pair, secret) {
       },
       op: (x, codes) => async (i) => x.steps.token(codes[i]),
     },
+    userinfo: {
+      count: n(300),
+      prepare: async (x, count) => {
+        const tokens = [];
+        for (let i = 0; i < count; i++) tokens.push(await x.steps.token(await x.steps.resume(i, x.sessions[i % x.sessions.length])));
+        return tokens;
+      },
+      op: (x, tokens) => async (i) => x.steps.userinfo(tokens[i]),
+    },
+    // Run only when named in BENCH_COMPARE_OPS (`extra`):
+    // no request at all: what the process burns while a batch runs (timers, housekeeping);
+    idle: { extra: true, count: n(300), op: () => async () => sleep(2) },
+    // the flow's requests in pairs: does a request cost more right after another?
+    "resume+resume": {
+      extra: true,
+      count: n(300),
+      op: (x) => async (i) => { const s = x.sessions[Math.abs(i) % x.sessions.length]; await x.steps.resume(i, s); await x.steps.resume(i, s); },
+    },
+    "token+token": {
+      extra: true,
+      count: n(300),
+      prepare: async (x, count) => {
+        const codes = [];
+        for (let i = 0; i < 2 * count; i++) codes.push(await x.steps.resume(i, x.sessions[i % x.sessions.length]));
+        return codes;
+      },
+      op: (x, codes) => async (i) => { await x.steps.token(codes[2 * i]); await x.steps.token(codes[2 * i + 1]); },
+    },
+    "resume+token": {
+      extra: true,
+      count: n(300),
+      op: (x) => async (i) => x.steps.token(await x.steps.resume(i, x.sessions[Math.abs(i) % x.sessions.length])),
+    },
     returning: {
       count: n(300),
       op: (x) => async (i) => x.steps.userinfo(await x.steps.token(await x.steps.resume(i, x.sessions[Math.abs(i) % x.sessions.length]))),
@@ -467,7 +500,7 @@ async function compare(pair, secret) {
   const got = {};
   const only = process.env.BENCH_COMPARE_OPS?.split(",");
   for (const [name, o] of Object.entries(ops)) {
-    if (only && !only.includes(name)) continue;
+    if (only ? !only.includes(name) : o.extra) continue;
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 ? [...all].reverse() : all;
       for (const x of order) {

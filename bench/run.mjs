@@ -475,6 +475,18 @@ async function compare(pair, secret) {
       count: n(300),
       op: (x) => async (i) => { const s = x.sessions[Math.abs(i) % x.sessions.length]; await x.steps.resume(i, s); await x.steps.resume(i, s); },
     },
+    // the same with 5 ms between the two (does the second wait on the first's commit?).
+    "resume-5ms-resume": {
+      extra: true,
+      count: n(300),
+      op: (x) => async (i) => { const s = x.sessions[Math.abs(i) % x.sessions.length]; await x.steps.resume(i, s); await sleep(5); await x.steps.resume(i, s); },
+    },
+    // One session after another, 5 ms apart: the sleep's own share of the above.
+    "resume-5ms": {
+      extra: true,
+      count: n(300),
+      op: (x) => async (i) => { await x.steps.resume(i, x.sessions[Math.abs(i) % x.sessions.length]); await sleep(5); },
+    },
     "token+token": {
       extra: true,
       count: n(300),

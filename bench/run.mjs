@@ -443,25 +443,24 @@ async function compare(pair, secret) {
     }
     Object.assign(all.find((x) => x.server === server), { sessions });
   }
+  const sessionOf = (x, i) => x.sessions[Math.abs(i) % x.sessions.length];
+  // `count` returning users' codes, made unmeasured.
+  const codesFor = async (x, count) => {
+    const codes = [];
+    for (let i = 0; i < count; i++) codes.push(await x.steps.resume(i, sessionOf(x, i)));
+    return codes;
+  };
   const ops = {
     ...Object.fromEntries(["noop", "do-read", "do-write-existing", "do-write", "rs256"].map((p) => [p, {
       count: n(1000), op: (x) => async () => expect(await x.server.req("GET", `/__bench/${p}`), 200, p),
     }])),
-    resume: { count: n(300), op: (x) => async (i) => x.steps.resume(i, x.sessions[Math.abs(i) % x.sessions.length]) },
-    token: {
-      count: n(300),
-      prepare: async (x, count) => {
-        const codes = [];
-        for (let i = 0; i < count; i++) codes.push(await x.steps.resume(i, x.sessions[i % x.sessions.length]));
-        return codes;
-      },
-      op: (x, codes) => async (i) => x.steps.token(codes[i]),
-    },
+    resume: { count: n(300), op: (x) => async (i) => x.steps.resume(i, sessionOf(x, i)) },
+    token: { count: n(300), prepare: codesFor, op: (x, codes) => async (i) => x.steps.token(codes[i]) },
     userinfo: {
       count: n(300),
       prepare: async (x, count) => {
         const tokens = [];
-        for (let i = 0; i < count; i++) tokens.push(await x.steps.token(await x.steps.resume(i, x.sessions[i % x.sessions.length])));
+        for (const code of await codesFor(x, count)) tokens.push(await x.steps.token(code));
         return tokens;
       },
       op: (x, tokens) => async (i) => x.steps.userinfo(tokens[i]),
@@ -473,38 +472,34 @@ async function compare(pair, secret) {
     "resume+resume": {
       extra: true,
       count: n(300),
-      op: (x) => async (i) => { const s = x.sessions[Math.abs(i) % x.sessions.length]; await x.steps.resume(i, s); await x.steps.resume(i, s); },
+      op: (x) => async (i) => { await x.steps.resume(i, sessionOf(x, i)); await x.steps.resume(i, sessionOf(x, i)); },
     },
     // the same with 5 ms between the two (does the second wait on the first's commit?).
     "resume-5ms-resume": {
       extra: true,
       count: n(300),
-      op: (x) => async (i) => { const s = x.sessions[Math.abs(i) % x.sessions.length]; await x.steps.resume(i, s); await sleep(5); await x.steps.resume(i, s); },
+      op: (x) => async (i) => { await x.steps.resume(i, sessionOf(x, i)); await sleep(5); await x.steps.resume(i, sessionOf(x, i)); },
     },
     // One session after another, 5 ms apart: the sleep's own share of the above.
     "resume-5ms": {
       extra: true,
       count: n(300),
-      op: (x) => async (i) => { await x.steps.resume(i, x.sessions[Math.abs(i) % x.sessions.length]); await sleep(5); },
+      op: (x) => async (i) => { await x.steps.resume(i, sessionOf(x, i)); await sleep(5); },
     },
     "token+token": {
       extra: true,
       count: n(300),
-      prepare: async (x, count) => {
-        const codes = [];
-        for (let i = 0; i < 2 * count; i++) codes.push(await x.steps.resume(i, x.sessions[i % x.sessions.length]));
-        return codes;
-      },
+      prepare: (x, count) => codesFor(x, 2 * count),
       op: (x, codes) => async (i) => { await x.steps.token(codes[2 * i]); await x.steps.token(codes[2 * i + 1]); },
     },
     "resume+token": {
       extra: true,
       count: n(300),
-      op: (x) => async (i) => x.steps.token(await x.steps.resume(i, x.sessions[Math.abs(i) % x.sessions.length])),
+      op: (x) => async (i) => x.steps.token(await x.steps.resume(i, sessionOf(x, i))),
     },
     returning: {
       count: n(300),
-      op: (x) => async (i) => x.steps.userinfo(await x.steps.token(await x.steps.resume(i, x.sessions[Math.abs(i) % x.sessions.length]))),
+      op: (x) => async (i) => x.steps.userinfo(await x.steps.token(await x.steps.resume(i, sessionOf(x, i)))),
     },
   };
   // Rounds of each operation back to back, A and B alternating (order swapped every round),
@@ -747,25 +742,26 @@ async function main() {
     if (!s.session) throw new Error("login: no session cookie");
     sessions.push(s.session);
   }
+  const sessionOf = (i) => sessions[Math.abs(i) % sessions.length];
+  // The token endpoint alone on returning users' codes made beforehand, then the whole flow.
+  const returningBatches = async (st, c, codes, { token, flow, label }) => {
+    ep[`${token}@${c}`] = keep(await batch(oidc, `token (${label})`, {
+      count: codes.length, concurrency: c, warmup: 3,
+      warmupOp: async (i) => st.token(await st.resume(i, sessionOf(i))),
+      op: async (i) => st.token(codes[i]),
+    }));
+    const returning = async (i) => st.userinfo(await st.token(await st.resume(i, sessionOf(i))));
+    ep[`${flow}@${c}`] = keep(await batch(oidc, `returning-user flow (${label})`, { count: n(c === 1 ? 300 : 600), concurrency: c, requestsPerOp: 3, warmup: 5, op: returning }));
+  };
   for (const c of [1, 8]) {
     const N = n(400);
     const codes = new Array(N);
     ep[`resume@${c}`] = keep(await batch(oidc, "authorization GET (live session)", {
       count: N, concurrency: c, warmup: 5,
-      op: async (i) => { const code = await steps.resume(i, sessions[Math.abs(i) % sessions.length]); if (i >= 0) codes[i] = code; },
+      op: async (i) => { const code = await steps.resume(i, sessionOf(i)); if (i >= 0) codes[i] = code; },
     }));
     // Those codes carry their grant (sealed): redeeming one creates the grant object.
-    const k2 = got(codes);
-    ep[`tokenSealed@${c}`] = keep(await batch(oidc, "token (returning user's code)", {
-      count: k2.length, concurrency: c, warmup: 3,
-      warmupOp: async (i) => steps.token(await steps.resume(i, sessions[Math.abs(i) % sessions.length])),
-      op: async (i) => steps.token(k2[i]),
-    }));
-    const returning = async (i) => {
-      const at = await steps.token(await steps.resume(i, sessions[Math.abs(i) % sessions.length]));
-      await steps.userinfo(at);
-    };
-    ep[`returning@${c}`] = keep(await batch(oidc, "returning-user flow", { count: n(c === 1 ? 300 : 600), concurrency: c, requestsPerOp: 3, warmup: 5, op: returning }));
+    await returningBatches(steps, c, got(codes), { token: "tokenSealed", flow: "returning", label: "RS256 client" });
   }
   // The same for a client registered for ES256 ID tokens: each bench user allows it once,
   // then the token endpoint alone (codes made unmeasured) and the returning-user flow.
@@ -773,17 +769,8 @@ async function main() {
   for (let u = 0; u < USERS.length; u++) await es.consent(await es.consentPage(u, sessions[u]));
   for (const c of [1, 8]) {
     const codes = [];
-    for (let i = 0; i < n(400); i++) codes.push(await es.resume(i, sessions[i % sessions.length]));
-    ep[`tokenEs@${c}`] = keep(await batch(oidc, "token (ES256 client)", {
-      count: codes.length, concurrency: c, warmup: 3,
-      warmupOp: async (i) => es.token(await es.resume(i, sessions[Math.abs(i) % sessions.length])),
-      op: async (i) => es.token(codes[i]),
-    }));
-    const returning = async (i) => {
-      const at = await es.token(await es.resume(i, sessions[Math.abs(i) % sessions.length]));
-      await es.userinfo(at);
-    };
-    ep[`returningEs@${c}`] = keep(await batch(oidc, "returning-user flow (ES256 client)", { count: n(c === 1 ? 300 : 600), concurrency: c, requestsPerOp: 3, warmup: 5, op: returning }));
+    for (let i = 0; i < n(400); i++) codes.push(await es.resume(i, sessionOf(i)));
+    await returningBatches(es, c, codes, { token: "tokenEs", flow: "returningEs", label: "ES256 client" });
   }
 
   const primEnd = await primitives("end");

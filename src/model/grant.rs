@@ -56,11 +56,18 @@ impl Grant {
     }
 }
 
+/// Whether `s` is base64url (no padding) of `min..=max` characters.
+pub fn is_b64url(s: &str, min: usize, max: usize) -> bool {
+    (min..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Whether `s` can be a grant id (the first part of every code and token).
+pub fn is_grant_id(s: &str) -> bool {
+    is_b64url(s, 16, 64)
+}
+
 /// A token handle: `<grant id>.<secret>`; both parts base64url.
 pub fn split_handle(handle: &str) -> Option<(&str, &str)> {
     let (id, secret) = handle.split_once('.')?;
-    let ok = |s: &str, min: usize, max: usize| {
-        (min..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    };
-    (ok(id, 16, 64) && ok(secret, 32, 128)).then_some((id, secret))
+    (is_grant_id(id) && is_b64url(secret, 32, 128)).then_some((id, secret))
 }

@@ -396,7 +396,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             error_redirect(to, &self.config.issuer, &err)
         };
         let expires_at = self.now + self.config.code_ttl;
-        if let CodeIssue::Sealed = how {
+        if how == CodeIssue::Sealed {
             return match sealed_code::seal(self.session_key, &grant_id, &grant, expires_at) {
                 Ok(code) => code_redirect(to, &self.config.issuer, &code),
                 Err(e) => internal(e),
@@ -407,7 +407,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             Err(e) => return internal(e),
         };
         let state = Box::new(GrantState::new(grant, secret_hash(&secret), expires_at));
-        let cmd = if let CodeIssue::Create = how { Command::Create { state } } else { Command::Issue { state } };
+        let cmd = if how == CodeIssue::Create { Command::Create { state } } else { Command::Issue { state } };
         match self.grants.send(&grant_id, cmd).await {
             Ok(Reply::Issued) => {}
             // The consent form works once; a replay gets a page, not a second code.

@@ -15,6 +15,7 @@
 
 use super::grant_object::{secret_hash, GrantState};
 use crate::crypto::{aead_open, aead_seal, b64url, b64url_decode, hmac_sha256};
+use crate::model::grant::{is_b64url, is_grant_id};
 use crate::model::Grant;
 use serde::{Deserialize, Serialize};
 
@@ -23,9 +24,10 @@ pub const SEPARATOR: char = '~';
 /// Longest sealed part accepted (a grant with many claims stays far below).
 const MAX_SEALED_LEN: usize = 8192;
 
+/// What is sealed: `G` is `&Grant` when sealing, `Grant` when opening.
 #[derive(Serialize, Deserialize)]
-struct Payload {
-    grant: Grant,
+struct Payload<G> {
+    grant: G,
     /// When the code expires (seconds since the epoch).
     exp: i64,
 }
@@ -36,7 +38,7 @@ fn key(session_key: &[u8]) -> [u8; 32] {
 
 /// The code for `grant`, valid until `expires_at`.
 pub fn seal(session_key: &[u8], grant_id: &str, grant: &Grant, expires_at: i64) -> Result<String, String> {
-    let json = serde_json::to_vec(&Payload { grant: grant.clone(), exp: expires_at }).map_err(|e| e.to_string())?;
+    let json = serde_json::to_vec(&Payload { grant, exp: expires_at }).map_err(|e| e.to_string())?;
     let sealed = aead_seal(&key(session_key), grant_id.as_bytes(), &json)?;
     Ok(format!("{grant_id}{SEPARATOR}{}", b64url(&sealed)))
 }
@@ -44,9 +46,7 @@ pub fn seal(session_key: &[u8], grant_id: &str, grant: &Grant, expires_at: i64) 
 /// `(grant id, sealed part)` when `code` has this format (else it may be a handle code).
 pub fn split(code: &str) -> Option<(&str, &str)> {
     let (id, sealed) = code.split_once(SEPARATOR)?;
-    let b64 = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    ((16..=64).contains(&id.len()) && b64(id) && !sealed.is_empty() && sealed.len() <= MAX_SEALED_LEN && b64(sealed))
-        .then_some((id, sealed))
+    (is_grant_id(id) && is_b64url(sealed, 1, MAX_SEALED_LEN)).then_some((id, sealed))
 }
 
 /// The grant state a sealed code stands for: its `code_hash` is the hash of the sealed part
@@ -56,7 +56,7 @@ pub fn split(code: &str) -> Option<(&str, &str)> {
 pub fn open(session_key: &[u8], grant_id: &str, sealed: &str) -> Option<GrantState> {
     let bytes = b64url_decode(sealed)?;
     let json = aead_open(&key(session_key), grant_id.as_bytes(), &bytes)?;
-    let p: Payload = serde_json::from_slice(&json).ok()?;
+    let p: Payload<Grant> = serde_json::from_slice(&json).ok()?;
     Some(GrantState::new(p.grant, secret_hash(sealed), p.exp))
 }
 

@@ -21,8 +21,9 @@
 //   BENCH_PROFILE      instead of the suite: take a V8 CPU profile of the worker's isolate
 //                      (the endpoints and its Durable Objects) during one batch of this
 //                      operation — authorize, login, consent, token, userinfo, flow, resume
-//                      (authorize with a session), returning (the returning-user flow), or a
-//                      path to GET such as /__bench/rs256 — print
+//                      (authorize with a session), tokenSealed (token with a returning user's
+//                      code), returning (the returning-user flow), or a path to GET such as
+//                      /__bench/rs256; `<op>-<k>ms` pauses k ms after each — print
 //                      where the time goes and save .bench/profile-<op>.cpuprofile
 //                      (opens in Chrome DevTools). Enables workerd's inspector.
 //   BENCH_COMPARE      instead of the suite: a directory holding another build of the bench
@@ -32,7 +33,8 @@
 //                      For deciding whether a change helps: the machine's drift hits both.
 //                      BENCH_ROUNDS (default 8) and BENCH_COMPARE_OPS (a comma-separated
 //                      subset of noop, do-read, do-write-existing, do-write, rs256, resume,
-//                      token, returning) shape the run.
+//                      token, userinfo, returning, the extras of compare(), and `<op>-<k>ms`)
+//                      shape the run.
 
 import { Miniflare } from "miniflare";
 import { execFileSync } from "node:child_process";
@@ -467,24 +469,24 @@ async function compare(pair, secret) {
     },
     // Run only when named in BENCH_COMPARE_OPS (`extra`):
     // no request at all: what the process burns while a batch runs (timers, housekeeping);
-    idle: { extra: true, count: n(300), op: () => async () => sleep(2) },
+    idle: { extra: true, count: n(300), op: () => async () => {} },
     // the flow's requests in pairs: does a request cost more right after another?
     "resume+resume": {
       extra: true,
       count: n(300),
       op: (x) => async (i) => { await x.steps.resume(i, sessionOf(x, i)); await x.steps.resume(i, sessionOf(x, i)); },
     },
+    // the same with two different sessions (users, so account objects).
+    "resume+other": {
+      extra: true,
+      count: n(300),
+      op: (x) => async (i) => { await x.steps.resume(i, sessionOf(x, i)); await x.steps.resume(i, sessionOf(x, i + 1)); },
+    },
     // the same with 5 ms between the two (does the second wait on the first's commit?).
     "resume-5ms-resume": {
       extra: true,
       count: n(300),
       op: (x) => async (i) => { await x.steps.resume(i, sessionOf(x, i)); await sleep(5); await x.steps.resume(i, sessionOf(x, i)); },
-    },
-    // One session after another, 5 ms apart: the sleep's own share of the above.
-    "resume-5ms": {
-      extra: true,
-      count: n(300),
-      op: (x) => async (i) => { await x.steps.resume(i, sessionOf(x, i)); await sleep(5); },
     },
     "token+token": {
       extra: true,
@@ -506,6 +508,13 @@ async function compare(pair, secret) {
   // so that drift hits both alike; the paired differences tell whether a change helps.
   const got = {};
   const only = process.env.BENCH_COMPARE_OPS?.split(",");
+  // `<op>-<k>ms` (any op above): the op followed by k ms of nothing.
+  for (const name of only ?? []) {
+    const m = /^(.*)-(\d+)ms$/.exec(name);
+    if (ops[name] || !m || !ops[m[1]]) continue;
+    const base = ops[m[1]];
+    ops[name] = { ...base, op: (x, input) => { const f = base.op(x, input); return async (i) => { await f(i); await sleep(Number(m[2])); }; } };
+  }
   for (const [name, o] of Object.entries(ops)) {
     if (only ? !only.includes(name) : o.extra) continue;
     for (let round = 0; round < ROUNDS; round++) {
@@ -815,13 +824,15 @@ async function cdp(mf, target) {
   return { send, close: () => ws.close() };
 }
 
-async function profile(oidc, steps, what) {
+async function profile(oidc, steps, spec) {
   const N = n(300);
+  // `<op>-<k>ms`: the operation followed by k ms of nothing (the idle work after a request).
+  const [, what, pauseMs] = /^(.*?)(?:-(\d+)ms)?$/.exec(spec);
   // Prepare the inputs of the profiled step (unprofiled).
   const inputs = [];
   // `resume` and `returning` need a live session per bench user, consent remembered.
   const sessions = [];
-  if (what === "resume" || what === "returning") {
+  if (what === "resume" || what === "returning" || what === "tokenSealed") {
     for (let u = 0; u < USERS.length; u++) {
       const s = await steps.login(await steps.authorize(u), USERS[u]);
       await steps.consent(s);
@@ -831,6 +842,7 @@ async function profile(oidc, steps, what) {
   const sessionOf = (i) => sessions[i % sessions.length];
   for (let i = 0; i < N; i++) {
     if (["authorize", "flow", "resume", "returning"].includes(what) || what.startsWith("/")) { inputs.push(i); continue; }
+    if (what === "tokenSealed") { inputs.push(await steps.resume(i, sessionOf(i))); continue; }
     let x = await steps.authorize(i);
     if (what !== "login") x = await steps.login(x, userFor(i));
     if (what !== "login" && what !== "consent") x = await steps.consent(x);
@@ -842,6 +854,7 @@ async function profile(oidc, steps, what) {
     login: (x, i) => steps.login(x, userFor(i)),
     consent: (x) => steps.consent(x),
     token: (x) => steps.token(x),
+    tokenSealed: (x) => steps.token(x),
     userinfo: (x) => steps.userinfo(x),
     resume: (i) => steps.resume(i, sessionOf(i)),
     returning: async (i) => steps.userinfo(await steps.token(await steps.resume(i, sessionOf(i)))),
@@ -852,10 +865,13 @@ async function profile(oidc, steps, what) {
   await insp.send("Profiler.enable");
   await insp.send("Profiler.setSamplingInterval", { interval: 50 });
   await insp.send("Profiler.start");
-  const r = await batch(oidc, `${what} (profiled)`, { count: inputs.length, op: (i) => op(inputs[i], i) });
+  const r = await batch(oidc, `${spec} (profiled)`, {
+    count: inputs.length,
+    op: async (i) => (await op(inputs[i], i), pauseMs && (await sleep(Number(pauseMs)))),
+  });
   const { profile: prof } = await insp.send("Profiler.stop");
   insp.close();
-  const file = path.join(ROOT, `.bench/profile-${what.replace(/[^a-z0-9]+/gi, "_")}.cpuprofile`);
+  const file = path.join(ROOT, `.bench/profile-${spec.replace(/[^a-z0-9]+/gi, "_")}.cpuprofile`);
   fs.writeFileSync(file, JSON.stringify(prof));
   // Self time per function (samples × interval), and each function's total (self + callees).
   const dt = (prof.endTime - prof.startTime) / 1000 / prof.samples.length; // ms per sample
@@ -881,7 +897,7 @@ async function profile(oidc, steps, what) {
   const busy = prof.samples.length * dt - (self.get("(idle)") ?? 0);
   const per = (ms) => `${((100 * ms) / busy).toFixed(1)} %`;
   const top = (m, k) => [...m].sort((a, b) => b[1] - a[1]).slice(0, k);
-  console.log(`\n${what}: ${r.ops} ops, workerd CPU ${r.cpuPerOp.toFixed(3)} ms/op (inspector attached). Isolate profile, ${prof.samples.length} samples; shares of the busy ones:`);
+  console.log(`\n${spec}: ${r.ops} ops, workerd CPU ${r.cpuPerOp.toFixed(3)} ms/op (inspector attached). Isolate profile, ${prof.samples.length} samples, busy ${(busy / r.ops).toFixed(3)} ms/op (garbage collector ${((self.get("(garbage collector)") ?? 0) / r.ops).toFixed(3)}, program ${((self.get("(program)") ?? 0) / r.ops).toFixed(3)}); shares of the busy ones:`);
   console.log("\nself time:");
   for (const [k, v] of top(self, 25)) if (k !== "(idle)") console.log(`  ${per(v).padStart(14)}  ${k.slice(0, 120)}`);
   console.log("\ntotal (self + callees), excluding (root)/(program)/(idle):");
@@ -899,14 +915,14 @@ function report(R) {
   // Baseline: the no-op worker's CPU per request, mean of the start and end batches.
   const base = (c) => (R.baseline.start[c].cpuPerOp + R.baseline.end[c].cpuPerOp) / 2;
   const net = (r) => r.cpuPerOp - base(r.concurrency) * r.requestsPerOp;
-  // A primitive's own cost: its probe minus the probe that does nothing (same worker, same run).
-  // The `noop` probe runs first and last; the smaller of the two is used (a batch can only be
-  // inflated by other work on the machine, not deflated).
-  // The probes run at the start and at the end of the run; a primitive's cost is the smaller of
-  // the two passes, for the same reason (so the ratios below err on the high side).
-  const own = (pass, k) => pass[k].cpuPerOp - Math.min(pass.noop.cpuPerOp, pass["noop (again)"].cpuPerOp);
+  // A primitive's own cost: its probe minus the probe that does nothing (same worker, same
+  // run; the `noop` probe runs first and last in each pass, and their mean is used). The probes
+  // run at the start and at the end of the run; a primitive's cost is the mean of the two
+  // passes. (Earlier versions took the smaller of the two, which let one lucky batch, or a
+  // negative difference for a primitive near zero, decide a row's ratio.)
+  const own = (pass, k) => pass[k].cpuPerOp - (pass.noop.cpuPerOp + pass["noop (again)"].cpuPerOp) / 2;
   const passes = [R.primitives, R.primitivesEnd].filter(Boolean);
-  const P = (k) => Math.min(...passes.map((pass) => own(pass, k)));
+  const P = (k) => passes.reduce((sum, pass) => sum + own(pass, k), 0) / passes.length;
   const prims = {
     kv: ["KV read", P("kv")],
     dor: ["DO round trip (read)", P("do-read")],
@@ -1016,7 +1032,7 @@ function report(R) {
     const end = E0 ? ` ${noop ? f3(E0[k].cpuPerOp) + " gross" : f3(own(E0, k))} | ${noop ? "—" : f3(P(k))} |` : "";
     md += `| ${k} | ${r.ops} | ${f3(r.cpuPerOp)} | ${f3(net(r))} | ${noop ? "—" : f3(own(R.primitives, k))} | ${f2(r.p50)} | ${f2(r.p99)} |${end}\n`;
   }
-  md += `\n${E0 ? "The probes run at the start of the run and again at its end; the smaller own cost of the two is used. " : ""}"Own cost" is what the endpoint sums below use. KV and Durable Objects are miniflare's local simulations, running in the same workerd process, so their work is counted here; in production it runs elsewhere.\n\n`;
+  md += `\n${E0 ? "The probes run at the start of the run and again at its end; the mean of the two own costs is used. " : ""}"Own cost" is what the endpoint sums below use. KV and Durable Objects are miniflare's local simulations, running in the same workerd process, so their work is counted here; in production it runs elsewhere.\n\n`;
 
   md += `## Endpoints and the first-time flow\n\nCPU per operation of the workerd process at concurrency 1 (gross), net = gross − no-op worker × requests; primitives' sum from the table above; ratio = net / sum.\n\n`;
   md += `| operation | primitives it needs | sum of primitives ms | CPU gross ms | CPU net ms | ratio | p50 / p99 ms (c=1) | p50 / p99 ms (c=8) | ops/s (c=8) | CPU net ms (c=8) |\n|---|---|---|---|---|---|---|---|---|---|\n`;

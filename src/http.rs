@@ -20,6 +20,17 @@ pub struct Request {
     pub body: Vec<u8>,
 }
 
+/// The path and the raw query (without `?`) of an absolute URL as the runtime serializes a
+/// request's URL (WHATWG URL Standard §4.5: an `http(s)` URL always has a path starting with
+/// `/`; `?` and `#` are percent-encoded inside it), without parsing it again; `None` for
+/// anything else.
+pub fn path_and_query(url: &str) -> Option<(&str, &str)> {
+    let rest = &url[url.find("://")? + 3..];
+    let rest = &rest[rest.find('/')?..];
+    let rest = rest.split_once('#').map_or(rest, |(r, _)| r);
+    Some(rest.split_once('?').unwrap_or((rest, "")))
+}
+
 impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
@@ -176,6 +187,17 @@ pub fn error_json(err: &OAuthError) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_and_query_of_serialized_urls() {
+        assert_eq!(path_and_query("https://id.example/authorize?a=1&b=%3F"), Some(("/authorize", "a=1&b=%3F")));
+        assert_eq!(path_and_query("http://[::1]:8787/"), Some(("/", "")));
+        assert_eq!(path_and_query("https://u:p@id.example/a%3Fb/c?"), Some(("/a%3Fb/c", "")));
+        assert_eq!(path_and_query("https://id.example/x?q=1#frag?y"), Some(("/x", "q=1")));
+        assert_eq!(path_and_query("https://id.example/x#f"), Some(("/x", "")));
+        assert_eq!(path_and_query("not a url"), None);
+        assert_eq!(path_and_query("https://id.example"), None);
+    }
 
     #[test]
     fn params_rules() {

@@ -21,7 +21,9 @@ use crate::protocol::Provider;
 use crate::store::cache::{CleanChecks, TtlCache};
 use std::cell::RefCell;
 use std::rc::Rc;
-use worker::{console_error, event, Context, Env, Headers, Request, Response, Result};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use worker::{console_error, event, Context, Env, Result};
 
 /// What is prepared once per isolate: parsed configuration, the discovery document and
 /// JWKS bytes, and the imported signing key (inside `crypto`). A Worker version's variables
@@ -77,53 +79,70 @@ fn log(line: &str) {
     console_error!("{}", line);
 }
 
-async fn to_http(mut req: Request, url: &url::Url) -> std::result::Result<http::Request, OAuthError> {
-    let headers: Vec<(String, String)> = req.headers().entries().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+/// The request's headers (names lower-cased) and body, read out of JavaScript.
+async fn to_http(
+    req: &web_sys::Request,
+    method: String,
+    path: &str,
+    query: &str,
+) -> std::result::Result<http::Request, OAuthError> {
+    let mut headers = Vec::new();
+    // `Headers` is iterable: [name, value] pairs, names already lower-case (Fetch §5.2).
+    for entry in js_sys::try_iter(&req.headers()).ok().flatten().into_iter().flatten() {
+        let pair: js_sys::Array =
+            entry.map_err(|_| OAuthError::invalid_request("the request headers could not be read"))?.unchecked_into();
+        if let (Some(k), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+            headers.push((k.to_ascii_lowercase(), v));
+        }
+    }
     let declared = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(OAuthError::invalid_request("the request body is too large"));
     }
-    let method = req.method().to_string();
     let body = if method == "GET" || method == "HEAD" || method == "OPTIONS" {
         Vec::new()
     } else {
-        req.bytes().await.map_err(|_| OAuthError::invalid_request("the request body could not be read"))?
+        let unreadable = |_| OAuthError::invalid_request("the request body could not be read");
+        let buffer = JsFuture::from(req.array_buffer().map_err(unreadable)?).await.map_err(unreadable)?;
+        js_sys::Uint8Array::new(&buffer).to_vec()
     };
     if body.len() > MAX_BODY_BYTES {
         return Err(OAuthError::invalid_request("the request body is too large"));
     }
-    Ok(http::Request {
-        method,
-        path: url.path().to_string(),
-        query: url.query().unwrap_or("").to_string(),
-        headers,
-        body,
-    })
+    Ok(http::Request { method, path: path.to_string(), query: query.to_string(), headers, body })
 }
 
-fn from_http(r: http::Response) -> Result<Response> {
-    let headers = Headers::new();
+/// The runtime's `Response` for `r`: status, headers, and the body copied into a buffer.
+fn from_http(r: http::Response) -> Result<web_sys::Response> {
+    let headers = web_sys::Headers::new()?;
     for (k, v) in &r.headers {
         headers.append(k, v)?;
     }
+    let init = web_sys::ResponseInit::new();
+    init.set_status(r.status);
+    init.set_headers(&headers);
     // 204 and 304 must not carry a body, not even an empty one.
-    let resp = if r.body.is_empty() && (r.status == 204 || r.status == 304) {
-        Response::empty()?
+    Ok(if r.body.is_empty() && (r.status == 204 || r.status == 304) {
+        web_sys::Response::new_with_opt_str_and_init(None, &init)?
     } else {
-        Response::from_bytes(r.body)?
-    };
-    Ok(resp.with_status(r.status).with_headers(headers))
+        let body = js_sys::Uint8Array::new_with_length(r.body.len() as u32);
+        body.copy_from(&r.body);
+        web_sys::Response::new_with_opt_buffer_source_and_init(Some(&body), &init)?
+    })
 }
 
+/// The Worker's entry point. It takes and returns the runtime's own `Request` and `Response`
+/// (not `worker::Request`, whose constructor also builds the request's `cf` object, unused here).
 #[event(fetch)]
-pub async fn main(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    #[cfg(feature = "bench")]
-    if let Some(r) = probes::route(&req, &env).await {
-        return r;
-    }
-    let Ok(url) = req.url() else {
+pub async fn main(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys::Response> {
+    let url = req.url();
+    let Some((path, query)) = http::path_and_query(&url) else {
         return from_http(error_json(&OAuthError::invalid_request("malformed URL")));
     };
+    #[cfg(feature = "bench")]
+    if let Some(r) = probes::route(path, query, &env).await {
+        return r.and_then(from_http);
+    }
     let iso = match isolate(&env) {
         Ok(i) => i,
         Err(e) => {
@@ -134,17 +153,11 @@ pub async fn main(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     };
     // Discovery, JWKS and the static pages depend on the method and path only: answered
     // before the request's headers and body are copied out of JavaScript.
-    let bare = http::Request {
-        method: req.method().to_string(),
-        path: url.path().to_string(),
-        query: String::new(),
-        headers: Vec::new(),
-        body: Vec::new(),
-    };
+    let bare = http::Request { method: req.method(), path: path.to_string(), ..Default::default() };
     if let Some(r) = router::static_route(&bare, &iso.docs) {
         return from_http(r);
     }
-    let req = match to_http(req, &url).await {
+    let req = match to_http(&req, bare.method, path, query).await {
         Ok(r) => r,
         Err(e) => return from_http(error_json(&e)),
     };

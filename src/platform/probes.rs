@@ -29,7 +29,7 @@ use std::cell::RefCell;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{CryptoKey, WorkerGlobalScope};
-use worker::{Env, Request, Response, Result};
+use worker::{Env, Result};
 
 const PREFIX: &str = "/__bench/";
 
@@ -39,11 +39,12 @@ thread_local! {
 }
 
 /// Answers a probe route, or `None` for every other path (the worker then proceeds as usual).
-pub async fn route(req: &Request, env: &Env) -> Option<Result<Response>> {
-    let url = req.url().ok()?;
-    let probe = url.path().strip_prefix(PREFIX)?.to_string();
-    let query = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
-    let outcome: std::result::Result<(), String> = match probe.as_str() {
+pub async fn route(path: &str, query: &str, env: &Env) -> Option<Result<crate::http::Response>> {
+    let probe = path.strip_prefix(PREFIX)?;
+    let query = |name: &str| {
+        url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    };
+    let outcome: std::result::Result<(), String> = match probe {
         "noop" => Ok(()),
         "kv" => kv_read(env, &query("key").unwrap_or_else(|| "bench-client".into())).await,
         "do-read" => do_read(env).await,
@@ -54,10 +55,10 @@ pub async fn route(req: &Request, env: &Env) -> Option<Result<Response>> {
         "pbkdf2" => pbkdf2(env, query("i").and_then(|i| i.parse().ok()).unwrap_or(100_000)).await,
         _ => Err(format!("unknown probe '{probe}'")),
     };
-    Some(match outcome {
-        Ok(()) => Response::ok("ok"),
-        Err(e) => Response::error(format!("probe {probe} failed: {e}"), 500),
-    })
+    Some(Ok(match outcome {
+        Ok(()) => crate::http::Response::new(200, "text/plain", "ok"),
+        Err(e) => crate::http::Response::new(500, "text/plain", format!("probe {probe} failed: {e}")),
+    }))
 }
 
 async fn kv_read(env: &Env, key: &str) -> std::result::Result<(), String> {

@@ -79,16 +79,16 @@ fn log(line: &str) {
     console_error!("{}", line);
 }
 
-/// The request's headers (names lower-cased) and body, read out of JavaScript.
+/// `bare` (method and path) completed with the query, the headers (names lower-cased) and the
+/// body, read out of JavaScript.
 async fn to_http(
     req: &web_sys::Request,
-    method: String,
-    path: &str,
+    bare: http::Request,
     query: &str,
 ) -> std::result::Result<http::Request, OAuthError> {
     let mut headers = Vec::new();
-    // `Headers` is iterable: [name, value] pairs, names already lower-case (Fetch §5.2).
-    for entry in js_sys::try_iter(&req.headers()).ok().flatten().into_iter().flatten() {
+    // [name, value] pairs, names already lower-case (Fetch §5.2).
+    for entry in req.headers().entries() {
         let pair: js_sys::Array =
             entry.map_err(|_| OAuthError::invalid_request("the request headers could not be read"))?.unchecked_into();
         if let (Some(k), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
@@ -99,7 +99,7 @@ async fn to_http(
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(OAuthError::invalid_request("the request body is too large"));
     }
-    let body = if method == "GET" || method == "HEAD" || method == "OPTIONS" {
+    let body = if matches!(bare.method.as_str(), "GET" | "HEAD" | "OPTIONS") {
         Vec::new()
     } else {
         let unreadable = |_| OAuthError::invalid_request("the request body could not be read");
@@ -109,7 +109,7 @@ async fn to_http(
     if body.len() > MAX_BODY_BYTES {
         return Err(OAuthError::invalid_request("the request body is too large"));
     }
-    Ok(http::Request { method, path: path.to_string(), query: query.to_string(), headers, body })
+    Ok(http::Request { query: query.to_string(), headers, body, ..bare })
 }
 
 /// The runtime's `Response` for `r`: status, headers, and the body copied into a buffer.
@@ -157,7 +157,7 @@ pub async fn main(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_
     if let Some(r) = router::static_route(&bare, &iso.docs) {
         return from_http(r);
     }
-    let req = match to_http(&req, bare.method, path, query).await {
+    let req = match to_http(&req, bare, query).await {
         Ok(r) => r,
         Err(e) => return from_http(error_json(&e)),
     };

@@ -41,9 +41,8 @@ thread_local! {
 /// Answers a probe route, or `None` for every other path (the worker then proceeds as usual).
 pub async fn route(path: &str, query: &str, env: &Env) -> Option<Result<crate::http::Response>> {
     let probe = path.strip_prefix(PREFIX)?;
-    let query = |name: &str| {
-        url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
-    };
+    let params = crate::http::Params::parse(query.as_bytes()).unwrap_or_default();
+    let query = |name: &str| params.get(name).map(str::to_string);
     let outcome: std::result::Result<(), String> = match probe {
         "noop" => Ok(()),
         "kv" => kv_read(env, &query("key").unwrap_or_else(|| "bench-client".into())).await,

@@ -2,35 +2,36 @@
 //! `sub`) and the store that talks to it. The object runs [`account_object::apply`]:
 //! read, decide, write — atomic, as for grants.
 
+use super::objects::{object_class, ObjectClass, ObjectStorage};
 use crate::error::StoreError;
 use crate::protocol::account_object::{self, Account, Command, Reply};
 use crate::store::AccountStore;
-use worker::{durable_object, DurableObject, Env, ObjectNamespace, Request, Response, Result, State};
+use worker::{ObjectNamespace, Result};
 
 const KEY: &str = "account";
 
-#[durable_object]
-pub struct Accounts {
-    store: super::objects::ObjectStorage,
+pub struct AccountObject {
+    store: ObjectStorage,
 }
 
-impl DurableObject for Accounts {
-    fn new(state: State, _env: Env) -> Self {
-        Accounts { store: super::objects::ObjectStorage::new(state) }
+object_class!(Accounts, AccountObject);
+
+impl ObjectClass for AccountObject {
+    const WHAT: &'static str = "account";
+    type Command = Command;
+    type Reply = Reply;
+
+    fn new(store: ObjectStorage) -> Self {
+        AccountObject { store }
     }
 
-    async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let cmd: Command = match super::objects::command(&mut req).await {
-            Ok(c) => c,
-            Err(e) => return Response::error(format!("malformed account command: {e}"), 400),
-        };
+    async fn apply(&self, cmd: Command) -> Result<Reply> {
         let current: Option<Account> = self.store.load(KEY).await?;
-        let now = (worker::Date::now().as_millis() / 1000) as i64;
-        let (write, reply) = account_object::apply(current, cmd, now);
+        let (write, reply) = account_object::apply(current, cmd, super::now());
         if let Some(acct) = write {
             self.store.save(KEY, &acct).await?;
         }
-        Response::from_json(&reply)
+        Ok(reply)
     }
 }
 

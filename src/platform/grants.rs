@@ -3,28 +3,30 @@
 //! a Durable Object processes one event at a time and its storage calls close the input
 //! gate.
 
+use super::objects::{object_class, ObjectClass, ObjectStorage};
 use crate::error::StoreError;
 use crate::protocol::grant_object::{self, Command, Reply, Stored};
 use crate::store::GrantStore;
-use worker::{durable_object, DurableObject, Env, ObjectNamespace, Request, Response, Result, State};
+use worker::{ObjectNamespace, Result};
 
 const KEY: &str = "grant";
 
-#[durable_object]
-pub struct Grants {
-    store: super::objects::ObjectStorage,
+pub struct GrantObject {
+    store: ObjectStorage,
 }
 
-impl DurableObject for Grants {
-    fn new(state: State, _env: Env) -> Self {
-        Grants { store: super::objects::ObjectStorage::new(state) }
+object_class!(Grants, GrantObject);
+
+impl ObjectClass for GrantObject {
+    const WHAT: &'static str = "grant";
+    type Command = Command;
+    type Reply = Reply;
+
+    fn new(store: ObjectStorage) -> Self {
+        GrantObject { store }
     }
 
-    async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let cmd: Command = match super::objects::command(&mut req).await {
-            Ok(c) => c,
-            Err(e) => return Response::error(format!("malformed grant command: {e}"), 400),
-        };
+    async fn apply(&self, cmd: Command) -> Result<Reply> {
         let current: Option<Stored> = self.store.load(KEY).await?;
         let first_write = current.is_none();
         let (write, reply) = grant_object::apply(current, cmd, super::now());
@@ -38,21 +40,15 @@ impl DurableObject for Grants {
                 self.store.storage().set_alarm(alarm_time(&st)).await?;
             }
         }
-        Response::from_json(&reply)
+        Ok(reply)
     }
 
-    async fn alarm(&self) -> Result<Response> {
+    async fn alarm(&self) -> Result<()> {
         let storage = self.store.storage();
         match self.store.load::<Stored>(KEY).await {
-            Ok(Some(st)) if st.expires_at() >= super::now() => {
-                storage.set_alarm(alarm_time(&st)).await?;
-                Response::ok("still live")
-            }
+            Ok(Some(st)) if st.expires_at() >= super::now() => storage.set_alarm(alarm_time(&st)).await,
             // Expired, or unreadable (nothing in it can be used): delete it.
-            _ => {
-                storage.delete_all().await?;
-                Response::ok("expired")
-            }
+            _ => storage.delete_all().await,
         }
     }
 }

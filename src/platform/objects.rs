@@ -79,12 +79,70 @@ pub async fn call<C: Serialize, R: DeserializeOwned>(
     result
 }
 
-/// The command of a request to an object (JSON text, parsed in Rust: cheaper than
-/// `Request.json()` plus a conversion of the JavaScript value).
-pub async fn command<C: DeserializeOwned>(req: &mut worker::Request) -> std::result::Result<C, String> {
-    let text = req.text().await.map_err(|e| e.to_string())?;
-    serde_json::from_str(&text).map_err(|e| e.to_string())
+/// What a Durable Object class does: one JSON command in, one JSON reply out, and its alarm.
+/// [`object_class!`] exports it to the runtime.
+pub trait ObjectClass: Sized {
+    /// In error messages: "account", "grant", "throttle".
+    const WHAT: &'static str;
+    type Command: DeserializeOwned;
+    type Reply: Serialize;
+    fn new(store: ObjectStorage) -> Self;
+    async fn apply(&self, cmd: Self::Command) -> worker::Result<Self::Reply>;
+    async fn alarm(&self) -> worker::Result<()> {
+        Ok(())
+    }
 }
+
+/// An object's `fetch`, on the runtime's own `Request` and `Response`: the command is the
+/// body (JSON text, parsed in Rust: cheaper than `Request.json()` plus a conversion of the
+/// JavaScript value), the reply a body of JSON text. Not through `worker::Request`, whose
+/// constructor also builds the request's `cf` object, nor `worker::Response`.
+pub async fn serve<O: ObjectClass>(obj: &O, req: web_sys::Request) -> Result<JsValue, JsValue> {
+    let text = JsFuture::from(req.text()?).await?.as_string().unwrap_or_default();
+    let (status, body) = match serde_json::from_str::<O::Command>(&text) {
+        Ok(cmd) => {
+            let reply = obj.apply(cmd).await.map_err(JsValue::from)?;
+            (200, serde_json::to_string(&reply).map_err(|e| JsValue::from_str(&e.to_string()))?)
+        }
+        Err(e) => (400, format!("malformed {} command: {e}", O::WHAT)),
+    };
+    let init = web_sys::ResponseInit::new();
+    init.set_status(status);
+    Ok(web_sys::Response::new_with_opt_str_and_init(Some(&body), &init)?.into())
+}
+
+pub async fn alarm<O: ObjectClass>(obj: &O) -> Result<JsValue, JsValue> {
+    obj.alarm().await.map_err(JsValue::from)?;
+    Ok(JsValue::UNDEFINED)
+}
+
+/// Exports `$logic` (an [`ObjectClass`]) as the Durable Object class `$class`: the constructor
+/// the runtime calls with the object's state, `fetch` and `alarm`. (What `#[worker::durable_object]`
+/// generates, without converting to and from `worker::Request` and `worker::Response`.)
+macro_rules! object_class {
+    ($class:ident, $logic:ty) => {
+        #[wasm_bindgen::prelude::wasm_bindgen]
+        pub struct $class($logic);
+
+        #[wasm_bindgen::prelude::wasm_bindgen]
+        impl $class {
+            #[wasm_bindgen(constructor)]
+            pub fn new(state: worker::worker_sys::DurableObjectState, _env: wasm_bindgen::JsValue) -> $class {
+                let store = $crate::platform::objects::ObjectStorage::new(worker::State::from(state));
+                $class(<$logic as $crate::platform::objects::ObjectClass>::new(store))
+            }
+
+            pub async fn fetch(&self, req: web_sys::Request) -> Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue> {
+                std::panic::AssertUnwindSafe($crate::platform::objects::serve(&self.0, req)).await
+            }
+
+            pub async fn alarm(&self) -> Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue> {
+                std::panic::AssertUnwindSafe($crate::platform::objects::alarm(&self.0)).await
+            }
+        }
+    };
+}
+pub(crate) use object_class;
 
 #[wasm_bindgen]
 extern "C" {

@@ -18,7 +18,6 @@
 //!
 //! Never enable the feature in a deployed build: the probes are unauthenticated.
 
-use super::grants::DoGrants;
 use super::objects;
 use crate::crypto::{random_token, Crypto};
 use crate::protocol::grant_object::{Command, Reply};
@@ -60,37 +59,42 @@ pub async fn route(path: &str, query: &str, env: &Env) -> Option<Result<crate::h
     }))
 }
 
+/// The bindings as the endpoints get them (once per isolate).
+fn bindings(env: &Env) -> std::result::Result<std::rc::Rc<super::Stores>, String> {
+    super::stores(env).ok_or_else(|| "a KV or Durable Object binding is missing".to_string())
+}
+
 async fn kv_read(env: &Env, key: &str) -> std::result::Result<(), String> {
-    let kv = env.kv("CLIENTS").map_err(|e| e.to_string())?;
-    match kv.get(key).text().await.map_err(|e| e.to_string())? {
+    let stores = bindings(env)?;
+    match stores.clients.0.get(key).text().await.map_err(|e| e.to_string())? {
         Some(_) => Ok(()),
         None => Err(format!("KV key '{key}' not found (seed it first)")),
     }
 }
 
 async fn do_read(env: &Env) -> std::result::Result<(), String> {
-    let ns = env.durable_object("THROTTLES").map_err(|e| e.to_string())?;
-    let verdict: Verdict = objects::call(&ns, "bench:probe", &TCommand::Check).await.map_err(|e| e.to_string())?;
+    let ns = &bindings(env)?.throttles.0;
+    let verdict: Verdict = objects::call(ns, "bench:probe", &TCommand::Check).await.map_err(|e| e.to_string())?;
     verdict.is_allowed().then_some(()).ok_or_else(|| format!("unexpected verdict {verdict:?}"))
 }
 
 async fn do_write(env: &Env) -> std::result::Result<(), String> {
-    let ns = env.durable_object("GRANTS").map_err(|e| e.to_string())?;
+    let stores = bindings(env)?;
     let id = random_token::<16>()?;
     // Far in the future, so that the object's alarm never fires during a benchmark run.
     let expires_at = super::now() + 3600;
-    match DoGrants(ns).send(&id, Command::Reserve { expires_at }).await.map_err(|e| e.to_string())? {
+    match stores.grants.send(&id, Command::Reserve { expires_at }).await.map_err(|e| e.to_string())? {
         Reply::Reserved => Ok(()),
         other => Err(format!("unexpected reply {other:?}")),
     }
 }
 
 async fn do_write_existing(env: &Env) -> std::result::Result<(), String> {
-    let ns = env.durable_object("THROTTLES").map_err(|e| e.to_string())?;
+    let ns = &bindings(env)?.throttles.0;
     // Never locks, no delays; the alarm lands an hour after the last failure.
     let policy = Policy { max_failures: u32::MAX, lock_seconds: 3600, delays: false };
     let verdict: Verdict =
-        objects::call(&ns, "bench:probe-write", &TCommand::Fail { policy }).await.map_err(|e| e.to_string())?;
+        objects::call(ns, "bench:probe-write", &TCommand::Fail { policy }).await.map_err(|e| e.to_string())?;
     verdict.is_allowed().then_some(()).ok_or_else(|| format!("unexpected verdict {verdict:?}"))
 }
 

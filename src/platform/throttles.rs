@@ -1,16 +1,16 @@
 //! The `Throttles` Durable Object class (one object per counter key) and its store.
 
+use super::objects::{object_class, ObjectClass, ObjectStorage};
 use crate::error::StoreError;
 use crate::protocol::throttle::{self, Command, Counter, Verdict, PENDING_TIMEOUT_MS};
 use crate::store::ThrottleStore;
 use std::cell::Cell;
-use worker::{durable_object, DurableObject, Env, ObjectNamespace, Request, Response, Result, State};
+use worker::{ObjectNamespace, Result};
 
 const KEY: &str = "counter";
 
-#[durable_object]
-pub struct Throttles {
-    store: super::objects::ObjectStorage,
+pub struct ThrottleObject {
+    store: ObjectStorage,
     /// The alarm this instance last set (ms; 0 = none known). Alarms are set on whole
     /// minutes and only when the deadline moves past the one already set, so repeated
     /// attempts on one counter do not each pay a storage operation for the alarm. A new
@@ -18,16 +18,18 @@ pub struct Throttles {
     alarm_at: Cell<i64>,
 }
 
-impl DurableObject for Throttles {
-    fn new(state: State, _env: Env) -> Self {
-        Throttles { store: super::objects::ObjectStorage::new(state), alarm_at: Cell::new(0) }
+object_class!(Throttles, ThrottleObject);
+
+impl ObjectClass for ThrottleObject {
+    const WHAT: &'static str = "throttle";
+    type Command = Command;
+    type Reply = Verdict;
+
+    fn new(store: ObjectStorage) -> Self {
+        ThrottleObject { store, alarm_at: Cell::new(0) }
     }
 
-    async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let cmd: Command = match super::objects::command(&mut req).await {
-            Ok(c) => c,
-            Err(e) => return Response::error(format!("malformed throttle command: {e}"), 400),
-        };
+    async fn apply(&self, cmd: Command) -> Result<Verdict> {
         let current: Option<Counter> = self.store.load(KEY).await?;
         let now_ms = worker::Date::now().as_millis() as i64;
         // Attempt and Fail know how long failures count; Succeed and Release keep the alarm.
@@ -56,13 +58,12 @@ impl DurableObject for Throttles {
             }
             None => {}
         }
-        Response::from_json(&verdict)
+        Ok(verdict)
     }
 
-    async fn alarm(&self) -> Result<Response> {
+    async fn alarm(&self) -> Result<()> {
         self.alarm_at.set(0);
-        self.store.storage().delete_all().await?;
-        Response::ok("expired")
+        self.store.storage().delete_all().await
     }
 }
 

@@ -389,6 +389,18 @@ function sizes(dir) {
 // Main
 
 /** Starts edge-oidc from `dir` (built with the bench feature) with the bench's bindings. */
+/** The plain-JavaScript floor worker (bench/floor), with the RS256 signing key of the run. */
+async function startFloor(SIGNING_KEYS) {
+  const floor = await start("floor", path.join(ROOT, "bench/floor"), {
+    durableObjects: { GRANT: { className: "Grant", useSQLite: true }, ACCOUNT: { className: "Account", useSQLite: true } },
+    ...(DO_STORAGE === "memory" ? { unsafeEphemeralDurableObjects: true } : {}),
+    ...(DO_STORAGE === "tmpfs" ? { durableObjectsPersist: scratch("bench-do-floor-") } : {}),
+  }, "/noop");
+  const { kty, n: modulus, e, d, p, q, dp, dq, qi } = JSON.parse(SIGNING_KEYS).keys.find((k) => k.kty === "RSA");
+  expect(await floor.req("POST", "/setup", { body: JSON.stringify({ kty, n: modulus, e, d, p, q, dp, dq, qi }) }), 200, "floor setup");
+  return floor;
+}
+
 async function startOidc(name, dir, SIGNING_KEYS, SESSION_KEY) {
   // ISSUER only shapes URLs in documents and tokens; the requests need not use its port.
   return start(
@@ -610,6 +622,8 @@ async function main() {
   const oidc = await startOidc("oidc", path.join(OUT, "oidc"), SIGNING_KEYS, SESSION_KEY);
   servers.push(oidc);
   results.startup = { noop: noop.startup, oidc: oidc.startup };
+  const floor = COMPARE || PROFILE ? null : await startFloor(SIGNING_KEYS);
+  if (floor) servers.push(floor);
 
   const seed = async (server) => {
     const clients = await server.mf.getKVNamespace("CLIENTS");
@@ -782,6 +796,33 @@ async function main() {
     await returningBatches(es, c, codes, { token: "tokenEs", flow: "returningEs", label: "ES256 client" });
   }
 
+  // The floor (bench/floor/index.js): the returning-user flow's requests in plain JavaScript,
+  // with the same primitives and nothing else, in this run, at concurrency 1.
+  const fl = {};
+  {
+    const op = (p) => async () => expect(await floor.req("GET", p), 200, `floor ${p}`);
+    fl.noop = keep(await batch(floor, "floor: empty request", { count: n(3000), warmup: 50, op: op("/noop") }));
+    fl.rs256 = keep(await batch(floor, "floor: RS256 signature", { count: n(1000), warmup: 20, op: op("/rs256") }));
+    fl["do-write-existing"] = keep(await batch(floor, "floor: object write (existing)", { count: n(2000), warmup: 20, op: op("/do-write-existing") }));
+    const user = (i) => `bench${Math.abs(i) % USERS.length}`;
+    const basic = "Basic " + Buffer.from(`${CLIENT_ID}:x`).toString("base64");
+    const authorize = async (i) => {
+      const res = expect(await floor.req("GET", `/authorize?state=s${i}&redirect_uri=${encodeURIComponent(REDIRECT_URI)}`, { headers: { cookie: `s=${user(i)}` } }), 303, "floor authorize");
+      return new URL(res.headers.location).searchParams.get("code");
+    };
+    const token = async (code) =>
+      JSON.parse(expect(await floor.req("POST", "/token", { headers: { ...FORM, authorization: basic }, body: form({ grant_type: "authorization_code", code, redirect_uri: REDIRECT_URI }) }), 200, "floor token").body).access_token;
+    const userinfo = async (at) => expect(await floor.req("GET", "/userinfo", { headers: { authorization: `Bearer ${at}` } }), 200, "floor userinfo");
+    const N = n(400);
+    const codes = new Array(N);
+    fl.resume = keep(await batch(floor, "floor: authorization GET (live session)", { count: N, warmup: 20, op: async (i) => { const c = await authorize(i); if (i >= 0) codes[i] = c; } }));
+    const tokens = new Array(N);
+    fl.tokenSealed = keep(await batch(floor, "floor: token, RS256, new grant object", { count: N, warmup: 5, warmupOp: async (i) => token(await authorize(i)), op: async (i) => { tokens[i] = await token(codes[i]); } }));
+    fl.token = keep(await batch(floor, "floor: token, RS256, existing grant object", { count: N, warmup: 5, op: async (i) => token(codes[Math.abs(i) % N]) }));
+    fl.userinfo = keep(await batch(floor, "floor: userinfo", { count: n(2000), warmup: 20, op: async (i) => userinfo(tokens[Math.abs(i) % N]) }));
+    fl.returning = keep(await batch(floor, "floor: returning-user flow", { count: n(300), requestsPerOp: 3, warmup: 5, op: async (i) => userinfo(await token(await authorize(i))) }));
+  }
+
   const primEnd = await primitives("end");
   const base1 = await baseline("end");
   await stopAll();
@@ -790,6 +831,7 @@ async function main() {
   results.primitives = prim;
   results.primitivesEnd = primEnd;
   results.endpoints = ep;
+  results.floor = fl;
   results.finished = new Date().toISOString();
   results.retries = retries;
   if (retries) log(`${retries} request(s) resent after a kept-alive connection was closed`);
@@ -1045,6 +1087,22 @@ function report(R) {
     md += `| ${title} | ${needText(k)} | ${sum > 0 ? f3(sum) : "0"} | ${f3(r1.cpuPerOp)} | ${f3(net(r1))} | ${ratio} | ${f2(r1.p50)} / ${f2(r1.p99)} | ${r8 ? `${f2(r8.p50)} / ${f2(r8.p99)}` : "–"} | ${r8 ? r8.perSecond.toFixed(0) : "–"} | ${r8 ? f3(net(r8)) : "–"} |\n`;
   }
   md += `\nThe returning-user flow: a live session and a remembered consent; authorization GET (303 with a code, no page) → token → userinfo. \`bench-client\` gets RS256 ID tokens (the default, OpenID Connect Registration §2); \`bench-es256\` is registered with \`id_token_signed_response_alg\` ES256.\n\n`;
+
+  if (R.floor) {
+    const F = R.floor;
+    const fnet = (r) => r.cpuPerOp - F.noop.cpuPerOp * r.requestsPerOp;
+    md += `## The floor: the same requests in plain JavaScript\n\n`;
+    md += `[bench/floor/index.js](floor/index.js) does the least each request of the returning-user flow needs on this runtime — parse it, one Durable Object call (read and write, or read only), one RS256 signature at the token endpoint, build the response — with nothing of a provider's own work (no records, PKCE, sealing or hashing). Net here = its CPU per operation − its own empty request's (${f3(F.noop.cpuPerOp)} ms) × requests. Concurrency 1, measured in this run after the endpoints above.\n\n`;
+    md += `| operation | floor, net CPU ms | edge-oidc, net CPU ms | edge-oidc − floor |\n|---|---|---|---|\n`;
+    for (const [k, t] of [["rs256", "primitive: one RS256 signature (edge-oidc: its probe's own cost)"], ["do-write-existing", "primitive: one write to an existing object (same)"]]) {
+      md += `| ${t} | ${f3(fnet(F[k]))} | ${f3(P(k))} | ${f3(P(k) - fnet(F[k]))} |\n`;
+    }
+    for (const [k, t] of [["resume", "authorization GET with a live session"], ["token", "token, RS256, existing grant object (edge-oidc: code from the consent page)"], ["tokenSealed", "token, RS256, new grant object (edge-oidc: returning user's code)"], ["userinfo", "userinfo"], ["returning", "**returning-user flow**, RS256 (3 requests)"]]) {
+      const e = E[`${k}@1`];
+      md += `| ${t} | ${f3(fnet(F[k]))} | ${e ? f3(net(e)) : "–"} | ${e ? f3(net(e) - fnet(F[k])) : "–"} |\n`;
+    }
+    md += `\n`;
+  }
 
   const S = R.sizes;
   md += `## Size and startup\n\n| build | wasm raw | wasm gzip -9 | index.js raw | wasm + index.js gzip |\n|---|---|---|---|---|\n`;

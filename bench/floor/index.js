@@ -1,0 +1,142 @@
+// The floor: the returning-user flow's three requests done the least way the runtime allows, in
+// plain JavaScript, with the same primitives as edge-oidc (bench/README.md, "The floor").
+// No client or user records, no PKCE, no sealing or hashing: only what no implementation can
+// skip — parse the request, one Durable Object call (read and write, or read only), one RS256
+// signature at the token endpoint, build the response. What edge-oidc costs above these
+// figures is its own work; what these cost is the runtime's on this machine.
+//
+//   GET  /noop                     the empty request (this worker's baseline)
+//   GET  /rs256                    one RS256 signature (the primitive, as edge-oidc's probe)
+//   GET  /do-write-existing        one call to an existing object that reads and writes a value
+//   GET  /authorize?state=…        cookie `s=<user>`: the user's account object records a grant
+//                                  (read + write) → 303 to the redirect URI with a code
+//   POST /token                    Basic auth, form with the code: the grant's object redeems it
+//                                  (read, write; a new object also sets its alarm) → RS256 ID token
+//   GET  /userinfo                 Bearer token: the grant's object is read → JSON claims
+//   POST /setup                    the RS256 private key (JWK), imported once
+import { DurableObject } from "cloudflare:workers";
+
+/** Synchronous storage where the object is SQLite-backed, else the asynchronous API. */
+class Stored extends DurableObject {
+  kv() {
+    try {
+      const kv = this.ctx.storage.kv;
+      kv.get("-");
+      return kv;
+    } catch {
+      return null;
+    }
+  }
+  async load(key) {
+    const kv = this.kv();
+    const v = kv ? kv.get(key) : await this.ctx.storage.get(key);
+    return v === undefined || v === null ? null : JSON.parse(v);
+  }
+  async save(key, value) {
+    const kv = this.kv();
+    const text = JSON.stringify(value);
+    if (kv) kv.put(key, text);
+    else await this.ctx.storage.put(key, text);
+  }
+}
+
+export class Account extends Stored {
+  async fetch(req) {
+    const cmd = JSON.parse(await req.text());
+    const acct = (await this.load("account")) ?? { sessions: [{ id: cmd.session }], grants: [] };
+    if (!acct.sessions.some((s) => s.id === cmd.session)) return new Response(JSON.stringify({ result: "no_session" }));
+    acct.grants.push({ id: cmd.grant, expires_at: cmd.expires_at });
+    if (acct.grants.length > 256) acct.grants.shift();
+    await this.save("account", acct);
+    return new Response(JSON.stringify({ result: "active", username: cmd.user, auth_time: 1 }));
+  }
+}
+
+export class Grant extends Stored {
+  async fetch(req) {
+    const cmd = JSON.parse(await req.text());
+    const st = await this.load("grant");
+    if (cmd.op === "read") return new Response(JSON.stringify(st ? { result: "grant", grant: st.grant } : { result: "invalid" }));
+    const first = st === null;
+    const next = st ?? { grant: cmd.grant, access: [] };
+    next.redeemed_at = Date.now();
+    next.access.push({ hash: cmd.access_hash, expires_at: Date.now() + 3600_000 });
+    if (next.access.length > 16) next.access.shift();
+    await this.save("grant", next);
+    if (first) await this.ctx.storage.setAlarm(Date.now() + 3600_000);
+    return new Response(JSON.stringify({ result: "granted", grant: next.grant }));
+  }
+  async alarm() {}
+}
+
+const enc = new TextEncoder();
+const b64u = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const random = (n) => b64u(crypto.getRandomValues(new Uint8Array(n)));
+let signingKey = null;
+
+async function call(ns, name, cmd) {
+  const res = await ns.get(ns.idFromName(name)).fetch("https://object.internal/", { method: "POST", body: JSON.stringify(cmd) });
+  return JSON.parse(await res.text());
+}
+
+const json = (status, value, extra = {}) =>
+  new Response(JSON.stringify(value), { status, headers: { "content-type": "application/json", "cache-control": "no-store", ...extra } });
+
+export default {
+  async fetch(req, env) {
+    const url = new URL(req.url);
+    switch (url.pathname) {
+      case "/noop":
+        return new Response("ok");
+      case "/setup":
+        signingKey = await crypto.subtle.importKey("jwk", await req.json(), { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, false, ["sign"]);
+        return new Response("ok");
+      case "/rs256": {
+        await crypto.subtle.sign("RSASSA-PKCS1-v1_5", signingKey, enc.encode("header.payload"));
+        return new Response("ok");
+      }
+      case "/do-write-existing": {
+        const r = await call(env.ACCOUNT, "probe", { session: "probe", user: "probe", grant: "g", expires_at: 0 });
+        return new Response(r.result);
+      }
+      case "/authorize": {
+        const user = (req.headers.get("cookie") ?? "").match(/(?:^|; )s=([^;]+)/)?.[1];
+        if (!user) return new Response("no session", { status: 400 });
+        const grant = random(16);
+        const r = await call(env.ACCOUNT, user, { session: user, user, grant, expires_at: Date.now() + 3600_000 });
+        if (r.result !== "active") return new Response("no session", { status: 400 });
+        const to = new URL(url.searchParams.get("redirect_uri") ?? "http://127.0.0.1:9/cb");
+        to.searchParams.set("code", `${grant}~${user}`);
+        to.searchParams.set("state", url.searchParams.get("state") ?? "");
+        to.searchParams.set("iss", url.origin);
+        return new Response(null, { status: 303, headers: { location: to.href, "cache-control": "no-store" } });
+      }
+      case "/token": {
+        if (!(req.headers.get("authorization") ?? "").startsWith("Basic ")) return json(401, { error: "invalid_client" });
+        const form = new URLSearchParams(await req.text());
+        const [grantId, user] = (form.get("code") ?? "").split("~");
+        if (!grantId || !user) return json(400, { error: "invalid_grant" });
+        const access = random(32);
+        const claims = { sub: user, aud: "bench-client", scope: "openid profile email", nonce: "n", email: `${user}@example.com`, email_verified: true, name: "Bench User" };
+        const r = await call(env.GRANT, grantId, { op: "redeem", grant: claims, access_hash: access.slice(0, 43) });
+        if (r.result !== "granted") return json(400, { error: "invalid_grant" });
+        const now = Math.floor(Date.now() / 1000);
+        const head = b64u(enc.encode(JSON.stringify({ alg: "RS256", typ: "JWT", kid: "k" })));
+        const body = b64u(enc.encode(JSON.stringify({ iss: url.origin, iat: now, exp: now + 3600, auth_time: 1, at_hash: access.slice(0, 22), ...r.grant })));
+        const sig = new Uint8Array(await crypto.subtle.sign("RSASSA-PKCS1-v1_5", signingKey, enc.encode(`${head}.${body}`)));
+        return json(200, { access_token: `${grantId}.${access}`, token_type: "Bearer", expires_in: 3600, id_token: `${head}.${body}.${b64u(sig)}`, scope: r.grant.scope }, { pragma: "no-cache" });
+      }
+      case "/userinfo": {
+        const token = (req.headers.get("authorization") ?? "").match(/^Bearer (.+)$/)?.[1];
+        const grantId = token?.split(".")[0];
+        if (!grantId) return json(401, { error: "invalid_token" });
+        const r = await call(env.GRANT, grantId, { op: "read" });
+        if (r.result !== "grant") return json(401, { error: "invalid_token" });
+        const { sub, email, email_verified, name } = r.grant;
+        return json(200, { sub, email, email_verified, name });
+      }
+      default:
+        return new Response("not found", { status: 404 });
+    }
+  },
+};

@@ -4,9 +4,10 @@
 //
 //   node bench/run.mjs [--quick]
 //
-// It starts two workerd processes through the `miniflare` npm package (one process each, no
-// proxy, no inspector, loopback only): the no-op Rust worker (the baseline) and edge-oidc
-// built with the `bench` feature (probe routes under /__bench/). It seeds its own client and
+// It starts three workerd processes through the `miniflare` npm package (one process each, no
+// proxy, no inspector, loopback only): the no-op Rust worker (the baseline), edge-oidc
+// built with the `bench` feature (probe routes under /__bench/) and the plain-JavaScript floor
+// (bench/floor, the same requests with nothing but their primitives). It seeds its own client and
 // users straight into the in-memory KV, then runs bounded batches of requests and reads the
 // CPU time of the worker's workerd process from /proc/<pid>/stat before and after each batch.
 //

@@ -169,7 +169,7 @@ pub async fn main(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_
     };
     #[cfg(feature = "bench")]
     if let Some(r) = probes::route(path, query, &env).await {
-        return r.and_then(from_http);
+        return from_http(r);
     }
     let iso = match isolate(&env) {
         Ok(i) => i,

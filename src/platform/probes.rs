@@ -28,7 +28,7 @@ use std::cell::RefCell;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{CryptoKey, WorkerGlobalScope};
-use worker::{Env, Result};
+use worker::Env;
 
 const PREFIX: &str = "/__bench/";
 
@@ -38,11 +38,11 @@ thread_local! {
 }
 
 /// Answers a probe route, or `None` for every other path (the worker then proceeds as usual).
-pub async fn route(path: &str, query: &str, env: &Env) -> Option<Result<crate::http::Response>> {
+pub async fn route(path: &str, query: &str, env: &Env) -> Option<crate::http::Response> {
     let probe = path.strip_prefix(PREFIX)?;
     let params = crate::http::Params::parse(query.as_bytes()).unwrap_or_default();
     let query = |name: &str| params.get(name).map(str::to_string);
-    let outcome: std::result::Result<(), String> = match probe {
+    let outcome: Result<(), String> = match probe {
         "noop" => Ok(()),
         "kv" => kv_read(env, &query("key").unwrap_or_else(|| "bench-client".into())).await,
         "do-read" => do_read(env).await,
@@ -53,18 +53,18 @@ pub async fn route(path: &str, query: &str, env: &Env) -> Option<Result<crate::h
         "pbkdf2" => pbkdf2(env, query("i").and_then(|i| i.parse().ok()).unwrap_or(100_000)).await,
         _ => Err(format!("unknown probe '{probe}'")),
     };
-    Some(Ok(match outcome {
+    Some(match outcome {
         Ok(()) => crate::http::Response::new(200, "text/plain", "ok"),
         Err(e) => crate::http::Response::new(500, "text/plain", format!("probe {probe} failed: {e}")),
-    }))
+    })
 }
 
 /// The bindings as the endpoints get them (once per isolate).
-fn bindings(env: &Env) -> std::result::Result<std::rc::Rc<super::Stores>, String> {
+fn bindings(env: &Env) -> Result<std::rc::Rc<super::Stores>, String> {
     super::stores(env).ok_or_else(|| "a KV or Durable Object binding is missing".to_string())
 }
 
-async fn kv_read(env: &Env, key: &str) -> std::result::Result<(), String> {
+async fn kv_read(env: &Env, key: &str) -> Result<(), String> {
     let stores = bindings(env)?;
     match stores.clients.0.get(key).text().await.map_err(|e| e.to_string())? {
         Some(_) => Ok(()),
@@ -72,13 +72,13 @@ async fn kv_read(env: &Env, key: &str) -> std::result::Result<(), String> {
     }
 }
 
-async fn do_read(env: &Env) -> std::result::Result<(), String> {
+async fn do_read(env: &Env) -> Result<(), String> {
     let ns = &bindings(env)?.throttles.0;
     let verdict: Verdict = objects::call(ns, "bench:probe", &TCommand::Check).await.map_err(|e| e.to_string())?;
     verdict.is_allowed().then_some(()).ok_or_else(|| format!("unexpected verdict {verdict:?}"))
 }
 
-async fn do_write(env: &Env) -> std::result::Result<(), String> {
+async fn do_write(env: &Env) -> Result<(), String> {
     let stores = bindings(env)?;
     let id = random_token::<16>()?;
     // Far in the future, so that the object's alarm never fires during a benchmark run.
@@ -89,7 +89,7 @@ async fn do_write(env: &Env) -> std::result::Result<(), String> {
     }
 }
 
-async fn do_write_existing(env: &Env) -> std::result::Result<(), String> {
+async fn do_write_existing(env: &Env) -> Result<(), String> {
     let ns = &bindings(env)?.throttles.0;
     // Never locks, no delays; the alarm lands an hour after the last failure.
     let policy = Policy { max_failures: u32::MAX, lock_seconds: 3600, delays: false };
@@ -98,12 +98,12 @@ async fn do_write_existing(env: &Env) -> std::result::Result<(), String> {
     verdict.is_allowed().then_some(()).ok_or_else(|| format!("unexpected verdict {verdict:?}"))
 }
 
-async fn rs256(env: &Env) -> std::result::Result<(), String> {
+async fn rs256(env: &Env) -> Result<(), String> {
     let iso = super::isolate(env)?;
     iso.crypto.sign(crate::crypto::Alg::RS256, b"header.payload").await.map(|_| ())
 }
 
-async fn pbkdf2(env: &Env, iterations: u32) -> std::result::Result<(), String> {
+async fn pbkdf2(env: &Env, iterations: u32) -> Result<(), String> {
     let iso = super::isolate(env)?;
     iso.crypto.pbkdf2_sha256(b"bench password", &[7u8; 16], iterations, 32).await.map(|_| ())
 }
@@ -113,7 +113,7 @@ fn js_err(context: &str, e: JsValue) -> String {
     format!("{context}: {msg}")
 }
 
-fn object(pairs: &[(&str, JsValue)]) -> std::result::Result<Object, String> {
+fn object(pairs: &[(&str, JsValue)]) -> Result<Object, String> {
     let o = Object::new();
     for (k, v) in pairs {
         Reflect::set(&o, &JsValue::from_str(k), v).map_err(|e| js_err("building algorithm", e))?;
@@ -121,7 +121,7 @@ fn object(pairs: &[(&str, JsValue)]) -> std::result::Result<Object, String> {
     Ok(o)
 }
 
-async fn es256() -> std::result::Result<(), String> {
+async fn es256() -> Result<(), String> {
     let global: WorkerGlobalScope = js_sys::global().unchecked_into();
     let subtle = global.crypto().map_err(|e| js_err("crypto", e))?.subtle();
     let key = match EC_KEY.with(|k| k.borrow().clone()) {

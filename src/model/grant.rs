@@ -1,7 +1,7 @@
-//! A grant: what the user approved for a client, created at consent and kept in its own
-//! Durable Object (class `Grants`, one object per grant id). The authorization code and
-//! the access tokens issued from it refer to the grant by id and carry a secret whose
-//! SHA-256 only the object stores.
+//! A grant: what the user approved for a client, kept in a Durable Object of class `Grants`:
+//! its own object, or the object holding a returning user's grants at one client (see
+//! [`home_of`]). The authorization code and the access tokens issued from it refer to the
+//! grant by id and carry a secret whose SHA-256 only the object stores.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -64,6 +64,30 @@ pub fn is_b64url(s: &str, min: usize, max: usize) -> bool {
 /// Whether `s` can be a grant id (the first part of every code and token).
 pub fn is_grant_id(s: &str) -> bool {
     is_b64url(s, 16, 64)
+}
+
+/// Characters of a grant id that name its home object, and the length of such an id.
+pub const HOME_LEN: usize = 22;
+pub const HOMED_ID_LEN: usize = 2 * HOME_LEN;
+
+/// The home of a grant id made by [`homed_grant_id`]: the first 22 of its 44 characters.
+/// Other grant ids (22 random characters, made when a page is shown) have an object of
+/// their own, named after the id; `None` for them.
+pub fn home_of(id: &str) -> Option<&str> {
+    (id.len() == HOMED_ID_LEN && is_grant_id(id)).then(|| id.get(..HOME_LEN)).flatten()
+}
+
+/// The id of a grant made without a page for a returning user (authorization request with a
+/// session, consent on record): a home naming the Durable Object that keeps every such grant
+/// of this user at this client, then 22 random characters. The home object exists from the
+/// user's earlier sign-ins, so redeeming the code creates no object (a new SQLite-backed object
+/// costs ~2 ms of CPU, README "Performance"). The home is a keyed hash under the session key
+/// of the user's own `sub` and the client: it reveals neither, and differs per client, so two
+/// clients cannot link their tokens of one user by it (pairwise subjects stay unlinkable).
+pub fn homed_grant_id(session_key: &[u8], local_sub: &str, client_id: &str) -> Result<String, String> {
+    let mac = crate::crypto::hmac_sha256(session_key, format!("grant-home\0{local_sub}\0{client_id}").as_bytes());
+    let home = crate::crypto::b64url(mac.get(..16).unwrap_or(&mac));
+    Ok(format!("{home}{}", crate::crypto::random_token::<16>()?))
 }
 
 /// A token handle: `<grant id>.<secret>`; both parts base64url.

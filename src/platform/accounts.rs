@@ -25,7 +25,7 @@ impl ObjectClass for AccountObject {
         AccountObject { store }
     }
 
-    async fn apply(&self, cmd: Command) -> Result<Reply> {
+    async fn apply(&self, _at: &str, cmd: Command) -> Result<Reply> {
         let current: Option<Account> = self.store.load(KEY).await?;
         let (write, reply) = account_object::apply(current, cmd, super::now());
         if let Some(acct) = write {

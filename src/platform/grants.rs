@@ -1,67 +1,123 @@
-//! The `Grants` Durable Object class (one object per grant id) and the store that talks
-//! to it. The object runs [`grant_object::apply`]: read, decide, write — atomic, because
-//! a Durable Object processes one event at a time and its storage calls close the input
-//! gate.
+//! The `Grants` Durable Object class and the store that talks to it. The object runs
+//! [`grant_object::apply`]: read, decide, write — atomic, because a Durable Object processes
+//! one event at a time and its storage calls close the input gate.
+//!
+//! Two kinds of object, told apart by the grant id (model::grant::home_of):
+//! - one object per grant, named after its id, the value under `grant` — grants made through
+//!   a page (login or consent), whose id is reserved when the page is shown;
+//! - a home: the object named `home:<home>` that keeps every grant of one user at one client
+//!   made without a page (a returning user's code), each under `grant:<id>`; the call names
+//!   the grant in its path ([`objects::call_at`]).
 
-use super::objects::{object_class, ObjectClass, ObjectStorage};
+use super::objects::{self, object_class, ObjectClass, ObjectStorage};
 use crate::error::StoreError;
-use crate::protocol::grant_object::{self, Command, Reply, Stored};
+use crate::model::grant::home_of;
+use crate::protocol::grant_object::{self, cleanup_at, Command, Reply, Stored};
 use crate::store::GrantStore;
+use std::cell::Cell;
 use worker::{ObjectNamespace, Result};
 
+/// The value of an object of one grant.
 const KEY: &str = "grant";
+/// The prefix of a home's entries: `grant:<id>`.
+const HOME_PREFIX: &str = "grant:";
 
 pub struct GrantObject {
     store: ObjectStorage,
+    /// A home's alarm as this instance last saw or set it (outer `None`: not read yet), so
+    /// that a grant's first write reads it at most once per instance.
+    alarm: Cell<Option<Option<i64>>>,
 }
 
 object_class!(Grants, GrantObject);
 
 impl ObjectClass for GrantObject {
     const WHAT: &'static str = "grant";
+    const KEYED: bool = true;
     type Command = Command;
     type Reply = Reply;
 
     fn new(store: ObjectStorage) -> Self {
-        GrantObject { store }
+        GrantObject { store, alarm: Cell::new(None) }
     }
 
-    async fn apply(&self, cmd: Command) -> Result<Reply> {
-        let current: Option<Stored> = self.store.load(KEY).await?;
+    async fn apply(&self, at: &str, cmd: Command) -> Result<Reply> {
+        let key = match at {
+            "" => KEY.to_string(),
+            id if home_of(id).is_some() => format!("{HOME_PREFIX}{id}"),
+            _ => return Err(worker::Error::RustError(format!("not a grant of a home: {at:?}"))),
+        };
+        let current: Option<Stored> = self.store.load(&key).await?;
         let first_write = current.is_none();
         let (write, reply) = grant_object::apply(current, cmd, super::now());
         if let Some(st) = write {
-            self.store.save(KEY, &st).await?;
-            // Delete the object's storage once nothing in it can be used any more. The alarm
-            // is set at the first write only: when it fires on a grant that lives on (a code
-            // redeemed for tokens, a refreshed grant), `alarm` sets it again. That keeps a
-            // storage operation off every token and refresh request.
+            self.store.save(&key, &st).await?;
+            // Delete what nothing can use any more. The alarm is set at a grant's first write
+            // only: when it fires on a grant that lives on (a code redeemed for tokens, a
+            // refreshed grant), `alarm` sets it again. That keeps a storage operation off every
+            // token and refresh request.
             if first_write {
-                self.store.storage().set_alarm(alarm_time(&st)).await?;
+                let at_ms = cleanup_at(&st) * 1000;
+                if key == KEY {
+                    self.store.storage().set_alarm(at_ms).await?;
+                } else {
+                    self.schedule_home(at_ms).await?;
+                }
             }
         }
         Ok(reply)
     }
 
     async fn alarm(&self) -> Result<()> {
+        // Unknown until this handler sets it (a failed run may leave any alarm behind).
+        self.alarm.set(None);
         let storage = self.store.storage();
+        let now = super::now();
         match self.store.load::<Stored>(KEY).await {
-            Ok(Some(st)) if st.expires_at() >= super::now() => storage.set_alarm(alarm_time(&st)).await,
-            // Expired, or unreadable (nothing in it can be used): delete it.
-            _ => storage.delete_all().await,
+            Ok(Some(st)) if st.expires_at() >= now => return storage.set_alarm(cleanup_at(&st) * 1000).await,
+            Ok(Some(_)) | Err(_) => return storage.delete_all().await,
+            Ok(None) => {}
+        }
+        // A home (or nothing): delete the grants that are done, wake again for the next.
+        let (gone, next) = grant_object::sweep(self.store.list::<Stored>(HOME_PREFIX).await?, now);
+        match next {
+            None => {
+                self.alarm.set(Some(None));
+                storage.delete_all().await
+            }
+            Some(at) => {
+                self.store.delete(&gone).await?;
+                self.alarm.set(Some(Some(at * 1000)));
+                storage.set_alarm(at * 1000).await
+            }
         }
     }
 }
 
-/// A minute after the last code or token in the object expires (milliseconds).
-fn alarm_time(st: &Stored) -> i64 {
-    (st.expires_at() + 60) * 1000
+impl GrantObject {
+    /// A home's alarm fires no later than `at_ms`: set when none is set or it is later.
+    async fn schedule_home(&self, at_ms: i64) -> Result<()> {
+        let current = match self.alarm.get() {
+            Some(known) => known,
+            None => self.store.storage().get_alarm().await?,
+        };
+        if current.is_none_or(|c| c > at_ms) {
+            self.store.storage().set_alarm(at_ms).await?;
+            self.alarm.set(Some(Some(at_ms)));
+        } else {
+            self.alarm.set(Some(current));
+        }
+        Ok(())
+    }
 }
 
 pub struct DoGrants(pub ObjectNamespace);
 
 impl GrantStore for DoGrants {
     async fn send(&self, grant_id: &str, cmd: Command) -> std::result::Result<Reply, StoreError> {
-        super::objects::call(&self.0, grant_id, &cmd).await
+        match home_of(grant_id) {
+            Some(home) => objects::call_at(&self.0, &format!("home:{home}"), grant_id, &cmd).await,
+            None => objects::call(&self.0, grant_id, &cmd).await,
+        }
     }
 }

@@ -17,6 +17,9 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::{Delay, ObjectNamespace, State, Storage};
 
+/// The URL of an object call: the origin, and the entry as the path (mostly empty).
+const OBJECT_ORIGIN: &str = "https://object.internal";
+
 /// How long a Durable Object call may take before the request gives up.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -51,6 +54,17 @@ pub async fn call<C: Serialize, R: DeserializeOwned>(
     name: &str,
     cmd: &C,
 ) -> Result<R, StoreError> {
+    call_at(ns, name, "", cmd).await
+}
+
+/// [`call`], for an entry `at` of an object that keeps several ([`ObjectClass::KEYED`]): it
+/// travels as the request's path.
+pub async fn call_at<C: Serialize, R: DeserializeOwned>(
+    ns: &ObjectNamespace,
+    name: &str,
+    at: &str,
+    cmd: &C,
+) -> Result<R, StoreError> {
     let unavailable = |e: JsValue| StoreError::Unavailable(format!("durable object: {}", js_error(e)));
     let body = serde_json::to_string(cmd).map_err(|e| StoreError::Unavailable(e.to_string()))?;
     let ns: &Namespace = AsRef::<JsValue>::as_ref(ns).unchecked_ref();
@@ -59,7 +73,7 @@ pub async fn call<C: Serialize, R: DeserializeOwned>(
     js_sys::Reflect::set(&init, &"method".into(), &"POST".into()).map_err(unavailable)?;
     js_sys::Reflect::set(&init, &"body".into(), &JsValue::from_str(&body)).map_err(unavailable)?;
     let exchange = async {
-        let promise = stub.fetch("https://object.internal/", &init).map_err(unavailable)?;
+        let promise = stub.fetch(&format!("{OBJECT_ORIGIN}/{at}"), &init).map_err(unavailable)?;
         let reply: Reply = JsFuture::from(promise).await.map_err(unavailable)?.unchecked_into();
         let status = reply.status();
         let text = JsFuture::from(reply.text().map_err(unavailable)?).await.map_err(unavailable)?;
@@ -84,10 +98,12 @@ pub async fn call<C: Serialize, R: DeserializeOwned>(
 pub trait ObjectClass: Sized {
     /// In error messages: "account", "grant", "throttle".
     const WHAT: &'static str;
+    /// Whether a call names an entry of the object ([`call_at`]); else `at` is always empty.
+    const KEYED: bool = false;
     type Command: DeserializeOwned;
     type Reply: Serialize;
     fn new(store: ObjectStorage) -> Self;
-    async fn apply(&self, cmd: Self::Command) -> worker::Result<Self::Reply>;
+    async fn apply(&self, at: &str, cmd: Self::Command) -> worker::Result<Self::Reply>;
     async fn alarm(&self) -> worker::Result<()> {
         Ok(())
     }
@@ -98,10 +114,13 @@ pub trait ObjectClass: Sized {
 /// JavaScript value), the reply a body of JSON text. Not through `worker::Request`, whose
 /// constructor also builds the request's `cf` object, nor `worker::Response`.
 pub async fn serve<O: ObjectClass>(obj: &O, req: web_sys::Request) -> Result<JsValue, JsValue> {
+    // The entry, from the request's path (read only where the class has entries).
+    let url = if O::KEYED { req.url() } else { String::new() };
+    let at = url.strip_prefix(OBJECT_ORIGIN).and_then(|p| p.strip_prefix('/')).unwrap_or("");
     let text = JsFuture::from(req.text()?).await?.as_string().unwrap_or_default();
     let (status, body) = match serde_json::from_str::<O::Command>(&text) {
         Ok(cmd) => {
-            let reply = obj.apply(cmd).await.map_err(JsValue::from)?;
+            let reply = obj.apply(at, cmd).await.map_err(JsValue::from)?;
             (200, serde_json::to_string(&reply).map_err(|e| JsValue::from_str(&e.to_string()))?)
         }
         Err(e) => (400, format!("malformed {} command: {e}", O::WHAT)),
@@ -213,6 +232,29 @@ impl ObjectStorage {
             }
         };
         serde_json::from_str(&text).map(Some).map_err(worker::Error::from)
+    }
+
+    /// The values under keys starting with `prefix` (through the asynchronous API: for alarms),
+    /// `None` for a value that does not parse.
+    pub async fn list<T: DeserializeOwned>(&self, prefix: &str) -> worker::Result<Vec<(String, Option<T>)>> {
+        let map = self.storage().list_with_options(worker::ListOptions::new().prefix(prefix)).await?;
+        let mut out = Vec::new();
+        for entry in map.entries() {
+            let pair: js_sys::Array = entry.map_err(|e| worker::Error::RustError(js_error(e)))?.unchecked_into();
+            let Some(key) = pair.get(0).as_string() else { continue };
+            let value = pair.get(1);
+            let text = value.as_string().or_else(|| js_sys::JSON::stringify(&value).ok().map(String::from));
+            out.push((key, text.and_then(|t| serde_json::from_str(&t).ok())));
+        }
+        Ok(out)
+    }
+
+    /// Deletes `keys` (at most 128 per storage call).
+    pub async fn delete(&self, keys: &[String]) -> worker::Result<()> {
+        for chunk in keys.chunks(128) {
+            self.storage().delete_multiple(chunk.iter().map(String::as_str).collect()).await?;
+        }
+        Ok(())
     }
 
     /// Writes `value` under `key` as JSON text.

@@ -29,7 +29,7 @@ impl ObjectClass for ThrottleObject {
         ThrottleObject { store, alarm_at: Cell::new(0) }
     }
 
-    async fn apply(&self, cmd: Command) -> Result<Verdict> {
+    async fn apply(&self, _at: &str, cmd: Command) -> Result<Verdict> {
         let current: Option<Counter> = self.store.load(KEY).await?;
         let now_ms = worker::Date::now().as_millis() as i64;
         // Attempt and Fail know how long failures count; Succeed and Release keep the alarm.

@@ -14,6 +14,7 @@ use super::{id_token, pkce, session, Provider};
 use crate::crypto::{random_token, Crypto};
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::http::{Params, Request, Response};
+use crate::model::grant::homed_grant_id;
 use crate::model::{custom_scope, scope, Client, ScopeDef};
 use crate::pages;
 use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
@@ -185,13 +186,17 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         if valid.expected_subs.iter().any(|s| *s != sub) {
             return None;
         }
+        // A code issued here goes to the object that keeps this user's grants at this client
+        // (model::grant::homed_grant_id): it exists already, so redeeming it creates none.
+        let grant_id =
+            homed_grant_id(self.session_key, &cookie.sub, &client.client_id).unwrap_or_else(|_| ix.grant_id.clone());
         let cmd = AccountCommand::Check {
             id_hash: cookie.id_hash(),
             client_id: client.client_id.clone(),
             items: valid.release.consent.clone(),
             max_age: valid.max_age,
             grant: (!valid.prompt.consent)
-                .then(|| GrantRef { id: ix.grant_id.clone(), expires_at: self.grant_expiry(&ix.scope) }),
+                .then(|| GrantRef { id: grant_id.clone(), expires_at: self.grant_expiry(&ix.scope) }),
         };
         let (username, auth_time, recorded) = match self.accounts.send(&cookie.sub, cmd).await {
             Ok(AccountReply::Active { username, auth_time, recorded, evicted, .. }) => {
@@ -230,7 +235,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             let ix = ix.clone();
             // No form was shown, so nothing to use up: the code carries the grant (one object
             // call here; the token endpoint creates the grant object).
-            let code = self.issue_code(ix.grant_id.clone(), ix.into_grant(signed_in), to, CodeIssue::Sealed);
+            let code = self.issue_code(grant_id, ix.into_grant(signed_in), to, CodeIssue::Sealed);
             return Some(code.await);
         }
         if valid.prompt.none {

@@ -474,3 +474,50 @@ fn access(state: Option<&GrantState>, token_hash: &str, now: i64) -> Result<Repl
     }
     Ok(Reply::Active { grant, issued_at: token.issued_at, expires_at: token.expires_at })
 }
+
+/// When an object's storage for `st` may go: a minute after the last code or token in it
+/// expires (seconds).
+pub fn cleanup_at(st: &Stored) -> i64 {
+    st.expires_at() + 60
+}
+
+/// A home object's alarm (model::grant::home_of): of its grants, `None` where a value could
+/// not be read, which to delete (nothing in them can be used any more, or unreadable) and when
+/// to run again (the earliest [`cleanup_at`] of the rest; `None`: nothing is left).
+pub fn sweep(entries: Vec<(String, Option<Stored>)>, now: i64) -> (Vec<String>, Option<i64>) {
+    let mut gone = Vec::new();
+    let mut next: Option<i64> = None;
+    for (key, st) in entries {
+        match st {
+            Some(st) if st.expires_at() >= now => {
+                let at = cleanup_at(&st);
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+            _ => gone.push(key),
+        }
+    }
+    (gone, next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweep_deletes_what_expired_and_wakes_for_the_earliest_rest() {
+        let reserved = |expires_at| Some(Stored::Reserved { expires_at });
+        let entries = vec![
+            ("grant:a".to_string(), reserved(100)),
+            ("grant:b".to_string(), reserved(300)),
+            ("grant:c".to_string(), None),
+            ("grant:d".to_string(), Some(Stored::Declined { expires_at: 200 })),
+        ];
+        assert_eq!(sweep(entries.clone(), 150), (vec!["grant:a".into(), "grant:c".into()], Some(260)));
+        assert_eq!(sweep(entries.clone(), 100), (vec!["grant:c".into()], Some(160)));
+        assert_eq!(
+            sweep(entries, 301),
+            (vec!["grant:a".into(), "grant:b".into(), "grant:c".into(), "grant:d".into()], None)
+        );
+        assert_eq!(sweep(vec![], 0), (vec![], None));
+    }
+}

@@ -141,6 +141,55 @@ fn returning_users_code_is_sealed_and_works_once() {
     assert_eq!((s, e.as_str()), (400, "invalid_grant"));
 }
 
+/// A returning user's grants live in one object per user and client (model::grant::home_of):
+/// the code's grant id starts with that home, which differs per client and per user and says
+/// nothing about either; grants made through a page keep an object of their own.
+#[test]
+fn returning_users_grants_share_a_home_per_user_and_client() {
+    use crate::model::grant::{home_of, HOMED_ID_LEN};
+    let w = World::new();
+    let first = sign_in(&w);
+    let first_id = param(&first, "code").unwrap().split('.').next().unwrap().to_string();
+    assert_eq!(home_of(&first_id), None, "a grant made at the consent page has its own object: {first_id}");
+    redeem(&w, &first);
+    let returning = |client: &str| {
+        let p = redirect_params(&w.authorize(&base(client)), CB);
+        let code = param(&p, "code").expect("a code").to_string();
+        (code.split_once('~').expect("a sealed code").0.to_string(), p)
+    };
+    let (a, pa) = returning("basic");
+    let (b, _) = returning("basic");
+    assert_eq!(a.len(), HOMED_ID_LEN);
+    assert_ne!(a, b, "each authorization makes a grant of its own");
+    assert_eq!(home_of(&a), home_of(&b), "in the same home");
+    assert!(home_of(&a).is_some());
+    // The grant works like any other: tokens, userinfo, and revocation reach it by its id.
+    let v = redeem(&w, &pa);
+    let at = v["access_token"].as_str().unwrap();
+    assert!(at.starts_with(&format!("{a}.")));
+    assert_eq!(userinfo(&w, at).0, 200);
+    let (s, v) = w.token_like("/revoke", &[("token", at)], Some(("basic", BASIC_SECRET)));
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(userinfo(&w, at).0, 401);
+    // Another client of the same user: another home.
+    let page = w.authorize(&base("post"));
+    let r = w.consent(&page, "allow");
+    assert!(param(&redirect_params(&r, CB), "code").is_some());
+    let (c, _) = returning("post");
+    assert!(home_of(&c).is_some() && home_of(&c) != home_of(&a), "{c} vs {a}");
+    // Another user at the same client: another home.
+    w.users.put(
+        "user:bob",
+        &w.users.get("user:alice").unwrap().replace("\"alice\"", "\"bob\"").replace("u-7f3a9c", "u-b0b"),
+    );
+    w.fresh_browser();
+    let page = w.authorize(&base("basic"));
+    let consent = w.login(&page, "bob", PASSWORD);
+    assert!(param(&redirect_params(&w.consent(&consent, "allow"), CB), "code").is_some());
+    let (d, _) = returning("basic");
+    assert!(home_of(&d).is_some() && home_of(&d) != home_of(&a), "{d} vs {a}");
+}
+
 #[test]
 fn prompt_none_login_required_and_consent_required() {
     let w = World::new();

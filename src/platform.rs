@@ -99,8 +99,13 @@ fn stores(env: &Env) -> Option<Rc<Stores>> {
     Some(s)
 }
 
+/// The clock, in milliseconds (`Date.now()`: one call, no `Date` object).
+fn now_ms() -> i64 {
+    js_sys::Date::now() as i64
+}
+
 fn now() -> i64 {
-    (worker::Date::now().as_millis() / 1000) as i64
+    now_ms() / 1000
 }
 
 fn log(line: &str) {
@@ -193,11 +198,7 @@ pub async fn main(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_
         log("configuration error: a CLIENTS/USERS KV or GRANTS/THROTTLES/ACCOUNTS Durable Object binding is missing");
         return from_http(error_json(&OAuthError::unavailable("the provider's storage bindings are missing")));
     };
-    let throttles = CleanChecks {
-        inner: &stores.throttles,
-        clean: CLEAN_CHECKS.with(Rc::clone),
-        now_ms: worker::Date::now().as_millis() as i64,
-    };
+    let throttles = CleanChecks { inner: &stores.throttles, clean: CLEAN_CHECKS.with(Rc::clone), now_ms: now_ms() };
     let provider = Provider {
         config: &iso.config,
         clients: &stores.clients,

@@ -1,5 +1,6 @@
 //! Workers KV implementations of the client and user stores.
 
+use super::now_ms;
 use crate::error::StoreError;
 use crate::model::custom_scope::scope_key;
 use crate::model::user::user_key;
@@ -16,10 +17,6 @@ thread_local! {
     // User records read by username (an ongoing session, userinfo, refresh), 60 s. Sign-in
     // (`find_by_login`) always reads KV: a changed password or a removed account counts at once.
     static USERS: RefCell<TtlCache<User>> = RefCell::new(TtlCache::default());
-}
-
-fn now_ms() -> i64 {
-    worker::Date::now().as_millis() as i64
 }
 
 pub struct KvClients(pub KvStore);

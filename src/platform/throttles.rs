@@ -31,7 +31,7 @@ impl ObjectClass for ThrottleObject {
 
     async fn apply(&self, _at: &str, cmd: Command) -> Result<Verdict> {
         let current: Option<Counter> = self.store.load(KEY).await?;
-        let now_ms = worker::Date::now().as_millis() as i64;
+        let now_ms = super::now_ms();
         // Attempt and Fail know how long failures count; Succeed and Release keep the alarm.
         let lock_ms = match &cmd {
             Command::Fail { policy } | Command::Attempt { policy } => Some(policy.lock_seconds.saturating_mul(1000)),

@@ -818,8 +818,8 @@ async function main() {
     const codes = new Array(N);
     fl.resume = keep(await batch(floor, "floor: authorization GET (live session)", { count: N, warmup: 20, op: async (i) => { const c = await authorize(i); if (i >= 0) codes[i] = c; } }));
     const tokens = new Array(N);
-    fl.tokenSealed = keep(await batch(floor, "floor: token, RS256, new grant object", { count: N, warmup: 5, warmupOp: async (i) => token(await authorize(i)), op: async (i) => { tokens[i] = await token(codes[i]); } }));
-    fl.token = keep(await batch(floor, "floor: token, RS256, existing grant object", { count: N, warmup: 5, op: async (i) => token(codes[Math.abs(i) % N]) }));
+    fl.tokenSealed = keep(await batch(floor, "floor: token, RS256 (the user's home object)", { count: N, warmup: 5, warmupOp: async (i) => token(await authorize(i)), op: async (i) => { tokens[i] = await token(codes[i]); } }));
+    fl.token = keep(await batch(floor, "floor: token, RS256, the same codes again", { count: N, warmup: 5, op: async (i) => token(codes[Math.abs(i) % N]) }));
     fl.userinfo = keep(await batch(floor, "floor: userinfo", { count: n(2000), warmup: 20, op: async (i) => userinfo(tokens[Math.abs(i) % N]) }));
     fl.returning = keep(await batch(floor, "floor: returning-user flow", { count: n(300), requestsPerOp: 3, warmup: 5, op: async (i) => userinfo(await token(await authorize(i))) }));
   }
@@ -1000,11 +1000,12 @@ function report(R) {
     // One account-object call checks the session and consent and records the grant (read +
     // write); the code carries the grant, sealed (protocol/sealed_code.rs): no grant object yet.
     resume: { dox: 1 },
-    // ... and its redemption creates the grant object (a new object's first write).
-    returning: { dox: 1, dow: 1, rs: 1, dor: 1 },
-    tokenSealed: { dow: 1, rs: 1 },
-    tokenEs: { dow: 1, es: 1 },
-    returningEs: { dox: 1, dow: 1, es: 1, dor: 1 },
+    // ... and its redemption stores the grant in the user's home object for this client, which
+    // exists from earlier sign-ins (model::grant::homed_grant_id): a write to an existing object.
+    returning: { dox: 2, rs: 1, dor: 1 },
+    tokenSealed: { dox: 1, rs: 1 },
+    tokenEs: { dox: 1, es: 1 },
+    returningEs: { dox: 2, es: 1, dor: 1 },
   };
   const cached = {
     authorize: "client record",
@@ -1036,7 +1037,7 @@ function report(R) {
     ["userinfo", "userinfo"],
     ["flow", "**first-time flow** (5 requests)"],
     ["resume", "authorization GET with a live session (code, no page)"],
-    ["tokenSealed", "token (a returning user's code, which creates the grant object)"],
+    ["tokenSealed", "token (a returning user's code, redeemed in the user's home object)"],
     ["returning", "**returning-user flow** (3 requests)"],
     ["tokenEs", "token, client registered for ES256 (a returning user's code)"],
     ["returningEs", "**returning-user flow, client registered for ES256** (3 requests)"],
@@ -1098,7 +1099,7 @@ function report(R) {
     for (const [k, t] of [["rs256", "primitive: one RS256 signature (edge-oidc: its probe's own cost)"], ["do-write-existing", "primitive: one write to an existing object (same)"]]) {
       md += `| ${t} | ${f3(fnet(F[k]))} | ${f3(P(k))} | ${f3(P(k) - fnet(F[k]))} |\n`;
     }
-    for (const [k, t] of [["resume", "authorization GET with a live session"], ["token", "token, RS256, existing grant object (edge-oidc: code from the consent page)"], ["tokenSealed", "token, RS256, new grant object (edge-oidc: returning user's code)"], ["userinfo", "userinfo"], ["returning", "**returning-user flow**, RS256 (3 requests)"]]) {
+    for (const [k, t] of [["resume", "authorization GET with a live session"], ["tokenSealed", "token, RS256, returning user's code (both: redeemed in the user's existing home object)"], ["token", "token, RS256, the same code again (floor) / code from the consent page (edge-oidc): an existing object"], ["userinfo", "userinfo"], ["returning", "**returning-user flow**, RS256 (3 requests)"]]) {
       const e = E[`${k}@1`];
       md += `| ${t} | ${f3(fnet(F[k]))} | ${e ? f3(net(e)) : "–"} | ${e ? f3(net(e) - fnet(F[k])) : "–"} |\n`;
     }

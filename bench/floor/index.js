@@ -10,9 +10,11 @@
 //   GET  /do-write-existing        one call to an existing object that reads and writes a value
 //   GET  /authorize?state=…        cookie `s=<user>`: the user's account object records a grant
 //                                  (read + write) → 303 to the redirect URI with a code
-//   POST /token                    Basic auth, form with the code: the grant's object redeems it
-//                                  (read, write; a new object also sets its alarm) → RS256 ID token
-//   GET  /userinfo                 Bearer token: the grant's object is read → JSON claims
+//   POST /token                    Basic auth, form with the code: the user's grant home (an
+//                                  object per user, as edge-oidc's per user and client) redeems it
+//                                  under the grant's key (read, write; the first write of a home
+//                                  also sets its alarm) → RS256 ID token
+//   GET  /userinfo                 Bearer token: the grant is read in the home → JSON claims
 //   POST /setup                    the RS256 private key (JWK), imported once
 import { DurableObject } from "cloudflare:workers";
 
@@ -55,15 +57,19 @@ export class Account extends Stored {
 export class Grant extends Stored {
   async fetch(req) {
     const cmd = JSON.parse(await req.text());
-    const st = await this.load("grant");
+    const key = `grant:${cmd.id}`;
+    const st = await this.load(key);
     if (cmd.op === "read") return new Response(JSON.stringify(st ? { result: "grant", grant: st.grant } : { result: "invalid" }));
     const first = st === null;
     const next = st ?? { grant: cmd.grant, access: [] };
     next.redeemed_at = Date.now();
     next.access.push({ hash: cmd.access_hash, expires_at: Date.now() + 3600_000 });
     if (next.access.length > 16) next.access.shift();
-    await this.save("grant", next);
-    if (first) await this.ctx.storage.setAlarm(Date.now() + 3600_000);
+    await this.save(key, next);
+    if (first && !this.alarmSet) {
+      await this.ctx.storage.setAlarm(Date.now() + 3600_000);
+      this.alarmSet = true;
+    }
     return new Response(JSON.stringify({ result: "granted", grant: next.grant }));
   }
   async alarm() {}
@@ -118,19 +124,19 @@ export default {
         if (!grantId || !user) return json(400, { error: "invalid_grant" });
         const access = random(32);
         const claims = { sub: user, aud: "bench-client", scope: "openid profile email", nonce: "n", email: `${user}@example.com`, email_verified: true, name: "Bench User" };
-        const r = await call(env.GRANT, grantId, { op: "redeem", grant: claims, access_hash: access.slice(0, 43) });
+        const r = await call(env.GRANT, `home:${user}`, { op: "redeem", id: grantId, grant: claims, access_hash: access.slice(0, 43) });
         if (r.result !== "granted") return json(400, { error: "invalid_grant" });
         const now = Math.floor(Date.now() / 1000);
         const head = b64u(enc.encode(JSON.stringify({ alg: "RS256", typ: "JWT", kid: "k" })));
         const body = b64u(enc.encode(JSON.stringify({ iss: url.origin, iat: now, exp: now + 3600, auth_time: 1, at_hash: access.slice(0, 22), ...r.grant })));
         const sig = new Uint8Array(await crypto.subtle.sign("RSASSA-PKCS1-v1_5", signingKey, enc.encode(`${head}.${body}`)));
-        return json(200, { access_token: `${grantId}.${access}`, token_type: "Bearer", expires_in: 3600, id_token: `${head}.${body}.${b64u(sig)}`, scope: r.grant.scope }, { pragma: "no-cache" });
+        return json(200, { access_token: `${user}~${grantId}.${access}`, token_type: "Bearer", expires_in: 3600, id_token: `${head}.${body}.${b64u(sig)}`, scope: r.grant.scope }, { pragma: "no-cache" });
       }
       case "/userinfo": {
         const token = (req.headers.get("authorization") ?? "").match(/^Bearer (.+)$/)?.[1];
-        const grantId = token?.split(".")[0];
-        if (!grantId) return json(401, { error: "invalid_token" });
-        const r = await call(env.GRANT, grantId, { op: "read" });
+        const [user, grantId] = token?.split(".")[0].split("~") ?? [];
+        if (!user || !grantId) return json(401, { error: "invalid_token" });
+        const r = await call(env.GRANT, `home:${user}`, { op: "read", id: grantId });
         if (r.result !== "grant") return json(401, { error: "invalid_token" });
         const { sub, email, email_verified, name } = r.grant;
         return json(200, { sub, email, email_verified, name });

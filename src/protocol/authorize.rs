@@ -32,20 +32,10 @@ pub struct ErrorRedirect<'r> {
 }
 
 /// Builds `redirect_uri` with extra query parameters (RFC 6749 §4.1.2: keep its own query).
-/// `redirect_uri` is a registered one, validated when the client record is read (absolute,
-/// no fragment): in plain ASCII it is used as written, the parameters appended to its query,
-/// without parsing it again; anything else goes through the URL parser.
+/// Always through the URL parser: the URI is the request's, which may differ in spelling from
+/// the registered one it matched (a loopback URI's port; the parser's normalisation), and what
+/// is sent back is the parser's serialisation of it.
 pub fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
-    let plain = |b: u8| b.is_ascii_graphic() && !b"\"#<>\\^`{|}".contains(&b);
-    if redirect_uri.bytes().all(plain) {
-        let sep = match redirect_uri.contains('?') {
-            false => "?",
-            true if redirect_uri.ends_with(['?', '&']) => "",
-            true => "&",
-        };
-        let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
-        return Response::redirect(&format!("{redirect_uri}{sep}{query}"));
-    }
     match Url::parse(redirect_uri) {
         Ok(mut url) => {
             {
@@ -543,40 +533,4 @@ struct Validated {
     /// The `sub` values the signed-in user must have (id_token_hint, claims sub).
     expected_subs: Vec<String>,
     release: Release,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The Location built without the parser means the same URL as the parser would build.
-    #[test]
-    fn redirect_by_concatenation_matches_the_url_parser() {
-        let params = [("code", "abc~d-e_f"), ("state", "a b&c=d/é"), ("iss", "https://id.example.com")];
-        for uri in [
-            "https://app.example/cb",
-            "https://app.example",
-            "https://app.example/cb?x=1",
-            "https://app.example/cb?x=1&",
-            "https://app.example/cb?",
-            "http://127.0.0.1:8080/callback",
-            "com.example.app:/oauth2redirect",
-            "https://app.example/caf%C3%A9",
-        ] {
-            let r = redirect_with(uri, &params);
-            assert_eq!(r.status, 303);
-            let got = Url::parse(r.header("location").unwrap()).unwrap();
-            let mut want = Url::parse(uri).unwrap();
-            want.query_pairs_mut().extend_pairs(params);
-            assert_eq!(got.query_pairs().collect::<Vec<_>>(), want.query_pairs().collect::<Vec<_>>(), "{uri}");
-            assert_eq!(
-                (got.scheme(), got.host_str(), got.path()),
-                (want.scheme(), want.host_str(), want.path()),
-                "{uri}"
-            );
-        }
-        // Not plain ASCII: through the parser, which encodes it.
-        let r = redirect_with("https://app.example/café", &params);
-        assert!(r.header("location").unwrap().starts_with("https://app.example/caf%C3%A9?code="));
-    }
 }

@@ -1367,3 +1367,18 @@ fn verify_own_token_accepts_ours_and_refuses_the_rest() {
 fn claims_of(iss: &str) -> serde_json::Map<String, Value> {
     serde_json::from_value(json!({"iss": iss, "sub": "x"})).unwrap()
 }
+
+/// A loopback redirect URI matches by its parsed form (RFC 8252 §7.3), so the request's spelling
+/// may differ from the registered one; what is sent back is the parser's, never the request's
+/// (the e2e hostile storm sent `http:/127.0.0.1:…`).
+#[test]
+fn loopback_redirects_are_sent_back_as_parsed() {
+    let w = World::new();
+    for uri in ["http:/127.0.0.1:9000/cb", "http://127.0.0.1:9000/cb", "HTTP://127.0.0.1:4711/cb"] {
+        let r =
+            w.authorize(&[("response_type", "code"), ("client_id", "basic"), ("redirect_uri", uri), ("state", "s")]);
+        assert_eq!(r.status, 303, "{uri}: {}", r.body_str());
+        let loc = r.header("location").unwrap();
+        assert!(loc.starts_with("http://127.0.0.1:") && loc.contains("/cb?error=invalid_scope"), "{uri}: {loc}");
+    }
+}

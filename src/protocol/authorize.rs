@@ -189,17 +189,18 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         if valid.expected_subs.iter().any(|s| *s != sub) {
             return None;
         }
-        // A code issued here goes to the object that keeps this user's grants at this client
-        // (model::grant::homed_grant_id): it exists already, so redeeming it creates none.
-        let grant_id =
-            homed_grant_id(self.session_key, &cookie.sub, &client.client_id).unwrap_or_else(|_| ix.grant_id.clone());
+        // A code issued here (never with prompt=consent) goes to the object that keeps this
+        // user's grants at this client (model::grant::homed_grant_id): it exists already, so
+        // redeeming it creates none.
+        let grant_id = (!valid.prompt.consent).then(|| {
+            homed_grant_id(self.session_key, &cookie.sub, &client.client_id).unwrap_or_else(|_| ix.grant_id.clone())
+        });
         let cmd = AccountCommand::Check {
             id_hash: cookie.id_hash(),
             client_id: client.client_id.clone(),
             items: valid.release.consent.clone(),
             max_age: valid.max_age,
-            grant: (!valid.prompt.consent)
-                .then(|| GrantRef { id: grant_id.clone(), expires_at: self.grant_expiry(&ix.scope) }),
+            grant: grant_id.clone().map(|id| GrantRef { id, expires_at: self.grant_expiry(&ix.scope) }),
         };
         let (username, auth_time, recorded) = match self.accounts.send(&cookie.sub, cmd).await {
             Ok(AccountReply::Active { username, auth_time, recorded, evicted, .. }) => {
@@ -237,7 +238,8 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         if recorded {
             let ix = ix.clone();
             // No form was shown, so nothing to use up: the code carries the grant (one object
-            // call here; the token endpoint creates the grant object).
+            // call here; the token endpoint stores the grant in the user's home object).
+            let grant_id = grant_id.unwrap_or_else(|| ix.grant_id.clone());
             let code = self.issue_code(grant_id, ix.into_grant(signed_in), to, CodeIssue::Sealed);
             return Some(code.await);
         }

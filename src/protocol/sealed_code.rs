@@ -1,6 +1,6 @@
 //! Authorization codes that carry their grant, for a returning user (live session, consent
-//! on record): the authorization endpoint answers after one account-object call and creates
-//! no grant object; the token endpoint creates it at the first redemption.
+//! on record): the authorization endpoint answers after one account-object call and stores no
+//! grant; the token endpoint stores it at the first redemption (in the user's home object).
 //!
 //! Format: `<grant id>~<base64url(nonce ‖ XChaCha20-Poly1305(grant, expiry) ‖ tag)>`, under a
 //! key derived from `SESSION_KEY`, the grant id as associated data. Encrypted, not only

@@ -4,7 +4,7 @@
 //! Durable Object (one round trip: the code is checked, consumed and the tokens' hashes
 //! stored atomically; a refresh token is rotated the same way, see [`super::refresh`]),
 //! then signs the ID token. A sealed code (returning users, [`super::sealed_code`]) brings its
-//! grant along: that same round trip creates the grant object.
+//! grant along: that same round trip stores it (in the user's home object, model::grant::home_of).
 
 use super::grant_object::{secret_hash, Command, NewRefresh, Reply};
 use super::id_token::{self, IdTokenInput};

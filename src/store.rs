@@ -30,6 +30,9 @@ pub trait UserStore {
 pub trait GrantStore {
     /// Sends a command to the grant's object (one round trip) and returns its reply.
     async fn send(&self, grant_id: &str, cmd: Command) -> Result<Reply, StoreError>;
+    /// Revokes every grant of a home (model::grant::home), and the codes issued for it
+    /// until `revoked_at` ([`Command::RevokeHome`]).
+    async fn revoke_home(&self, home: &str, revoked_at: i64) -> Result<(), StoreError>;
 }
 
 #[allow(async_fn_in_trait)]

@@ -85,9 +85,13 @@ pub fn home_of(id: &str) -> Option<&str> {
 /// of the user's own `sub` and the client: it reveals neither, and differs per client, so two
 /// clients cannot link their tokens of one user by it (pairwise subjects stay unlinkable).
 pub fn homed_grant_id(session_key: &[u8], local_sub: &str, client_id: &str) -> Result<String, String> {
+    Ok(format!("{}{}", home(session_key, local_sub, client_id), crate::crypto::random_token::<16>()?))
+}
+
+/// The home of a user's grants at a client ([`homed_grant_id`]): 22 characters.
+pub fn home(session_key: &[u8], local_sub: &str, client_id: &str) -> String {
     let mac = crate::crypto::hmac_sha256(session_key, format!("grant-home\0{local_sub}\0{client_id}").as_bytes());
-    let home = crate::crypto::b64url(mac.get(..16).unwrap_or(&mac));
-    Ok(format!("{home}{}", crate::crypto::random_token::<16>()?))
+    crate::crypto::b64url(mac.get(..16).unwrap_or(&mac))
 }
 
 /// A token handle: `<grant id>.<secret>`; both parts base64url.

@@ -7,12 +7,14 @@
 //!   a page (login or consent), whose id is reserved when the page is shown;
 //! - a home: the object named `home:<home>` that keeps every grant of one user at one client
 //!   made without a page (a returning user's code), each under `grant:<id>`; the call names
-//!   the grant in its path ([`objects::call_at`]).
+//!   the grant in its path ([`objects::call_at`]). Withdrawing the consent revokes the whole
+//!   home (`Command::RevokeHome`): its grants are deleted, and the time is kept under
+//!   `revoked` so that codes issued until then cannot create their grant afterwards.
 
 use super::objects::{self, object_class, ObjectClass, ObjectStorage};
 use crate::error::StoreError;
 use crate::model::grant::home_of;
-use crate::protocol::grant_object::{self, cleanup_at, Command, Reply, Stored};
+use crate::protocol::grant_object::{self, cleanup_at, revoked_until, Command, Reply, Stored};
 use crate::store::GrantStore;
 use std::cell::Cell;
 use worker::{ObjectNamespace, Result};
@@ -21,12 +23,16 @@ use worker::{ObjectNamespace, Result};
 const KEY: &str = "grant";
 /// The prefix of a home's entries: `grant:<id>`.
 const HOME_PREFIX: &str = "grant:";
+/// A home's key for when its grants were revoked (seconds).
+const REVOKED: &str = "revoked";
 
 pub struct GrantObject {
     store: ObjectStorage,
     /// A home's alarm as this instance last saw or set it (outer `None`: not read yet), so
     /// that a grant's first write reads it at most once per instance.
     alarm: Cell<Option<Option<i64>>>,
+    /// A home's revocation time, likewise (only this instance writes it).
+    revoked: Cell<Option<Option<i64>>>,
 }
 
 object_class!(Grants, GrantObject);
@@ -38,10 +44,13 @@ impl ObjectClass for GrantObject {
     type Reply = Reply;
 
     fn new(store: ObjectStorage) -> Self {
-        GrantObject { store, alarm: Cell::new(None) }
+        GrantObject { store, alarm: Cell::new(None), revoked: Cell::new(None) }
     }
 
-    async fn apply(&self, at: &str, cmd: Command) -> Result<Reply> {
+    async fn apply(&self, at: &str, mut cmd: Command) -> Result<Reply> {
+        if let (Command::RevokeHome { revoked_at }, "") = (&cmd, at) {
+            return self.revoke_home(*revoked_at).await;
+        }
         let key = match at {
             "" => KEY.to_string(),
             id if home_of(id).is_some() => format!("{HOME_PREFIX}{id}"),
@@ -49,6 +58,9 @@ impl ObjectClass for GrantObject {
         };
         let current: Option<Stored> = self.store.load(&key).await?;
         let first_write = current.is_none();
+        if first_write && key != KEY {
+            grant_object::gate_sealed(&mut cmd, self.revoked_at().await?);
+        }
         let (write, reply) = grant_object::apply(current, cmd, super::now());
         if let Some(st) = write {
             self.store.save(&key, &st).await?;
@@ -79,10 +91,13 @@ impl ObjectClass for GrantObject {
             Ok(None) => {}
         }
         // A home (or nothing): delete the grants that are done, wake again for the next.
-        let (gone, next) = grant_object::sweep(self.store.list::<Stored>(HOME_PREFIX).await?, now);
+        self.revoked.set(None);
+        let revoked_at = self.revoked_at().await?;
+        let (gone, next) = grant_object::sweep(self.store.list::<Stored>(HOME_PREFIX).await?, revoked_at, now);
         match next {
             None => {
                 self.alarm.set(Some(None));
+                self.revoked.set(Some(None));
                 storage.delete_all().await
             }
             Some(at) => {
@@ -95,6 +110,29 @@ impl ObjectClass for GrantObject {
 }
 
 impl GrantObject {
+    /// When this home's grants were revoked, if they were (read once per instance).
+    async fn revoked_at(&self) -> Result<Option<i64>> {
+        if let Some(known) = self.revoked.get() {
+            return Ok(known);
+        }
+        let at = self.store.load::<i64>(REVOKED).await?;
+        self.revoked.set(Some(at));
+        Ok(at)
+    }
+
+    /// Consent withdrawn: delete every grant of this home (their tokens stop working), and
+    /// keep the time so that codes issued until then cannot create their grant afterwards.
+    async fn revoke_home(&self, revoked_at: i64) -> Result<Reply> {
+        let at = self.revoked_at().await?.map_or(revoked_at, |r| r.max(revoked_at));
+        self.store.save(REVOKED, &at).await?;
+        self.revoked.set(Some(Some(at)));
+        let keys: Vec<String> =
+            self.store.list::<serde_json::Value>(HOME_PREFIX).await?.into_iter().map(|(k, _)| k).collect();
+        self.store.delete(&keys).await?;
+        self.schedule_home(revoked_until(at) * 1000).await?;
+        Ok(Reply::Revoked)
+    }
+
     /// A home's alarm fires no later than `at_ms`: set when none is set or it is later.
     async fn schedule_home(&self, at_ms: i64) -> Result<()> {
         let current = match self.alarm.get() {
@@ -118,6 +156,13 @@ impl GrantStore for DoGrants {
         match home_of(grant_id) {
             Some(home) => objects::call_at(&self.0, &format!("home:{home}"), grant_id, &cmd).await,
             None => objects::call(&self.0, grant_id, &cmd).await,
+        }
+    }
+
+    async fn revoke_home(&self, home: &str, revoked_at: i64) -> std::result::Result<(), StoreError> {
+        match objects::call_at(&self.0, &format!("home:{home}"), "", &Command::RevokeHome { revoked_at }).await? {
+            Reply::Revoked => Ok(()),
+            other => Err(StoreError::Unavailable(format!("grant home: unexpected reply {other:?}"))),
         }
     }
 }

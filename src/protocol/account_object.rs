@@ -4,6 +4,11 @@
 //! consent check and grant bookkeeping happen in a single round trip, and lets a session
 //! be ended server-side (RP-Initiated Logout) and a consent withdrawn at once.
 //!
+//! Grants made through a page (login, consent) are recorded under the consent, so that
+//! withdrawing it revokes them. A returning user's grants (made with no page) are not: they
+//! all live in one home object per user and client (`model::grant::home`), which withdrawal
+//! revokes as a whole, so a returning user's authorization request writes nothing here.
+//!
 //! Pure, like [`super::grant_object`]: `apply(state, command, now) -> (write, reply)`.
 //! Session ids are stored as SHA-256 hashes only.
 
@@ -12,9 +17,9 @@ use serde::{Deserialize, Serialize};
 
 /// Live sessions kept per user (oldest dropped first).
 pub const MAX_SESSIONS: usize = 32;
-/// Live grants remembered per consent, so that withdrawing it revokes their tokens. A grant
-/// pushed out of a full list is revoked at once (the caller is told), so withdrawal always
-/// reaches every live token.
+/// Live grants made through a page remembered per consent, so that withdrawing it revokes
+/// their tokens. A grant pushed out of a full list is revoked at once (the caller is told), so
+/// withdrawal always reaches every live token.
 pub const MAX_GRANTS_PER_CONSENT: usize = 256;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -45,7 +50,7 @@ pub struct Consent {
     /// (OpenID Connect Core §5.5).
     pub items: Vec<String>,
     pub granted_at: i64,
-    /// Grants issued under this consent (most recent last).
+    /// Grants made through a page under this consent (most recent last).
     #[serde(default)]
     pub grants: Vec<GrantRef>,
 }
@@ -69,9 +74,11 @@ pub enum Command {
     /// consented for `client_id`, and if so record `grant` under that consent.
     Start { session: Session, client_id: String, items: Vec<String>, grant: Option<GrantRef> },
     /// At the authorization endpoint: is the session live, and is `items` consented? When it
-    /// is, the session is no older than `max_age` (OpenID Connect Core §3.1.2.1) and `grant`
-    /// is given, record the grant (the caller issues it without a page).
-    Check { id_hash: String, client_id: String, items: Vec<String>, max_age: Option<i64>, grant: Option<GrantRef> },
+    /// is, the session is no older than `max_age` (OpenID Connect Core §3.1.2.1) and `issue`
+    /// (no prompt=consent), the caller may issue a code without a page: the client is noted on
+    /// the session (written only when it is new there); the grant goes to the user's home
+    /// object at the client, not on record here.
+    Check { id_hash: String, client_id: String, items: Vec<String>, max_age: Option<i64>, issue: bool },
     /// The user clicked Allow: remember the consent (adding to what was allowed before)
     /// and the grant; note the client on the session.
     Allow { id_hash: Option<String>, client_id: String, items: Vec<String>, grant: GrantRef },
@@ -93,16 +100,14 @@ pub enum Reply {
         #[serde(default)]
         evicted: Vec<String>,
     },
-    /// `recorded`: the grant was recorded (the session is fresh enough and the consent covers
-    /// the request), so the caller may issue it.
+    /// `issue`: the session is fresh enough and the consent covers the request, so the caller
+    /// may issue a code without a page.
     Active {
         username: String,
         auth_time: i64,
         consented: bool,
         #[serde(default)]
-        recorded: bool,
-        #[serde(default)]
-        evicted: Vec<String>,
+        issue: bool,
     },
     NoSession,
     Allowed {
@@ -125,13 +130,16 @@ fn covers(consents: &[Consent], client_id: &str, items: &[String]) -> bool {
     consents.iter().any(|c| c.client_id == client_id && items.iter().all(|i| c.items.contains(i)))
 }
 
-fn push_capped<T: PartialEq>(list: &mut Vec<T>, value: T, cap: usize) {
-    if !list.contains(&value) {
-        list.push(value);
+/// Adds `value` (if new) to a list of at most `cap`; whether the list changed.
+fn push_capped<T: PartialEq>(list: &mut Vec<T>, value: T, cap: usize) -> bool {
+    if list.contains(&value) {
+        return false;
     }
+    list.push(value);
     while list.len() > cap {
         list.remove(0);
     }
+    true
 }
 
 impl Account {
@@ -172,19 +180,15 @@ pub fn apply(state: Option<Account>, cmd: Command, now: i64) -> (Option<Account>
             acct.prune(now);
             (Some(acct), Reply::Started { consented, evicted })
         }
-        Command::Check { id_hash, client_id, items, max_age, grant } => {
+        Command::Check { id_hash, client_id, items, max_age, issue } => {
             let consented = covers(&acct.consents, &client_id, &items);
             let Some(s) = acct.session_mut(&id_hash, now) else { return (None, Reply::NoSession) };
             let (username, auth_time) = (s.username.clone(), s.auth_time);
             let fresh = max_age.is_none_or(|m| now - auth_time <= m);
-            match grant {
-                Some(g) if consented && fresh => {
-                    push_capped(&mut s.clients, client_id.clone(), MAX_SESSIONS);
-                    let evicted = acct.record_grant(&client_id, g, now);
-                    (Some(acct), Reply::Active { username, auth_time, consented, recorded: true, evicted })
-                }
-                _ => (None, Reply::Active { username, auth_time, consented, recorded: false, evicted: vec![] }),
-            }
+            let issue = issue && consented && fresh;
+            // RP-Initiated Logout confirms a client by this list: written when the client is new.
+            let noted = issue && push_capped(&mut s.clients, client_id, MAX_SESSIONS);
+            (noted.then_some(acct), Reply::Active { username, auth_time, consented, issue })
         }
         Command::Allow { id_hash, client_id, items, grant } => {
             if let Some(s) = id_hash.and_then(|h| acct.session_mut(&h, now)) {
@@ -262,14 +266,14 @@ mod tests {
         }
         r
     }
-    fn check(h: &str, it: &[&str], max_age: Option<i64>, grant: Option<&str>) -> Command {
-        Command::Check { id_hash: h.into(), client_id: "app".into(), items: items(it), max_age, grant: grant.map(g) }
+    fn check(h: &str, it: &[&str], max_age: Option<i64>, issue: bool) -> Command {
+        Command::Check { id_hash: h.into(), client_id: "app".into(), items: items(it), max_age, issue }
     }
     fn allow(it: &[&str], grant: &str) -> Command {
         Command::Allow { id_hash: Some("h1".into()), client_id: "app".into(), items: items(it), grant: g(grant) }
     }
-    fn active(auth_time: i64, consented: bool, recorded: bool) -> Reply {
-        Reply::Active { username: "alice".into(), auth_time, consented, recorded, evicted: vec![] }
+    fn active(auth_time: i64, consented: bool, issue: bool) -> Reply {
+        Reply::Active { username: "alice".into(), auth_time, consented, issue }
     }
 
     #[test]
@@ -282,18 +286,22 @@ mod tests {
             grant: Some(g("g0")),
         };
         assert_eq!(run(&mut st, start, 20), Reply::Started { consented: false, evicted: vec![] });
-        assert_eq!(run(&mut st, check("h1", &["openid"], None, Some("g1")), 30), active(10, false, false));
-        assert_eq!(run(&mut st, check("nope", &["openid"], None, None), 30), Reply::NoSession);
+        assert_eq!(run(&mut st, check("h1", &["openid"], None, true), 30), active(10, false, false));
+        assert_eq!(run(&mut st, check("nope", &["openid"], None, false), 30), Reply::NoSession);
         assert_eq!(run(&mut st, allow(&["openid", "email"], "g2"), 40), Reply::Allowed { evicted: vec![] });
-        assert_eq!(run(&mut st, check("h1", &["openid"], None, Some("g3")), 50), active(10, true, true));
-        // Older than max_age: nothing recorded (the caller signs the user in again).
-        assert_eq!(run(&mut st, check("h1", &["openid"], Some(30), Some("gx")), 50), active(10, true, false));
+        // A code without a page: the account is not written (the client is on the session
+        // already, and the grant goes to the user's home object).
+        let before = st.clone();
+        assert_eq!(apply(before.clone(), check("h1", &["openid"], None, true), 50), (None, active(10, true, true)));
+        // Older than max_age: no code (the caller signs the user in again).
+        assert_eq!(run(&mut st, check("h1", &["openid"], Some(30), true), 50), active(10, true, false));
         // More scopes than were allowed: ask again; allowing adds to the consent.
-        assert_eq!(run(&mut st, check("h1", &["openid", "phone"], None, Some("g4")), 50), active(10, false, false));
+        assert_eq!(run(&mut st, check("h1", &["openid", "phone"], None, true), 50), active(10, false, false));
         assert_eq!(run(&mut st, allow(&["openid", "phone"], "g5"), 55), Reply::Allowed { evicted: vec![] });
-        assert_eq!(run(&mut st, check("h1", &["openid", "email", "phone"], None, None), 56), active(10, true, false));
+        // prompt=consent (issue: false): consented, but no code without the page.
+        assert_eq!(run(&mut st, check("h1", &["openid", "email", "phone"], None, false), 56), active(10, true, false));
         // Expired session.
-        assert_eq!(run(&mut st, check("h1", &["openid"], None, None), 100), Reply::NoSession);
+        assert_eq!(run(&mut st, check("h1", &["openid"], None, false), 100), Reply::NoSession);
         // A new session finds the consent; withdrawal returns the recorded live grants.
         let mut s2 = session("h2", 500);
         s2.auth_time = 200;
@@ -301,8 +309,8 @@ mod tests {
             Command::Start { session: s2, client_id: "app".into(), items: items(&["openid"]), grant: Some(g("g6")) };
         assert_eq!(run(&mut st, start, 200), Reply::Started { consented: true, evicted: vec![] });
         let r = run(&mut st, Command::Withdraw { id_hash: "h2".into(), client_id: "app".into() }, 210);
-        assert_eq!(r, Reply::Withdrawn { grants: items(&["g2", "g3", "g5", "g6"]) });
-        assert_eq!(run(&mut st, check("h2", &["openid"], None, None), 220), active(200, false, false));
+        assert_eq!(r, Reply::Withdrawn { grants: items(&["g2", "g5", "g6"]) });
+        assert_eq!(run(&mut st, check("h2", &["openid"], None, true), 220), active(200, false, false));
         let r = run(&mut st, Command::Withdraw { id_hash: "zz".into(), client_id: "app".into() }, 220);
         assert_eq!(r, Reply::NoSession);
     }
@@ -355,6 +363,41 @@ mod tests {
         assert_eq!(run(&mut st, end(Some("other")), 4), Reply::Unconfirmed);
         assert_eq!(run(&mut st, end(Some("a")), 4), Reply::Ended);
         assert_eq!(run(&mut st, end(None), 5), Reply::NoSession);
+    }
+
+    #[test]
+    fn a_code_without_a_page_notes_the_client_on_the_session_once() {
+        let mut st = None;
+        let start =
+            |h: &str| Command::Start { session: session(h, 1000), client_id: "a".into(), items: vec![], grant: None };
+        run(&mut st, start("h1"), 1);
+        run(
+            &mut st,
+            Command::Allow {
+                id_hash: Some("h1".into()),
+                client_id: "b".into(),
+                items: items(&["openid"]),
+                grant: g("g"),
+            },
+            2,
+        );
+        // A second session, started at client a, reaches b without a page.
+        run(&mut st, start("h2"), 3);
+        let check_b = Command::Check {
+            id_hash: "h2".into(),
+            client_id: "b".into(),
+            items: items(&["openid"]),
+            max_age: None,
+            issue: true,
+        };
+        let (write, _) = apply(st.clone(), check_b.clone(), 4);
+        let written = write.expect("the new client is noted");
+        assert!(written.sessions.iter().any(|s| s.id_hash == "h2" && s.clients.contains(&"b".to_string())));
+        st = Some(written);
+        // Noted once: the next code writes nothing, and b may end that session.
+        assert!(apply(st.clone(), check_b, 5).0.is_none());
+        let end = Command::End { id_hash: "h2".into(), client_id: Some("b".into()) };
+        assert_eq!(run(&mut st, end, 6), Reply::Ended);
     }
 
     #[test]

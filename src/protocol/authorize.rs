@@ -5,7 +5,7 @@
 //! §4.1.2.1: no open redirector). After that, errors go back to the client with `error`,
 //! `error_description`, `state` and `iss` (RFC 9207). A valid request shows the login page.
 
-use super::account_object::{Command as AccountCommand, GrantRef, Reply as AccountReply};
+use super::account_object::{Command as AccountCommand, Reply as AccountReply};
 use super::claims::{self, ClaimsRequest, Release};
 use super::grant_object::{Command, Reply};
 use super::interaction::{self, Interaction, SignedIn};
@@ -189,24 +189,15 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         if valid.expected_subs.iter().any(|s| *s != sub) {
             return None;
         }
-        // A code issued here (never with prompt=consent) goes to the object that keeps this
-        // user's grants at this client (model::grant::homed_grant_id): it exists already, so
-        // redeeming it creates none.
-        let grant_id = (!valid.prompt.consent).then(|| {
-            homed_grant_id(self.session_key, &cookie.sub, &client.client_id).unwrap_or_else(|_| ix.grant_id.clone())
-        });
         let cmd = AccountCommand::Check {
             id_hash: cookie.id_hash(),
             client_id: client.client_id.clone(),
             items: valid.release.consent.clone(),
             max_age: valid.max_age,
-            grant: grant_id.clone().map(|id| GrantRef { id, expires_at: self.grant_expiry(&ix.scope) }),
+            issue: !valid.prompt.consent,
         };
-        let (username, auth_time, recorded) = match self.accounts.send(&cookie.sub, cmd).await {
-            Ok(AccountReply::Active { username, auth_time, recorded, evicted, .. }) => {
-                self.revoke_grants("authorize", &evicted).await;
-                (username, auth_time, recorded)
-            }
+        let (username, auth_time, issue) = match self.accounts.send(&cookie.sub, cmd).await {
+            Ok(AccountReply::Active { username, auth_time, issue, .. }) => (username, auth_time, issue),
             Ok(_) => return None,
             Err(e) => {
                 (self.log)(&format!("authorize: account store: {e}"));
@@ -234,12 +225,22 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             auth_time,
             claims: user.claims_named(ix.id_token_claims.iter().map(String::as_str)),
         };
-        // Recorded: a fresh session, the consent on record, no prompt=consent.
-        if recorded {
+        // A fresh session, the consent on record, no prompt=consent: a code without a page.
+        if issue {
             let ix = ix.clone();
             // No form was shown, so nothing to use up: the code carries the grant (one object
-            // call here; the token endpoint stores the grant in the user's home object).
-            let grant_id = grant_id.unwrap_or_else(|| ix.grant_id.clone());
+            // call here). Its id names the object that keeps this user's grants at this client
+            // (model::grant::homed_grant_id), where the token endpoint stores it: that object
+            // exists already, so redeeming creates none, and withdrawing the consent revokes
+            // every grant in it at once.
+            let grant_id = match homed_grant_id(self.session_key, &cookie.sub, &client.client_id) {
+                Ok(id) => id,
+                Err(e) => {
+                    (self.log)(&format!("authorize: {e}"));
+                    let err = OAuthError::new(ErrorCode::ServerError, "internal error");
+                    return Some(error_redirect(to, &self.config.issuer, &err));
+                }
+            };
             let code = self.issue_code(grant_id, ix.into_grant(signed_in), to, CodeIssue::Sealed);
             return Some(code.await);
         }

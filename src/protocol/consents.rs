@@ -12,7 +12,13 @@ use crate::crypto::{ct_eq, Crypto};
 use crate::http::{Request, Response};
 use crate::pages;
 use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
-use futures_util::future::join_all;
+use futures_util::future::{join, join_all};
+
+/// Added to the time a home's grants are revoked: a code issued without a page just before
+/// the consent was withdrawn, by a machine whose clock runs a little ahead, is refused too.
+/// (A code for a consent given again within these seconds is refused as well; the
+/// application's next sign-in works.)
+const CLOCK_MARGIN_SECONDS: i64 = 5;
 
 fn not_signed_in() -> Response {
     pages::message_page(
@@ -57,8 +63,18 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
                     return pages::unavailable_page();
                 }
             };
-            // Revoke what was issued under the consent (RFC 7009 §2.1 semantics: all of it).
-            if !self.revoke_grants("consents", &grants).await {
+            // Revoke what was issued under the consent (RFC 7009 §2.1 semantics: all of it):
+            // the grants made through a page, on record, and the home of those made without.
+            let home = crate::model::grant::home(self.session_key, &cookie.sub, client_id);
+            let (pages_revoked, home_revoked) = join(
+                self.revoke_grants("consents", &grants),
+                self.grants.revoke_home(&home, self.now + CLOCK_MARGIN_SECONDS),
+            )
+            .await;
+            if let Err(e) = &home_revoked {
+                (self.log)(&format!("consents: revoking the grants made without a page failed: {e}"));
+            }
+            if !pages_revoked || home_revoked.is_err() {
                 return pages::unavailable_page();
             }
             notice = Some(match self.clients.client(client_id).await {

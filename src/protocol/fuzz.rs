@@ -153,6 +153,7 @@ mod refresh_sequences {
                 code_verifier: None, access_token_hash: secret_hash("at-rt0"), access_expires_at: now + 50,
                 refresh: Some(NewRefresh { hash: secret_hash("rt0"), expires_at: now + 100 }),
                 sealed: None,
+                sealed_iat: 0,
             };
             let (w, _) = apply(s.clone(), redeem, now);
             s = w;

@@ -210,6 +210,9 @@ pub enum Command {
         /// the object holds nothing yet; ignored when it holds the grant (a replay).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sealed: Option<Box<GrantState>>,
+        /// When the sealed code was issued (for a home's revocation, [`gate_sealed`]).
+        #[serde(default)]
+        sealed_iat: i64,
     },
     /// The refresh token grant (RFC 6749 §6): rotate, retry within grace, or revoke on reuse.
     Refresh(Box<RefreshCommand>),
@@ -222,6 +225,11 @@ pub enum Command {
     Revoke { token_hash: String, client_id: String },
     /// Revoke every token of the grant (consent withdrawn, logout). Idempotent.
     RevokeAll,
+    /// To a home object (model::grant::home_of), for every grant in it: the user withdrew
+    /// the consent. Its grants are deleted, and a code issued until `revoked_at` cannot
+    /// create its grant afterwards ([`gate_sealed`]). A single grant's object treats it as
+    /// [`Command::RevokeAll`].
+    RevokeHome { revoked_at: i64 },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -318,7 +326,7 @@ pub fn apply(state: Option<Stored>, mut cmd: Command, now: i64) -> (Option<Store
         (None, Command::Create { state }) => return (Some(Stored::Grant(state)), Reply::Issued),
         // Consent withdrawn before the grant exists (a code being issued, a consent form open):
         // leave a tombstone so that it can never be created afterwards.
-        (None | Some(Stored::Reserved { .. }), Command::RevokeAll) => {
+        (None | Some(Stored::Reserved { .. }), Command::RevokeAll | Command::RevokeHome { .. }) => {
             return (Some(Stored::Declined { expires_at: now + TOMBSTONE_SECONDS }), Reply::Revoked)
         }
         (Some(Stored::Reserved { expires_at }), Command::Issue { state }) if now < expires_at => {
@@ -352,6 +360,7 @@ fn apply_grant(state: Option<GrantState>, cmd: Command, now: i64) -> (Option<Gra
             access_expires_at,
             refresh,
             sealed: _,
+            sealed_iat: _,
         } => {
             let invalid = |d: &str| Reply::InvalidGrant { description: d.to_string() };
             let Some(mut st) = state else {
@@ -437,7 +446,7 @@ fn apply_grant(state: Option<GrantState>, cmd: Command, now: i64) -> (Option<Gra
             }
             _ => (None, Reply::Revoked),
         },
-        Command::RevokeAll => match state {
+        Command::RevokeAll | Command::RevokeHome { .. } => match state {
             Some(mut st) if !st.revoked => {
                 st.revoked = true;
                 (Some(st), Reply::Revoked)
@@ -481,12 +490,31 @@ pub fn cleanup_at(st: &Stored) -> i64 {
     st.expires_at() + 60
 }
 
+/// Before a command reaches a grant of a home whose grants were revoked at `revoked_at`
+/// ([`Command::RevokeHome`]): a sealed code issued until then no longer brings its grant, so
+/// it finds nothing and is refused like any unknown code. Codes issued later (after a new
+/// consent) are not touched.
+pub fn gate_sealed(cmd: &mut Command, revoked_at: Option<i64>) {
+    if let Command::Redeem { sealed, sealed_iat, .. } = cmd {
+        if revoked_at.is_some_and(|r| *sealed_iat <= r) {
+            *sealed = None;
+        }
+    }
+}
+
+/// How long a home keeps the time its grants were revoked: longer than any code lives
+/// (CODE_TTL_SECONDS is at most 600), so no code issued before can be redeemed after.
+pub fn revoked_until(revoked_at: i64) -> i64 {
+    revoked_at + TOMBSTONE_SECONDS
+}
+
 /// A home object's alarm (model::grant::home_of): of its grants, `None` where a value could
 /// not be read, which to delete (nothing in them can be used any more, or unreadable) and when
-/// to run again (the earliest [`cleanup_at`] of the rest; `None`: nothing is left).
-pub fn sweep(entries: Vec<(String, Option<Stored>)>, now: i64) -> (Vec<String>, Option<i64>) {
+/// to run again (the earliest [`cleanup_at`] of the rest, or when the home's revocation time
+/// may go; `None`: nothing is left).
+pub fn sweep(entries: Vec<(String, Option<Stored>)>, revoked_at: Option<i64>, now: i64) -> (Vec<String>, Option<i64>) {
     let mut gone = Vec::new();
-    let mut next: Option<i64> = None;
+    let mut next: Option<i64> = revoked_at.map(revoked_until).filter(|&at| at > now);
     for (key, st) in entries {
         match st {
             Some(st) if st.expires_at() >= now => {
@@ -512,12 +540,56 @@ mod tests {
             ("grant:c".to_string(), None),
             ("grant:d".to_string(), Some(Stored::Declined { expires_at: 200 })),
         ];
-        assert_eq!(sweep(entries.clone(), 150), (vec!["grant:a".into(), "grant:c".into()], Some(260)));
-        assert_eq!(sweep(entries.clone(), 100), (vec!["grant:c".into()], Some(160)));
-        assert_eq!(
-            sweep(entries, 301),
-            (vec!["grant:a".into(), "grant:b".into(), "grant:c".into(), "grant:d".into()], None)
-        );
-        assert_eq!(sweep(vec![], 0), (vec![], None));
+        assert_eq!(sweep(entries.clone(), None, 150), (vec!["grant:a".into(), "grant:c".into()], Some(260)));
+        assert_eq!(sweep(entries.clone(), None, 100), (vec!["grant:c".into()], Some(160)));
+        let all: Vec<String> = vec!["grant:a".into(), "grant:b".into(), "grant:c".into(), "grant:d".into()];
+        assert_eq!(sweep(entries.clone(), None, 301), (all.clone(), None));
+        assert_eq!(sweep(vec![], None, 0), (vec![], None));
+        // A revoked home keeps its revocation time until no code from before can be redeemed.
+        assert_eq!(sweep(vec![], Some(100), 150), (vec![], Some(100 + TOMBSTONE_SECONDS)));
+        assert_eq!(sweep(entries.clone(), Some(100), 150).1, Some(260));
+        assert_eq!(sweep(entries, Some(100), 301), (all, Some(100 + TOMBSTONE_SECONDS)));
+        assert_eq!(sweep(vec![], Some(100), 100 + TOMBSTONE_SECONDS), (vec![], None));
+    }
+
+    #[test]
+    fn a_revoked_home_refuses_codes_issued_until_then() {
+        let redeem = |iat| Command::Redeem {
+            code_hash: secret_hash("code"),
+            client_id: "app".into(),
+            redirect_uri: "https://app.example/cb".into(),
+            code_verifier: None,
+            access_token_hash: secret_hash("at"),
+            access_expires_at: 4000,
+            refresh: None,
+            sealed: Some(Box::new(GrantState::new(
+                serde_json::from_value(serde_json::json!({
+                    "client_id": "app", "redirect_uri": "https://app.example/cb", "scope": "openid",
+                    "sub": "s", "username": "alice", "auth_time": 100
+                }))
+                .unwrap(),
+                secret_hash("code"),
+                1060,
+            ))),
+            sealed_iat: iat,
+        };
+        let granted = |cmd| matches!(apply(None, cmd, 1010).1, Reply::Granted { .. });
+        // No revocation: the code brings its grant.
+        let mut cmd = redeem(1000);
+        gate_sealed(&mut cmd, None);
+        assert!(granted(cmd));
+        // Issued at or before the revocation: refused, nothing written.
+        for iat in [0, 999, 1000] {
+            let mut cmd = redeem(iat);
+            gate_sealed(&mut cmd, Some(1000));
+            assert_eq!(
+                apply(None, cmd, 1010),
+                (None, Reply::InvalidGrant { description: "the authorization code is invalid or has expired".into() })
+            );
+        }
+        // Issued after it (a new consent): granted.
+        let mut cmd = redeem(1001);
+        gate_sealed(&mut cmd, Some(1000));
+        assert!(granted(cmd));
     }
 }

@@ -397,7 +397,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         };
         let expires_at = self.now + self.config.code_ttl;
         if how == CodeIssue::Sealed {
-            return match sealed_code::seal(self.session_key, &grant_id, &grant, expires_at) {
+            return match sealed_code::seal(self.session_key, &grant_id, &grant, self.now, expires_at) {
                 Ok(code) => code_redirect(to, &self.config.issuer, &code),
                 Err(e) => internal(e),
             };

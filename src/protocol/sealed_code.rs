@@ -10,8 +10,8 @@
 //!
 //! Single use (RFC 6749 §4.1.2) is still the grant object's: named after the grant id, it
 //! stores the grant at the first redemption and treats a second as a replay (revoking what
-//! was issued); a grant revoked before its code is redeemed leaves a tombstone there
-//! (`grant_object::TOMBSTONE_SECONDS`, longer than a code lives) so the code cannot create it.
+//! was issued). Withdrawing the consent revokes the home: codes issued until then cannot
+//! create their grant there afterwards (`grant_object::gate_sealed`, by the code's issue time).
 
 use super::grant_object::{secret_hash, GrantState};
 use crate::crypto::{aead_open, aead_seal, b64url, b64url_decode, hmac_sha256};
@@ -30,15 +30,31 @@ struct Payload<G> {
     grant: G,
     /// When the code expires (seconds since the epoch).
     exp: i64,
+    /// When it was issued (0 in codes sealed before this field existed).
+    #[serde(default)]
+    iat: i64,
+}
+
+/// An opened code: the grant state it stands for, and when it was issued.
+#[derive(Debug)]
+pub struct Opened {
+    pub state: GrantState,
+    pub issued_at: i64,
 }
 
 fn key(session_key: &[u8]) -> [u8; 32] {
     hmac_sha256(session_key, b"edge-oidc authorization code v1")
 }
 
-/// The code for `grant`, valid until `expires_at`.
-pub fn seal(session_key: &[u8], grant_id: &str, grant: &Grant, expires_at: i64) -> Result<String, String> {
-    let json = serde_json::to_vec(&Payload { grant, exp: expires_at }).map_err(|e| e.to_string())?;
+/// The code for `grant`, issued at `issued_at`, valid until `expires_at`.
+pub fn seal(
+    session_key: &[u8],
+    grant_id: &str,
+    grant: &Grant,
+    issued_at: i64,
+    expires_at: i64,
+) -> Result<String, String> {
+    let json = serde_json::to_vec(&Payload { grant, exp: expires_at, iat: issued_at }).map_err(|e| e.to_string())?;
     let sealed = aead_seal(&key(session_key), grant_id.as_bytes(), &json)?;
     Ok(format!("{grant_id}{SEPARATOR}{}", b64url(&sealed)))
 }
@@ -53,11 +69,11 @@ pub fn split(code: &str) -> Option<(&str, &str)> {
 /// (so that the grant object recognises the same code presented again). `None` if it was
 /// not sealed by this provider for this grant id. Expiry is left to the grant object, which
 /// checks replay first (RFC 6749 §4.1.2: a used code presented again revokes, even late).
-pub fn open(session_key: &[u8], grant_id: &str, sealed: &str) -> Option<GrantState> {
+pub fn open(session_key: &[u8], grant_id: &str, sealed: &str) -> Option<Opened> {
     let bytes = b64url_decode(sealed)?;
     let json = aead_open(&key(session_key), grant_id.as_bytes(), &bytes)?;
     let p: Payload<Grant> = serde_json::from_slice(&json).ok()?;
-    Some(GrantState::new(p.grant, secret_hash(sealed), p.exp))
+    Some(Opened { state: GrantState::new(p.grant, secret_hash(sealed), p.exp), issued_at: p.iat })
 }
 
 #[cfg(test)]
@@ -75,10 +91,11 @@ mod tests {
 
     #[test]
     fn round_trip_and_binding() {
-        let code = seal(b"key", "grant-id-0123456789", &grant(), 160).unwrap();
+        let code = seal(b"key", "grant-id-0123456789", &grant(), 100, 160).unwrap();
         let (id, sealed) = split(&code).unwrap();
         assert_eq!(id, "grant-id-0123456789");
-        let st = open(b"key", id, sealed).unwrap();
+        let Opened { state: st, issued_at } = open(b"key", id, sealed).unwrap();
+        assert_eq!(issued_at, 100);
         assert_eq!(st.grant, grant());
         assert_eq!(st.code_expires_at, 160);
         assert_eq!(st.code_hash, secret_hash(sealed));
@@ -90,12 +107,12 @@ mod tests {
         bytes[last] ^= 1;
         assert!(open(b"key", id, &b64url(&bytes)).is_none());
         // Two codes for the same grant differ (random nonce).
-        assert_ne!(code, seal(b"key", "grant-id-0123456789", &grant(), 160).unwrap());
+        assert_ne!(code, seal(b"key", "grant-id-0123456789", &grant(), 100, 160).unwrap());
     }
 
     #[test]
     fn contents_are_not_readable() {
-        let code = seal(b"key", "grant-id-0123456789", &grant(), 160).unwrap();
+        let code = seal(b"key", "grant-id-0123456789", &grant(), 100, 160).unwrap();
         let raw = b64url_decode(split(&code).unwrap().1).unwrap();
         let text = String::from_utf8_lossy(&raw);
         for secret in ["alice", "user-own-sub", "example.com", "openid"] {

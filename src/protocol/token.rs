@@ -93,11 +93,11 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         };
         let invalid = || error_json(&OAuthError::invalid_grant("the authorization code is invalid or has expired"));
         // A sealed code carries its grant (sealed_code.rs); a handle code's grant is in its object.
-        let (grant_id, code_hash, sealed) = if let Some((id, sealed)) = sealed_code::split(code) {
-            let st = sealed_code::open(self.session_key, id, sealed).ok_or_else(invalid)?;
-            (id, st.code_hash.clone(), Some(Box::new(st)))
+        let (grant_id, code_hash, sealed, sealed_iat) = if let Some((id, sealed)) = sealed_code::split(code) {
+            let opened = sealed_code::open(self.session_key, id, sealed).ok_or_else(invalid)?;
+            (id, opened.state.code_hash.clone(), Some(Box::new(opened.state)), opened.issued_at)
         } else if let Some((id, secret)) = split_handle(code) {
-            (id, secret_hash(secret), None)
+            (id, secret_hash(secret), None, 0)
         } else {
             return Err(invalid());
         };
@@ -117,6 +117,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
                 .as_deref()
                 .map(|s| NewRefresh { hash: secret_hash(s), expires_at: self.now + self.config.refresh_token_ttl }),
             sealed,
+            sealed_iat,
         };
         let access_token = format!("{grant_id}.{access_secret}");
         let (grant, refresh_issued) = match self.grants.send(grant_id, cmd).await {

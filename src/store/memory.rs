@@ -3,6 +3,7 @@
 
 use super::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
 use crate::error::StoreError;
+use crate::model::grant::home_of;
 use crate::model::user::user_key;
 use crate::model::{Client, ScopeDef, User};
 use crate::protocol::account_object::{self, Account};
@@ -57,23 +58,40 @@ impl UserStore for MemoryKv {
 
 #[derive(Default)]
 pub struct MemoryGrants {
+    /// By grant id (a home's grants too: their ids start with the home).
     pub objects: RefCell<HashMap<String, Stored>>,
+    /// Homes whose grants were revoked, and when.
+    pub revoked_homes: RefCell<HashMap<String, i64>>,
     pub now: Cell<i64>,
     /// When set, every call fails as an unavailable Durable Object would.
     pub fail: Cell<bool>,
 }
 
 impl GrantStore for MemoryGrants {
-    async fn send(&self, grant_id: &str, cmd: Command) -> Result<Reply, StoreError> {
+    async fn send(&self, grant_id: &str, mut cmd: Command) -> Result<Reply, StoreError> {
         if self.fail.get() {
             return Err(StoreError::Unavailable("grant object did not answer".into()));
         }
         let current = self.objects.borrow().get(grant_id).cloned();
+        if let (None, Some(home)) = (&current, home_of(grant_id)) {
+            grant_object::gate_sealed(&mut cmd, self.revoked_homes.borrow().get(home).copied());
+        }
         let (write, reply) = grant_object::apply(current, cmd, self.now.get());
         if let Some(st) = write {
             self.objects.borrow_mut().insert(grant_id.to_string(), st);
         }
         Ok(reply)
+    }
+
+    async fn revoke_home(&self, home: &str, revoked_at: i64) -> Result<(), StoreError> {
+        if self.fail.get() {
+            return Err(StoreError::Unavailable("grant object did not answer".into()));
+        }
+        self.objects.borrow_mut().retain(|id, _| home_of(id) != Some(home));
+        let mut homes = self.revoked_homes.borrow_mut();
+        let at = homes.entry(home.to_string()).or_insert(revoked_at);
+        *at = (*at).max(revoked_at);
+        Ok(())
     }
 }
 

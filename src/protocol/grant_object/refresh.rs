@@ -120,6 +120,7 @@ mod tests {
             access_expires_at: T0 + 3600,
             refresh: Some(NewRefresh { hash: secret_hash("rt0"), expires_at: T0 + 86_400 }),
             sealed: None,
+            sealed_iat: 0,
         }
     }
 

@@ -299,6 +299,17 @@ fn withdrawing_consent_revokes_tokens_and_asks_again() {
     let v = redeem(&w, &sign_in(&w));
     let at = v["access_token"].as_str().unwrap();
     assert_eq!(userinfo(&w, at).0, 200);
+    // The returning user's codes (no page): their grants live in the user's home at the
+    // client, not on record in the account, which these requests do not grow.
+    let account = || w.accounts.objects.borrow().values().next().cloned().expect("alice's account");
+    let before = account();
+    let returning = || redirect_params(&w.authorize(&base("basic")), CB);
+    let homed_first = returning();
+    let homed = redeem(&w, &homed_first);
+    let homed_at = homed["access_token"].as_str().unwrap().to_string();
+    let unredeemed = returning();
+    assert_eq!(account(), before, "a code without a page leaves the account as it was");
+    assert_eq!(userinfo(&w, &homed_at).0, 200);
     let page = w.get("/consents");
     assert_eq!(page.status, 200);
     let body = page.body_str();
@@ -314,8 +325,24 @@ fn withdrawing_consent_revokes_tokens_and_asks_again() {
     assert!(r.body_str().contains("You have not allowed any application yet."));
     let (s, _) = userinfo(&w, at);
     assert_eq!(s, 401, "tokens issued under the withdrawn consent stop working at once");
+    assert_eq!(userinfo(&w, &homed_at).0, 401, "those of the returning user's grants too");
+    // Codes issued before the withdrawal cannot bring their grant back: neither one not yet
+    // redeemed nor one presented again.
+    let refused = |p: &[(String, String)]| {
+        let form = [("grant_type", "authorization_code"), ("code", param(p, "code").unwrap()), ("redirect_uri", CB)];
+        let (s, v, _) = w.token(&form, Some(("basic", BASIC_SECRET)));
+        assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")), "{v}");
+    };
+    refused(&unredeemed);
+    refused(&homed_first);
     let p = redirect_params(&w.authorize(&with(&base("basic"), &[("prompt", "none")])), CB);
     assert_eq!(param(&p, "error"), Some("consent_required"));
+    // Allowed again: the returning user's codes work again (issued after the withdrawal).
+    let page = w.authorize(&base("basic"));
+    redeem(&w, &redirect_params(&w.consent(&page, "allow"), CB));
+    w.advance(10);
+    let again = redeem(&w, &returning());
+    assert_eq!(userinfo(&w, again["access_token"].as_str().unwrap()).0, 200);
     // Without a session the page says so.
     w.forget_session();
     assert!(w.get("/consents").body_str().contains("Not signed in"));

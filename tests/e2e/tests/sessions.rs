@@ -86,6 +86,22 @@ impl Rp {
             .unwrap_or_else(|e| panic!("ID token rejected: {}", error_chain(&e)));
         (id_token, openidconnect::OAuth2TokenResponse::access_token(&token).secret().clone())
     }
+
+    /// The code is refused with `invalid_grant` (RFC 6749 §5.2).
+    fn assert_refused(&self, code: &str) {
+        let err = self
+            .client
+            .exchange_code(AuthorizationCode::new(code.to_string()))
+            .unwrap()
+            .request(&self.http)
+            .expect_err("the code was accepted");
+        match err {
+            openidconnect::RequestTokenError::ServerResponse(r) => {
+                assert_eq!(r.error().as_ref(), "invalid_grant", "{r:?}")
+            }
+            other => panic!("expected invalid_grant, got {}", error_chain(&other)),
+        }
+    }
 }
 
 /// Login page → login as `username` → (consent page → allow, if asked). Returns the code redirect.
@@ -240,6 +256,16 @@ fn withdrawing_consent_revokes_tokens_at_once() {
     let (_, access_token) =
         rp.redeem(&assert_redirect_code(&sign_in(&browser, &url, &user(5)), state.secret()), &nonce);
     userinfo(Some(&access_token)).assert_status(200);
+    // Back without a page (the grants go to the user's home object at this client): one code
+    // redeemed, one not yet.
+    let returning = || {
+        let (url, state, nonce) = rp.url(&["email"], |r| r);
+        (assert_redirect_code(&redirect_params(&browser.get(&url)), state.secret()), nonce)
+    };
+    let (code, nonce) = returning();
+    let (_, returning_access) = rp.redeem(&code, &nonce);
+    userinfo(Some(&returning_access)).assert_status(200);
+    let (unredeemed, _) = returning();
     let page = browser.get(&endpoint("/consents"));
     page.assert_status(200).assert_html();
     assert!(text_of(&page).contains("E2E Sessions Client"), "{}", page.describe());
@@ -256,6 +282,10 @@ fn withdrawing_consent_revokes_tokens_at_once() {
     let page = browser.post_form(&endpoint("/consents"), &[("client_id", &client_id), ("csrf", &csrf)]);
     assert!(text_of(&page).contains("Access for E2E Sessions Client was revoked"), "{}", page.describe());
     assert_bearer_challenge(&userinfo(Some(&access_token)), Some("invalid_token"));
+    assert_bearer_challenge(&userinfo(Some(&returning_access)), Some("invalid_token"));
+    // Codes issued before the withdrawal cannot bring their grant back.
+    rp.assert_refused(&unredeemed);
+    rp.assert_refused(&code);
     let (url, state, _) = rp.url(&["email"], |r| r.add_prompt(CoreAuthPrompt::None));
     assert_redirect_error(&browser.get(&url), state.secret(), "consent_required");
 }

@@ -58,7 +58,9 @@ impl ObjectClass for GrantObject {
         };
         let current: Option<Stored> = self.store.load(&key).await?;
         let first_write = current.is_none();
-        if first_write && key != KEY {
+        // Only a sealed code's first redemption can create an entry: only it needs to know
+        // whether (and when) the home was revoked.
+        if first_write && key != KEY && matches!(cmd, Command::Redeem { sealed: Some(_), .. }) {
             grant_object::gate_sealed(&mut cmd, self.revoked_at().await?);
         }
         let (write, reply) = grant_object::apply(current, cmd, super::now());
@@ -91,7 +93,6 @@ impl ObjectClass for GrantObject {
             Ok(None) => {}
         }
         // A home (or nothing): delete the grants that are done, wake again for the next.
-        self.revoked.set(None);
         let revoked_at = self.revoked_at().await?;
         let (gone, next) = grant_object::sweep(self.store.list::<Stored>(HOME_PREFIX).await?, revoked_at, now);
         match next {
@@ -127,7 +128,7 @@ impl GrantObject {
         self.store.save(REVOKED, &at).await?;
         self.revoked.set(Some(Some(at)));
         let keys: Vec<String> =
-            self.store.list::<serde_json::Value>(HOME_PREFIX).await?.into_iter().map(|(k, _)| k).collect();
+            self.store.list::<serde::de::IgnoredAny>(HOME_PREFIX).await?.into_iter().map(|(k, _)| k).collect();
         self.store.delete(&keys).await?;
         self.schedule_home(revoked_until(at) * 1000).await?;
         Ok(Reply::Revoked)

@@ -41,9 +41,12 @@ build() {
     touch "$stamp"
 }
 
-MAIN_SOURCES=(src static Cargo.toml Cargo.lock .cargo)
+MAIN_SOURCES=(src static Cargo.toml Cargo.lock .cargo scripts/entry.js)
 build oidc . "${MAIN_SOURCES[@]}" -- --features bench
 build release . "${MAIN_SOURCES[@]}" --
+# The entry module around both (scripts/entry.js), as scripts/build.sh does.
+bash scripts/entry.sh "$OUT/oidc"
+bash scripts/entry.sh "$OUT/release"
 # What is deployed: scripts/build.sh strips the name section (the measured `oidc` build keeps
 # it, for BENCH_PROFILE).
 if [[ $OUT/release/.stamp -nt $OUT/release/.stripped || ! -f $OUT/release/.stripped ]]; then

@@ -2,9 +2,13 @@
 //! bounded in time; values stored as JSON text. A failure or a timeout is
 //! `StoreError::Unavailable` (→ `temporarily_unavailable`, 503).
 //!
-//! The call goes straight to the runtime's stub (`namespace.get(idFromName(name)).fetch`)
-//! and reads the reply with `Response.text()`: `worker::Stub` would wrap the reply body in a
-//! Rust stream read chunk by chunk, a measurable share of a token request (bench/README.md).
+//! The call is a JavaScript RPC (`namespace.get(idFromName(name)).command(at, json)`), not an
+//! HTTP request to the object's `fetch`: no `Request` or `Response` is built on either side and
+//! no body is read through a promise, which makes the object round trip about half as costly
+//! (bench/README.md). workerd offers RPC only on classes that extend `DurableObject`, which a
+//! wasm-bindgen class cannot: the worker's entry module (scripts/entry.js, put around
+//! worker-build's output by scripts/entry.sh) declares each class as such a subclass that
+//! hands `command` and `alarm` to the wasm one.
 
 use crate::error::StoreError;
 use futures_util::future::{select, Either};
@@ -16,9 +20,6 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::{Delay, ObjectNamespace, State, Storage};
-
-/// The URL of an object call: the origin, and the entry as the path (mostly empty).
-const OBJECT_ORIGIN: &str = "https://object.internal";
 
 /// How long a Durable Object call may take before the request gives up.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
@@ -32,17 +33,10 @@ extern "C" {
     #[wasm_bindgen(method, catch)]
     fn get(this: &Namespace, id: &JsValue) -> Result<StubRef, JsValue>;
 
-    /// A `DurableObjectStub`.
+    /// A `DurableObjectStub`, and the one RPC method every class here has (scripts/entry.js).
     type StubRef;
     #[wasm_bindgen(method, catch)]
-    fn fetch(this: &StubRef, url: &str, init: &JsValue) -> Result<js_sys::Promise, JsValue>;
-
-    /// The reply, a `Response`.
-    type Reply;
-    #[wasm_bindgen(method, getter)]
-    fn status(this: &Reply) -> u16;
-    #[wasm_bindgen(method, catch)]
-    fn text(this: &Reply) -> Result<js_sys::Promise, JsValue>;
+    fn command(this: &StubRef, at: &str, command: &str) -> Result<js_sys::Promise, JsValue>;
 }
 
 fn js_error(e: JsValue) -> String {
@@ -58,7 +52,7 @@ pub async fn call<C: Serialize, R: DeserializeOwned>(
 }
 
 /// [`call`], for an entry `at` of an object that keeps several ([`ObjectClass::KEYED`]): it
-/// travels as the request's path.
+/// travels as the call's first argument.
 pub async fn call_at<C: Serialize, R: DeserializeOwned>(
     ns: &ObjectNamespace,
     name: &str,
@@ -69,18 +63,9 @@ pub async fn call_at<C: Serialize, R: DeserializeOwned>(
     let body = serde_json::to_string(cmd).map_err(|e| StoreError::Unavailable(e.to_string()))?;
     let ns: &Namespace = AsRef::<JsValue>::as_ref(ns).unchecked_ref();
     let stub = ns.get(&ns.id_from_name(name).map_err(unavailable)?).map_err(unavailable)?;
-    let init = js_sys::Object::new();
-    js_sys::Reflect::set(&init, &"method".into(), &"POST".into()).map_err(unavailable)?;
-    js_sys::Reflect::set(&init, &"body".into(), &JsValue::from_str(&body)).map_err(unavailable)?;
     let exchange = async {
-        let promise = stub.fetch(&format!("{OBJECT_ORIGIN}/{at}"), &init).map_err(unavailable)?;
-        let reply: Reply = JsFuture::from(promise).await.map_err(unavailable)?.unchecked_into();
-        let status = reply.status();
-        let text = JsFuture::from(reply.text().map_err(unavailable)?).await.map_err(unavailable)?;
-        let text = text.as_string().unwrap_or_default();
-        if status != 200 {
-            return Err(StoreError::Unavailable(format!("durable object answered {status}: {text}")));
-        }
+        let reply = JsFuture::from(stub.command(at, &body).map_err(unavailable)?).await.map_err(unavailable)?;
+        let text = reply.as_string().unwrap_or_default();
         serde_json::from_str::<R>(&text)
             .map_err(|e| StoreError::Unavailable(format!("durable object: malformed reply: {e}")))
     };
@@ -109,25 +94,15 @@ pub trait ObjectClass: Sized {
     }
 }
 
-/// An object's `fetch`, on the runtime's own `Request` and `Response`: the command is the
-/// body (JSON text, parsed in Rust: cheaper than `Request.json()` plus a conversion of the
-/// JavaScript value), the reply a body of JSON text. Not through `worker::Request`, whose
-/// constructor also builds the request's `cf` object, nor `worker::Response`.
-pub async fn serve<O: ObjectClass>(obj: &O, req: web_sys::Request) -> Result<JsValue, JsValue> {
-    // The entry, from the request's path (read only where the class has entries).
-    let url = if O::KEYED { req.url() } else { String::new() };
-    let at = url.strip_prefix(OBJECT_ORIGIN).and_then(|p| p.strip_prefix('/')).unwrap_or("");
-    let text = JsFuture::from(req.text()?).await?.as_string().unwrap_or_default();
-    let (status, body) = match serde_json::from_str::<O::Command>(&text) {
-        Ok(cmd) => {
-            let reply = obj.apply(at, cmd).await.map_err(JsValue::from)?;
-            (200, serde_json::to_string(&reply).map_err(|e| JsValue::from_str(&e.to_string()))?)
-        }
-        Err(e) => (400, format!("malformed {} command: {e}", O::WHAT)),
-    };
-    let init = web_sys::ResponseInit::new();
-    init.set_status(status);
-    Ok(web_sys::Response::new_with_opt_str_and_init(Some(&body), &init)?.into())
+/// An object's `command` (the RPC method of scripts/entry.js): the command is JSON text (parsed
+/// in Rust: cheaper than passing a structured value and converting it), the reply JSON text. A
+/// command that does not parse, or a storage failure, rejects the call.
+pub async fn serve<O: ObjectClass>(obj: &O, at: &str, command: &str) -> Result<String, JsValue> {
+    let cmd = serde_json::from_str::<O::Command>(command)
+        .map_err(|e| js_sys::Error::new(&format!("malformed {} command: {e}", O::WHAT)))?;
+    let at = if O::KEYED { at } else { "" };
+    let reply = obj.apply(at, cmd).await.map_err(JsValue::from)?;
+    serde_json::to_string(&reply).map_err(|e| js_sys::Error::new(&e.to_string()).into())
 }
 
 pub async fn alarm<O: ObjectClass>(obj: &O) -> Result<JsValue, JsValue> {
@@ -135,9 +110,9 @@ pub async fn alarm<O: ObjectClass>(obj: &O) -> Result<JsValue, JsValue> {
     Ok(JsValue::UNDEFINED)
 }
 
-/// Exports `$logic` (an [`ObjectClass`]) as the Durable Object class `$class`: the constructor
-/// the runtime calls with the object's state, `fetch` and `alarm`. (What `#[worker::durable_object]`
-/// generates, without converting to and from `worker::Request` and `worker::Response`.)
+/// Exports `$logic` (an [`ObjectClass`]) as the wasm class `$class` that the Durable Object class
+/// of that name in scripts/entry.js wraps: the constructor (the object's state), `command` (the
+/// RPC method) and `alarm`.
 macro_rules! object_class {
     ($class:ident, $logic:ty) => {
         #[wasm_bindgen::prelude::wasm_bindgen]
@@ -151,8 +126,8 @@ macro_rules! object_class {
                 $class(<$logic as $crate::platform::objects::ObjectClass>::new(store))
             }
 
-            pub async fn fetch(&self, req: web_sys::Request) -> Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue> {
-                std::panic::AssertUnwindSafe($crate::platform::objects::serve(&self.0, req)).await
+            pub async fn command(&self, at: String, command: String) -> Result<String, wasm_bindgen::JsValue> {
+                std::panic::AssertUnwindSafe($crate::platform::objects::serve(&self.0, &at, &command)).await
             }
 
             pub async fn alarm(&self) -> Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue> {

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Puts the entry module (scripts/entry.js) around worker-build's output in DIR: index.js
+# becomes wasm.mjs, and scripts/entry.js the new index.js. Run after every worker-build of the
+# provider (scripts/build.sh, scripts/bench.sh); run again, it only refreshes the entry.
+set -euo pipefail
+dir=${1:?usage: entry.sh DIR}
+entry="$(cd "$(dirname "$0")" && pwd)/entry.js"
+[[ -f $dir/index.js ]] || { echo "entry.sh: $dir/index.js is missing" >&2; exit 1; }
+# worker-build's index.js imports the wasm; the entry module imports wasm.mjs.
+if ! grep -q '"./wasm.mjs"' "$dir/index.js"; then
+  mv "$dir/index.js" "$dir/wasm.mjs"
+fi
+cp "$entry" "$dir/index.js"

@@ -1,9 +1,10 @@
-// The floor: the returning-user flow's three requests done the least way the runtime allows, in
-// plain JavaScript, with the same primitives as edge-oidc (bench/README.md, "The floor").
-// No client or user records, no PKCE, no sealing or hashing: only what no implementation can
-// skip — parse the request, one Durable Object call by RPC (read only, or read and write), one RS256
-// signature at the token endpoint, build the response. What edge-oidc costs above these
-// figures is its own work; what these cost is the runtime's on this machine.
+// The floor: the returning-user flow's three requests, and the consent POST, done the least way
+// the runtime allows, in plain JavaScript, with the same primitives as edge-oidc (bench/README.md,
+// "The floor"). No client or user records, no PKCE, no sealing or hashing: only what no
+// implementation can skip — parse the request, its Durable Object calls by RPC (one, read only
+// or read and write; two in sequence for the consent POST), one RS256 signature at the token
+// endpoint, build the response. What edge-oidc costs above these figures is its own work; what
+// these cost is the runtime's on this machine.
 //
 //   GET  /noop                     the empty request (this worker's baseline)
 //   GET  /rs256                    one RS256 signature (the primitive, as edge-oidc's probe)
@@ -13,9 +14,16 @@
 //   POST /token                    Basic auth, form with the code: the user's grant home (an
 //                                  object per user, as edge-oidc's per user and client) redeems it
 //                                  under the grant's key (read, write; the first write of a home
-//                                  also sets its alarm) → RS256 ID token
+//                                  also sets its alarm) → RS256 ID token (ES256 for the client
+//                                  bench-es256, as edge-oidc's)
 //   GET  /userinfo                 Bearer token: the grant is read in the home → JSON claims
-//   POST /setup                    the RS256 private key (JWK), imported once
+//   POST /reserve                  (set-up, not measured; as edge-oidc's login) a new grant
+//                                  object for the user, reserved → `tx` for the consent form
+//   POST /consent                  cookie `s=<user>`, form `tx`, `decision=allow`: two object
+//                                  calls in sequence, as edge-oidc's — the user's account
+//                                  remembers the consent (read, write), then the grant object
+//                                  stores the code (read the reservation, write) → 303 with it
+//   POST /setup                    the RS256 and ES256 private keys (JWK), imported once
 import { DurableObject } from "cloudflare:workers";
 
 /** Synchronous storage where the object is SQLite-backed, else the asynchronous API. */
@@ -50,6 +58,13 @@ export class Account extends Stored {
       await this.save("probe", n + 1);
       return { result: "active" };
     }
+    if (cmd.op === "allow") {
+      // The consent POST: remember the client's consent (read, write).
+      const acct = (await this.load("consents")) ?? { consents: {} };
+      acct.consents[cmd.client] = { items: cmd.items, grant: cmd.grant, at: Date.now() };
+      await this.save("consents", acct);
+      return { result: "allowed" };
+    }
     // A returning user's session check reads the account and writes nothing (as edge-oidc's
     // account object does for a client already noted on the session).
     const acct = (await this.load("account")) ?? { sessions: [{ id: cmd.session }] };
@@ -63,6 +78,17 @@ export class Grant extends Stored {
     const key = `grant:${cmd.id}`;
     const st = await this.load(key);
     if (cmd.op === "read") return st ? { result: "grant", grant: st.grant } : { result: "invalid" };
+    if (cmd.op === "reserve") {
+      if (st) return { result: "conflict" };
+      await this.save(key, { reserved_until: Date.now() + 600_000 });
+      return { result: "reserved" };
+    }
+    if (cmd.op === "issue") {
+      // The consent POST's second call: the reservation becomes the grant with its code.
+      if (!st || !st.reserved_until || st.reserved_until < Date.now()) return { result: "not_reserved" };
+      await this.save(key, { grant: cmd.grant, code: cmd.code, access: [] });
+      return { result: "issued" };
+    }
     const first = st === null;
     const next = st ?? { grant: cmd.grant, access: [] };
     next.redeemed_at = Date.now();
@@ -82,6 +108,7 @@ const enc = new TextEncoder();
 const b64u = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 const random = (n) => b64u(crypto.getRandomValues(new Uint8Array(n)));
 let signingKey = null;
+let esKey = null;
 
 /** An object call: JavaScript RPC (cheaper than the object's `fetch`), the command and the reply
  * structured-cloned. */
@@ -97,7 +124,9 @@ export default {
       case "/noop":
         return new Response("ok");
       case "/setup":
-        signingKey = await crypto.subtle.importKey("jwk", await req.json(), { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, false, ["sign"]);
+        const { rsa, ec } = await req.json();
+        signingKey = await crypto.subtle.importKey("jwk", rsa, { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, false, ["sign"]);
+        esKey = await crypto.subtle.importKey("jwk", ec, { name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
         return new Response("ok");
       case "/rs256": {
         await crypto.subtle.sign("RSASSA-PKCS1-v1_5", signingKey, enc.encode("header.payload"));
@@ -119,8 +148,35 @@ export default {
         to.searchParams.set("iss", url.origin);
         return new Response(null, { status: 303, headers: { location: to.href, "cache-control": "no-store" } });
       }
+      case "/reserve": {
+        const user = await req.text();
+        const grant = random(16);
+        const r = await call(env.GRANT, grant, { op: "reserve", id: grant });
+        if (r.result !== "reserved") return new Response("conflict", { status: 409 });
+        return new Response(`${grant}~${user}`);
+      }
+      case "/consent": {
+        const user = (req.headers.get("cookie") ?? "").match(/(?:^|; )s=([^;]+)/)?.[1];
+        const form = new URLSearchParams(await req.text());
+        const [grant, txUser] = (form.get("tx") ?? "").split("~");
+        if (!user || user !== txUser || form.get("decision") !== "allow") return new Response("invalid request", { status: 400 });
+        const a = await call(env.ACCOUNT, user, { op: "allow", client: "bench-client", items: ["openid", "profile", "email"], grant });
+        if (a.result !== "allowed") return new Response("unavailable", { status: 503 });
+        const code = random(32);
+        const claims = { sub: user, aud: "bench-client", scope: "openid profile email", nonce: "n" };
+        const r = await call(env.GRANT, grant, { op: "issue", id: grant, grant: claims, code });
+        if (r.result !== "issued") return new Response("expired", { status: 400 });
+        const to = new URL(form.get("redirect_uri") ?? "http://127.0.0.1:9/cb");
+        to.searchParams.set("code", `${grant}.${code}`);
+        to.searchParams.set("state", "s");
+        to.searchParams.set("iss", url.origin);
+        return new Response(null, { status: 303, headers: { location: to.href, "cache-control": "no-store" } });
+      }
       case "/token": {
-        if (!(req.headers.get("authorization") ?? "").startsWith("Basic ")) return json(401, { error: "invalid_client" });
+        const basic = (req.headers.get("authorization") ?? "").match(/^Basic (.+)$/)?.[1];
+        if (!basic) return json(401, { error: "invalid_client" });
+        // The client registered for ES256 ID tokens gets one (edge-oidc's bench-es256).
+        const es = atob(basic).startsWith("bench-es256:");
         const form = new URLSearchParams(await req.text());
         const [grantId, user] = (form.get("code") ?? "").split("~");
         if (!grantId || !user) return json(400, { error: "invalid_grant" });
@@ -129,9 +185,10 @@ export default {
         const r = await call(env.GRANT, `home:${user}`, { op: "redeem", id: grantId, grant: claims, access_hash: access.slice(0, 43) });
         if (r.result !== "granted") return json(400, { error: "invalid_grant" });
         const now = Math.floor(Date.now() / 1000);
-        const head = b64u(enc.encode(JSON.stringify({ alg: "RS256", typ: "JWT", kid: "k" })));
+        const head = b64u(enc.encode(JSON.stringify({ alg: es ? "ES256" : "RS256", typ: "JWT", kid: "k" })));
         const body = b64u(enc.encode(JSON.stringify({ iss: url.origin, iat: now, exp: now + 3600, auth_time: 1, at_hash: access.slice(0, 22), ...r.grant })));
-        const sig = new Uint8Array(await crypto.subtle.sign("RSASSA-PKCS1-v1_5", signingKey, enc.encode(`${head}.${body}`)));
+        const signed = enc.encode(`${head}.${body}`);
+        const sig = new Uint8Array(await (es ? crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, esKey, signed) : crypto.subtle.sign("RSASSA-PKCS1-v1_5", signingKey, signed)));
         return json(200, { access_token: `${user}~${grantId}.${access}`, token_type: "Bearer", expires_in: 3600, id_token: `${head}.${body}.${b64u(sig)}`, scope: r.grant.scope }, { pragma: "no-cache" });
       }
       case "/userinfo": {

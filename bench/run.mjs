@@ -730,7 +730,7 @@ async function main() {
     }));
     const c1 = got(consents);
     const codes = new Array(c1.length);
-    ep[`consent@${c}`] = keep(await batch(oidc, "consent POST", {
+    ep[`consentAfterLogin@${c}`] = keep(await batch(oidc, "consent POST (after login)", {
       count: c1.length, concurrency: c, warmup: 3,
       warmupOp: async (i) => steps.consent(await steps.login(await steps.authorize(0), userFor(i))),
       op: async (i) => { codes[i] = await steps.consent(c1[i]); },
@@ -772,6 +772,20 @@ async function main() {
     sessions.push(s.session);
   }
   const sessionOf = (i) => sessions[Math.abs(i) % sessions.length];
+  // The consent POST on its own, on forms from the consent page of signed-in users
+  // (prompt=consent), made just before the batch: the same request as after a login (the
+  // account remembers the consent, the grant object reserved with the form stores the code),
+  // in batches large enough to read, where a form made by a login costs a login.
+  for (const c of [1, 8]) {
+    const N = n(1000);
+    const forms = [];
+    for (let i = 0; i < N; i++) forms.push(await steps.consentPage(i, sessionOf(i)));
+    ep[`consent@${c}`] = keep(await batch(oidc, "consent POST (consent page of a signed-in user)", {
+      count: N, concurrency: c, warmup: 5,
+      warmupOp: async (i) => steps.consent(await steps.consentPage(i, sessionOf(i))),
+      op: async (i) => steps.consent(forms[i]),
+    }));
+  }
   // The token endpoint alone on returning users' codes made beforehand, then the whole flow.
   const returningBatches = async (st, c, codes, { token, flow, label }) => {
     ep[`${token}@${c}`] = keep(await batch(oidc, `token (${label})`, {
@@ -840,8 +854,8 @@ async function main() {
       return new URL(res.headers.location).searchParams.get("code");
     };
     const txs = [];
-    for (let i = 0; i < N; i++) txs.push(await reserve(i));
-    fl.consent = keep(await batch(floor, "floor: consent POST", { count: N, warmup: 5, warmupOp: async (i) => consent(i, await reserve(i)), op: async (i) => consent(i, txs[i]) }));
+    for (let i = 0; i < n(1000); i++) txs.push(await reserve(i));
+    fl.consent = keep(await batch(floor, "floor: consent POST", { count: txs.length, warmup: 5, warmupOp: async (i) => consent(i, await reserve(i)), op: async (i) => consent(i, txs[i]) }));
   }
 
   const primEnd = await primitives("end");
@@ -1011,6 +1025,7 @@ function report(R) {
     login40k: { kv: 1, dox: 5, pb40: 1, dow: 1 },
     // Remember the consent in the account object, then issue the code in the grant object.
     consent: { dox: 2 },
+    consentAfterLogin: { dox: 2 },
     // Redeem the code (from the consent page) in its grant object (read + write, one round
     // trip); sign the ID token.
     token: { dox: 1, rs: 1 },
@@ -1053,7 +1068,8 @@ function report(R) {
     ["authorize", "authorization GET"],
     ["login", "login POST (PBKDF2 100,000)"],
     ["login40k", "login POST (PBKDF2 40,000)"],
-    ["consent", "consent POST"],
+    ["consent", "consent POST (form from the consent page of a signed-in user)"],
+    ["consentAfterLogin", "consent POST (form from a login, made seconds before)"],
     ["token", "token (code from the consent page)"],
     ["userinfo", "userinfo"],
     ["flow", "**first-time flow** (5 requests)"],
@@ -1108,7 +1124,7 @@ function report(R) {
     const F = R.floor;
     const fnet = (r) => r.cpuPerOp - F.noop.cpuPerOp * r.requestsPerOp;
     md += `## The floor: the same requests in plain JavaScript\n\n`;
-    md += `[bench/floor/index.js](floor/index.js) does the least each request of the returning-user flow, and the consent POST, needs on this runtime — parse it, its Durable Object calls by RPC (a read for authorization and userinfo, a read and a write for token; for the consent POST two in sequence, each a read and a write: the account remembers the consent, then the grant object reserved beforehand stores the code), one RS256 signature at the token endpoint (ES256 for the client registered for it), build the response — with nothing of a provider's own work (no records, PKCE, sealing or hashing). Its authorization request reads the user's account object and writes nothing, as edge-oidc's does for a client already noted on the session. Net here = its CPU per operation − its own empty request's (${f3(F.noop.cpuPerOp)} ms) × requests. Concurrency 1, measured in this run after the endpoints above.\n\n`;
+    md += `[bench/floor/index.js](floor/index.js) does the least each request of the returning-user flow, and the consent POST, needs on this runtime — parse it, its Durable Object calls by RPC (a read for authorization and userinfo, a read and a write for token; for the consent POST two in sequence, each a read and a write: the account remembers the consent and the grant under it, then the grant object reserved beforehand stores the code), one RS256 signature at the token endpoint (ES256 for the client registered for it), build the response — with nothing of a provider's own work (no records, PKCE, sealing or hashing). Its authorization request reads the user's account object and writes nothing, as edge-oidc's does for a client already noted on the session. Net here = its CPU per operation − its own empty request's (${f3(F.noop.cpuPerOp)} ms) × requests. Concurrency 1, measured in this run after the endpoints above.\n\n`;
     md += `| operation | floor, net CPU ms | edge-oidc, net CPU ms | edge-oidc − floor |\n|---|---|---|---|\n`;
     for (const [k, t] of [["rs256", "primitive: one RS256 signature (edge-oidc: its probe's own cost)"], ["do-write-existing", "primitive: one write to an existing object (same)"]]) {
       md += `| ${t} | ${f3(fnet(F[k]))} | ${f3(P(k))} | ${f3(P(k) - fnet(F[k]))} |\n`;
@@ -1147,7 +1163,7 @@ function report(R) {
   md += `| token ≤ 1.5 ms net (RS256 client, code from the consent page) | ${f3(tok)} ms | ${verdict(tok <= 1.5)} |\n`;
   if (E["tokenSealed@1"]) md += `| token ≤ 1.5 ms net (RS256 client, returning user's code) | ${f3(net(E["tokenSealed@1"]))} ms | ${verdict(net(E["tokenSealed@1"]) <= 1.5)} |\n`;
   if (E["tokenEs@1"]) md += `| token ≤ 1.5 ms net (ES256 client) | ${f3(net(E["tokenEs@1"]))} ms | ${verdict(net(E["tokenEs@1"]) <= 1.5)} |\n`;
-  for (const k of ["authorize", "login", "consent", "token", "userinfo", "flow", "resume", "tokenSealed", "returning", "tokenEs", "returningEs"]) {
+  for (const k of ["authorize", "login", "consent", "consentAfterLogin", "token", "userinfo", "flow", "resume", "tokenSealed", "returning", "tokenEs", "returningEs"]) {
     if (!E[`${k}@1`]) continue;
     if (needSum(k) === 0) {
       md += `| ${k} ≤ 1.25 × its primitives | needs none; ${f3(net(E[`${k}@1`]))} ms net | — |\n`;

@@ -59,9 +59,14 @@ export class Account extends Stored {
       return { result: "active" };
     }
     if (cmd.op === "allow") {
-      // The consent POST: remember the client's consent (read, write).
+      // The consent POST: remember the client's consent and the grant made under it, which
+      // withdrawing the consent must revoke (read, write; at most 256 grants, as edge-oidc's).
       const acct = (await this.load("consents")) ?? { consents: {} };
-      acct.consents[cmd.client] = { items: cmd.items, grant: cmd.grant, at: Date.now() };
+      const c = (acct.consents[cmd.client] ??= { items: [], grants: [] });
+      c.items = [...new Set([...c.items, ...cmd.items])];
+      c.granted_at = Date.now();
+      c.grants.push({ id: cmd.grant, expires_at: Date.now() + 3600_000 });
+      if (c.grants.length > 256) c.grants.shift();
       await this.save("consents", acct);
       return { result: "allowed" };
     }

@@ -6,12 +6,18 @@ use super::objects::{object_class, ObjectClass, ObjectStorage};
 use crate::error::StoreError;
 use crate::protocol::account_object::{self, Account, Command, Reply};
 use crate::store::AccountStore;
+use std::cell::RefCell;
 use worker::{ObjectNamespace, Result};
 
 const KEY: &str = "account";
 
 pub struct AccountObject {
     store: ObjectStorage,
+    /// The account as this instance last read or wrote it (`None`: not known). An object
+    /// instance is the only writer of its storage, so this stays true while the instance
+    /// lives; it spares parsing the account (its sessions and consents, several KB for an
+    /// active user) on every call — a returning user's authorization request among them.
+    cached: RefCell<Option<Account>>,
 }
 
 object_class!(Accounts, AccountObject);
@@ -22,14 +28,28 @@ impl ObjectClass for AccountObject {
     type Reply = Reply;
 
     fn new(store: ObjectStorage) -> Self {
-        AccountObject { store }
+        AccountObject { store, cached: RefCell::new(None) }
     }
 
     async fn apply(&self, _at: &str, cmd: Command) -> Result<Reply> {
-        let current: Option<Account> = self.store.load(KEY).await?;
-        let (write, reply) = account_object::apply(current, cmd, super::now());
-        if let Some(acct) = write {
-            self.store.save(KEY, &acct).await?;
+        // Taken out while the command runs: a failed read or write leaves it unknown.
+        let cached = self.cached.borrow_mut().take();
+        let mut acct = match cached {
+            Some(acct) => acct,
+            None => self.store.load::<Account>(KEY).await?.unwrap_or_default(),
+        };
+        let (write, reply) = account_object::apply(&mut acct, cmd, super::now());
+        if !write {
+            *self.cached.borrow_mut() = Some(acct);
+            return Ok(reply);
+        }
+        let text = serde_json::to_string(&acct)?;
+        // Cached before the write is awaited: a command delivered meanwhile reads this
+        // instance's latest account (or, if it finds none, storage, which has the write).
+        *self.cached.borrow_mut() = Some(acct);
+        if let Err(e) = self.store.save_text(KEY, &text).await {
+            self.cached.borrow_mut().take();
+            return Err(e);
         }
         Ok(reply)
     }

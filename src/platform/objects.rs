@@ -241,7 +241,13 @@ impl ObjectStorage {
 
     /// Writes `value` under `key` as JSON text.
     pub async fn save<T: Serialize>(&self, key: &str, value: &T) -> worker::Result<()> {
-        let text = JsValue::from_str(&serde_json::to_string(value).map_err(worker::Error::from)?);
+        self.save_text(key, &serde_json::to_string(value).map_err(worker::Error::from)?).await
+    }
+
+    /// Writes JSON text under `key`. The write is issued before the first await (the runtime
+    /// orders it before anything the object does next).
+    pub async fn save_text(&self, key: &str, text: &str) -> worker::Result<()> {
+        let text = JsValue::from_str(text);
         match self.sync_kv().map(|kv| kv.kv_put(key, &text)) {
             Some(Ok(())) => Ok(()),
             Some(Err(_)) | None => {

@@ -9,8 +9,10 @@
 //! all live in one home object per user and client (`model::grant::home`), which withdrawal
 //! revokes as a whole, so a returning user's authorization request writes nothing here.
 //!
-//! Pure, like [`super::grant_object`]: `apply(state, command, now) -> (write, reply)`.
-//! Session ids are stored as SHA-256 hashes only.
+//! Pure: `apply(&mut account, command, now) -> (write, reply)`. It changes the account only
+//! when it asks for a write, so the object may keep the account it last read or wrote in
+//! memory and skip reading (and parsing) it on every call. Session ids are stored as SHA-256
+//! hashes only.
 
 use crate::crypto::ct_eq;
 use serde::{Deserialize, Serialize};
@@ -164,8 +166,9 @@ impl Account {
     }
 }
 
-pub fn apply(state: Option<Account>, cmd: Command, now: i64) -> (Option<Account>, Reply) {
-    let mut acct = state.unwrap_or_default();
+/// Applies `cmd` to the account (an empty one for a new user). `write` is true exactly when
+/// `acct` changed and must be stored; when false, `acct` is as it was.
+pub fn apply(acct: &mut Account, cmd: Command, now: i64) -> (bool, Reply) {
     match cmd {
         Command::Start { mut session, client_id, items, grant } => {
             let consented = covers(&acct.consents, &client_id, &items);
@@ -178,17 +181,17 @@ pub fn apply(state: Option<Account>, cmd: Command, now: i64) -> (Option<Account>
             }
             acct.sessions.push(session);
             acct.prune(now);
-            (Some(acct), Reply::Started { consented, evicted })
+            (true, Reply::Started { consented, evicted })
         }
         Command::Check { id_hash, client_id, items, max_age, issue } => {
             let consented = covers(&acct.consents, &client_id, &items);
-            let Some(s) = acct.session_mut(&id_hash, now) else { return (None, Reply::NoSession) };
+            let Some(s) = acct.session_mut(&id_hash, now) else { return (false, Reply::NoSession) };
             let (username, auth_time) = (s.username.clone(), s.auth_time);
             let fresh = max_age.is_none_or(|m| now - auth_time <= m);
             let issue = issue && consented && fresh;
             // RP-Initiated Logout confirms a client by this list: written when the client is new.
             let noted = issue && push_capped(&mut s.clients, client_id, MAX_SESSIONS);
-            (noted.then_some(acct), Reply::Active { username, auth_time, consented, issue })
+            (noted, Reply::Active { username, auth_time, consented, issue })
         }
         Command::Allow { id_hash, client_id, items, grant } => {
             if let Some(s) = id_hash.and_then(|h| acct.session_mut(&h, now)) {
@@ -209,39 +212,39 @@ pub fn apply(state: Option<Account>, cmd: Command, now: i64) -> (Option<Account>
             }
             let evicted = acct.record_grant(&client_id, grant, now);
             acct.prune(now);
-            (Some(acct), Reply::Allowed { evicted })
+            (true, Reply::Allowed { evicted })
         }
         Command::End { id_hash, client_id } => {
-            let Some(s) = acct.session_mut(&id_hash, now) else { return (None, Reply::NoSession) };
+            let Some(s) = acct.session_mut(&id_hash, now) else { return (false, Reply::NoSession) };
             if let Some(c) = client_id {
                 if !s.clients.contains(&c) {
-                    return (None, Reply::Unconfirmed);
+                    return (false, Reply::Unconfirmed);
                 }
             }
             acct.sessions.retain(|s| !ct_eq(s.id_hash.as_bytes(), id_hash.as_bytes()));
             acct.prune(now);
-            (Some(acct), Reply::Ended)
+            (true, Reply::Ended)
         }
         Command::List { id_hash } => match acct.session_mut(&id_hash, now) {
             Some(s) => {
                 let username = s.username.clone();
-                (None, Reply::Consents { username, consents: acct.consents })
+                (false, Reply::Consents { username, consents: acct.consents.clone() })
             }
-            None => (None, Reply::NoSession),
+            None => (false, Reply::NoSession),
         },
         Command::Withdraw { id_hash, client_id } => {
             if acct.session_mut(&id_hash, now).is_none() {
-                return (None, Reply::NoSession);
+                return (false, Reply::NoSession);
             }
             let Some(pos) = acct.consents.iter().position(|c| c.client_id == client_id) else {
-                return (None, Reply::Withdrawn { grants: vec![] });
+                return (false, Reply::Withdrawn { grants: vec![] });
             };
             let c = acct.consents.remove(pos);
             for s in &mut acct.sessions {
                 s.clients.retain(|x| *x != client_id);
             }
             let grants = c.grants.into_iter().filter(|g| now < g.expires_at).map(|g| g.id).collect();
-            (Some(acct), Reply::Withdrawn { grants })
+            (true, Reply::Withdrawn { grants })
         }
     }
 }
@@ -259,12 +262,23 @@ mod tests {
     fn g(id: &str) -> GrantRef {
         GrantRef { id: id.into(), expires_at: 10_000 }
     }
+    /// Applies `cmd` as the object does, checking the contract: no write, no change.
     fn run(state: &mut Option<Account>, cmd: Command, now: i64) -> Reply {
-        let (w, r) = apply(state.clone(), cmd, now);
+        let (w, r) = try_apply(state, cmd, now);
         if let Some(w) = w {
             *state = Some(w);
         }
         r
+    }
+    /// What `apply` asks to write (None: nothing), leaving `state` alone.
+    fn try_apply(state: &Option<Account>, cmd: Command, now: i64) -> (Option<Account>, Reply) {
+        let before = state.clone().unwrap_or_default();
+        let mut acct = before.clone();
+        let (write, reply) = apply(&mut acct, cmd, now);
+        if !write {
+            assert_eq!(acct, before, "apply changed the account without asking for a write");
+        }
+        (write.then_some(acct), reply)
     }
     fn check(h: &str, it: &[&str], max_age: Option<i64>, issue: bool) -> Command {
         Command::Check { id_hash: h.into(), client_id: "app".into(), items: items(it), max_age, issue }
@@ -292,7 +306,7 @@ mod tests {
         // A code without a page: the account is not written (the client is on the session
         // already, and the grant goes to the user's home object).
         let before = st.clone();
-        assert_eq!(apply(before.clone(), check("h1", &["openid"], None, true), 50), (None, active(10, true, true)));
+        assert_eq!(try_apply(&before, check("h1", &["openid"], None, true), 50), (None, active(10, true, true)));
         // Older than max_age: no code (the caller signs the user in again).
         assert_eq!(run(&mut st, check("h1", &["openid"], Some(30), true), 50), active(10, true, false));
         // More scopes than were allowed: ask again; allowing adds to the consent.
@@ -390,12 +404,12 @@ mod tests {
             max_age: None,
             issue: true,
         };
-        let (write, _) = apply(st.clone(), check_b.clone(), 4);
+        let (write, _) = try_apply(&st, check_b.clone(), 4);
         let written = write.expect("the new client is noted");
         assert!(written.sessions.iter().any(|s| s.id_hash == "h2" && s.clients.contains(&"b".to_string())));
         st = Some(written);
         // Noted once: the next code writes nothing, and b may end that session.
-        assert!(apply(st.clone(), check_b, 5).0.is_none());
+        assert!(try_apply(&st, check_b, 5).0.is_none());
         let end = Command::End { id_hash: "h2".into(), client_id: Some("b".into()) };
         assert_eq!(run(&mut st, end, 6), Reply::Ended);
     }

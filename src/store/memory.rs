@@ -134,10 +134,14 @@ impl AccountStore for MemoryAccounts {
         if self.fail.get() {
             return Err(StoreError::Unavailable("account object did not answer".into()));
         }
-        let current = self.objects.borrow().get(sub).cloned();
-        let (write, reply) = account_object::apply(current, cmd, self.now.get());
-        if let Some(a) = write {
-            self.objects.borrow_mut().insert(sub.to_string(), a);
+        let before = self.objects.borrow().get(sub).cloned().unwrap_or_default();
+        let mut acct = before.clone();
+        let (write, reply) = account_object::apply(&mut acct, cmd, self.now.get());
+        if write {
+            self.objects.borrow_mut().insert(sub.to_string(), acct);
+        } else {
+            // The contract the object's cached account relies on (platform/accounts.rs).
+            assert_eq!(acct, before, "account_object::apply changed the account without asking for a write");
         }
         Ok(reply)
     }

@@ -119,6 +119,9 @@ let esKey = null;
  * structured-cloned. */
 const call = (ns, name, cmd) => ns.get(ns.idFromName(name)).command(cmd);
 
+/** The signed-in user: cookie `s=<user>`. */
+const sessionUser = (req) => (req.headers.get("cookie") ?? "").match(/(?:^|; )s=([^;]+)/)?.[1];
+
 const json = (status, value, extra = {}) =>
   new Response(JSON.stringify(value), { status, headers: { "content-type": "application/json", "cache-control": "no-store", ...extra } });
 
@@ -142,7 +145,7 @@ export default {
         return new Response(r.result);
       }
       case "/authorize": {
-        const user = (req.headers.get("cookie") ?? "").match(/(?:^|; )s=([^;]+)/)?.[1];
+        const user = sessionUser(req);
         if (!user) return new Response("no session", { status: 400 });
         const grant = random(16);
         const r = await call(env.ACCOUNT, user, { session: user, user });
@@ -161,7 +164,7 @@ export default {
         return new Response(`${grant}~${user}`);
       }
       case "/consent": {
-        const user = (req.headers.get("cookie") ?? "").match(/(?:^|; )s=([^;]+)/)?.[1];
+        const user = sessionUser(req);
         const form = new URLSearchParams(await req.text());
         const [grant, txUser] = (form.get("tx") ?? "").split("~");
         if (!user || user !== txUser || form.get("decision") !== "allow") return new Response("invalid request", { status: 400 });

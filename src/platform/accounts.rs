@@ -1,22 +1,24 @@
 //! The `Accounts` Durable Object class (one object per user, named after the user's own
 //! `sub`) and the store that talks to it. The object runs [`account_object::apply`]:
-//! read, decide, write — atomic, as for grants.
+//! read, decide, write — atomic, as for grants — and writes only the parts the command
+//! changed, in account_object's storage layout.
 
 use super::objects::{object_class, ObjectClass, ObjectStorage};
 use crate::error::StoreError;
-use crate::protocol::account_object::{self, Account, Command, Reply};
+use crate::protocol::account_object::{
+    self, entries, from_entries, migrate, Account, Changes, Command, Consent, Reply, Session, StoredGrant,
+    CONSENTS_KEY, GRANT_PREFIX, LEGACY_KEY, SESSIONS_KEY,
+};
 use crate::store::AccountStore;
 use std::cell::RefCell;
 use worker::{ObjectNamespace, Result};
-
-const KEY: &str = "account";
 
 pub struct AccountObject {
     store: ObjectStorage,
     /// The account as this instance last read or wrote it (`None`: not known). An object
     /// instance is the only writer of its storage, so this stays true while the instance
-    /// lives; it spares parsing the account (its sessions and consents, several KB for an
-    /// active user) on every call — a returning user's authorization request among them.
+    /// lives; it spares reading and parsing the account (its sessions and consents, several KB
+    /// for an active user) on every call — a returning user's authorization request among them.
     cached: RefCell<Option<Account>>,
 }
 
@@ -36,22 +38,55 @@ impl ObjectClass for AccountObject {
         let cached = self.cached.borrow_mut().take();
         let mut acct = match cached {
             Some(acct) => acct,
-            None => self.store.load::<Account>(KEY).await?.unwrap_or_default(),
+            None => self.read().await?,
         };
-        let (write, reply) = account_object::apply(&mut acct, cmd, super::now());
-        if !write {
+        let (changes, reply) = account_object::apply(&mut acct, cmd, super::now());
+        if !changes.any() {
             *self.cached.borrow_mut() = Some(acct);
             return Ok(reply);
         }
-        let text = serde_json::to_string(&acct)?;
+        let (put, delete) = entries(&acct, &changes);
         // Cached before the write is awaited: a command delivered meanwhile reads this
         // instance's latest account (or, if it finds none, storage, which has the write).
         *self.cached.borrow_mut() = Some(acct);
-        if let Err(e) = self.store.save_text(KEY, &text).await {
+        if let Err(e) = self.write(put, delete).await {
             self.cached.borrow_mut().take();
             return Err(e);
         }
         Ok(reply)
+    }
+}
+
+impl AccountObject {
+    /// The stored account (account_object's layout); one stored by an earlier version under
+    /// a single key is rewritten in the layout first.
+    async fn read(&self) -> Result<Account> {
+        let sessions = self.store.load::<Vec<Session>>(SESSIONS_KEY).await?;
+        let consents = self.store.load::<Vec<Consent>>(CONSENTS_KEY).await?;
+        if sessions.is_none() && consents.is_none() {
+            let Some(mut legacy) = self.store.load::<Account>(LEGACY_KEY).await? else { return Ok(Account::default()) };
+            let changes: Changes = migrate(&mut legacy);
+            let (put, delete) = entries(&legacy, &changes);
+            self.write(put, delete).await?;
+            self.store.delete(&[LEGACY_KEY.to_string()]).await?;
+            return Ok(legacy);
+        }
+        // Grants are only ever stored under a consent.
+        let grants = match &consents {
+            Some(c) if !c.is_empty() => self.store.list::<StoredGrant>(GRANT_PREFIX).await?,
+            _ => vec![],
+        };
+        Ok(from_entries(sessions, consents, grants.into_iter().filter_map(|(k, g)| Some((k, g?)))))
+    }
+
+    async fn write(&self, put: Vec<(String, String)>, delete: Vec<String>) -> Result<()> {
+        for (key, text) in &put {
+            self.store.save_text(key, text).await?;
+        }
+        if !delete.is_empty() {
+            self.store.delete(&delete).await?;
+        }
+        Ok(())
     }
 }
 

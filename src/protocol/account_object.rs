@@ -9,10 +9,15 @@
 //! all live in one home object per user and client (`model::grant::home`), which withdrawal
 //! revokes as a whole, so a returning user's authorization request writes nothing here.
 //!
-//! Pure: `apply(&mut account, command, now) -> (write, reply)`. It changes the account only
-//! when it asks for a write, so the object may keep the account it last read or wrote in
+//! Pure: `apply(&mut account, command, now) -> (changes, reply)`. It changes the account only
+//! as far as `changes` says, so the object may keep the account it last read or wrote in
 //! memory and skip reading (and parsing) it on every call. Session ids are stored as SHA-256
 //! hashes only.
+//!
+//! Storage layout ([`entries`], [`from_entries`]): the sessions under one key, the consents
+//! (without their grants) under another, and each grant on record under a key of its own —
+//! so that recording a grant writes a few hundred bytes, not every grant of the consent and
+//! every session again (an active user's account is several KB).
 
 use crate::crypto::ct_eq;
 use serde::{Deserialize, Serialize};
@@ -67,6 +72,34 @@ pub const NEVER: i64 = 253_402_300_799;
 pub struct GrantRef {
     pub id: String,
     pub expires_at: i64,
+    /// When it was recorded (set by the account object): a consent's grants are kept in this
+    /// order (then by id), oldest first, which is also the order they are read back in.
+    #[serde(default)]
+    pub added_at: i64,
+}
+
+impl GrantRef {
+    pub fn new(id: String, expires_at: i64) -> GrantRef {
+        GrantRef { id, expires_at, added_at: 0 }
+    }
+}
+
+/// What [`apply`] changed: the parts of the account to write again, and the grants recorded
+/// or forgotten. Nothing else changed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Changes {
+    pub sessions: bool,
+    pub consents: bool,
+    /// Grants newly on record (their consent holds them).
+    pub grants_added: Vec<String>,
+    /// Grants no longer on record (expired, pushed out, or their consent withdrawn).
+    pub grants_removed: Vec<String>,
+}
+
+impl Changes {
+    pub fn any(&self) -> bool {
+        self.sessions || self.consents || !self.grants_added.is_empty() || !self.grants_removed.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -149,53 +182,87 @@ impl Account {
         self.sessions.iter_mut().find(|s| now < s.expires_at && ct_eq(s.id_hash.as_bytes(), id_hash.as_bytes()))
     }
 
-    /// Records a grant under the client's consent; returns the grants pushed out (to revoke).
-    fn record_grant(&mut self, client_id: &str, grant: GrantRef, now: i64) -> Vec<String> {
+    /// Records a grant under the client's consent (forgetting the expired ones); returns the
+    /// grants pushed out (to revoke).
+    fn record_grant(&mut self, client_id: &str, mut grant: GrantRef, now: i64, ch: &mut Changes) -> Vec<String> {
         let Some(c) = self.consents.iter_mut().find(|c| c.client_id == client_id) else { return vec![] };
-        c.grants.retain(|g| now < g.expires_at);
-        c.grants.push(grant);
+        c.grants.retain(|g| {
+            let live = now < g.expires_at;
+            if !live {
+                ch.grants_removed.push(g.id.clone());
+            }
+            live
+        });
+        if c.grants.iter().any(|g| g.id == grant.id) {
+            return vec![];
+        }
+        grant.added_at = now;
+        let at = c.grants.partition_point(|g| (g.added_at, &g.id) <= (grant.added_at, &grant.id));
+        ch.grants_added.push(grant.id.clone());
+        c.grants.insert(at, grant);
         let over = c.grants.len().saturating_sub(MAX_GRANTS_PER_CONSENT);
-        c.grants.drain(..over).map(|g| g.id).collect()
+        let evicted: Vec<String> = c.grants.drain(..over).map(|g| g.id).collect();
+        for id in &evicted {
+            ch.forget_grant(id);
+        }
+        evicted
     }
 
-    fn prune(&mut self, now: i64) {
+    /// Drops expired sessions and the oldest beyond [`MAX_SESSIONS`]; whether any went.
+    fn prune(&mut self, now: i64) -> bool {
+        let before = self.sessions.len();
         self.sessions.retain(|s| now < s.expires_at);
         while self.sessions.len() > MAX_SESSIONS {
             self.sessions.remove(0);
         }
+        self.sessions.len() != before
     }
 }
 
-/// Applies `cmd` to the account (an empty one for a new user). `write` is true exactly when
-/// `acct` changed and must be stored; when false, `acct` is as it was.
-pub fn apply(acct: &mut Account, cmd: Command, now: i64) -> (bool, Reply) {
-    match cmd {
+impl Changes {
+    /// A grant leaves the record: written as added and gone in one command, it is neither.
+    fn forget_grant(&mut self, id: &str) {
+        match self.grants_added.iter().position(|g| g == id) {
+            Some(i) => {
+                self.grants_added.remove(i);
+            }
+            None => self.grants_removed.push(id.to_string()),
+        }
+    }
+}
+
+/// Applies `cmd` to the account (an empty one for a new user). `changes` says what changed
+/// and must be stored; where it says nothing, `acct` is as it was.
+pub fn apply(acct: &mut Account, cmd: Command, now: i64) -> (Changes, Reply) {
+    let mut ch = Changes::default();
+    let reply = match cmd {
         Command::Start { mut session, client_id, items, grant } => {
             let consented = covers(&acct.consents, &client_id, &items);
             let mut evicted = vec![];
             if consented {
                 if let Some(g) = grant {
-                    evicted = acct.record_grant(&client_id, g, now);
+                    evicted = acct.record_grant(&client_id, g, now, &mut ch);
                     session.clients.push(client_id);
                 }
             }
             acct.sessions.push(session);
             acct.prune(now);
-            (true, Reply::Started { consented, evicted })
+            ch.sessions = true;
+            Reply::Started { consented, evicted }
         }
         Command::Check { id_hash, client_id, items, max_age, issue } => {
             let consented = covers(&acct.consents, &client_id, &items);
-            let Some(s) = acct.session_mut(&id_hash, now) else { return (false, Reply::NoSession) };
+            let Some(s) = acct.session_mut(&id_hash, now) else { return (ch, Reply::NoSession) };
             let (username, auth_time) = (s.username.clone(), s.auth_time);
             let fresh = max_age.is_none_or(|m| now - auth_time <= m);
             let issue = issue && consented && fresh;
             // RP-Initiated Logout confirms a client by this list: written when the client is new.
-            let noted = issue && push_capped(&mut s.clients, client_id, MAX_SESSIONS);
-            (noted, Reply::Active { username, auth_time, consented, issue })
+            ch.sessions = issue && push_capped(&mut s.clients, client_id, MAX_SESSIONS);
+            Reply::Active { username, auth_time, consented, issue }
         }
         Command::Allow { id_hash, client_id, items, grant } => {
             if let Some(s) = id_hash.and_then(|h| acct.session_mut(&h, now)) {
-                push_capped(&mut s.clients, client_id.clone(), MAX_SESSIONS);
+                ch.sessions = push_capped(&mut s.clients, client_id.clone(), MAX_SESSIONS);
             }
             match acct.consents.iter_mut().find(|c| c.client_id == client_id) {
                 Some(c) => {
@@ -210,42 +277,165 @@ pub fn apply(acct: &mut Account, cmd: Command, now: i64) -> (bool, Reply) {
                     acct.consents.push(Consent { client_id: client_id.clone(), items, granted_at: now, grants: vec![] })
                 }
             }
-            let evicted = acct.record_grant(&client_id, grant, now);
-            acct.prune(now);
-            (true, Reply::Allowed { evicted })
+            ch.consents = true;
+            let evicted = acct.record_grant(&client_id, grant, now, &mut ch);
+            ch.sessions |= acct.prune(now);
+            Reply::Allowed { evicted }
         }
         Command::End { id_hash, client_id } => {
-            let Some(s) = acct.session_mut(&id_hash, now) else { return (false, Reply::NoSession) };
+            let Some(s) = acct.session_mut(&id_hash, now) else { return (ch, Reply::NoSession) };
             if let Some(c) = client_id {
                 if !s.clients.contains(&c) {
-                    return (false, Reply::Unconfirmed);
+                    return (ch, Reply::Unconfirmed);
                 }
             }
             acct.sessions.retain(|s| !ct_eq(s.id_hash.as_bytes(), id_hash.as_bytes()));
             acct.prune(now);
-            (true, Reply::Ended)
+            ch.sessions = true;
+            Reply::Ended
         }
         Command::List { id_hash } => match acct.session_mut(&id_hash, now) {
             Some(s) => {
                 let username = s.username.clone();
-                (false, Reply::Consents { username, consents: acct.consents.clone() })
+                Reply::Consents { username, consents: acct.consents.clone() }
             }
-            None => (false, Reply::NoSession),
+            None => Reply::NoSession,
         },
         Command::Withdraw { id_hash, client_id } => {
             if acct.session_mut(&id_hash, now).is_none() {
-                return (false, Reply::NoSession);
+                return (ch, Reply::NoSession);
             }
             let Some(pos) = acct.consents.iter().position(|c| c.client_id == client_id) else {
-                return (false, Reply::Withdrawn { grants: vec![] });
+                return (ch, Reply::Withdrawn { grants: vec![] });
             };
             let c = acct.consents.remove(pos);
             for s in &mut acct.sessions {
-                s.clients.retain(|x| *x != client_id);
+                if s.clients.contains(&client_id) {
+                    s.clients.retain(|x| *x != client_id);
+                    ch.sessions = true;
+                }
             }
+            ch.consents = true;
+            ch.grants_removed.extend(c.grants.iter().map(|g| g.id.clone()));
             let grants = c.grants.into_iter().filter(|g| now < g.expires_at).map(|g| g.id).collect();
-            (true, Reply::Withdrawn { grants })
+            Reply::Withdrawn { grants }
         }
+    };
+    (ch, reply)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storage layout
+
+/// The key of the sessions (a JSON list).
+pub const SESSIONS_KEY: &str = "sessions";
+/// The key of the consents, without their grants (a JSON list).
+pub const CONSENTS_KEY: &str = "consents";
+/// The prefix of a grant's key: `grant:<id>` → [`StoredGrant`].
+pub const GRANT_PREFIX: &str = "grant:";
+/// Where earlier versions kept the whole account as one JSON value ([`Account`]).
+pub const LEGACY_KEY: &str = "account";
+
+/// A consent as stored: its grants are stored one by one.
+#[derive(Serialize)]
+struct StoredConsent<'a> {
+    client_id: &'a str,
+    items: &'a [String],
+    granted_at: i64,
+}
+
+/// A grant on record, as stored under `grant:<id>`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StoredGrant {
+    pub client_id: String,
+    pub expires_at: i64,
+    pub added_at: i64,
+}
+
+/// The storage writes that make stored what `changes` says changed: values to put (JSON
+/// text) and keys to delete.
+pub fn entries(acct: &Account, ch: &Changes) -> (Vec<(String, String)>, Vec<String>) {
+    let mut put = vec![];
+    if ch.sessions {
+        put.push((SESSIONS_KEY.to_string(), serde_json::to_string(&acct.sessions).unwrap_or_default()));
+    }
+    if ch.consents {
+        let consents: Vec<StoredConsent> = acct
+            .consents
+            .iter()
+            .map(|c| StoredConsent { client_id: &c.client_id, items: &c.items, granted_at: c.granted_at })
+            .collect();
+        put.push((CONSENTS_KEY.to_string(), serde_json::to_string(&consents).unwrap_or_default()));
+    }
+    for id in &ch.grants_added {
+        let found = acct.consents.iter().find_map(|c| c.grants.iter().find(|g| g.id == *id).map(|g| (c, g)));
+        if let Some((c, g)) = found {
+            let stored = StoredGrant { client_id: c.client_id.clone(), expires_at: g.expires_at, added_at: g.added_at };
+            put.push((format!("{GRANT_PREFIX}{id}"), serde_json::to_string(&stored).unwrap_or_default()));
+        }
+    }
+    let delete = ch.grants_removed.iter().map(|id| format!("{GRANT_PREFIX}{id}")).collect();
+    (put, delete)
+}
+
+/// The account from its stored parts (any may be missing: a new user). A grant whose consent
+/// is gone is left out.
+pub fn from_entries(
+    sessions: Option<Vec<Session>>,
+    consents: Option<Vec<Consent>>,
+    grants: impl IntoIterator<Item = (String, StoredGrant)>,
+) -> Account {
+    let mut acct = Account { sessions: sessions.unwrap_or_default(), consents: consents.unwrap_or_default() };
+    for (key, g) in grants {
+        let Some(id) = key.strip_prefix(GRANT_PREFIX) else { continue };
+        if let Some(c) = acct.consents.iter_mut().find(|c| c.client_id == g.client_id) {
+            let grant = GrantRef { id: id.to_string(), expires_at: g.expires_at, added_at: g.added_at };
+            // In order, as `record_grant` keeps them (at most 256: inserting is cheap, and
+            // leaves the sort routines out of the wasm).
+            let at = c.grants.partition_point(|x| (x.added_at, &x.id) <= (grant.added_at, &grant.id));
+            c.grants.insert(at, grant);
+        }
+    }
+    acct
+}
+
+/// An account read from [`LEGACY_KEY`] (its grants in the order recorded, no `added_at`):
+/// numbers its grants in that order, and says to write every part in the new layout.
+pub fn migrate(acct: &mut Account) -> Changes {
+    let mut ch = Changes { sessions: true, consents: true, ..Changes::default() };
+    for c in &mut acct.consents {
+        for (i, g) in c.grants.iter_mut().enumerate() {
+            g.added_at = i as i64;
+            ch.grants_added.push(g.id.clone());
+        }
+    }
+    ch
+}
+
+/// Storage as a map of key → JSON text: the in-memory store's, and the tests'.
+pub mod map {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// Makes `map` hold what `changes` says changed in `acct`.
+    pub fn write(map: &mut BTreeMap<String, String>, acct: &Account, changes: &Changes) {
+        let (put, delete) = entries(acct, changes);
+        for key in delete {
+            map.remove(&key);
+        }
+        map.extend(put);
+    }
+
+    /// The account `map` holds (as the object reads it when it has none in memory).
+    pub fn read(map: &BTreeMap<String, String>) -> Account {
+        fn parse<T: serde::de::DeserializeOwned>(map: &BTreeMap<String, String>, key: &str) -> Option<T> {
+            map.get(key).and_then(|t| serde_json::from_str(t).ok())
+        }
+        let grants = map
+            .range(GRANT_PREFIX.to_string()..)
+            .take_while(|(k, _)| k.starts_with(GRANT_PREFIX))
+            .filter_map(|(k, v)| Some((k.clone(), serde_json::from_str(v).ok()?)));
+        from_entries(parse(map, SESSIONS_KEY), parse(map, CONSENTS_KEY), grants)
     }
 }
 
@@ -260,7 +450,7 @@ mod tests {
         v.iter().map(|s| s.to_string()).collect()
     }
     fn g(id: &str) -> GrantRef {
-        GrantRef { id: id.into(), expires_at: 10_000 }
+        GrantRef::new(id.into(), 10_000)
     }
     /// Applies `cmd` as the object does, checking the contract: no write, no change.
     fn run(state: &mut Option<Account>, cmd: Command, now: i64) -> Reply {
@@ -270,15 +460,22 @@ mod tests {
         }
         r
     }
-    /// What `apply` asks to write (None: nothing), leaving `state` alone.
+    /// What `apply` asks to write (None: nothing), leaving `state` alone. Checks the
+    /// contract: what it says changed, written over the stored account, reads back as the
+    /// account it left in memory; nothing changed, nothing to write.
     fn try_apply(state: &Option<Account>, cmd: Command, now: i64) -> (Option<Account>, Reply) {
         let before = state.clone().unwrap_or_default();
+        let mut stored = std::collections::BTreeMap::new();
+        map::write(&mut stored, &before, &migrate(&mut before.clone()));
+        assert_eq!(map::read(&stored), before, "the account does not read back as it was written");
         let mut acct = before.clone();
-        let (write, reply) = apply(&mut acct, cmd, now);
-        if !write {
+        let (changes, reply) = apply(&mut acct, cmd, now);
+        if !changes.any() {
             assert_eq!(acct, before, "apply changed the account without asking for a write");
         }
-        (write.then_some(acct), reply)
+        map::write(&mut stored, &acct, &changes);
+        assert_eq!(map::read(&stored), acct, "what apply said changed does not store the account it made");
+        (changes.any().then_some(acct), reply)
     }
     fn check(h: &str, it: &[&str], max_age: Option<i64>, issue: bool) -> Command {
         Command::Check { id_hash: h.into(), client_id: "app".into(), items: items(it), max_age, issue }
@@ -341,7 +538,7 @@ mod tests {
             id_hash: Some("h1".into()),
             client_id: "app".into(),
             items: vec![],
-            grant: GrantRef { id, expires_at: exp },
+            grant: GrantRef::new(id, exp),
         };
         // A short-lived grant is forgotten once it expired; a refreshable one never is.
         run(&mut st, allow_at("short".into(), 5), 2);
@@ -412,6 +609,42 @@ mod tests {
         assert!(try_apply(&st, check_b, 5).0.is_none());
         let end = Command::End { id_hash: "h2".into(), client_id: Some("b".into()) };
         assert_eq!(run(&mut st, end, 6), Reply::Ended);
+    }
+
+    #[test]
+    fn a_consent_writes_its_consents_and_its_grant_not_the_rest() {
+        let mut st = None;
+        for i in 0..MAX_SESSIONS {
+            let s = session(&format!("h{i}"), 1000);
+            run(&mut st, Command::Start { session: s, client_id: "app".into(), items: vec![], grant: None }, 1);
+        }
+        for i in 0..100 {
+            run(&mut st, allow(&["openid"], &format!("g{i}")), 2);
+        }
+        // The client is on session h1 already: the sessions and the other grants stay as stored.
+        let mut acct = st.clone().unwrap();
+        let (changes, _) = apply(&mut acct, allow(&["openid"], "new"), 3);
+        let (put, delete) = entries(&acct, &changes);
+        let keys: Vec<&str> = put.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, [CONSENTS_KEY, "grant:new"]);
+        assert!(delete.is_empty());
+        assert!(put.iter().map(|(_, v)| v.len()).sum::<usize>() < 200, "{put:?}");
+    }
+
+    #[test]
+    fn an_account_stored_whole_by_an_earlier_version_keeps_its_grants_in_order() {
+        let legacy = r#"{"sessions":[{"id_hash":"h","username":"alice","auth_time":1,"expires_at":100,"clients":["app"]}],
+            "consents":[{"client_id":"app","items":["openid"],"granted_at":1,
+            "grants":[{"id":"zz","expires_at":50},{"id":"aa","expires_at":60}]}]}"#;
+        let mut acct: Account = serde_json::from_str(legacy).unwrap();
+        let changes = migrate(&mut acct);
+        let mut stored = std::collections::BTreeMap::new();
+        map::write(&mut stored, &acct, &changes);
+        let back = map::read(&stored);
+        assert_eq!(back, acct);
+        let ids: Vec<&str> = back.consents[0].grants.iter().map(|g| g.id.as_str()).collect();
+        assert_eq!(ids, ["zz", "aa"], "recorded order, oldest first (pushed out first)");
+        assert_eq!(back.sessions[0].clients, ["app"]);
     }
 
     #[test]

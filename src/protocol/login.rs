@@ -188,7 +188,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
                     client_id: ix.client_id.clone(),
                     items: ix.consent.clone(),
                     grant: (!ix.force_consent)
-                        .then(|| GrantRef { id: ix.grant_id.clone(), expires_at: self.grant_expiry(&ix.scope) }),
+                        .then(|| GrantRef::new(ix.grant_id.clone(), self.grant_expiry(&ix.scope))),
                 };
                 // The browser's previous session (if any) ends: one session per browser.
                 let end_old = async {
@@ -343,7 +343,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             id_hash,
             client_id: ix.client_id.clone(),
             items: ix.consent.clone(),
-            grant: GrantRef { id: ix.grant_id.clone(), expires_at: self.grant_expiry(&ix.scope) },
+            grant: GrantRef::new(ix.grant_id.clone(), self.grant_expiry(&ix.scope)),
         };
         match self.accounts.send(&local_sub, allow).await {
             Ok(AccountReply::Allowed { evicted }) => {

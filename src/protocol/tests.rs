@@ -215,6 +215,7 @@ impl World {
     fn fresh_browser(&self) {
         self.forget_session();
         self.accounts.objects.borrow_mut().clear();
+        self.accounts.stored.borrow_mut().clear();
     }
 
     /// Authorization through login and consent, in a fresh browser; returns the

@@ -10,7 +10,7 @@ use crate::protocol::account_object::{self, Account};
 use crate::protocol::grant_object::{self, Command, Reply, Stored};
 use crate::protocol::throttle::{self, Counter, Verdict};
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// A KV namespace: raw JSON strings by key, parsed on read like the real one.
 #[derive(Default)]
@@ -122,9 +122,12 @@ impl ThrottleStore for MemoryThrottles {
     }
 }
 
+/// Account objects: each one's account as the object keeps it in memory (`objects`), and its
+/// storage in the object's layout (`stored`), which must always read back as the former.
 #[derive(Default)]
 pub struct MemoryAccounts {
     pub objects: RefCell<HashMap<String, Account>>,
+    pub stored: RefCell<HashMap<String, BTreeMap<String, String>>>,
     pub now: Cell<i64>,
     pub fail: Cell<bool>,
 }
@@ -136,13 +139,17 @@ impl AccountStore for MemoryAccounts {
         }
         let before = self.objects.borrow().get(sub).cloned().unwrap_or_default();
         let mut acct = before.clone();
-        let (write, reply) = account_object::apply(&mut acct, cmd, self.now.get());
-        if write {
-            self.objects.borrow_mut().insert(sub.to_string(), acct);
-        } else {
-            // The contract the object's cached account relies on (platform/accounts.rs).
+        let (changes, reply) = account_object::apply(&mut acct, cmd, self.now.get());
+        // The contract the object's cached account and its writes rely on (platform/accounts.rs).
+        if !changes.any() {
             assert_eq!(acct, before, "account_object::apply changed the account without asking for a write");
+            return Ok(reply);
         }
+        let mut stored = self.stored.borrow_mut();
+        let map = stored.entry(sub.to_string()).or_default();
+        account_object::map::write(map, &acct, &changes);
+        assert_eq!(account_object::map::read(map), acct, "the changes apply reported do not store its account");
+        self.objects.borrow_mut().insert(sub.to_string(), acct);
         Ok(reply)
     }
 }

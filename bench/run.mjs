@@ -34,7 +34,7 @@
 //                      For deciding whether a change helps: the machine's drift hits both.
 //                      BENCH_ROUNDS (default 8) and BENCH_COMPARE_OPS (a comma-separated
 //                      subset of noop, do-read, do-write-existing, do-write, rs256, resume,
-//                      token, userinfo, returning, the extras of compare(), and `<op>-<k>ms`)
+//                      token, userinfo, returning, consent, the extras of compare(), and `<op>-<k>ms`)
 //                      shape the run.
 
 import { Miniflare } from "miniflare";
@@ -353,6 +353,7 @@ function flowSteps(req, secret, clientId = CLIENT_ID) {
     // A signed-in user asked for consent (prompt=consent): the consent page's form.
     async consentPage(i, session) {
       const res = expect(await req("GET", authorizePath(i), { headers: { cookie: session } }), 200, "authorize (session, consent)");
+      if (!res.body.includes('name="decision"')) throw new Error("authorize (session, consent): not the consent page (session gone?)");
       const csrf = cookies(res).find((c) => c.includes("oidc_csrf="));
       return { cookie: csrf ? `${session}; ${csrf}` : session, tx: tx(res, "authorize (session, consent)") };
     },
@@ -519,6 +520,19 @@ async function compare(pair, secret) {
     returning: {
       count: n(300),
       op: (x) => async (i) => x.steps.userinfo(await x.steps.token(await x.steps.resume(i, sessionOf(x, i)))),
+    },
+    // The consent POST, on consent-page forms of signed-in users (prompt=consent) made just
+    // before, in sessions made just before (with in-memory storage, idle objects lose theirs).
+    consent: {
+      count: n(300),
+      prepare: async (x, count) => {
+        const sessions = [];
+        for (const u of USERS) sessions.push((await x.steps.login(await x.steps.authorize(0), u)).session);
+        const forms = [];
+        for (let i = 0; i < count; i++) forms.push(await x.steps.consentPage(i, sessions[i % sessions.length]));
+        return forms;
+      },
+      op: (x, forms) => async (i) => x.steps.consent(forms[i]),
     },
   };
   // Rounds of each operation back to back, A and B alternating (order swapped every round),

@@ -870,6 +870,15 @@ async function main() {
     const txs = [];
     for (let i = 0; i < n(1000); i++) txs.push(await reserve(i));
     fl.consent = keep(await batch(floor, "floor: consent POST", { count: txs.length, warmup: 5, warmupOp: async (i) => consent(i, await reserve(i)), op: async (i) => consent(i, txs[i]) }));
+    // The same on forms made at the pace of edge-oidc's login batch (one per login's latency,
+    // its `consentAfterLogin` row): each waits seconds for its turn, as a user on the page does.
+    const pace = ep["login@1"] ? 1000 / ep["login@1"].perSecond : 17;
+    const late = [];
+    for (let i = 0; i < n(400); i++) {
+      late.push(await reserve(i));
+      await sleep(pace);
+    }
+    fl.consentAfterLogin = keep(await batch(floor, "floor: consent POST (forms made seconds before)", { count: late.length, warmup: 0, op: async (i) => consent(i, late[i]) }));
   }
 
   const primEnd = await primitives("end");
@@ -1144,7 +1153,7 @@ function report(R) {
     for (const [k, t] of [["rs256", "primitive: one RS256 signature (edge-oidc: its probe's own cost)"], ["do-write-existing", "primitive: one write to an existing object (same)"]]) {
       md += `| ${t} | ${f3(fnet(F[k]))} | ${f3(P(k))} | ${f3(P(k) - fnet(F[k]))} |\n`;
     }
-    for (const [k, t] of [["resume", "authorization GET with a live session"], ["tokenSealed", "token, RS256, returning user's code (both: redeemed in the user's existing home object)"], ["token", "token, RS256, the same code again (floor) / code from the consent page (edge-oidc): an existing object"], ["userinfo", "userinfo"], ["returning", "**returning-user flow**, RS256 (3 requests)"], ["tokenEs", "token, ES256, returning user's code"], ["returningEs", "**returning-user flow**, ES256 (3 requests)"], ["consent", "consent POST (two object calls in sequence)"]]) {
+    for (const [k, t] of [["resume", "authorization GET with a live session"], ["tokenSealed", "token, RS256, returning user's code (both: redeemed in the user's existing home object)"], ["token", "token, RS256, the same code again (floor) / code from the consent page (edge-oidc): an existing object"], ["userinfo", "userinfo"], ["returning", "**returning-user flow**, RS256 (3 requests)"], ["tokenEs", "token, ES256, returning user's code"], ["returningEs", "**returning-user flow**, ES256 (3 requests)"], ["consent", "consent POST (two object calls in sequence)"], ["consentAfterLogin", "consent POST, forms made seconds before (edge-oidc: by its login batch; the floor: at that pace)"]]) {
       if (!F[k]) continue;
       const e = E[`${k}@1`];
       md += `| ${t} | ${f3(fnet(F[k]))} | ${e ? f3(net(e)) : "–"} | ${e ? f3(net(e) - fnet(F[k])) : "–"} |\n`;

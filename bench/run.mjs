@@ -1248,7 +1248,7 @@ function report(R) {
     const F = R.floor?.[k];
     return F && needSum(k) > 0 ? fnet(F) / needSum(k) : null;
   };
-  md += `## Budgets (issue 5)\n\nA ratio budget's row also gives the floor's (above) where it does the same request: its net over the same sum of primitives.\n\n| budget | measured | verdict |\n|---|---|---|\n`;
+  md += `## Budgets (issue 5)\n\nA ratio budget's row also gives the floor's (above) where it does the same request: its net over the same sum of primitives.${R.rounds?.length ? " These come from the single batches above, each measured once and not paired with the floor's (the host's drift between them is not cancelled): for the ratio budgets, the section \"Budget rounds\" below gives the verdicts that hold." : ""}\n\n| budget | measured | verdict |\n|---|---|---|\n`;
   for (const k of ["discovery", "jwks"]) md += `| ${k} ≤ 0.05 ms net | ${f3(net(E[`${k}@1`]))} ms | ${verdict(net(E[`${k}@1`]) <= 0.05)} |\n`;
   md += `| token ≤ 1.5 ms net (RS256 client, code from the consent page) | ${f3(tok)} ms | ${verdict(tok <= 1.5)} |\n`;
   if (E["tokenSealed@1"]) md += `| token ≤ 1.5 ms net (RS256 client, returning user's code) | ${f3(net(E["tokenSealed@1"]))} ms | ${verdict(net(E["tokenSealed@1"]) <= 1.5)} |\n`;

@@ -100,6 +100,16 @@ impl Changes {
     pub fn any(&self) -> bool {
         self.sessions || self.consents || !self.grants_added.is_empty() || !self.grants_removed.is_empty()
     }
+
+    /// A grant leaves the record: added and gone in one command, it is neither.
+    fn forget_grant(&mut self, id: &str) {
+        match self.grants_added.iter().position(|g| g == id) {
+            Some(i) => {
+                self.grants_added.remove(i);
+            }
+            None => self.grants_removed.push(id.to_string()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -216,18 +226,6 @@ impl Account {
             self.sessions.remove(0);
         }
         self.sessions.len() != before
-    }
-}
-
-impl Changes {
-    /// A grant leaves the record: written as added and gone in one command, it is neither.
-    fn forget_grant(&mut self, id: &str) {
-        match self.grants_added.iter().position(|g| g == id) {
-            Some(i) => {
-                self.grants_added.remove(i);
-            }
-            None => self.grants_removed.push(id.to_string()),
-        }
     }
 }
 

@@ -6,8 +6,8 @@
 use super::objects::{object_class, ObjectClass, ObjectStorage};
 use crate::error::StoreError;
 use crate::protocol::account_object::{
-    self, entries, from_entries, migrate, Account, Changes, Command, Consent, Reply, Session, StoredGrant,
-    CONSENTS_KEY, GRANT_PREFIX, LEGACY_KEY, SESSIONS_KEY,
+    self, entries, from_entries, migrate, Account, Command, Consent, Reply, Session, StoredGrant, CONSENTS_KEY,
+    GRANT_PREFIX, LEGACY_KEY, SESSIONS_KEY,
 };
 use crate::store::AccountStore;
 use std::cell::RefCell;
@@ -65,10 +65,10 @@ impl AccountObject {
         let consents = self.store.load::<Vec<Consent>>(CONSENTS_KEY).await?;
         if sessions.is_none() && consents.is_none() {
             let Some(mut legacy) = self.store.load::<Account>(LEGACY_KEY).await? else { return Ok(Account::default()) };
-            let changes: Changes = migrate(&mut legacy);
-            let (put, delete) = entries(&legacy, &changes);
+            let changes = migrate(&mut legacy);
+            let (put, mut delete) = entries(&legacy, &changes);
+            delete.push(LEGACY_KEY.to_string());
             self.write(put, delete).await?;
-            self.store.delete(&[LEGACY_KEY.to_string()]).await?;
             return Ok(legacy);
         }
         // Grants are only ever stored under a consent.

@@ -207,9 +207,8 @@ impl Account {
             return vec![];
         }
         grant.added_at = now;
-        let at = c.grants.partition_point(|g| (g.added_at, &g.id) <= (grant.added_at, &grant.id));
         ch.grants_added.push(grant.id.clone());
-        c.grants.insert(at, grant);
+        insert_in_order(&mut c.grants, grant);
         let over = c.grants.len().saturating_sub(MAX_GRANTS_PER_CONSENT);
         let evicted: Vec<String> = c.grants.drain(..over).map(|g| g.id).collect();
         for id in &evicted {
@@ -387,14 +386,20 @@ pub fn from_entries(
     for (key, g) in grants {
         let Some(id) = key.strip_prefix(GRANT_PREFIX) else { continue };
         if let Some(c) = acct.consents.iter_mut().find(|c| c.client_id == g.client_id) {
-            let grant = GrantRef { id: id.to_string(), expires_at: g.expires_at, added_at: g.added_at };
-            // In order, as `record_grant` keeps them (at most 256: inserting is cheap, and
-            // leaves the sort routines out of the wasm).
-            let at = c.grants.partition_point(|x| (x.added_at, &x.id) <= (grant.added_at, &grant.id));
-            c.grants.insert(at, grant);
+            insert_in_order(
+                &mut c.grants,
+                GrantRef { id: id.to_string(), expires_at: g.expires_at, added_at: g.added_at },
+            );
         }
     }
     acct
+}
+
+/// Inserts `grant` where a consent's grants keep it: by `added_at`, then id, oldest first (at
+/// most 256: inserting is cheap, and leaves the sort routines out of the wasm).
+fn insert_in_order(grants: &mut Vec<GrantRef>, grant: GrantRef) {
+    let at = grants.partition_point(|g| (g.added_at, &g.id) <= (grant.added_at, &grant.id));
+    grants.insert(at, grant);
 }
 
 /// An account read from [`LEGACY_KEY`] (its grants in the order recorded, no `added_at`):

@@ -39,6 +39,9 @@
 //                      subset of noop, do-read, do-write-existing, do-write, rs256, resume,
 //                      token, userinfo, returning, consent, the extras of compare(), and `<op>-<k>ms`)
 //                      shape the run.
+//   BENCH_INTERLEAVE   with BENCH_COMPARE: the operations of BENCH_COMPARE_OPS request by
+//                      request in turn on A alone, each request's own CPU; prints quartiles
+//                      per operation (bench/README.md, "One build, request by request")
 
 import { Miniflare } from "miniflare";
 import { execFileSync } from "node:child_process";
@@ -124,8 +127,41 @@ function threadCpuMs(pid) {
   return out;
 }
 
-/** CPU time (user + system, all threads) of a process so far, in milliseconds. */
+/** The scheduler's exact CPU time of a process so far, in ms: the sum of its threads'
+ * `se.sum_exec_runtime` (/proc/<pid>/task/<tid>/sched, nanosecond resolution), or null where
+ * the kernel does not expose it (then {@link cpuMs} counts clock ticks). A thread that ends
+ * during a batch takes its time with it; workerd's threads live as long as the process. */
+function schedMs(pid) {
+  let sum = 0;
+  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+    let text;
+    try {
+      text = fs.readFileSync(`/proc/${pid}/task/${t}/sched`, "utf8");
+    } catch (e) {
+      if (e.code === "ENOENT") continue; // the thread ended
+      return null;
+    }
+    const m = /se\.sum_exec_runtime\s*:\s*([\d.]+)/.exec(text);
+    if (!m) return null;
+    sum += Number(m[1]);
+  }
+  return sum;
+}
+const SCHED_CLOCK = (() => {
+  try {
+    return schedMs(process.pid) !== null;
+  } catch {
+    return false;
+  }
+})();
+
+/** CPU time (user + system, all threads) of a process so far, in milliseconds: exact where
+ * the scheduler exposes it, else in clock ticks (10 ms at 100 ticks/s). */
 function cpuMs(pid) {
+  if (SCHED_CLOCK) {
+    const ms = schedMs(pid);
+    if (ms !== null) return ms;
+  }
   const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // Fields 14 (utime) and 15 (stime) of proc(5); f[0] is field 3.
@@ -413,6 +449,16 @@ async function startFloor(SIGNING_KEYS) {
   return floor;
 }
 
+/** The Rust floor (bench/floor-rs): the floor's authorization GET and userinfo in Rust, built
+ * as edge-oidc is; its objects are bound as the JavaScript floor's. */
+async function startFloorRs() {
+  return start("floor-rs", path.join(OUT, "floor-rs"), {
+    durableObjects: { GRANT: { className: "Grant", useSQLite: true }, ACCOUNT: { className: "Account", useSQLite: true } },
+    ...(DO_STORAGE === "memory" ? { unsafeEphemeralDurableObjects: true } : {}),
+    ...(DO_STORAGE === "tmpfs" ? { durableObjectsPersist: scratch("bench-do-floor-rs-") } : {}),
+  }, "/noop");
+}
+
 async function startOidc(name, dir, SIGNING_KEYS, SESSION_KEY) {
   // ISSUER only shapes URLs in documents and tokens; the requests need not use its port.
   return start(
@@ -491,6 +537,25 @@ async function compare(pair, secret) {
       },
       op: (x, tokens) => async (i) => x.steps.userinfo(tokens[i]),
     },
+    // do-read on a counter that holds a value (the object do-write-existing writes), and
+    // spread over 16 objects.
+    "do-read-w": { extra: true, count: n(1000), op: (x) => async () => expect(await x.server.req("GET", "/__bench/do-read?object=written"), 200, "do-read-w") },
+    "do-read16": { extra: true, count: n(1000), op: (x) => async () => expect(await x.server.req("GET", "/__bench/do-read?spread=16"), 200, "do-read16") },
+    // userinfo's pieces (probe userinfo-steps, `s-<with>`): s-om the grant object's call for a
+    // grant its home does not hold; s-o the call as userinfo makes it; s-or, s-hor, s-hour
+    // adding the response, the request's headers, the user record and claims.
+    "s-om": {
+      extra: true,
+      count: n(300),
+      prepare: async (x, count) => (await ops.userinfo.prepare(x, count)).map((t) => t.slice(0, 30) + (t[30] === "A" ? "B" : "A") + t.slice(31)),
+      op: (x, tokens) => async (i) => expect(await x.server.req("GET", `/__bench/userinfo-steps?with=om&token=${tokens[i]}`), 200, "steps om"),
+    },
+    ...Object.fromEntries(["o", "oi", "og", "or", "hor", "hour"].map((w) => [`s-${w}`, {
+      extra: true,
+      count: n(300),
+      prepare: async (x, count) => ops.userinfo.prepare(x, count),
+      op: (x, tokens) => async (i) => expect(await x.server.req("GET", `/__bench/userinfo-steps?with=${w}&token=${tokens[i]}`, { headers: { authorization: `Bearer ${tokens[i]}` } }), 200, `steps ${w}`),
+    }])),
     // Run only when named in BENCH_COMPARE_OPS (`extra`):
     // no request at all: what the process burns while a batch runs (timers, housekeeping);
     idle: { extra: true, count: n(300), op: () => async () => {} },
@@ -552,6 +617,36 @@ async function compare(pair, secret) {
     const base = ops[m[1]];
     ops[name] = { ...base, op: (x, input) => { const f = base.op(x, input); return async (i) => { await f(i); await sleep(Number(m[2])); }; } };
   }
+  // BENCH_INTERLEAVE=1: the named operations request by request in turn on A alone, each
+  // request's own CPU (the workerd process's, read before it and 1 ms after its response),
+  // medians per operation: small differences between operations of one worker, without the
+  // drift between batches.
+  if (process.env.BENCH_INTERLEAVE) {
+    const x = all[0];
+    const names = only.filter((k) => ops[k]);
+    const per = Object.fromEntries(names.map((k) => [k, []]));
+    for (let round = 0; round < ROUNDS; round++) {
+      const inputs = {};
+      for (const k of names) inputs[k] = ops[k].op(x, ops[k].prepare ? await ops[k].prepare(x, ops[k].count) : undefined);
+      await sleep(200);
+      const count = Math.min(...names.map((k) => ops[k].count));
+      for (let i = 0; i < count; i++) {
+        for (let j = 0; j < names.length; j++) {
+          const k = names[(i + j) % names.length];
+          const c0 = cpuMs(x.server.pid);
+          await inputs[k](i);
+          await sleep(1);
+          per[k].push(cpuMs(x.server.pid) - c0);
+        }
+      }
+      log(`interleave round ${round + 1} done`);
+    }
+    const q = (a, p) => [...a].sort((u, v) => u - v)[Math.floor(p * (a.length - 1))];
+    const trimmed = (a) => { const b = [...a].sort((u, v) => u - v).slice(Math.floor(a.length * 0.1), Math.ceil(a.length * 0.9)); return b.reduce((u, v) => u + v, 0) / b.length; };
+    console.log(`\nper-request CPU ms, ${names.map((k) => per[k].length)[0]} requests each, interleaved\n\n| operation | p25 | median | p75 | mean of p10–p90 |\n|---|---|---|---|---|`);
+    for (const k of names) console.log(`| ${k} | ${q(per[k], 0.25).toFixed(3)} | ${q(per[k], 0.5).toFixed(3)} | ${q(per[k], 0.75).toFixed(3)} | ${trimmed(per[k]).toFixed(3)} |`);
+    return;
+  }
   for (const [name, o] of Object.entries(ops)) {
     if (only ? !only.includes(name) : o.extra) continue;
     for (let round = 0; round < ROUNDS; round++) {
@@ -612,7 +707,7 @@ async function main() {
     if (!fs.existsSync(path.join(OUT, d, "index.js"))) throw new Error(`${OUT}/${d}/index.js is missing: run scripts/bench.sh (make bench)`);
   }
   if (!fs.existsSync(ADMIN)) throw new Error(`${ADMIN} is missing: cargo build --bin oidc-admin`);
-  const results = { started: new Date().toISOString(), quick: QUICK, scale: SCALE, doStorage: DO_STORAGE, batches: [] };
+  const results = { started: new Date().toISOString(), quick: QUICK, scale: SCALE, doStorage: DO_STORAGE, cpuClock: SCHED_CLOCK ? "sched" : "ticks", batches: [] };
   const keep = (r) => (results.batches.push(r), r);
 
   // Secrets and records from the operator tool.
@@ -650,6 +745,8 @@ async function main() {
   results.startup = { noop: noop.startup, oidc: oidc.startup };
   const floor = COMPARE || PROFILE ? null : await startFloor(SIGNING_KEYS);
   if (floor) servers.push(floor);
+  const floorRs = COMPARE || PROFILE ? null : await startFloorRs();
+  if (floorRs) servers.push(floorRs);
 
   const seed = async (server) => {
     const clients = await server.mf.getKVNamespace("CLIENTS");
@@ -897,7 +994,7 @@ async function main() {
     const M = n(300);
     results.rounds = [];
     for (let r = 0; r < ROUNDS; r++) {
-      const round = { probes: {}, edge: {}, floor: {} };
+      const round = { probes: {}, edge: {}, floor: {}, floorRs: {} };
       const tag = (what) => `round ${r + 1}: ${what}`;
       const edgeSide = async () => {
         round.noop = await batch(noop, tag("no-op worker"), { count: n(2000), warmup: 20, op: async () => expect(await noop.req("GET", "/"), 200, "noop") });
@@ -942,7 +1039,26 @@ async function main() {
         round.floor.tokenEs = await batch(floor, tag("floor token, ES256"), { count: M, op: async (i) => token(esCodes[i], ES_CLIENT_ID) });
         round.floor.returningEs = await batch(floor, tag("floor returning-user flow, ES256"), { count: M, requestsPerOp: 3, warmup: 2, op: async (i) => userinfo(await token(await authorize(i), ES_CLIENT_ID)) });
       };
-      for (const side of r % 2 ? [floorSide, edgeSide] : [edgeSide, floorSide]) await side();
+      // The Rust floor's two requests (bench/floor-rs): the JavaScript floor's, in Rust.
+      const floorRsSide = async () => {
+        const u = (i) => `bench${Math.abs(i) % USERS.length}`;
+        round.floorRs.noop = await batch(floorRs, tag("Rust floor empty request"), { count: n(2000), warmup: 20, op: async () => expect(await floorRs.req("GET", "/noop"), 200, "Rust floor noop") });
+        round.floorRs.resume = await batch(floorRs, tag("Rust floor authorization GET"), { count: M, warmup: 5, op: async (i) => expect(await floorRs.req("GET", `/authorize?state=s${i}&redirect_uri=${encodeURIComponent(REDIRECT_URI)}`, { headers: { cookie: `s=${u(i)}` } }), 303, "Rust floor authorize") });
+        // Grants stored as the JavaScript floor's token endpoint stores them, then read.
+        const tokens = [];
+        for (let i = 0; i < M; i++) {
+          const g = `${r}x${i}x${crypto.randomBytes(12).toString("base64url")}`;
+          expect(await floorRs.req("POST", `/seed?user=${u(i)}&grant=${g}`), 200, "Rust floor seed");
+          tokens.push(`${u(i)}~${g}.${crypto.randomBytes(32).toString("base64url")}`);
+        }
+        round.floorRs.userinfo = await batch(floorRs, tag("Rust floor userinfo"), { count: M, op: async (i) => {
+          const res = expect(await floorRs.req("GET", "/userinfo", { headers: { authorization: `Bearer ${tokens[i]}` } }), 200, "Rust floor userinfo");
+          if (!JSON.parse(res.body).sub) throw new Error("Rust floor userinfo: no sub");
+        } });
+      };
+      // Each side first, second and last in turn.
+      const sides = [edgeSide, floorSide, floorRsSide];
+      for (let k = 0; k < sides.length; k++) await sides[(r + k) % sides.length]();
       results.rounds.push(round);
     }
   }
@@ -1179,7 +1295,9 @@ function report(R) {
   md += `| commit | ${commit} |\n| date | ${R.finished} |\n| machine | ${os.cpus().length} × ${cpuModel} (\`nproc\` ${os.availableParallelism?.() ?? os.cpus().length}), shared; Linux ${os.release()} |\n`;
   md += `| runtime | workerd ${workerdVersion} via miniflare ${mfVersion}, one process per worker, loopback; Node ${process.version} client |\n`;
   md += `| Durable Object storage | ${{ disk: "SQLite files on disk (miniflare's default)", tmpfs: "SQLite files in /dev/shm (BENCH_DO_STORAGE=tmpfs): production's backend and code path", memory: "workerd's in-memory storage (\`unsafeEphemeralDurableObjects\`; not SQLite, so objects use the asynchronous storage API; BENCH_DO_STORAGE=tmpfs for SQLite)" }[R.doStorage ?? "memory"]} |\n`;
-  md += `| CPU clock | /proc/<pid>/stat utime+stime of the worker's workerd process, ${CLK_TCK} ticks/s (${(1000 / CLK_TCK).toFixed(0)} ms resolution per batch) |\n\n`;
+  md += R.cpuClock === "sched"
+    ? `| CPU clock | the worker's workerd process: the sum of its threads' se.sum_exec_runtime (/proc/<pid>/task/*/sched, nanoseconds) |\n\n`
+    : `| CPU clock | /proc/<pid>/stat utime+stime of the worker's workerd process, ${CLK_TCK} ticks/s (${(1000 / CLK_TCK).toFixed(0)} ms resolution per batch) |\n\n`;
 
   md += `## Baseline: the no-op Rust worker\n\n| when | concurrency | requests | CPU ms/request | p50 ms | p99 ms | requests/s |\n|---|---|---|---|---|---|---|\n`;
   for (const w of ["start", "end"]) for (const c of [1, 8]) {
@@ -1302,11 +1420,26 @@ function report(R) {
       const v = eRatio <= 1.25 ? "met" : fRatio > 1.25 ? "**missed** (the floor misses it too)" : "**missed**";
       md += `| ${label} | ${needText(k).replace(/ \(from the isolate.*$/, "")}: ${f3(sum)} ms | ${f3(med(e))} | ${f3(med(f))} | ${f3(med(d))} (${count(d, (x) => x > 0)} of ${RD.length}) | ${f2(eRatio)}× (${count(er, (x) => x <= 1.25)}) | ${f2(fRatio)}× (${count(fr, (x) => x <= 1.25)}) | ${v} |\n`;
     }
+    // The Rust floor (rounds from runs that had it).
+    const RR = RD.filter((rd) => rd.floorRs?.userinfo);
+    const rNet = (rd, k) => rd.floorRs[k].cpuPerOp - rd.floorRs.noop.cpuPerOp;
+    const rustRows = RR.length ? Object.entries({ resume: labels.resume, userinfo: labels.userinfo }).map(([k, label]) => {
+      const [e, f, rs] = [RR.map((rd) => eNet(rd, k)), RR.map((rd) => fNet(rd, k)), RR.map((rd) => rNet(rd, k))];
+      const sum = med(RR.map((rd) => sumIn(rd, k)));
+      const d = RR.map((rd) => eNet(rd, k) - rNet(rd, k));
+      return `| ${label} | ${f3(sum)} | ${f3(med(e))} (${f2(med(e) / sum)}×) | ${f3(med(rs))} (${f2(med(rs) / sum)}×, ${count(rs, (x, i) => x <= 1.25 * sumIn(RR[i], k))} of ${RR.length}) | ${f3(med(f))} (${f2(med(f) / sum)}×) | ${f3(med(d))} (${count(d, (x) => x > 0)} of ${RR.length}) |\n`;
+    }).join("") : "";
     for (const [k, label, limit] of [["tokenSealed", "token ≤ 1.5 ms net (RS256, returning user's code)", 1.5], ["tokenEs", "token ≤ 1.5 ms net (ES256)", 1.5], ["returning", "returning-user flow ≤ 3.0 ms net (RS256)", 3.0], ["returningEs", "returning-user flow ≤ 3.0 ms net (ES256)", 3.0]]) {
       const e = RD.map((rd) => eNet(rd, k));
       md += `| ${label} | | ${f3(med(e))} | | | | | ${verdict(med(e) <= limit)} (${count(e, (x) => x <= limit)} of ${RD.length} rounds) |\n`;
     }
     md += `\n`;
+    if (rustRows) {
+      md += `### The Rust floor: the floor's requests in Rust\n\n`;
+      md += `[bench/floor-rs](floor-rs/src/lib.rs) does the JavaScript floor's authorization GET and userinfo — the same object calls, stored values, replies and response headers — in Rust, built as edge-oidc is (workers-rs entry point, objects called by JavaScript RPC through an entry module, the synchronous storage API, JSON text across the call, serde on both sides), in the same ${RR.length} rounds (its net: minus its own empty request). What it costs above the JavaScript floor is the Rust stack's (wasm-bindgen, workers-rs) and no provider's logic; what edge-oidc costs above it is edge-oidc's own work. Medians over the rounds; a ratio is over the median sum of primitives, with the rounds whose own ratio meets 1.25.\n\n`;
+      md += `| operation | primitives ms (one object read) | edge-oidc net ms (ratio) | Rust floor net ms (ratio, rounds ≤ 1.25) | JavaScript floor net ms (ratio) | edge-oidc − Rust floor (rounds where edge-oidc is above) |\n|---|---|---|---|---|---|\n`;
+      md += rustRows + `\n`;
+    }
   }
   return md;
 }

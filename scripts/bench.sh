@@ -9,6 +9,8 @@
 #   .bench/out/oidc     edge-oidc, release, with the `bench` feature (probe routes): what is measured
 #   .bench/out/release  edge-oidc, release, no features: what is deployed (its size is reported)
 #   .bench/out/noop     bench/noop, the no-op Rust worker built the same way: the baseline
+#   .bench/out/floor-rs bench/floor-rs, the Rust floor (the floor's authorization GET and
+#                       userinfo in Rust, built the same way)
 # then runs bench/run.mjs, which starts each worker with miniflare on loopback, measures, stops
 # them, and writes bench/RESULTS.md and bench/results.json.
 #
@@ -54,6 +56,8 @@ if [[ $OUT/release/.stamp -nt $OUT/release/.stripped || ! -f $OUT/release/.strip
     touch "$OUT/release/.stripped"
 fi
 build noop bench/noop bench/noop/src bench/noop/Cargo.toml bench/noop/Cargo.lock --
+build floor-rs bench/floor-rs bench/floor-rs/src bench/floor-rs/Cargo.toml bench/floor-rs/Cargo.lock bench/floor-rs/entry.js --
+bash scripts/entry.sh "$OUT/floor-rs" bench/floor-rs/entry.js
 
 # The operator tool generates keys and records (host build, the normal target directory).
 CARGO_TARGET_DIR="$ROOT/target" cargo build -q --bin oidc-admin

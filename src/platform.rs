@@ -173,7 +173,7 @@ pub async fn main(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_
         return from_http(error_json(&OAuthError::invalid_request("malformed URL")));
     };
     #[cfg(feature = "bench")]
-    if let Some(r) = probes::route(path, query, &env).await {
+    if let Some(r) = probes::route(&req, path, query, &env).await {
         return from_http(r);
     }
     let iso = match isolate(&env) {

@@ -9,12 +9,13 @@
 //! |---|---|
 //! | `/__bench/noop` | nothing: the request/response path of this worker |
 //! | `/__bench/kv` | one KV read (`CLIENTS`, key `?key=`, default `bench-client`) |
-//! | `/__bench/do-read` | one Durable Object round trip, storage read only (`Throttles` `Check`) |
+//! | `/__bench/do-read` | one Durable Object round trip, storage read only (`Throttles` `Check` on a counter never written, so the read finds nothing); `?object=written`: on the counter `/__bench/do-write-existing` writes (the read finds a value); `?spread=N`: on one of N objects at random |
 //! | `/__bench/do-write` | one Durable Object round trip with one storage write to a **new** object (`Grants` `Reserve` on a fresh id, as at login; the object also sets its alarm) |
 //! | `/__bench/do-write-existing` | one Durable Object round trip with one storage write to an **existing** object (`Throttles` `Fail` on a fixed key with a policy that never locks; its alarm is set on whole minutes, so nearly every call is one write) |
 //! | `/__bench/rs256` | one RS256 signature with the isolate's signing key (`WebCrypto::sign`) |
 //! | `/__bench/es256` | one ES256 signature through WebCrypto (P-256 key generated once per isolate) |
 //! | `/__bench/pbkdf2?i=N` | one PBKDF2-HMAC-SHA256 derivation, N iterations (default 100,000) |
+//! | `/__bench/userinfo-steps` | not a primitive: the pieces of a userinfo request, chosen by `?with=` ([`userinfo_steps`]) |
 //!
 //! Never enable the feature in a deployed build: the probes are unauthenticated.
 
@@ -38,16 +39,17 @@ thread_local! {
 }
 
 /// Answers a probe route, or `None` for every other path (the worker then proceeds as usual).
-pub async fn route(path: &str, query: &str, env: &Env) -> Option<crate::http::Response> {
+pub async fn route(req: &web_sys::Request, path: &str, query: &str, env: &Env) -> Option<crate::http::Response> {
     let probe = path.strip_prefix(PREFIX)?;
     let params = crate::http::Params::parse(query.as_bytes()).unwrap_or_default();
     let query = |name: &str| params.get(name).map(str::to_string);
     let outcome: Result<(), String> = match probe {
         "noop" => Ok(()),
         "kv" => kv_read(env, &query("key").unwrap_or_else(|| "bench-client".into())).await,
-        "do-read" => do_read(env).await,
+        "do-read" => do_read(env, query("object").as_deref(), query("spread").and_then(|n| n.parse().ok())).await,
         "do-write" => do_write(env).await,
         "do-write-existing" => do_write_existing(env).await,
+        "userinfo-steps" => return Some(userinfo_steps(req, env, &params).await),
         "rs256" => rs256(env).await,
         "es256" => es256().await,
         "pbkdf2" => pbkdf2(env, query("i").and_then(|i| i.parse().ok()).unwrap_or(100_000)).await,
@@ -72,9 +74,15 @@ async fn kv_read(env: &Env, key: &str) -> Result<(), String> {
     }
 }
 
-async fn do_read(env: &Env) -> Result<(), String> {
+async fn do_read(env: &Env, object: Option<&str>, spread: Option<u32>) -> Result<(), String> {
     let ns = &bindings(env)?.throttles.0;
-    let verdict: Verdict = objects::call(ns, "bench:probe", &TCommand::Check).await.map_err(|e| e.to_string())?;
+    let name = match (object, spread) {
+        // The object /__bench/do-write-existing writes: the read finds a value.
+        (Some("written"), _) => "bench:probe-write".to_string(),
+        (_, Some(n)) if n > 0 => format!("bench:probe:{}", u32::from_le_bytes(crate::crypto::random_bytes::<4>()?) % n),
+        _ => "bench:probe".to_string(),
+    };
+    let verdict: Verdict = objects::call(ns, &name, &TCommand::Check).await.map_err(|e| e.to_string())?;
     verdict.is_allowed().then_some(()).ok_or_else(|| format!("unexpected verdict {verdict:?}"))
 }
 
@@ -87,6 +95,67 @@ async fn do_write(env: &Env) -> Result<(), String> {
         Reply::Reserved => Ok(()),
         other => Err(format!("unexpected reply {other:?}")),
     }
+}
+
+/// `/__bench/userinfo-steps?with=…&token=…`: the pieces of a userinfo request, each only when
+/// its letter is in `with` — `h` copy the request's headers as every endpoint does, `o` the
+/// grant object's call (`Access`, as userinfo makes it; with `m` a refusal counts as done),
+/// `u` the user record and the claims, `r` userinfo's response (else `200 ok`). Comparing them
+/// in one process (`BENCH_INTERLEAVE`, bench/README.md) tells where userinfo's cost lies.
+async fn userinfo_steps(req: &web_sys::Request, env: &Env, params: &crate::http::Params) -> crate::http::Response {
+    let with = params.get("with").unwrap_or("").to_string();
+    let token = params.get("token").unwrap_or("").to_string();
+    let fail = |e: String| crate::http::Response::new(500, "text/plain", e);
+    if with.contains('h') {
+        let bare = crate::http::Request { method: req.method(), path: "/".into(), ..Default::default() };
+        if let Err(e) = super::to_http(req, bare, "").await {
+            return fail(e.description);
+        }
+    }
+    let Ok(stores) = bindings(env) else { return fail("bindings".into()) };
+    let mut grant = None;
+    if with.contains('o') {
+        let Some((id, secret)) = crate::model::grant::split_handle(&token) else { return fail("token".into()) };
+        let cmd = Command::Access { token_hash: crate::protocol::grant_object::secret_hash(secret) };
+        if with.contains('i') {
+            // The same call, its reply not parsed.
+            let home = crate::model::grant::home_of(id).unwrap_or(id);
+            let r: Result<serde::de::IgnoredAny, _> =
+                objects::call_at(&stores.grants.0, &format!("home:{home}"), id, &cmd).await;
+            return match r {
+                Ok(_) => crate::http::Response::new(200, "text/plain", "ok"),
+                Err(e) => fail(e.to_string()),
+            };
+        }
+        if with.contains('g') {
+            // A grant object of its own that was never written (the read finds nothing).
+            let r: Result<Reply, _> = objects::call(&stores.grants.0, "bench:probe-grant", &cmd).await;
+            return match r {
+                Ok(Reply::InvalidToken { .. }) => crate::http::Response::new(200, "text/plain", "ok"),
+                other => fail(format!("{other:?}")),
+            };
+        }
+        match stores.grants.send(id, cmd).await {
+            Ok(Reply::Active { grant: g, .. }) => grant = Some(g),
+            Ok(Reply::InvalidToken { .. }) if with.contains('m') => {}
+            other => return fail(format!("{other:?}")),
+        }
+    }
+    let mut body = serde_json::Map::new();
+    if with.contains('u') {
+        use crate::store::UserStore;
+        let Some(g) = &grant else { return fail("u needs o".into()) };
+        let user = match stores.users.by_username(&g.username).await {
+            Ok(Some(u)) => u,
+            other => return fail(format!("{other:?}")),
+        };
+        body = user.claims_named(g.userinfo_claims.iter().map(String::as_str));
+        body.insert("sub".into(), serde_json::Value::String(g.sub.clone()));
+    }
+    if with.contains('r') {
+        return crate::http::Response::json(200, &serde_json::Value::Object(body)).no_store().cors();
+    }
+    crate::http::Response::new(200, "text/plain", "ok")
 }
 
 async fn do_write_existing(env: &Env) -> Result<(), String> {

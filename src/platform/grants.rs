@@ -10,13 +10,17 @@
 //!   the grant in its path ([`objects::call_at`]). Withdrawing the consent revokes the whole
 //!   home (`Command::RevokeHome`): its grants are deleted, and the time is kept under
 //!   `revoked` so that codes issued until then cannot create their grant afterwards.
+//!
+//! An instance keeps the grants it last wrote in memory (store::cache::Recent) and reads
+//! storage only for the others; the alarm and `RevokeHome`, which delete, clear it.
 
 use super::objects::{self, object_class, ObjectClass, ObjectStorage};
 use crate::error::StoreError;
 use crate::model::grant::home_of;
 use crate::protocol::grant_object::{self, cleanup_at, revoked_until, Command, Reply, Stored};
+use crate::store::cache::Recent;
 use crate::store::GrantStore;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use worker::{ObjectNamespace, Result};
 
 /// The value of an object of one grant.
@@ -33,7 +37,13 @@ pub struct GrantObject {
     alarm: Cell<Option<Option<i64>>>,
     /// A home's revocation time, likewise (only this instance writes it).
     revoked: Cell<Option<Option<i64>>>,
+    /// The grants this instance last wrote, and some it read (store::cache::Recent).
+    recent: RefCell<Recent<Stored>>,
 }
+
+/// Grants kept in an instance's memory. A home holds one user's grants at one client, few of
+/// them in use at once; a grant is a kilobyte or two.
+const RECENT: usize = 16;
 
 object_class!(Grants, GrantObject);
 
@@ -44,7 +54,12 @@ impl ObjectClass for GrantObject {
     type Reply = Reply;
 
     fn new(store: ObjectStorage) -> Self {
-        GrantObject { store, alarm: Cell::new(None), revoked: Cell::new(None) }
+        GrantObject {
+            store,
+            alarm: Cell::new(None),
+            revoked: Cell::new(None),
+            recent: RefCell::new(Recent::new(RECENT)),
+        }
     }
 
     async fn apply(&self, at: &str, mut cmd: Command) -> Result<Reply> {
@@ -56,7 +71,17 @@ impl ObjectClass for GrantObject {
             id if home_of(id).is_some() => format!("{HOME_PREFIX}{id}"),
             _ => return Err(worker::Error::RustError(format!("not a grant of a home: {at:?}"))),
         };
-        let current: Option<Stored> = self.store.load(&key).await?;
+        let remembered = self.recent.borrow().get(&key);
+        let current: Option<Stored> = match remembered {
+            Some(st) => Some(st),
+            None => {
+                let loaded: Option<Stored> = self.store.load(&key).await?;
+                if let Some(st) = &loaded {
+                    self.recent.borrow_mut().read(&key, st.clone());
+                }
+                loaded
+            }
+        };
         let first_write = current.is_none();
         // Only a sealed code's first redemption can create an entry: only it needs to know
         // whether (and when) the home was revoked.
@@ -66,12 +91,13 @@ impl ObjectClass for GrantObject {
         let (write, reply) = grant_object::apply(current, cmd, super::now());
         if let Some(st) = write {
             self.store.save(&key, &st).await?;
+            let first_cleanup = first_write.then(|| cleanup_at(&st) * 1000);
+            self.recent.borrow_mut().written(&key, st);
             // Delete what nothing can use any more. The alarm is set at a grant's first write
             // only: when it fires on a grant that lives on (a code redeemed for tokens, a
             // refreshed grant), `alarm` sets it again. That keeps a storage operation off every
             // token and refresh request.
-            if first_write {
-                let at_ms = cleanup_at(&st) * 1000;
+            if let Some(at_ms) = first_cleanup {
                 if key == KEY {
                     self.store.storage().set_alarm(at_ms).await?;
                 } else {
@@ -85,6 +111,8 @@ impl ObjectClass for GrantObject {
     async fn alarm(&self) -> Result<()> {
         // Unknown until this handler sets it (a failed run may leave any alarm behind).
         self.alarm.set(None);
+        // It deletes what is done (or everything).
+        self.recent.borrow_mut().clear();
         let storage = self.store.storage();
         let now = super::now();
         match self.store.load::<Stored>(KEY).await {
@@ -130,6 +158,7 @@ impl GrantObject {
         let keys: Vec<String> =
             self.store.list::<serde::de::IgnoredAny>(HOME_PREFIX).await?.into_iter().map(|(k, _)| k).collect();
         self.store.delete(&keys).await?;
+        self.recent.borrow_mut().clear();
         self.schedule_home(revoked_until(at) * 1000).await?;
         Ok(Reply::Revoked)
     }

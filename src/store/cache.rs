@@ -75,9 +75,77 @@ impl<S: ThrottleStore> ThrottleStore for CleanChecks<'_, S> {
     }
 }
 
+/// The grants a Durable Object last wrote (and some it read), by key, at most `cap` of them.
+/// An object is the only writer of its storage and runs one event at a time, so what it last
+/// wrote under a key is what a read would return: the userinfo request that follows a token
+/// request, or a refresh, is answered from memory, without a storage read and a parse
+/// (measured: 0.08 ms of userinfo's object call, README "Current figures"). A write always
+/// becomes the newest entry, the oldest going when full; a value read from storage is kept only
+/// while there is room, so that reads never push out what was just written (what was written
+/// last is what is read next). Whatever deletes keys must [`Recent::clear`] it.
+pub struct Recent<V> {
+    entries: Vec<(String, V)>,
+    cap: usize,
+}
+
+impl<V: Clone> Recent<V> {
+    pub fn new(cap: usize) -> Recent<V> {
+        Recent { entries: Vec::new(), cap }
+    }
+
+    pub fn get(&self, key: &str) -> Option<V> {
+        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+    }
+
+    /// `value` was just written under `key`: it becomes the newest entry.
+    pub fn written(&mut self, key: &str, value: V) {
+        self.entries.retain(|(k, _)| k != key);
+        if self.cap == 0 {
+            return;
+        }
+        let excess = (self.entries.len() + 1).saturating_sub(self.cap);
+        self.entries.drain(..excess);
+        self.entries.push((key.to_string(), value));
+    }
+
+    /// `value` was read from storage under `key`: kept if there is room.
+    pub fn read(&mut self, key: &str, value: V) {
+        if self.entries.len() < self.cap && !self.entries.iter().any(|(k, _)| k == key) {
+            self.entries.push((key.to_string(), value));
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recent_keeps_what_was_written_last_and_reads_while_there_is_room() {
+        let mut r = Recent::new(2);
+        r.written("a", 1);
+        r.read("b", 2);
+        assert_eq!((r.get("a"), r.get("b")), (Some(1), Some(2)));
+        // Full: a read is not kept, a write pushes out the oldest.
+        r.read("c", 3);
+        assert_eq!(r.get("c"), None);
+        r.written("a", 4);
+        r.written("d", 5);
+        assert_eq!((r.get("a"), r.get("b"), r.get("d")), (Some(4), None, Some(5)));
+        // A read never replaces what is kept under its key.
+        r.clear();
+        r.written("a", 6);
+        r.read("a", 7);
+        assert_eq!(r.get("a"), Some(6));
+        let mut none = Recent::new(0);
+        none.written("a", 1);
+        none.read("b", 2);
+        assert_eq!((none.get("a"), none.get("b")), (None, None));
+    }
 
     #[test]
     fn clean_checks_skip_the_object_until_a_failure() {

@@ -449,6 +449,18 @@ async function startFloor(SIGNING_KEYS) {
   return floor;
 }
 
+/** The bench user of a floors' operation `i` (its session cookie is `s=<user>`). */
+const floorUser = (i) => `bench${Math.abs(i) % USERS.length}`;
+
+/** A floor's (bench/floor, bench/floor-rs) authorization GET with the session of operation
+ * `i`'s user: the code of its 303. */
+async function floorAuthorize(server, i) {
+  const res = expect(await server.req("GET", `/authorize?state=s${i}&redirect_uri=${encodeURIComponent(REDIRECT_URI)}`, { headers: { cookie: `s=${floorUser(i)}` } }), 303, `${server.name} authorize`);
+  // Read from the Location as it is (the Rust floor puts the redirect_uri in it undecoded).
+  const code = /[?&]code=([^&]*)/.exec(res.headers.location)?.[1];
+  return code === undefined ? null : decodeURIComponent(code);
+}
+
 /** The Rust floor (bench/floor-rs): the floor's authorization GET and userinfo in Rust, built
  * as edge-oidc is; its objects are bound as the JavaScript floor's. */
 async function startFloorRs() {
@@ -542,18 +554,14 @@ async function compare(pair, secret) {
     "do-read-w": { extra: true, count: n(1000), op: (x) => async () => expect(await x.server.req("GET", "/__bench/do-read?object=written"), 200, "do-read-w") },
     "do-read16": { extra: true, count: n(1000), op: (x) => async () => expect(await x.server.req("GET", "/__bench/do-read?spread=16"), 200, "do-read16") },
     // userinfo's pieces (probe userinfo-steps, `s-<with>`): s-om the grant object's call for a
-    // grant its home does not hold; s-o the call as userinfo makes it; s-or, s-hor, s-hour
-    // adding the response, the request's headers, the user record and claims.
-    "s-om": {
+    // grant its home does not hold; s-o the call as userinfo makes it (s-oi its reply not parsed,
+    // s-og to a never-written grant object); s-or, s-hor, s-hour adding the response, the
+    // request's headers, the user record and claims.
+    ...Object.fromEntries(["o", "om", "oi", "og", "or", "hor", "hour"].map((w) => [`s-${w}`, {
       extra: true,
       count: n(300),
-      prepare: async (x, count) => (await ops.userinfo.prepare(x, count)).map((t) => t.slice(0, 30) + (t[30] === "A" ? "B" : "A") + t.slice(31)),
-      op: (x, tokens) => async (i) => expect(await x.server.req("GET", `/__bench/userinfo-steps?with=om&token=${tokens[i]}`), 200, "steps om"),
-    },
-    ...Object.fromEntries(["o", "oi", "og", "or", "hor", "hour"].map((w) => [`s-${w}`, {
-      extra: true,
-      count: n(300),
-      prepare: async (x, count) => ops.userinfo.prepare(x, count),
+      // `m`: the token of a grant the home does not hold (one character of the id changed).
+      prepare: async (x, count) => (await ops.userinfo.prepare(x, count)).map((t) => (w.includes("m") ? t.slice(0, 30) + (t[30] === "A" ? "B" : "A") + t.slice(31) : t)),
       op: (x, tokens) => async (i) => expect(await x.server.req("GET", `/__bench/userinfo-steps?with=${w}&token=${tokens[i]}`, { headers: { authorization: `Bearer ${tokens[i]}` } }), 200, `steps ${w}`),
     }])),
     // Run only when named in BENCH_COMPARE_OPS (`extra`):
@@ -643,7 +651,7 @@ async function compare(pair, secret) {
     }
     const q = (a, p) => [...a].sort((u, v) => u - v)[Math.floor(p * (a.length - 1))];
     const trimmed = (a) => { const b = [...a].sort((u, v) => u - v).slice(Math.floor(a.length * 0.1), Math.ceil(a.length * 0.9)); return b.reduce((u, v) => u + v, 0) / b.length; };
-    console.log(`\nper-request CPU ms, ${names.map((k) => per[k].length)[0]} requests each, interleaved\n\n| operation | p25 | median | p75 | mean of p10–p90 |\n|---|---|---|---|---|`);
+    console.log(`\nper-request CPU ms, ${per[names[0]].length} requests each, interleaved\n\n| operation | p25 | median | p75 | mean of p10–p90 |\n|---|---|---|---|---|`);
     for (const k of names) console.log(`| ${k} | ${q(per[k], 0.25).toFixed(3)} | ${q(per[k], 0.5).toFixed(3)} | ${q(per[k], 0.75).toFixed(3)} | ${trimmed(per[k]).toFixed(3)} |`);
     return;
   }
@@ -941,12 +949,9 @@ async function main() {
     fl.noop = keep(await batch(floor, "floor: empty request", { count: n(3000), warmup: 50, op: op("/noop") }));
     fl.rs256 = keep(await batch(floor, "floor: RS256 signature", { count: n(1000), warmup: 20, op: op("/rs256") }));
     fl["do-write-existing"] = keep(await batch(floor, "floor: object write (existing)", { count: n(2000), warmup: 20, op: op("/do-write-existing") }));
-    const user = (i) => `bench${Math.abs(i) % USERS.length}`;
+    const user = floorUser;
     const basicOf = (client) => "Basic " + Buffer.from(`${client}:x`).toString("base64");
-    const authorize = async (i) => {
-      const res = expect(await floor.req("GET", `/authorize?state=s${i}&redirect_uri=${encodeURIComponent(REDIRECT_URI)}`, { headers: { cookie: `s=${user(i)}` } }), 303, "floor authorize");
-      return new URL(res.headers.location).searchParams.get("code");
-    };
+    const authorize = (i) => floorAuthorize(floor, i);
     const token = async (code, client = CLIENT_ID) =>
       JSON.parse(expect(await floor.req("POST", "/token", { headers: { ...FORM, authorization: basicOf(client) }, body: form({ grant_type: "authorization_code", code, redirect_uri: REDIRECT_URI }) }), 200, "floor token").body).access_token;
     const userinfo = async (at) => expect(await floor.req("GET", "/userinfo", { headers: { authorization: `Bearer ${at}` } }), 200, "floor userinfo");
@@ -1041,9 +1046,9 @@ async function main() {
       };
       // The Rust floor's two requests (bench/floor-rs): the JavaScript floor's, in Rust.
       const floorRsSide = async () => {
-        const u = (i) => `bench${Math.abs(i) % USERS.length}`;
+        const u = floorUser;
         round.floorRs.noop = await batch(floorRs, tag("Rust floor empty request"), { count: n(2000), warmup: 20, op: async () => expect(await floorRs.req("GET", "/noop"), 200, "Rust floor noop") });
-        round.floorRs.resume = await batch(floorRs, tag("Rust floor authorization GET"), { count: M, warmup: 5, op: async (i) => expect(await floorRs.req("GET", `/authorize?state=s${i}&redirect_uri=${encodeURIComponent(REDIRECT_URI)}`, { headers: { cookie: `s=${u(i)}` } }), 303, "Rust floor authorize") });
+        round.floorRs.resume = await batch(floorRs, tag("Rust floor authorization GET"), { count: M, warmup: 5, op: (i) => floorAuthorize(floorRs, i) });
         // Grants stored as the JavaScript floor's token endpoint stores them, then read.
         const tokens = [];
         for (let i = 0; i < M; i++) {

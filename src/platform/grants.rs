@@ -77,7 +77,7 @@ impl ObjectClass for GrantObject {
             None => {
                 let loaded: Option<Stored> = self.store.load(&key).await?;
                 if let Some(st) = &loaded {
-                    self.recent.borrow_mut().read(&key, st.clone());
+                    self.recent.borrow_mut().read(&key, st);
                 }
                 loaded
             }
@@ -181,12 +181,21 @@ impl GrantObject {
 
 pub struct DoGrants(pub ObjectNamespace);
 
+impl DoGrants {
+    /// Where a grant lives: its home's entry (the object `home:<home>`, the entry named by the
+    /// id), or an object of its own named after the id (no entry).
+    pub fn object_of(grant_id: &str) -> (String, &str) {
+        match home_of(grant_id) {
+            Some(home) => (format!("home:{home}"), grant_id),
+            None => (grant_id.to_string(), ""),
+        }
+    }
+}
+
 impl GrantStore for DoGrants {
     async fn send(&self, grant_id: &str, cmd: Command) -> std::result::Result<Reply, StoreError> {
-        match home_of(grant_id) {
-            Some(home) => objects::call_at(&self.0, &format!("home:{home}"), grant_id, &cmd).await,
-            None => objects::call(&self.0, grant_id, &cmd).await,
-        }
+        let (object, at) = Self::object_of(grant_id);
+        objects::call_at(&self.0, &object, at, &cmd).await
     }
 
     async fn revoke_home(&self, home: &str, revoked_at: i64) -> std::result::Result<(), StoreError> {

@@ -99,8 +99,10 @@ async fn do_write(env: &Env) -> Result<(), String> {
 
 /// `/__bench/userinfo-steps?with=…&token=…`: the pieces of a userinfo request, each only when
 /// its letter is in `with` — `h` copy the request's headers as every endpoint does, `o` the
-/// grant object's call (`Access`, as userinfo makes it; with `m` a refusal counts as done),
-/// `u` the user record and the claims, `r` userinfo's response (else `200 ok`). Comparing them
+/// grant object's call (`Access`, as userinfo makes it; with `m` a refusal counts as done; with
+/// `i` its reply is not parsed and nothing else follows; with `g` it goes to a grant object of
+/// its own that was never written, and nothing else follows), `u` the user record and the
+/// claims, `r` userinfo's response (else `200 ok`). Comparing them
 /// in one process (`BENCH_INTERLEAVE`, bench/README.md) tells where userinfo's cost lies.
 async fn userinfo_steps(req: &web_sys::Request, env: &Env, params: &crate::http::Params) -> crate::http::Response {
     let with = params.get("with").unwrap_or("").to_string();
@@ -119,9 +121,8 @@ async fn userinfo_steps(req: &web_sys::Request, env: &Env, params: &crate::http:
         let cmd = Command::Access { token_hash: crate::protocol::grant_object::secret_hash(secret) };
         if with.contains('i') {
             // The same call, its reply not parsed.
-            let home = crate::model::grant::home_of(id).unwrap_or(id);
-            let r: Result<serde::de::IgnoredAny, _> =
-                objects::call_at(&stores.grants.0, &format!("home:{home}"), id, &cmd).await;
+            let (object, at) = super::grants::DoGrants::object_of(id);
+            let r: Result<serde::de::IgnoredAny, _> = objects::call_at(&stores.grants.0, &object, at, &cmd).await;
             return match r {
                 Ok(_) => crate::http::Response::new(200, "text/plain", "ok"),
                 Err(e) => fail(e.to_string()),

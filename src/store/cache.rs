@@ -1,5 +1,6 @@
-//! A small per-isolate cache with a time-to-live, for the records every request reads and that
-//! operators rarely change (client records, custom scopes, user records read by username).
+//! Caches. [`TtlCache`]: a small per-isolate cache with a time-to-live, for the records every
+//! request reads and that operators rarely change (client records, custom scopes, user records
+//! read by username). [`Recent`]: the values a Durable Object instance last wrote.
 //! Workers KV itself serves reads from an edge cache for 60 s (`cacheTtl`), so caching them as
 //! long in the isolate adds no new kind of staleness, and saves a KV read (a promise round trip
 //! and a JSON parse) per request. Only records that exist are cached: a newly added client is
@@ -108,10 +109,10 @@ impl<V: Clone> Recent<V> {
         self.entries.push((key.to_string(), value));
     }
 
-    /// `value` was read from storage under `key`: kept if there is room.
-    pub fn read(&mut self, key: &str, value: V) {
+    /// `value` was read from storage under `key`: kept (a copy) if there is room.
+    pub fn read(&mut self, key: &str, value: &V) {
         if self.entries.len() < self.cap && !self.entries.iter().any(|(k, _)| k == key) {
-            self.entries.push((key.to_string(), value));
+            self.entries.push((key.to_string(), value.clone()));
         }
     }
 
@@ -128,10 +129,10 @@ mod tests {
     fn recent_keeps_what_was_written_last_and_reads_while_there_is_room() {
         let mut r = Recent::new(2);
         r.written("a", 1);
-        r.read("b", 2);
+        r.read("b", &2);
         assert_eq!((r.get("a"), r.get("b")), (Some(1), Some(2)));
         // Full: a read is not kept, a write pushes out the oldest.
-        r.read("c", 3);
+        r.read("c", &3);
         assert_eq!(r.get("c"), None);
         r.written("a", 4);
         r.written("d", 5);
@@ -139,11 +140,11 @@ mod tests {
         // A read never replaces what is kept under its key.
         r.clear();
         r.written("a", 6);
-        r.read("a", 7);
+        r.read("a", &7);
         assert_eq!(r.get("a"), Some(6));
         let mut none = Recent::new(0);
         none.written("a", 1);
-        none.read("b", 2);
+        none.read("b", &2);
         assert_eq!((none.get("a"), none.get("b")), (None, None));
     }
 

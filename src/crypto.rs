@@ -25,11 +25,33 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     Sha256::digest(data).into()
 }
 
+/// How many keys [`hmac_sha256`] keeps keyed (SESSION_KEY, the pairwise salt, a few more).
+const KEYED_MAX: usize = 4;
+
+thread_local! {
+    /// HMAC states already keyed, per key (RFC 2104 §4: the hashes of `K ⊕ ipad` and
+    /// `K ⊕ opad` "can be precomputed only once"). Keying costs two SHA-256 blocks, half of a
+    /// short message's HMAC; the keys are the isolate's own (configuration), so they live as
+    /// long as the isolate does anyway.
+    static KEYED: std::cell::RefCell<Vec<(Vec<u8>, Hmac<Sha256>)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(key) {
-        Ok(m) => m,
-        Err(_) => return [0; 32],
+    let keyed = KEYED.with(|k| k.borrow().iter().find(|(kk, _)| kk == key).map(|(_, m)| m.clone()));
+    let mut mac = match keyed {
+        Some(m) => m,
+        None => {
+            // HMAC accepts keys of any length, so this cannot fail.
+            let Ok(m) = <Hmac<Sha256> as Mac>::new_from_slice(key) else { return [0; 32] };
+            KEYED.with(|k| {
+                let mut k = k.borrow_mut();
+                if k.len() == KEYED_MAX {
+                    k.remove(0);
+                }
+                k.push((key.to_vec(), m.clone()));
+            });
+            m
+        }
     };
     mac.update(data);
     mac.finalize().into_bytes().into()
@@ -221,6 +243,27 @@ mod tests {
         assert!(PasswordHash::parse("plaintext").is_err());
         let too_many = PasswordHash { iterations: 600_000, ..ok };
         assert!(PasswordHash::parse(&too_many.to_phc()).unwrap_err().contains("100,000"));
+    }
+
+    #[test]
+    fn hmac_sha256_matches_rfc_4231_with_keys_kept_and_evicted() {
+        fn hex(b: &[u8]) -> String {
+            b.iter().map(|x| format!("{x:02x}")).collect()
+        }
+        // RFC 4231 §4.3 (test case 2).
+        let expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+        for _ in 0..2 {
+            assert_eq!(hex(&hmac_sha256(b"Jefe", b"what do ya want for nothing?")), expected);
+        }
+        // More keys than are kept: each still gets its own MAC, also after being evicted.
+        let keys: Vec<Vec<u8>> = (0..=KEYED_MAX as u8).map(|i| vec![i; 20]).collect();
+        let first: Vec<[u8; 32]> = keys.iter().map(|k| hmac_sha256(k, b"data")).collect();
+        for (k, m) in keys.iter().zip(&first) {
+            let fresh = <Hmac<Sha256> as Mac>::new_from_slice(k).unwrap().chain_update(b"data").finalize();
+            assert_eq!(&fresh.into_bytes()[..], &m[..]);
+            assert_eq!(hmac_sha256(k, b"data"), *m);
+        }
+        assert_eq!(hex(&hmac_sha256(b"Jefe", b"what do ya want for nothing?")), expected);
     }
 
     #[test]

@@ -57,7 +57,7 @@ pub async fn sign<K: Crypto>(crypto: &K, alg: Alg, claims: &Map<String, Value>) 
     let signing_input = format!(
         "{}.{}",
         b64url(header.to_string().as_bytes()),
-        b64url(Value::Object(claims.clone()).to_string().as_bytes())
+        b64url(serde_json::to_string(claims).map_err(|e| e.to_string())?.as_bytes())
     );
     let sig = crypto.sign(alg, signing_input.as_bytes()).await?;
     Ok(format!("{signing_input}.{}", b64url(&sig)))

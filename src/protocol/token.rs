@@ -15,7 +15,7 @@ use crate::http::{error_json, Params, Request, Response};
 use crate::model::grant::split_handle;
 use crate::model::{Client, Grant};
 use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
-use serde_json::json;
+use serde::Serialize;
 
 /// What a successful grant hands back to the client.
 pub(super) struct Issued {
@@ -23,6 +23,18 @@ pub(super) struct Issued {
     pub refresh_token: Option<String>,
     pub id_token: String,
     pub scope: String,
+}
+
+/// The successful token response (RFC 6749 §5.1).
+#[derive(Serialize)]
+struct TokenResponse<'a> {
+    access_token: &'a str,
+    token_type: &'a str,
+    expires_in: i64,
+    id_token: &'a str,
+    scope: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
 }
 
 impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountStore, K: Crypto>
@@ -68,17 +80,22 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         };
         match issued {
             Ok(t) => {
-                let mut body = json!({
-                    "access_token": t.access_token,
-                    "token_type": "Bearer",
-                    "expires_in": self.config.access_token_ttl,
-                    "id_token": t.id_token,
-                    "scope": t.scope,
-                });
-                if let (Some(r), Some(fields)) = (t.refresh_token, body.as_object_mut()) {
-                    fields.insert("refresh_token".into(), json!(r));
+                // RFC 6749 §5.1; OpenID Connect Core §3.1.3.3 (id_token).
+                let body = TokenResponse {
+                    access_token: &t.access_token,
+                    token_type: "Bearer",
+                    expires_in: self.config.access_token_ttl,
+                    id_token: &t.id_token,
+                    scope: &t.scope,
+                    refresh_token: t.refresh_token.as_deref(),
+                };
+                match serde_json::to_string(&body) {
+                    Ok(json) => Response::new(200, "application/json", json).no_store().cors(),
+                    Err(e) => {
+                        (self.log)(&format!("token: {e}"));
+                        error_json(&OAuthError::unavailable("internal error, retry"))
+                    }
                 }
-                Response::json(200, &body).no_store().cors()
             }
             Err(r) => r,
         }

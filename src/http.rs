@@ -130,8 +130,10 @@ impl Response {
         Response { status, headers: vec![("content-type".into(), content_type.into())], body: body.into() }
     }
 
-    pub fn json(status: u16, value: &serde_json::Value) -> Response {
-        Response::new(status, "application/json", value.to_string())
+    /// A JSON body. serde_json fails only on maps with non-string keys, which no response
+    /// has (and `Value::to_string` would panic on it; this cannot).
+    pub fn json<T: serde::Serialize + ?Sized>(status: u16, value: &T) -> Response {
+        Response::new(status, "application/json", serde_json::to_string(value).unwrap_or_default())
     }
 
     /// 303 See Other: the browser follows with GET (used after form posts too).

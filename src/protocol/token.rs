@@ -89,13 +89,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
                     scope: &t.scope,
                     refresh_token: t.refresh_token.as_deref(),
                 };
-                match serde_json::to_string(&body) {
-                    Ok(json) => Response::new(200, "application/json", json).no_store().cors(),
-                    Err(e) => {
-                        (self.log)(&format!("token: {e}"));
-                        error_json(&OAuthError::unavailable("internal error, retry"))
-                    }
-                }
+                Response::json(200, &body).no_store().cors()
             }
             Err(r) => r,
         }

@@ -88,11 +88,38 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
+/// How many bytes of the platform's CSPRNG [`random_bytes`] draws at a time.
+const POOL_BYTES: usize = 256;
+
+thread_local! {
+    /// Bytes drawn from the CSPRNG and not yet handed out, and where they start: one
+    /// `crypto.getRandomValues` call (a call across the JavaScript boundary) serves several
+    /// requests' grant ids, nonces and tokens instead of one each. A byte is handed out once
+    /// and zeroed as it is.
+    static POOL: std::cell::RefCell<([u8; POOL_BYTES], usize)> =
+        const { std::cell::RefCell::new(([0; POOL_BYTES], POOL_BYTES)) };
+}
+
 /// `n` random bytes from the platform's CSPRNG (crypto.getRandomValues in Workers).
 pub fn random_bytes<const N: usize>() -> Result<[u8; N], String> {
+    let failed = |e: getrandom::Error| format!("random number generator failed: {e}");
     let mut buf = [0u8; N];
-    getrandom::fill(&mut buf).map_err(|e| format!("random number generator failed: {e}"))?;
-    Ok(buf)
+    if N > POOL_BYTES {
+        getrandom::fill(&mut buf).map_err(failed)?;
+        return Ok(buf);
+    }
+    POOL.with(|pool| {
+        let (bytes, start) = &mut *pool.borrow_mut();
+        if POOL_BYTES - *start < N {
+            getrandom::fill(bytes).map_err(failed)?;
+            *start = 0;
+        }
+        let taken = bytes.get_mut(*start..*start + N).ok_or("random pool out of range")?;
+        buf.copy_from_slice(taken);
+        taken.fill(0);
+        *start += N;
+        Ok(buf)
+    })
 }
 
 /// A random, URL-safe token with `N` bytes of entropy.
@@ -224,6 +251,21 @@ pub async fn verify_password<C: Crypto>(crypto: &C, password: &str, stored: &Pas
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn random_bytes_from_the_pool_are_never_handed_out_twice() {
+        // 100 draws of 24 bytes cross the pool's refill several times, at different offsets.
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..100 {
+            let b = random_bytes::<24>().unwrap();
+            assert!(b.iter().any(|&x| x != 0));
+            assert!(seen.insert(b), "a draw repeated");
+        }
+        // Larger than the pool: drawn directly.
+        let big = random_bytes::<300>().unwrap();
+        assert!(big.iter().filter(|&&x| x == 0).count() < 20);
+        assert_ne!(random_token::<16>().unwrap(), random_token::<16>().unwrap());
+    }
 
     #[test]
     fn client_secret_hash_round_trip() {

@@ -2,7 +2,6 @@
 //! [`Request`] and [`Response`] back, so every endpoint runs and is tested on the host.
 
 use crate::error::OAuthError;
-use std::collections::HashMap;
 
 /// Upper bounds on what a request may carry (hostile input: answer 4xx, never work hard).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -15,10 +14,16 @@ pub struct Request {
     pub path: String,
     /// The raw query string, without `?`.
     pub query: String,
-    /// Header names lower-cased.
+    /// Header names lower-cased. The worker copies in only [`READ_HEADERS`].
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
+
+/// The request headers the provider reads, lower-cased: the worker copies these out of the
+/// runtime's request and no others (a browser sends 15 or more; each copied one is several
+/// calls across the JavaScript boundary). [`Request::header`] asserts, in debug builds, that
+/// it is asked for one of them, so a new one cannot be forgotten here.
+pub const READ_HEADERS: [&str; 4] = ["authorization", "content-type", "cookie", "cf-connecting-ip"];
 
 /// The path and the raw query (without `?`) of an absolute URL as the runtime serializes a
 /// request's URL (WHATWG URL Standard §4.5: an `http(s)` URL always has a path starting with
@@ -33,6 +38,7 @@ pub fn path_and_query(url: &str) -> Option<(&str, &str)> {
 
 impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
+        debug_assert!(READ_HEADERS.contains(&name), "header {name} is not in http::READ_HEADERS");
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
@@ -67,10 +73,12 @@ impl Request {
 }
 
 /// Request parameters with RFC 6749 §3.1 rules applied: a parameter sent without a value
-/// is treated as omitted; a parameter sent more than once is an error.
+/// is treated as omitted; a parameter sent more than once is an error. A list, not a hash
+/// map: at most [`MAX_PARAMS`], usually under ten, where comparing names costs less than
+/// hashing them.
 #[derive(Debug, Clone, Default)]
 pub struct Params {
-    map: HashMap<String, String>,
+    pairs: Vec<(String, String)>,
 }
 
 impl Params {
@@ -81,7 +89,7 @@ impl Params {
         if std::str::from_utf8(raw).is_err() {
             return Err(OAuthError::invalid_request("the request parameters are not valid UTF-8"));
         }
-        let mut map = HashMap::new();
+        let mut pairs: Vec<(String, String)> = Vec::new();
         for (count, (k, v)) in url::form_urlencoded::parse(raw).enumerate() {
             if count >= MAX_PARAMS {
                 return Err(OAuthError::invalid_request("too many parameters"));
@@ -95,22 +103,23 @@ impl Params {
             if v.is_empty() {
                 continue;
             }
-            if map.insert(k.to_string(), v.to_string()).is_some() {
+            if pairs.iter().any(|(n, _)| *n == k) {
                 return Err(OAuthError::invalid_request(format!(
                     "parameter '{}' is repeated (RFC 6749 §3.1)",
                     truncate(&k, 40)
                 )));
             }
+            pairs.push((k.into_owned(), v.into_owned()));
         }
-        Ok(Params { map })
+        Ok(Params { pairs })
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.map.get(name).map(String::as_str)
+        self.pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
     pub fn from_pairs(pairs: &[(&str, &str)]) -> Params {
-        Params { map: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() }
+        Params { pairs: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() }
     }
 }
 
@@ -209,6 +218,9 @@ mod tests {
         assert_eq!(p.get("c"), Some("x y"));
         let e = Params::parse(b"a=1&a=2").unwrap_err();
         assert!(e.description.contains("repeated"));
+        // Names compare decoded; an empty value is omitted, so it does not count as a repeat.
+        assert!(Params::parse(b"a=1&%61=2").unwrap_err().description.contains("repeated"));
+        assert_eq!(Params::parse(b"a=&a=2").unwrap().get("a"), Some("2"));
         assert!(Params::parse(b"a=%FF").is_err());
         assert!(Params::parse(&[b'a', b'=', 0xff]).is_err());
         let many: String = (0..100).map(|i| format!("p{i}=1&")).collect();

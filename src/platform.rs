@@ -21,7 +21,6 @@ use crate::protocol::Provider;
 use crate::store::cache::{CleanChecks, TtlCache};
 use std::cell::RefCell;
 use std::rc::Rc;
-use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use worker::{console_error, event, Context, Env, Result};
 
@@ -112,29 +111,29 @@ fn log(line: &str) {
     console_error!("{}", line);
 }
 
-/// `bare` (method and path) completed with the query, the headers (names lower-cased) and the
-/// body, read out of JavaScript.
+/// `bare` (method and path) completed with the query, the headers the provider reads
+/// ([`http::READ_HEADERS`], by name: not every header the client sent) and the body, read out
+/// of JavaScript.
 async fn to_http(
     req: &web_sys::Request,
     bare: http::Request,
     query: &str,
 ) -> std::result::Result<http::Request, OAuthError> {
-    let mut headers = Vec::new();
-    // [name, value] pairs, names already lower-case (Fetch §5.2).
-    for entry in req.headers().entries() {
-        let pair: js_sys::Array =
-            entry.map_err(|_| OAuthError::invalid_request("the request headers could not be read"))?.unchecked_into();
-        if let (Some(k), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
-            headers.push((k.to_ascii_lowercase(), v));
+    let unreadable = |_| OAuthError::invalid_request("the request headers could not be read");
+    let js_headers = req.headers();
+    let mut headers = Vec::with_capacity(http::READ_HEADERS.len());
+    for name in http::READ_HEADERS {
+        if let Some(v) = js_headers.get(name).map_err(unreadable)? {
+            headers.push((name.to_string(), v));
         }
-    }
-    let declared = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
-        return Err(OAuthError::invalid_request("the request body is too large"));
     }
     let body = if matches!(bare.method.as_str(), "GET" | "HEAD" | "OPTIONS") {
         Vec::new()
     } else {
+        let declared = js_headers.get("content-length").map_err(unreadable)?.and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+            return Err(OAuthError::invalid_request("the request body is too large"));
+        }
         let unreadable = |_| OAuthError::invalid_request("the request body could not be read");
         let buffer = JsFuture::from(req.array_buffer().map_err(unreadable)?).await.map_err(unreadable)?;
         js_sys::Uint8Array::new(&buffer).to_vec()
@@ -145,7 +144,8 @@ async fn to_http(
     Ok(http::Request { query: query.to_string(), headers, body, ..bare })
 }
 
-/// The runtime's `Response` for `r`: status, headers, and the body copied into a buffer.
+/// The runtime's `Response` for `r`: status, headers, and the body copied into a buffer (or
+/// none when it is empty: a redirect; 204 and 304 must not carry one, not even an empty one).
 fn from_http(r: http::Response) -> Result<web_sys::Response> {
     let headers = web_sys::Headers::new()?;
     for (k, v) in &r.headers {
@@ -154,8 +154,7 @@ fn from_http(r: http::Response) -> Result<web_sys::Response> {
     let init = web_sys::ResponseInit::new();
     init.set_status(r.status);
     init.set_headers(&headers);
-    // 204 and 304 must not carry a body, not even an empty one.
-    Ok(if r.body.is_empty() && (r.status == 204 || r.status == 304) {
+    Ok(if r.body.is_empty() {
         web_sys::Response::new_with_opt_str_and_init(None, &init)?
     } else {
         let body = js_sys::Uint8Array::new_with_length(r.body.len() as u32);
@@ -198,7 +197,8 @@ pub async fn main(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_
         log("configuration error: a CLIENTS/USERS KV or GRANTS/THROTTLES/ACCOUNTS Durable Object binding is missing");
         return from_http(error_json(&OAuthError::unavailable("the provider's storage bindings are missing")));
     };
-    let throttles = CleanChecks { inner: &stores.throttles, clean: CLEAN_CHECKS.with(Rc::clone), now_ms: now_ms() };
+    let now_ms = now_ms();
+    let throttles = CleanChecks { inner: &stores.throttles, clean: CLEAN_CHECKS.with(Rc::clone), now_ms };
     let provider = Provider {
         config: &iso.config,
         clients: &stores.clients,
@@ -209,7 +209,7 @@ pub async fn main(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_
         crypto: &iso.crypto,
         session_key: &iso.session_key,
         pairwise_salt: iso.pairwise_salt.as_deref(),
-        now: now(),
+        now: now_ms / 1000,
         log: &log,
     };
     let resp = provider.handle(&req).await;

@@ -39,6 +39,9 @@
 //                      subset of noop, do-read, do-write-existing, do-write, rs256, resume,
 //                      token, userinfo, returning, consent, the extras of compare(), and `<op>-<k>ms`)
 //                      shape the run.
+//   BENCH_CALLGRIND    =1: every workerd under valgrind's callgrind; a batch's "CPU" is its
+//                      instructions in millions (bench/README.md, "Instructions instead of
+//                      CPU time"); =keep also leaves the dumps in .bench/callgrind
 //   BENCH_INTERLEAVE   with BENCH_COMPARE: the operations of BENCH_COMPARE_OPS request by
 //                      request in turn on A alone, each request's own CPU; prints quartiles
 //                      per operation (bench/README.md, "One build, request by request")
@@ -48,6 +51,7 @@ import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
+import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -64,6 +68,9 @@ const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
 const ADMIN = path.join(ROOT, "target/debug/oidc-admin");
 const PROFILE = process.env.BENCH_PROFILE;
 const COMPARE = process.env.BENCH_COMPARE;
+// BENCH_CALLGRIND (see above): ~50 times slower, but counts the same work the same way on a
+// machine whose CPU clock drifts.
+const CALLGRIND = Boolean(process.env.BENCH_CALLGRIND);
 // Durable Object storage: "memory" (default) keeps each object's SQLite database in memory;
 // "disk" is miniflare's default, a SQLite file per object in a temporary directory. The files
 // are the simulator's persistence, not part of what a Worker is billed for (in production the
@@ -168,6 +175,36 @@ function cpuMs(pid) {
   return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
 }
 
+/** BENCH_CALLGRIND: a script that runs miniflare's workerd under callgrind, dumps in
+ * .bench/callgrind. */
+function callgrindWrapper() {
+  const dir = path.join(ROOT, ".bench/callgrind");
+  fs.mkdirSync(dir, { recursive: true });
+  // The binary miniflare itself would start (its dependency `workerd` exports the path).
+  const workerd = createRequire(path.join(ROOT, "node_modules/miniflare/package.json"))("workerd").default;
+  const script = path.join(dir, "workerd.sh");
+  fs.writeFileSync(script, `#!/bin/sh
+exec valgrind --tool=callgrind --callgrind-out-file=${dir}/cg.%p --smc-check=all-non-file \\
+  --dump-line=no --compress-strings=no "${workerd}" "$@" 2>>${dir}/valgrind.log
+`, { mode: 0o755 });
+  return script;
+}
+
+/** BENCH_CALLGRIND: the instructions the process `pid` executed since the last call, in
+ * millions (callgrind_control -d dumps the counters and zeroes them). */
+function instructionsM(pid) {
+  const dir = path.join(ROOT, ".bench/callgrind");
+  execFileSync("callgrind_control", ["-d", String(pid)], { stdio: "ignore" });
+  const dumps = fs.readdirSync(dir).filter((f) => f.startsWith(`cg.${pid}.`))
+    .map((f) => path.join(dir, f)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
+  const text = fs.readFileSync(dumps[0], "utf8");
+  // BENCH_CALLGRIND=keep leaves the dumps, for callgrind_annotate.
+  if (process.env.BENCH_CALLGRIND !== "keep") for (const f of dumps) fs.rmSync(f);
+  const m = /^(?:summary|totals): (\d+)/m.exec(text);
+  if (!m) throw new Error(`no totals in ${dumps[0]}`);
+  return Number(m[1]) / 1e6;
+}
+
 // ---------------------------------------------------------------------------------------------
 // HTTP client: node's http with keep-alive (cheaper and steadier than fetch)
 
@@ -218,6 +255,7 @@ const compatibilityDate = fs
 
 /** Starts a worker in its own workerd process; measures the time to the first 200. */
 async function start(name, dir, extra, probePath) {
+  if (CALLGRIND) process.env.MINIFLARE_WORKERD_PATH = callgrindWrapper();
   const before = new Set(descendants().map((p) => p.pid));
   const t0 = now();
   const mf = new Miniflare({
@@ -232,7 +270,7 @@ async function start(name, dir, extra, probePath) {
   });
   const url = await mf.ready;
   const tReady = now() - t0;
-  const workerd = descendants().filter((p) => p.comm === "workerd" && !before.has(p.pid));
+  const workerd = descendants().filter((p) => /^(workerd|callgrind)/.test(p.comm) && !before.has(p.pid));
   if (workerd.length !== 1) throw new Error(`expected one new workerd process for ${name}, found ${workerd.length}`);
   const pid = workerd[0].pid;
   const req = client(url.href);
@@ -264,7 +302,8 @@ async function batch(server, label, { count, concurrency = 1, requestsPerOp = 1,
   const lat = [];
   let next = 0;
   const deadline = now() + MAX_SECONDS * 1000;
-  const c0 = cpuMs(server.pid);
+  if (CALLGRIND) instructionsM(server.pid);
+  const c0 = CALLGRIND ? 0 : cpuMs(server.pid);
   const th0 = threadCpuMs(server.pid);
   const t0 = now();
   const lane = async () => {
@@ -278,7 +317,7 @@ async function batch(server, label, { count, concurrency = 1, requestsPerOp = 1,
   };
   await Promise.all(Array.from({ length: concurrency }, lane));
   const wallMs = now() - t0;
-  const cpu = cpuMs(server.pid) - c0;
+  const cpu = (CALLGRIND ? instructionsM(server.pid) : cpuMs(server.pid)) - c0;
   // Per thread, grouped by thread name (the isolate's thread, workerd's I/O threads, V8's
   // background compiler and GC threads): where a batch's CPU went.
   const threads = {};

@@ -127,6 +127,7 @@ async fn to_http(
             headers.push((name.to_string(), v));
         }
     }
+    // A body on GET, HEAD or OPTIONS is never read, so neither is its declared length.
     let body = if matches!(bare.method.as_str(), "GET" | "HEAD" | "OPTIONS") {
         Vec::new()
     } else {

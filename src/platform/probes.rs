@@ -154,7 +154,7 @@ async fn userinfo_steps(req: &web_sys::Request, env: &Env, params: &crate::http:
         body.insert("sub".into(), serde_json::Value::String(g.sub.clone()));
     }
     if with.contains('r') {
-        return crate::http::Response::json(200, &serde_json::Value::Object(body)).no_store().cors();
+        return crate::http::Response::json(200, &body).no_store().cors();
     }
     crate::http::Response::new(200, "text/plain", "ok")
 }

@@ -95,6 +95,6 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         };
         // The sub this client knows the user by (pairwise or public).
         claims.insert("sub".into(), Value::String(grant.sub.clone()));
-        Response::json(200, &Value::Object(claims)).no_store().cors()
+        Response::json(200, &claims).no_store().cors()
     }
 }

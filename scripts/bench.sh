@@ -38,8 +38,13 @@ build() {
         return 0
     fi
     say "building $name (worker-build --release $*)"
-    # --out-dir is relative to the crate directory.
-    (cd "$crate" && worker-build --release --out-dir "$(realpath --relative-to=. "$dest")" . "$@") >&2
+    # --out-dir is relative to the crate directory. Computed before the build, so that a
+    # failure stops here: an empty --out-dir makes worker-build write its package (including
+    # a package.json and .gitignore) into the crate directory itself.
+    mkdir -p "$dest"
+    local rel
+    rel=$(cd "$crate" && realpath --relative-to=. "$dest")
+    (cd "$crate" && worker-build --release --out-dir "$rel" . "$@") >&2
     touch "$stamp"
 }
 

@@ -63,6 +63,8 @@ const QUICK = process.argv.includes("--quick");
 const SCALE = Number(process.env.BENCH_SCALE ?? (QUICK ? 0.1 : 1));
 const MAX_SECONDS = Number(process.env.BENCH_MAX_SECONDS ?? 30);
 const RESULTS_MD = path.resolve(ROOT, process.env.BENCH_RESULTS ?? "bench/RESULTS.md");
+// The budget rounds as a picture, beside RESULTS.md (bench/budgets.svg).
+const BUDGETS_SVG = /\/RESULTS\.md$/.test(RESULTS_MD) ? path.join(path.dirname(RESULTS_MD), "budgets.svg") : RESULTS_MD.replace(/\.md$/, "") + "-budgets.svg";
 const RESULTS_JSON = RESULTS_MD.replace(/\.md$/, ".json").replace(/RESULTS\.json$/, "results.json");
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
 const ADMIN = path.join(ROOT, "target/debug/oidc-admin");
@@ -746,7 +748,7 @@ for (const sig of ["SIGINT", "SIGTERM"]) {
 async function main() {
   // `--report`: rewrite RESULTS.md from results.json (e.g. after changing the table below).
   if (process.argv.includes("--report")) {
-    fs.writeFileSync(RESULTS_MD, report(JSON.parse(fs.readFileSync(RESULTS_JSON, "utf8"))));
+    writeReport(JSON.parse(fs.readFileSync(RESULTS_JSON, "utf8")));
     log(`wrote ${path.relative(ROOT, RESULTS_MD)} from ${path.relative(ROOT, RESULTS_JSON)}`);
     return;
   }
@@ -1120,7 +1122,7 @@ async function main() {
   results.retries = retries;
   if (retries) log(`${retries} request(s) resent after a kept-alive connection was closed`);
   fs.writeFileSync(RESULTS_JSON, JSON.stringify(results, null, 2) + "\n");
-  fs.writeFileSync(RESULTS_MD, report(results));
+  writeReport(results);
   log(`wrote ${path.relative(ROOT, RESULTS_MD)} and ${path.relative(ROOT, RESULTS_JSON)}`);
 }
 
@@ -1329,6 +1331,7 @@ function report(R) {
     ["returningEs", "**returning-user flow, client registered for ES256** (3 requests)"],
   ];
   let md = "";
+  const chartRows = [];
   // The commit the figures came from: recorded when the run started (a later --report keeps it).
   const commit = R.commit ?? currentCommit();
   const cpuModel = os.cpus()[0]?.model ?? "unknown";
@@ -1452,6 +1455,7 @@ function report(R) {
     md += `## Budget rounds: edge-oidc and the floor, alternating\n\n`;
     md += `The ratio budgets' requests once more, in ${RD.length} rounds: each round measures the no-op worker, the probes, edge-oidc's requests and the floor's (the two sides' order swapped every round, ${RD[0].edge.resume.ops} operations per batch), and each side's net from that round's own baseline. A slow minute of the host then lands on both sides of a round, not on one. Net figures and edge-oidc − floor are medians over the rounds; a ratio is a side's median net over the median of the rounds' sums of primitives (a small primitive measured in one round is too coarse to divide by); "rounds" counts the rounds whose own ratio meets 1.25. The verdict goes by the median.\n\n`;
     md += `| operation | primitives | edge-oidc net ms | floor net ms | edge-oidc − floor (rounds where edge-oidc is above) | edge-oidc ratio (rounds ≤ 1.25) | floor ratio (rounds ≤ 1.25) | verdict |\n|---|---|---|---|---|---|---|---|\n`;
+    md += `![Budget rounds: net CPU per operation against its budgets](${path.basename(BUDGETS_SVG)})\n\n`;
     const labels = { resume: "authorization GET with a live session", tokenSealed: "token, RS256, returning user's code", userinfo: "userinfo", returning: "**returning-user flow**, RS256", consent: "consent POST", tokenEs: "token, ES256, returning user's code", returningEs: "**returning-user flow**, ES256" };
     for (const [k, label] of Object.entries(labels)) {
       const e = RD.map((rd) => eNet(rd, k));
@@ -1462,6 +1466,7 @@ function report(R) {
       const d = RD.map((rd) => eNet(rd, k) - fNet(rd, k));
       const [eRatio, fRatio] = [med(e) / sum, med(f) / sum];
       const v = eRatio <= 1.25 ? "met" : fRatio > 1.25 ? "**missed** (the floor misses it too)" : "**missed**";
+      chartRows.push({ label: label.replace(/\*/g, ""), sum, e, f, limit: { tokenSealed: 1.5, tokenEs: 1.5, returning: 3.0, returningEs: 3.0 }[k] });
       md += `| ${label} | ${needText(k).replace(/ \(from the isolate.*$/, "")}: ${f3(sum)} ms | ${f3(med(e))} | ${f3(med(f))} | ${f3(med(d))} (${count(d, (x) => x > 0)} of ${RD.length}) | ${f2(eRatio)}× (${count(er, (x) => x <= 1.25)}) | ${f2(fRatio)}× (${count(fr, (x) => x <= 1.25)}) | ${v} |\n`;
     }
     // The Rust floor (rounds from runs that had it).
@@ -1485,7 +1490,68 @@ function report(R) {
       md += rustRows + `\n`;
     }
   }
-  return md;
+  const svg = chartRows.length ? budgetChart(chartRows, `${commit}, ${R.finished?.slice(0, 10) ?? ""}, ${R.rounds.length} rounds`) : undefined;
+  return { md, svg };
+}
+
+function writeReport(R) {
+  const { md, svg } = report(R);
+  fs.writeFileSync(RESULTS_MD, md);
+  if (svg) fs.writeFileSync(BUDGETS_SVG, svg);
+}
+
+/**
+ * The budget rounds as a horizontal bar chart (SVG, no dependencies): per operation, the median
+ * sum of its primitives, the floor's and edge-oidc's median net CPU with the range over the
+ * rounds, the ratio budget (1.25 × the primitives) and, where the issue sets one, the absolute
+ * ceiling.
+ */
+function budgetChart(rows, caption) {
+  const esc = (t) => String(t).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  const W = 960, left = 300, right = 890, top = 92, rowH = 58, bar = 11;
+  const H = top + rows.length * rowH + 40;
+  const vmax = Math.max(...rows.flatMap((r) => [...r.e, ...r.f, 1.25 * r.sum, r.limit ?? 0]));
+  const xmax = Math.ceil(vmax * 2) / 2;
+  const x = (v) => left + (Math.max(0, v) / xmax) * (right - left);
+  const med = (a) => {
+    const b = [...a].sort((p, q) => p - q);
+    const m = b.length >> 1;
+    return b.length % 2 ? b[m] : (b[m - 1] + b[m]) / 2;
+  };
+  const colour = { prim: "#bdbdbd", floor: "#9ecae1", edge: "#08519c", budget: "#e6550d", limit: "#cb181d" };
+  let out = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="13">\n`;
+  out += `<rect width="${W}" height="${H}" fill="#fff"/>\n`;
+  out += `<text x="16" y="24" font-size="16" font-weight="600">Budget rounds: net CPU per operation, ms (medians; whiskers: lowest to highest round)</text>\n`;
+  out += `<text x="16" y="44" fill="#555">${esc(caption)}; workerd via miniflare on a shared 2-core machine</text>\n`;
+  const legend = [["prim", "sum of its primitives"], ["floor", "JavaScript floor"], ["edge", "edge-oidc"]];
+  legend.forEach(([k, t], i) => {
+    out += `<rect x="${16 + i * 190}" y="58" width="14" height="11" fill="${colour[k]}"/><text x="${36 + i * 190}" y="68">${t}</text>\n`;
+  });
+  out += `<line x1="${16 + 3 * 190}" x2="${16 + 3 * 190}" y1="56" y2="71" stroke="${colour.budget}" stroke-width="2" stroke-dasharray="4 2"/><text x="${24 + 3 * 190}" y="68">1.25 × primitives</text>\n`;
+  out += `<line x1="${16 + 4 * 190 - 20}" x2="${16 + 4 * 190 - 20}" y1="56" y2="71" stroke="${colour.limit}" stroke-width="2"/><text x="${24 + 4 * 190 - 20}" y="68">ceiling (1.5 / 3.0 ms)</text>\n`;
+  for (let v = 0; v <= xmax + 1e-9; v += 0.5) {
+    out += `<line x1="${x(v)}" x2="${x(v)}" y1="${top - 8}" y2="${H - 32}" stroke="#eee"/><text x="${x(v)}" y="${H - 16}" text-anchor="middle" fill="#555">${v.toFixed(1)}</text>\n`;
+  }
+  rows.forEach((r, i) => {
+    const y0 = top + i * rowH;
+    out += `<text x="${left - 10}" y="${y0 + 22}" text-anchor="end">${esc(r.label)}</text>\n`;
+    const bars = [["prim", r.sum, null], ["floor", med(r.f), r.f], ["edge", med(r.e), r.e]];
+    bars.forEach(([k, v, all], j) => {
+      const y = y0 + j * (bar + 3);
+      out += `<rect x="${left}" y="${y}" width="${Math.max(0, x(v) - left).toFixed(1)}" height="${bar}" fill="${colour[k]}"><title>${esc(`${legend[j][1]}: ${v.toFixed(3)} ms`)}</title></rect>\n`;
+      if (all) {
+        const [lo, hi] = [Math.min(...all), Math.max(...all)];
+        const ym = y + bar / 2;
+        out += `<path d="M${x(lo).toFixed(1)} ${ym}H${x(hi).toFixed(1)}M${x(lo).toFixed(1)} ${ym - 3}v6M${x(hi).toFixed(1)} ${ym - 3}v6" stroke="#333" fill="none"/>\n`;
+      }
+      // The figure right of its bar, its whisker and (primitives) the budget's line.
+      out += `<text x="${(Math.max(x(v), all ? x(Math.max(...all)) : x(1.25 * r.sum)) + 6).toFixed(1)}" y="${y + bar - 1}" font-size="11" fill="#333">${v.toFixed(2)}</text>\n`;
+    });
+    const b = x(1.25 * r.sum);
+    out += `<line x1="${b.toFixed(1)}" x2="${b.toFixed(1)}" y1="${y0 - 4}" y2="${y0 + 3 * (bar + 3) + 1}" stroke="${colour.budget}" stroke-width="2" stroke-dasharray="4 2"/>\n`;
+    if (r.limit) out += `<line x1="${x(r.limit)}" x2="${x(r.limit)}" y1="${y0 - 4}" y2="${y0 + 3 * (bar + 3) + 1}" stroke="${colour.limit}" stroke-width="2"/>\n`;
+  });
+  return out + `</svg>\n`;
 }
 
 /** The checked-out commit, marked when the worker's sources differ from it. */

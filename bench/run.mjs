@@ -1454,8 +1454,8 @@ function report(R) {
     const count = (xs, ok) => xs.filter(ok).length;
     md += `## Budget rounds: edge-oidc and the floor, alternating\n\n`;
     md += `The ratio budgets' requests once more, in ${RD.length} rounds: each round measures the no-op worker, the probes, edge-oidc's requests and the floor's (the two sides' order swapped every round, ${RD[0].edge.resume.ops} operations per batch), and each side's net from that round's own baseline. A slow minute of the host then lands on both sides of a round, not on one. Net figures and edge-oidc − floor are medians over the rounds; a ratio is a side's median net over the median of the rounds' sums of primitives (a small primitive measured in one round is too coarse to divide by); "rounds" counts the rounds whose own ratio meets 1.25. The verdict goes by the median.\n\n`;
-    md += `| operation | primitives | edge-oidc net ms | floor net ms | edge-oidc − floor (rounds where edge-oidc is above) | edge-oidc ratio (rounds ≤ 1.25) | floor ratio (rounds ≤ 1.25) | verdict |\n|---|---|---|---|---|---|---|---|\n`;
     md += `![Budget rounds: net CPU per operation against its budgets](${path.basename(BUDGETS_SVG)})\n\n`;
+    md += `| operation | primitives | edge-oidc net ms | floor net ms | edge-oidc − floor (rounds where edge-oidc is above) | edge-oidc ratio (rounds ≤ 1.25) | floor ratio (rounds ≤ 1.25) | verdict |\n|---|---|---|---|---|---|---|---|\n`;
     const labels = { resume: "authorization GET with a live session", tokenSealed: "token, RS256, returning user's code", userinfo: "userinfo", returning: "**returning-user flow**, RS256", consent: "consent POST", tokenEs: "token, ES256, returning user's code", returningEs: "**returning-user flow**, ES256" };
     for (const [k, label] of Object.entries(labels)) {
       const e = RD.map((rd) => eNet(rd, k));

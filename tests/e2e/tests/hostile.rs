@@ -303,8 +303,8 @@ fn forged_tx(r: &mut Rng) -> String {
         0 => {
             let payload = serde_json::json!({
                 "client_id": e.basic_id, "client_name": "x", "redirect_uri": "https://evil.example/cb",
-                "scope": "openid profile email", "csrf": r.b64url(43), "exp": now() + 600,
-                "user": {"sub": r.alnum(16), "username": "admin", "auth_time": now(), "claims": {}}
+                "scope": "openid profile email", "csrf": r.b64url(43), "exp": forged_now() + 600,
+                "user": {"sub": r.alnum(16), "username": "admin", "auth_time": forged_now(), "claims": {}}
             });
             format!("{}.{}", b64.encode(payload.to_string()), r.b64url(43))
         }
@@ -342,6 +342,14 @@ fn forged_tx(r: &mut Rng) -> String {
             r.b64url(43)
         ),
     }
+}
+
+/// The time written into forged transactions: read once per process, so that a (seed, index)
+/// gives the same request however long the run (read at each call, a second boundary between
+/// two generations of one request made them differ).
+fn forged_now() -> i64 {
+    static AT: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *AT.get_or_init(now)
 }
 
 /// The `tx` of a real login page, for tampering (set by the storm before it starts; the

@@ -1466,7 +1466,7 @@ function report(R) {
       const d = RD.map((rd) => eNet(rd, k) - fNet(rd, k));
       const [eRatio, fRatio] = [med(e) / sum, med(f) / sum];
       const v = eRatio <= 1.25 ? "met" : fRatio > 1.25 ? "**missed** (the floor misses it too)" : "**missed**";
-      chartRows.push({ label: label.replace(/\*/g, ""), sum, e, f, limit: { tokenSealed: 1.5, tokenEs: 1.5, returning: 3.0, returningEs: 3.0 }[k] });
+      chartRows.push({ label: label.replace(/\*/g, ""), sum, e, f, eMed: med(e), fMed: med(f), limit: { tokenSealed: 1.5, tokenEs: 1.5, returning: 3.0, returningEs: 3.0 }[k] });
       md += `| ${label} | ${needText(k).replace(/ \(from the isolate.*$/, "")}: ${f3(sum)} ms | ${f3(med(e))} | ${f3(med(f))} | ${f3(med(d))} (${count(d, (x) => x > 0)} of ${RD.length}) | ${f2(eRatio)}× (${count(er, (x) => x <= 1.25)}) | ${f2(fRatio)}× (${count(fr, (x) => x <= 1.25)}) | ${v} |\n`;
     }
     // The Rust floor (rounds from runs that had it).
@@ -1504,7 +1504,7 @@ function writeReport(R) {
  * The budget rounds as a horizontal bar chart (SVG, no dependencies): per operation, the median
  * sum of its primitives, the floor's and edge-oidc's median net CPU with the range over the
  * rounds, the ratio budget (1.25 × the primitives) and, where the issue sets one, the absolute
- * ceiling.
+ * ceiling. `rows`: { label, sum, e, f (each side's net per round), eMed, fMed, limit }.
  */
 function budgetChart(rows, caption) {
   const esc = (t) => String(t).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
@@ -1513,11 +1513,6 @@ function budgetChart(rows, caption) {
   const vmax = Math.max(...rows.flatMap((r) => [...r.e, ...r.f, 1.25 * r.sum, r.limit ?? 0]));
   const xmax = Math.ceil(vmax * 2) / 2;
   const x = (v) => left + (Math.max(0, v) / xmax) * (right - left);
-  const med = (a) => {
-    const b = [...a].sort((p, q) => p - q);
-    const m = b.length >> 1;
-    return b.length % 2 ? b[m] : (b[m - 1] + b[m]) / 2;
-  };
   const colour = { prim: "#bdbdbd", floor: "#9ecae1", edge: "#08519c", budget: "#e6550d", limit: "#cb181d" };
   let out = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="13">\n`;
   out += `<rect width="${W}" height="${H}" fill="#fff"/>\n`;
@@ -1535,7 +1530,7 @@ function budgetChart(rows, caption) {
   rows.forEach((r, i) => {
     const y0 = top + i * rowH;
     out += `<text x="${left - 10}" y="${y0 + 22}" text-anchor="end">${esc(r.label)}</text>\n`;
-    const bars = [["prim", r.sum, null], ["floor", med(r.f), r.f], ["edge", med(r.e), r.e]];
+    const bars = [["prim", r.sum, null], ["floor", r.fMed, r.f], ["edge", r.eMed, r.e]];
     bars.forEach(([k, v, all], j) => {
       const y = y0 + j * (bar + 3);
       out += `<rect x="${left}" y="${y}" width="${Math.max(0, x(v) - left).toFixed(1)}" height="${bar}" fill="${colour[k]}"><title>${esc(`${legend[j][1]}: ${v.toFixed(3)} ms`)}</title></rect>\n`;

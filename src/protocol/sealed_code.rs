@@ -42,19 +42,10 @@ pub struct Opened {
     pub issued_at: i64,
 }
 
-thread_local! {
-    /// The key derived from the isolate's SESSION_KEY, derived once (every returning user's
-    /// authorization and code redemption needs it).
-    static KEY: std::cell::RefCell<Option<(Vec<u8>, [u8; 32])>> = const { std::cell::RefCell::new(None) };
-}
-
+/// The sealing key, derived from SESSION_KEY (whose HMAC state `hmac_sha256` keeps keyed, so
+/// this is two SHA-256 blocks).
 fn key(session_key: &[u8]) -> [u8; 32] {
-    if let Some(k) = KEY.with(|k| k.borrow().as_ref().filter(|(sk, _)| sk == session_key).map(|(_, k)| *k)) {
-        return k;
-    }
-    let k = hmac_sha256(session_key, b"edge-oidc authorization code v1");
-    KEY.with(|c| *c.borrow_mut() = Some((session_key.to_vec(), k)));
-    k
+    hmac_sha256(session_key, b"edge-oidc authorization code v1")
 }
 
 /// The code for `grant`, issued at `issued_at`, valid until `expires_at`.

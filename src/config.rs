@@ -1,7 +1,9 @@
 //! Provider configuration, parsed from plain strings (wrangler `[vars]`), so it is
 //! testable without the runtime.
 
+use crate::brand::Brand;
 use crate::crypto::{DEFAULT_PBKDF2_ITERATIONS, MIN_PBKDF2_ITERATIONS};
+use crate::i18n::{Locale, Overrides, LOCALES};
 use crate::protocol::throttle::Policy;
 use url::Url;
 
@@ -36,6 +38,12 @@ pub struct Config {
     /// PBKDF2 iterations of the users' password hashes: the work spent on an unknown user,
     /// so that it takes as long as a wrong password.
     pub password_hash_iterations: u32,
+    /// The operator's look (`BRAND_*`).
+    pub brand: Brand,
+    /// The page language when neither `ui_locales` nor `Accept-Language` names one we have.
+    pub default_locale: Locale,
+    /// The operator's replacements for catalog messages (`MESSAGES`).
+    pub messages: Overrides,
 }
 
 pub const DEFAULT_CODE_TTL: i64 = 60;
@@ -74,7 +82,23 @@ impl Config {
                 },
             }
         };
+        let host = url.host_str().unwrap_or_default().to_string();
+        let brand = Brand::from_vars(&get, &host)?;
+        let default_locale = match get("DEFAULT_LOCALE").filter(|v| !v.trim().is_empty()) {
+            None => Locale::En,
+            Some(v) => LOCALES.into_iter().find(|l| l.tag() == v.trim()).ok_or_else(|| {
+                let all: Vec<&str> = LOCALES.iter().map(|l| l.tag()).collect();
+                format!("DEFAULT_LOCALE must be one of {}, not '{v}'", all.join(", "))
+            })?,
+        };
+        let messages = match get("MESSAGES").filter(|v| !v.trim().is_empty()) {
+            None => Overrides::default(),
+            Some(v) => Overrides::parse(&v)?,
+        };
         Ok(Config {
+            brand,
+            default_locale,
+            messages,
             secure_cookies: url.scheme() == "https",
             issuer,
             code_ttl: ttl("CODE_TTL_SECONDS", DEFAULT_CODE_TTL, 600)?,

@@ -23,7 +23,7 @@ pub struct Request {
 /// runtime's request and no others (a browser sends 15 or more; each copied one is several
 /// calls across the JavaScript boundary). [`Request::header`] asserts, in debug builds, that
 /// it is asked for one of them, so a new one cannot be forgotten here.
-pub const READ_HEADERS: [&str; 4] = ["authorization", "content-type", "cookie", "cf-connecting-ip"];
+pub const READ_HEADERS: [&str; 5] = ["authorization", "content-type", "cookie", "cf-connecting-ip", "accept-language"];
 
 /// The path and the raw query (without `?`) of an absolute URL as the runtime serializes a
 /// request's URL (WHATWG URL Standard §4.5: an `http(s)` URL always has a path starting with

@@ -23,10 +23,12 @@
     )
 )]
 
+pub mod brand;
 pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod http;
+pub mod i18n;
 pub mod keys;
 pub mod model;
 pub mod pages;

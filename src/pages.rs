@@ -1,8 +1,15 @@
-//! HTML pages rendered from the templates in `static/` (compiled in). Values are
-//! HTML-escaped (`{{name}}`); `{{{name}}}` inserts markup built here from escaped parts.
-//! Every page carries the security headers of [`page_response`].
+//! HTML pages rendered from the templates in `static/` (compiled in), in the language of
+//! the request ([`crate::i18n`]) and with the operator's look ([`crate::brand`]).
+//!
+//! Placeholders: `{{name}}` inserts a value HTML-escaped, `{{{name}}}` inserts markup built
+//! here from escaped parts, `{{t:key}}` inserts the catalog message `key`, escaped. Every
+//! page carries the security headers of [`page_response`].
 
+use crate::brand::{self, Brand, THEME_PATH};
+use crate::config::Config;
 use crate::http::Response;
+use crate::i18n::{Locale, Text};
+use std::sync::OnceLock;
 
 pub const LAYOUT: &str = include_str!("../static/layout.html");
 pub const LOGIN: &str = include_str!("../static/login.html");
@@ -13,6 +20,25 @@ pub const LOGOUT: &str = include_str!("../static/logout.html");
 pub const MESSAGE: &str = include_str!("../static/message.html");
 pub const CONSENTS: &str = include_str!("../static/consents.html");
 pub const STYLE: &str = include_str!("../static/style.css");
+pub const STYLE_PATH: &str = "/assets/style.css";
+
+/// What a page is rendered with: the language's messages and the operator's look.
+#[derive(Clone)]
+pub struct Ui<'a> {
+    pub text: Text<'a>,
+    pub brand: &'a Brand,
+}
+
+impl<'a> Ui<'a> {
+    pub fn new(config: &'a Config, locale: Locale) -> Ui<'a> {
+        Ui { text: Text::new(locale, &config.messages), brand: &config.brand }
+    }
+
+    /// The message `key` (plain text).
+    pub fn t(&self, key: &str) -> String {
+        self.text.get(key)
+    }
+}
 
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -29,34 +55,107 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// Fills `{{{name}}}` (raw) and `{{name}}` (escaped) placeholders.
-pub fn render(template: &str, raw: &[(&str, &str)], escaped: &[(&str, &str)]) -> String {
-    let mut out = template.to_string();
-    for (k, v) in raw {
-        out = out.replace(&format!("{{{{{{{k}}}}}}}"), v);
+/// Fills a template in one pass: `{{{name}}}` from `raw`, `{{name}}` from `escaped`,
+/// `{{t:key}}` from the messages. A placeholder with no value is left empty.
+pub fn render(template: &str, ui: &Ui<'_>, raw: &[(&str, &str)], escaped: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 256);
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start..];
+        let (name, len, is_raw) = match after.strip_prefix("{{{").and_then(|a| a.find("}}}").map(|e| (&a[..e], e))) {
+            Some((name, end)) => (name, end + 6, true),
+            None => match after[2..].find("}}") {
+                Some(end) => (&after[2..2 + end], end + 4, false),
+                None => {
+                    out.push_str(after);
+                    return out;
+                }
+            },
+        };
+        let value = |pairs: &[(&str, &str)]| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+        if is_raw {
+            out.push_str(&value(raw).unwrap_or_default());
+        } else if let Some(key) = name.strip_prefix("t:") {
+            out.push_str(&escape(&ui.text.get(key)));
+        } else {
+            out.push_str(&escape(&value(escaped).unwrap_or_default()));
+        }
+        rest = &after[len..];
     }
-    for (k, v) in escaped {
-        out = out.replace(&format!("{{{{{k}}}}}"), &escape(v));
-    }
+    out.push_str(rest);
     out
 }
 
-/// A full page: the layout around a rendered body, with the page security headers.
-/// `form_targets` are extra origins a form on the page may lead to (CSP `form-action`
-/// also governs the redirect after a form post).
-pub fn page(status: u16, title: &str, body: &str, form_targets: &[String]) -> Response {
-    let html = render(LAYOUT, &[("content", body)], &[("title", title)]);
-    page_response(status, html, form_targets)
+/// Origins a page may use beyond its own, for its Content-Security-Policy.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// Where a form on the page may lead, redirects after its post included (CSP
+    /// `form-action` also governs those redirects, and Chromium enforces it).
+    pub form_action: Vec<String>,
+    /// Images from other origins (the operator's logo is added by [`page`]).
+    pub img: Vec<String>,
 }
 
-pub fn page_response(status: u16, html: String, form_targets: &[String]) -> Response {
-    let mut form_action = String::from("'self'");
-    for t in form_targets {
-        form_action.push(' ');
-        form_action.push_str(t);
+impl Sources {
+    pub fn forms(form_action: Vec<String>) -> Sources {
+        Sources { form_action, img: vec![] }
     }
+}
+
+/// `?v=` of the stylesheet: its hash, so that a new deployment's pages fetch it anew.
+fn style_version() -> &'static str {
+    static V: OnceLock<String> = OnceLock::new();
+    V.get_or_init(|| crate::crypto::b64url(&crate::crypto::sha256(STYLE.as_bytes())[..6]))
+}
+
+/// A full page: the layout around a rendered body, with the page security headers.
+pub fn page(ui: &Ui<'_>, status: u16, title: &str, body: &str, mut sources: Sources) -> Response {
+    let brand = ui.brand;
+    let logo = match &brand.logo_url {
+        Some(url) => {
+            sources.img.extend(brand::origin(url));
+            format!("<img class=\"logo\" src=\"{}\" alt=\"\" width=\"32\" height=\"32\">", escape(url))
+        }
+        None => String::new(),
+    };
+    let theme = if brand.has_theme() {
+        format!("<link rel=\"stylesheet\" href=\"{THEME_PATH}?v={}\">", brand.theme_version())
+    } else {
+        String::new()
+    };
+    let full_title = ui.text.fill("page.title", &[("page", title), ("product", &brand.product_name)]);
+    let style = format!("{STYLE_PATH}?v={}", style_version());
+    let html = render(
+        LAYOUT,
+        ui,
+        &[("content", body), ("logo", &logo), ("theme", &theme)],
+        &[
+            ("title", &full_title),
+            ("lang", ui.text.locale.tag()),
+            ("dir", ui.text.locale.dir()),
+            ("product", &brand.product_name),
+            ("style", &style),
+        ],
+    );
+    page_response(status, html, &sources)
+}
+
+pub fn page_response(status: u16, html: String, sources: &Sources) -> Response {
+    let list = |first: &str, more: &[String]| {
+        let mut s = String::from(first);
+        for t in more {
+            if !s.split(' ').any(|x| x == t) {
+                s.push(' ');
+                s.push_str(t);
+            }
+        }
+        s
+    };
     let csp = format!(
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+        "default-src 'none'; style-src 'self'; img-src {}; form-action {}; frame-ancestors 'none'; base-uri 'none'",
+        list("'self'", &sources.img),
+        list("'self'", &sources.form_action),
     );
     Response::new(status, "text/html; charset=utf-8", html)
         .with_header("content-security-policy", &csp)
@@ -66,28 +165,77 @@ pub fn page_response(status: u16, html: String, form_targets: &[String]) -> Resp
         .with_header("cache-control", "no-store")
 }
 
+/// What an error page says: a heading and a sentence for the person (message keys), and
+/// for the application's developer the error code and, if any, a technical detail.
+pub struct ErrorText<'a> {
+    pub title: &'a str,
+    pub message: &'a str,
+    pub code: &'a str,
+    pub detail: Option<&'a str>,
+}
+
+impl<'a> ErrorText<'a> {
+    pub const fn new(title: &'a str, message: &'a str, code: &'a str) -> ErrorText<'a> {
+        ErrorText { title, message, code, detail: None }
+    }
+
+    pub fn detail(self, detail: &'a str) -> ErrorText<'a> {
+        ErrorText { detail: Some(detail), ..self }
+    }
+}
+
 /// An error page for problems that must not be redirected (OpenID Connect Core §3.1.2.6:
 /// an invalid client or redirect URI), or that concern the user's browser.
-pub fn error_page(status: u16, heading: &str, message: &str, code: &str) -> Response {
-    let body = render(ERROR, &[], &[("heading", heading), ("message", message), ("code", code)]);
-    page(status, heading, &body, &[])
+pub fn error_page(ui: &Ui<'_>, status: u16, e: ErrorText<'_>) -> Response {
+    let title = ui.t(e.title);
+    let detail = match e.detail {
+        Some(d) => format!("<code>{}</code>: {}", escape(e.code), escape(d)),
+        None => format!("<code>{}</code>", escape(e.code)),
+    };
+    let body = render(ERROR, ui, &[("detail", &detail)], &[("heading", &title), ("message", &ui.t(e.message))]);
+    page(ui, status, &title, &body, Sources::default())
+}
+
+/// A page for when there is no configuration to render with (the provider is not
+/// configured; an impossible state): English, the built-in look.
+pub fn bare_error_page(status: u16, heading: &str, message: &str) -> Response {
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{h}</title><link rel=\"stylesheet\" href=\"{STYLE_PATH}\"></head><body><main class=\"card\"><h1>{h}</h1><p class=\"lead\">{m}</p></main></body></html>\n",
+        h = escape(heading),
+        m = escape(message)
+    );
+    page_response(status, html, &Sources::default())
 }
 
 /// A store did not answer: 503 with `Retry-After` (RFC 6749 §4.1.2.1 `temporarily_unavailable`).
-pub fn unavailable_page() -> Response {
-    error_page(503, "Temporarily unavailable", "Please try again in a moment.", "temporarily_unavailable")
-        .with_header("retry-after", "5")
+pub fn unavailable_page(ui: &Ui<'_>) -> Response {
+    let e = ErrorText::new("error.unavailable.title", "error.unavailable.message", "temporarily_unavailable");
+    error_page(ui, 503, e).with_header("retry-after", "5")
 }
 
 /// A page that only tells the user something (signed out, nothing to show).
-pub fn message_page(status: u16, heading: &str, message: &str) -> Response {
-    let body = render(MESSAGE, &[], &[("heading", heading), ("message", message)]);
-    page(status, heading, &body, &[])
+pub fn message_page(ui: &Ui<'_>, status: u16, title_key: &str, message_key: &str) -> Response {
+    let title = ui.t(title_key);
+    let body = render(MESSAGE, ui, &[], &[("heading", &title), ("message", &ui.t(message_key))]);
+    page(ui, status, &title, &body, Sources::default())
+}
+
+/// The home page of the provider (`/`).
+pub fn index_page(ui: &Ui<'_>) -> Response {
+    let product = format!("<strong>{}</strong>", escape(&ui.brand.product_name));
+    let body = render(INDEX, ui, &[("lead", &ui.text.html("index.lead", &[("product", &product)]))], &[]);
+    page(ui, 200, &ui.t("index.title"), &body, Sources::default())
 }
 
 pub fn stylesheet() -> Response {
     Response::new(200, "text/css; charset=utf-8", STYLE)
-        .with_header("cache-control", "public, max-age=3600")
+        .with_header("cache-control", "public, max-age=86400")
+        .with_header("x-content-type-options", "nosniff")
+}
+
+pub fn theme_stylesheet(brand: &Brand) -> Response {
+    Response::new(200, "text/css; charset=utf-8", brand.theme_css())
+        .with_header("cache-control", "public, max-age=86400")
         .with_header("x-content-type-options", "nosniff")
 }
 
@@ -95,13 +243,52 @@ pub fn stylesheet() -> Response {
 mod tests {
     use super::*;
 
+    fn config(extra: &[(&str, &str)]) -> Config {
+        let mut vars = vec![("ISSUER".to_string(), "https://id.example.com".to_string())];
+        vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Config::from_vars(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())).unwrap()
+    }
+
     #[test]
     fn escapes_values_and_sets_headers() {
-        let r = error_page(400, "Oops", "<script>alert(1)</script>", "invalid_request");
+        let c = config(&[]);
+        let ui = Ui::new(&c, Locale::En);
+        let e = ErrorText::new("error.invalid_request.title", "error.invalid_request.message", "invalid_request");
+        let r = error_page(&ui, 400, e.detail("<script>alert(1)</script>"));
         let body = r.body_str();
         assert!(body.contains("&lt;script&gt;") && !body.contains("<script>"));
+        assert!(body.contains("<html lang=\"en\" dir=\"ltr\">"), "{body}");
+        assert!(body.contains("<title>Invalid request – id.example.com</title>"), "{body}");
         assert!(r.header("content-security-policy").unwrap().contains("frame-ancestors 'none'"));
         assert_eq!(r.header("x-frame-options"), Some("DENY"));
         assert!(!body.contains("{{"), "unfilled placeholder: {body}");
+    }
+
+    #[test]
+    fn pages_speak_the_language_and_wear_the_brand() {
+        let c = config(&[
+            ("BRAND_NAME", "Example <ID>"),
+            ("BRAND_LOGO_URL", "https://cdn.example.net/logo.png"),
+            ("BRAND_ACCENT", "#0b6e4f"),
+            ("MESSAGES", r#"{"ar": {"error.not_found.title": "لا شيء هنا"}}"#),
+        ]);
+        let ui = Ui::new(&c, Locale::Ar);
+        let r = message_page(&ui, 404, "error.not_found.title", "error.not_found.message");
+        let body = r.body_str();
+        assert!(body.contains("<html lang=\"ar\" dir=\"rtl\">"), "{body}");
+        assert!(body.contains("لا شيء هنا"), "{body}");
+        assert!(body.contains("Example &lt;ID&gt;"), "{body}");
+        assert!(body.contains("src=\"https://cdn.example.net/logo.png\""), "{body}");
+        assert!(body.contains(&format!("href=\"{THEME_PATH}?v=")), "{body}");
+        let csp = r.header("content-security-policy").unwrap();
+        assert!(csp.contains("img-src 'self' https://cdn.example.net;"), "{csp}");
+    }
+
+    #[test]
+    fn render_placeholders() {
+        let c = config(&[]);
+        let ui = Ui::new(&c, Locale::De);
+        let out = render("{{{a}}}|{{b}}|{{t:login.submit}}|{{missing}}|{{ tail", &ui, &[("a", "<i>")], &[("b", "<")]);
+        assert_eq!(out, "<i>|&lt;|Anmelden||{{ tail");
     }
 }

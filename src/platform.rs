@@ -180,23 +180,24 @@ pub async fn main(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_
         Ok(i) => i,
         Err(e) => {
             log(&format!("configuration error: {e}"));
-            let body = pages::error_page(503, "Provider not configured", &e, "temporarily_unavailable");
+            let body = pages::bare_error_page(503, "Provider not configured", &e);
             return from_http(body.with_header("retry-after", "60"));
         }
     };
     // Discovery, JWKS and the static pages depend on the method and path only: answered
     // before the request's headers and body are copied out of JavaScript.
     let bare = http::Request { method: req.method(), path: path.to_string(), ..Default::default() };
+    let finish = |r| from_http(router::finish(r, &iso.config));
     if let Some(r) = router::static_route(&bare, &iso.docs) {
-        return from_http(r);
+        return finish(r);
     }
     let req = match to_http(&req, bare, query).await {
         Ok(r) => r,
-        Err(e) => return from_http(error_json(&e)),
+        Err(e) => return finish(error_json(&e)),
     };
     let Some(stores) = stores(&env) else {
         log("configuration error: a CLIENTS/USERS KV or GRANTS/THROTTLES/ACCOUNTS Durable Object binding is missing");
-        return from_http(error_json(&OAuthError::unavailable("the provider's storage bindings are missing")));
+        return finish(error_json(&OAuthError::unavailable("the provider's storage bindings are missing")));
     };
     let now_ms = now_ms();
     let throttles = CleanChecks { inner: &stores.throttles, clean: CLEAN_CHECKS.with(Rc::clone), now_ms };
@@ -214,5 +215,5 @@ pub async fn main(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_
         log: &log,
     };
     let resp = provider.handle(&req).await;
-    from_http(resp)
+    finish(resp)
 }

@@ -25,6 +25,9 @@ pub mod token;
 pub mod userinfo;
 
 use crate::config::Config;
+use crate::http::Request;
+use crate::i18n::{self, Locale};
+use crate::pages::Ui;
 
 /// Everything an endpoint may use. Built per request by the platform layer (and by tests,
 /// with in-memory stores and a fixed `now`).
@@ -47,6 +50,19 @@ pub struct Provider<'a, C, U, G, T, A, K> {
     pub now: i64,
     /// Operator-facing log line (never given secrets, codes, tokens or passwords).
     pub log: &'a dyn Fn(&str),
+}
+
+impl<'a, C, U, G, T, A, K> Provider<'a, C, U, G, T, A, K> {
+    /// The page language for this request: `ui_locales` (OpenID Connect Core §3.1.2.1,
+    /// RP-Initiated Logout §2) if given, then `Accept-Language`, then `DEFAULT_LOCALE`.
+    pub fn locale(&self, req: &Request, ui_locales: Option<&str>) -> Locale {
+        i18n::negotiate(ui_locales, req.header("accept-language"), self.config.default_locale)
+    }
+
+    /// What pages in `locale` are rendered with.
+    pub fn ui(&self, locale: Locale) -> Ui<'a> {
+        Ui::new(self.config, locale)
+    }
 }
 
 #[cfg(test)]

@@ -486,6 +486,8 @@ fn schemas_cover_every_model_field() {
         client_secret_hash: s(&edge_oidc::crypto::hash_client_secret("s")),
         client_uri: s("https://app.example/"),
         logo_uri: s("https://app.example/logo.png"),
+        policy_uri: s("https://app.example/privacy"),
+        tos_uri: s("https://app.example/terms"),
         client_id_issued_at: Some(1_700_000_000),
         subject_type: edge_oidc::model::SubjectType::Pairwise,
         post_logout_redirect_uris: vec!["https://app.example/bye".into()],
@@ -494,6 +496,7 @@ fn schemas_cover_every_model_field() {
     let scope = edge_oidc::model::ScopeDef {
         name: "groups".into(),
         description: "see your teams".into(),
+        descriptions: [("de".to_string(), "deine Teams sehen".to_string())].into(),
         claims: vec!["groups".into()],
     };
     for (name, record) in [

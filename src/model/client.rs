@@ -80,10 +80,16 @@ pub struct Client {
     /// `sha256:<base64url>` of the client secret; absent for public clients.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret_hash: Option<String>,
+    /// The application's home page, logo, privacy policy and terms of service (OpenID
+    /// Connect Registration §2): https URLs the consent page shows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logo_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tos_uri: Option<String>,
     /// Seconds since the epoch (RFC 7591 §3.2.1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id_issued_at: Option<i64>,
@@ -127,6 +133,16 @@ impl Client {
         }
         for uri in &self.post_logout_redirect_uris {
             validate_redirect_uri(uri).map_err(|e| format!("post_logout_redirect_uris: '{uri}' {e}"))?;
+        }
+        for (field, uri) in [
+            ("client_uri", &self.client_uri),
+            ("logo_uri", &self.logo_uri),
+            ("policy_uri", &self.policy_uri),
+            ("tos_uri", &self.tos_uri),
+        ] {
+            if let Some(u) = uri {
+                crate::brand::web_url(u).map_err(|e| format!("{field}: '{u}' {e}"))?;
+            }
         }
         match (self.token_endpoint_auth_method.is_public(), &self.client_secret_hash) {
             (true, Some(_)) => {
@@ -280,6 +296,10 @@ mod tests {
         assert!(e.contains("colour"), "{e}");
         let e = Client::from_record("app", &record(r#","id_token_signed_response_alg":"HS256""#)).unwrap_err();
         assert!(e.contains("HS256") && e.contains("EdDSA"), "{e}");
+        let e = Client::from_record("app", &record(r#","policy_uri":"http://app.example/privacy""#)).unwrap_err();
+        assert!(e.contains("policy_uri"), "{e}");
+        let e = Client::from_record("app", &record(r#","logo_uri":"javascript:alert(1)""#)).unwrap_err();
+        assert!(e.contains("logo_uri"), "{e}");
         let c = Client::from_record("app", &record(r#","id_token_signed_response_alg":"EdDSA""#)).unwrap();
         assert_eq!(c.id_token_signed_response_alg, Alg::EdDSA);
         let e = Client::from_record("app", "not json").unwrap_err();

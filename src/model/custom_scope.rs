@@ -4,14 +4,20 @@
 //! may request the scope only if its own `scope` lists it.
 
 use crate::model::scope;
+use crate::i18n::{Locale, LOCALES};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScopeDef {
     pub name: String,
-    /// Shown on the consent page after "This will allow <app> to", e.g. "see your team memberships".
+    /// What the consent page says the application may then do, e.g. "see your team
+    /// memberships" (in the operator's default language).
     pub description: String,
+    /// The same in other languages, by locale tag (`de`, `ja`...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub descriptions: BTreeMap<String, String>,
     /// Claim names released by this scope (plain names or URLs for namespaced claims).
     pub claims: Vec<String>,
 }
@@ -71,6 +77,11 @@ pub fn valid_scope_name(name: &str) -> bool {
 }
 
 impl ScopeDef {
+    /// The description in `locale` where the operator gave one, else the default one.
+    pub fn description_in(&self, locale: Locale) -> &str {
+        self.descriptions.get(locale.tag()).map_or(self.description.as_str(), |d| d.trim())
+    }
+
     pub fn from_record(key: &str, json: &str) -> Result<ScopeDef, String> {
         let bad = |e: String| format!("scope record '{key}' in CLIENTS is malformed: {e}");
         let d: ScopeDef = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
@@ -91,6 +102,15 @@ impl ScopeDef {
         let d = self.description.trim();
         if d.is_empty() || d.len() > 200 {
             return Err("description must be 1-200 characters".into());
+        }
+        for (tag, d) in &self.descriptions {
+            if !LOCALES.iter().any(|l| l.tag() == tag) {
+                let all: Vec<&str> = LOCALES.iter().map(|l| l.tag()).collect();
+                return Err(format!("descriptions: '{tag}' is not a supported locale ({})", all.join(", ")));
+            }
+            if d.trim().is_empty() || d.len() > 400 {
+                return Err(format!("descriptions: '{tag}' must be 1-400 bytes"));
+            }
         }
         if self.claims.len() > 32 {
             return Err("a scope releases at most 32 claims".into());

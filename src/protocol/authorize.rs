@@ -8,7 +8,7 @@
 use super::account_object::{Command as AccountCommand, Reply as AccountReply};
 use super::claims::{self, ClaimsRequest, Release};
 use super::grant_object::{Command, Reply};
-use super::interaction::{self, Interaction, SignedIn};
+use super::interaction::{self, ClientLinks, Interaction, SignedIn};
 use super::login::CodeIssue;
 use super::{id_token, pkce, session, Provider};
 use crate::crypto::{random_token, Crypto};
@@ -16,13 +16,19 @@ use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::http::{Params, Request, Response};
 use crate::model::grant::homed_grant_id;
 use crate::model::{custom_scope, scope, Client, ScopeDef};
-use crate::pages;
+use crate::pages::{self, ErrorText, Sources, Ui};
 use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
 use futures_util::future::join_all;
 use serde_json::Value;
 use url::Url;
 
 pub const MAX_STATE_LEN: usize = 2048;
+
+/// Error pages of the authorization endpoint (the detail names what is wrong).
+const INVALID: ErrorText<'static> =
+    ErrorText::new("error.invalid_request.title", "error.invalid_request.message", "invalid_request");
+const MISCONFIGURED: ErrorText<'static> =
+    ErrorText::new("error.misconfigured.title", "error.misconfigured.message", "invalid_client");
 pub const MAX_NONCE_LEN: usize = 512;
 
 /// Where an authorization error goes once the redirect URI is trusted.
@@ -64,12 +70,7 @@ pub fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
             Response::redirect(url.as_str())
         }
         // Registered redirect URIs are validated when the client record is read.
-        Err(_) => pages::error_page(
-            400,
-            "Invalid redirect URI",
-            "The application's redirect URI is not a valid URI.",
-            "invalid_request",
-        ),
+        Err(_) => pages::bare_error_page(400, "Invalid redirect URI", "The application's redirect URI is not a valid URI."),
     }
 }
 
@@ -102,42 +103,39 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         };
         let params = match params {
             Ok(p) => p,
-            Err(e) => return pages::error_page(400, "Invalid request", &e.description, e.code.as_str()),
+            Err(e) => {
+                let ui = self.ui(self.locale(req, None));
+                return pages::error_page(&ui, 400, INVALID.detail(&e.description));
+            }
         };
+        let ui = self.ui(self.locale(req, params.get("ui_locales")));
         // 1. The client.
         let Some(client_id) = params.get("client_id") else {
-            return pages::error_page(400, "Invalid request", "The request has no client_id.", "invalid_request");
+            return pages::error_page(&ui, 400, INVALID.detail("The request has no client_id."));
         };
         let client = match self.clients.client(client_id).await {
             Ok(Some(c)) => c,
             Ok(None) => {
-                return pages::error_page(
-                    400,
-                    "Unknown application",
-                    "No application is registered with this client_id.",
-                    "invalid_client",
-                )
+                let e = ErrorText::new("error.unknown_client.title", "error.unknown_client.message", "invalid_client");
+                return pages::error_page(&ui, 400, e);
             }
             Err(StoreError::Malformed(m)) => {
                 (self.log)(&m);
-                return pages::error_page(400, "Application misconfigured", &m, "invalid_client");
+                return pages::error_page(&ui, 400, MISCONFIGURED.detail(&m));
             }
             Err(StoreError::Unavailable(m)) => {
                 (self.log)(&format!("authorize: client store unavailable: {m}"));
-                return pages::unavailable_page();
+                return pages::unavailable_page(&ui);
             }
         };
         // 2. The redirect URI: required by OpenID Connect, matched exactly.
         let Some(redirect_uri) = params.get("redirect_uri") else {
-            return pages::error_page(400, "Invalid request", "The request has no redirect_uri.", "invalid_request");
+            return pages::error_page(&ui, 400, INVALID.detail("The request has no redirect_uri."));
         };
         if !client.has_redirect_uri(redirect_uri) {
-            return pages::error_page(
-                400,
-                "Invalid redirect URI",
-                "The redirect_uri is not registered for this application, so you cannot be sent back to it.",
-                "invalid_request",
-            );
+            let e = ErrorText::new("error.redirect_uri.title", "error.redirect_uri.message", "invalid_request")
+                .detail("redirect_uri is not registered for this client (exact match required)");
+            return pages::error_page(&ui, 400, e);
         }
         if client.sector().is_some() && self.pairwise_salt.is_none() {
             let m = format!(
@@ -145,7 +143,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
                 client.client_id
             );
             (self.log)(&m);
-            return pages::error_page(400, "Application misconfigured", &m, "invalid_client");
+            return pages::error_page(&ui, 400, MISCONFIGURED.detail(&m));
         }
         // Registration §2: the ID tokens this client asks for need a signing key of its algorithm.
         let alg = client.id_token_signed_response_alg;
@@ -155,7 +153,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
                 client.client_id
             );
             (self.log)(&m);
-            return pages::error_page(400, "Application misconfigured", &m, "invalid_client");
+            return pages::error_page(&ui, 400, MISCONFIGURED.detail(&m));
         }
         let to = ErrorRedirect { redirect_uri, state: params.get("state") };
         // 3. Everything else goes back to the client.
@@ -171,7 +169,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
                 return error_redirect(&to, &self.config.issuer, &err);
             }
         };
-        let ix = self.interaction(req, &client, &valid, redirect_uri, &params, grant_id);
+        let ix = self.interaction(req, &client, &valid, redirect_uri, grant_id, &ui);
         // 4. A live session may answer without a page (OpenID Connect Core §3.1.2.3).
         if !valid.prompt.login {
             if let Some(r) = self.with_session(req, &client, &valid, &ix, &to).await {
@@ -258,7 +256,8 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
                     return Some(error_redirect(to, &self.config.issuer, &err));
                 }
             };
-            let code = self.issue_code(grant_id, ix.into_grant(signed_in), to, CodeIssue::Sealed);
+            let locale = ix.locale;
+            let code = self.issue_code(grant_id, ix.into_grant(signed_in), to, CodeIssue::Sealed, locale);
             return Some(code.await);
         }
         if valid.prompt.none {
@@ -407,7 +406,17 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         };
         let (names, defs) = scopes;
         let release = claims::release(&names, &defs, &claims_req, |s| client.allows_scope(s));
-        Ok(Validated { scope: names.join(" "), pkce, prompt, max_age, expected_subs, release })
+        Ok(Validated {
+            scope: names.join(" "),
+            state: params.get("state").map(str::to_string),
+            nonce: params.get("nonce").map(str::to_string),
+            pkce,
+            prompt,
+            max_age,
+            expected_subs,
+            release,
+            custom: defs,
+        })
     }
 
     /// Scopes (RFC 6749 §3.3): `openid` is required (OpenID Connect Core §3.1.2.1); values
@@ -477,8 +486,8 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         client: &Client,
         v: &Validated,
         redirect_uri: &str,
-        params: &Params,
         grant_id: String,
+        ui: &Ui<'_>,
     ) -> Interaction {
         // Should the CSPRNG fail, the grant id (also random) serves.
         let csrf = interaction::csrf_value(req, self.config.secure_cookies)
@@ -492,8 +501,8 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             client_name: client.display_name().to_string(),
             redirect_uri: redirect_uri.to_string(),
             scope: v.scope.clone(),
-            state: params.get("state").map(str::to_string),
-            nonce: params.get("nonce").map(str::to_string),
+            state: v.state.clone(),
+            nonce: v.nonce.clone(),
             code_challenge,
             code_challenge_method,
             csrf,
@@ -504,23 +513,48 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             id_token_claims: v.release.id_token.clone(),
             userinfo_claims: v.release.userinfo.clone(),
             consent: v.release.consent.clone(),
-            descriptions: v.release.descriptions.clone(),
+            descriptions: claims::describe(&v.release.consent, &v.custom, &ui.text),
             force_consent: v.prompt.consent,
             expected_subs: v.expected_subs.clone(),
             custom_scopes: v.release.custom_scopes.clone(),
+            locale: ui.text.locale,
+            links: ClientLinks::of(client),
         }
     }
 
+    /// The sign-in page; `error` (a message key) re-shows it with the message announced
+    /// (`role="alert"`), the username kept and the focus in the password field.
     pub fn login_page(&self, status: u16, ix: &Interaction, username: &str, error: Option<&str>) -> Response {
-        let error_html =
-            error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", pages::escape(e))).unwrap_or_default();
+        let ui = self.ui(ix.locale);
+        self.login_page_with(status, ix, username, error.map(|k| ui.t(k)))
+    }
+
+    /// The sign-in page with an error already in words.
+    pub fn login_page_with(&self, status: u16, ix: &Interaction, username: &str, error: Option<String>) -> Response {
+        let ui = self.ui(ix.locale);
+        let error_html = error
+            .as_deref()
+            .map(|e| format!("<p class=\"error\" id=\"login-error\" role=\"alert\">{}</p>", pages::escape(e)))
+            .unwrap_or_default();
+        // The field to type in next gets the focus: the password once a username is known.
+        let (user_attrs, pass_attrs) = match (error.is_some(), username.is_empty()) {
+            (true, false) => ("", " autofocus aria-invalid=\"true\" aria-describedby=\"login-error\""),
+            (true, true) => (" autofocus aria-invalid=\"true\" aria-describedby=\"login-error\"", ""),
+            (false, false) => ("", " autofocus"),
+            (false, true) => (" autofocus", ""),
+        };
         let tx = ix.seal(self.session_key);
+        let lead = ui.text.html("login.lead", &[("client", &format!("<strong>{}</strong>", pages::escape(&ix.client_name)))]);
         let body = pages::render(
             pages::LOGIN,
-            &[("error", &error_html)],
-            &[("client_name", &ix.client_name), ("tx", &tx), ("username", username)],
+            &ui,
+            &[("error", &error_html), ("lead", &lead), ("username_attrs", user_attrs), ("password_attrs", pass_attrs)],
+            &[("tx", &tx), ("username", username)],
         );
-        pages::page(status, "Sign in", &body, &[]).with_header("set-cookie", &self.csrf_cookie(ix))
+        // The sign-in form can end in a redirect to the client: a returning user whose consent
+        // is on record, or an error for it (CSP form-action governs redirects after a post).
+        pages::page(&ui, status, &ui.t("login.title"), &body, Sources::forms(form_target(&ix.redirect_uri)))
+            .with_header("set-cookie", &self.csrf_cookie(ix))
     }
 
     /// The anti-CSRF cookie, sent with every page so that it lives as long as the page.
@@ -547,12 +581,16 @@ struct Prompt {
 
 struct Validated {
     scope: String,
+    state: Option<String>,
+    nonce: Option<String>,
     pkce: Option<(String, String)>,
     prompt: Prompt,
     max_age: Option<i64>,
     /// The `sub` values the signed-in user must have (id_token_hint, claims sub).
     expected_subs: Vec<String>,
     release: Release,
+    /// The definitions of the custom scopes granted (for the consent page's lines).
+    custom: Vec<ScopeDef>,
 }
 
 #[cfg(test)]

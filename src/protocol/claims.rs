@@ -4,6 +4,7 @@
 //! cover.
 
 use crate::error::OAuthError;
+use crate::i18n::Text;
 use crate::model::{scope, ScopeDef};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -71,8 +72,6 @@ pub struct Release {
     /// What the user consents to: the scopes, and `claim:<name>` for each claim asked
     /// for individually that no granted scope releases.
     pub consent: Vec<String>,
-    /// One line per consent item for the consent page.
-    pub descriptions: Vec<String>,
     /// The custom scopes granted and the claims each releases (to narrow a grant later).
     pub custom_scopes: BTreeMap<String, Vec<String>>,
 }
@@ -98,14 +97,10 @@ pub fn release(
         match custom.iter().find(|d| d.name == *s) {
             Some(def) => {
                 def.claims.iter().for_each(|c| push(&mut by_scope, c));
-                push(&mut r.descriptions, &def.description);
                 r.custom_scopes.insert(def.name.clone(), def.claims.clone());
             }
             None => {
                 scope::claims_for(s).iter().for_each(|c| push(&mut by_scope, c));
-                if !scope::describe(s).is_empty() {
-                    push(&mut r.descriptions, scope::describe(s));
-                }
             }
         }
     }
@@ -121,22 +116,49 @@ pub fn release(
             .iter()
             .any(|s| scope::claims_for(s).contains(&name) && client_allows(s))
     };
-    let extra = |name: &str, target: &mut Vec<String>, consent: &mut Vec<String>, desc: &mut Vec<String>| {
+    let extra = |name: &str, target: &mut Vec<String>, consent: &mut Vec<String>| {
         if scope::is_standard_claim(name) && permitted(name) {
             push(target, name);
             if !by_scope.iter().any(|c| c == name) && !consent.iter().any(|c| c == &format!("claim:{name}")) {
                 consent.push(format!("claim:{name}"));
-                desc.push(format!("see your {}", name.replace('_', " ")));
             }
         }
     };
     for name in &req.id_token {
-        extra(name, &mut r.id_token, &mut r.consent, &mut r.descriptions);
+        extra(name, &mut r.id_token, &mut r.consent);
     }
     for name in &req.userinfo {
-        extra(name, &mut r.userinfo, &mut r.consent, &mut r.descriptions);
+        extra(name, &mut r.userinfo, &mut r.consent);
     }
     r
+}
+
+/// One line per consent item (a scope, or `claim:<name>`) for the consent page, in the
+/// page's language: the catalog's for standard scopes and claims, the operator's (in that
+/// language where given) for custom scopes.
+pub fn describe(items: &[String], custom: &[ScopeDef], text: &Text<'_>) -> Vec<String> {
+    items
+        .iter()
+        .filter_map(|item| {
+            if let Some(claim) = item.strip_prefix("claim:") {
+                let label = text.get(&format!("claim.{claim}"));
+                return Some(text.fill("scope.claim", &[("claim", &label)]));
+            }
+            match custom.iter().find(|d| d.name == *item) {
+                Some(def) => Some(capitalise(def.description_in(text.locale))),
+                None if scope::is_supported(item) => Some(text.get(&format!("scope.{item}"))),
+                None => None,
+            }
+        })
+        .collect()
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
 }
 
 /// The values of the named claims that `all` has.
@@ -174,21 +196,38 @@ mod tests {
 
     #[test]
     fn release_scopes_custom_and_individual_claims() {
-        let groups = ScopeDef { name: "groups".into(), description: "see your groups".into(), claims: s(&["groups"]) };
+        let groups = ScopeDef {
+            name: "groups".into(),
+            description: "see your groups".into(),
+            descriptions: [("de".to_string(), "deine Gruppen sehen".to_string())].into(),
+            claims: s(&["groups"]),
+        };
         let req = ClaimsRequest {
             id_token: s(&["email", "sub", "nonsense"]),
             userinfo: s(&["phone_number", "name"]),
             sub: None,
         };
-        let r = release(&s(&["openid", "profile", "groups"]), &[groups], &req, |_| true);
+        let r = release(&s(&["openid", "profile", "groups"]), std::slice::from_ref(&groups), &req, |_| true);
         assert!(r.id_token.contains(&"name".to_string()) && r.id_token.contains(&"groups".to_string()));
         assert!(r.id_token.contains(&"email".to_string()));
         assert!(!r.id_token.contains(&"phone_number".to_string()));
         assert!(r.userinfo.contains(&"phone_number".to_string()) && !r.userinfo.contains(&"email".to_string()));
         assert!(!r.id_token.contains(&"sub".to_string()) && !r.id_token.contains(&"nonsense".to_string()));
         assert_eq!(r.consent, s(&["openid", "profile", "groups", "claim:email", "claim:phone_number"]));
-        assert_eq!(r.descriptions.len(), 5);
-        assert_eq!(r.descriptions[2], "see your groups");
+        let o = crate::i18n::Overrides::default();
+        let en = describe(&r.consent, std::slice::from_ref(&groups), &Text::new(crate::i18n::Locale::En, &o));
+        assert_eq!(
+            en,
+            s(&[
+                "Sign you in",
+                "See your basic profile: name, username, picture",
+                "See your groups",
+                "See your email address",
+                "See your phone number"
+            ])
+        );
+        let de = describe(&r.consent, &[groups], &Text::new(crate::i18n::Locale::De, &o));
+        assert_eq!(de[2], "Deine Gruppen sehen");
         assert_eq!(r.custom_scopes["groups"], s(&["groups"]));
         // A client that may not ask for the phone scope cannot get phone_number by name either.
         let r = release(&s(&["openid"]), &[], &req, |sc| sc != "phone");

@@ -140,6 +140,10 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         let (verdict, auth) =
             join(self.throttles.send(&key, TCommand::Check), authenticate(self.clients, &p, self.log)).await;
         let had_failures = match verdict {
+            Ok(Verdict::Busy) => {
+                let err = OAuthError::invalid_client("too many client authentications at once; retry after 1 second");
+                return Err(error_json(&err).with_status(429).with_header("retry-after", "1"));
+            }
             Ok(Verdict::Blocked { retry_after, .. }) => {
                 let err = OAuthError::invalid_client(format!(
                     "too many failed client authentications; retry after {retry_after} seconds"

@@ -10,7 +10,7 @@ use super::session;
 use super::Provider;
 use crate::crypto::{ct_eq, Crypto};
 use crate::http::{Request, Response};
-use crate::pages;
+use crate::pages::{self, ErrorText, Sources, Ui};
 use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
 use futures_util::future::{join, join_all};
 
@@ -20,47 +20,43 @@ use futures_util::future::{join, join_all};
 /// application's next sign-in works.)
 const CLOCK_MARGIN_SECONDS: i64 = 5;
 
-fn not_signed_in() -> Response {
-    pages::message_page(
-        200,
-        "Not signed in",
-        "This page lists the applications you allowed to use your account. Sign in to an application first.",
-    )
+fn not_signed_in(ui: &Ui<'_>) -> Response {
+    pages::message_page(ui, 200, "consents.not_signed_in.title", "consents.not_signed_in.message")
 }
+
+const INVALID: ErrorText<'static> =
+    ErrorText::new("error.invalid_request.title", "error.invalid_request.message", "invalid_request");
 
 impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountStore, K: Crypto>
     Provider<'_, C, U, G, T, A, K>
 {
     pub async fn consents(&self, req: &Request) -> Response {
-        let Some(cookie) = session::from_request(req, self.config.secure_cookies) else { return not_signed_in() };
+        let ui = self.ui(self.locale(req, None));
+        let Some(cookie) = session::from_request(req, self.config.secure_cookies) else { return not_signed_in(&ui) };
         let mut notice = None;
         if req.method == "POST" {
             let form = match req.form() {
                 Ok(f) => f,
-                Err(e) => return pages::error_page(400, "Invalid request", &e.description, e.code.as_str()),
+                Err(e) => return pages::error_page(&ui, 400, INVALID.detail(&e.description)),
             };
             let csrf_ok = match (form.get("csrf"), interaction::csrf_cookie(req, self.config.secure_cookies)) {
                 (Some(a), Some(b)) => ct_eq(a.as_bytes(), b.as_bytes()),
                 _ => false,
             };
             if !csrf_ok {
-                return pages::error_page(
-                    403,
-                    "Request refused",
-                    "This form was not sent from the page this browser was given. Reload the page and try again.",
-                    "invalid_request",
-                );
+                let e = ErrorText::new("error.refused.title", "error.consents.reload", "invalid_request");
+                return pages::error_page(&ui, 403, e);
             }
             let Some(client_id) = form.get("client_id") else {
-                return pages::error_page(400, "Invalid request", "Choose an application.", "invalid_request");
+                return pages::error_page(&ui, 400, ErrorText { message: "error.consents.choose", ..INVALID });
             };
             let cmd = AccountCommand::Withdraw { id_hash: cookie.id_hash(), client_id: client_id.to_string() };
             let grants = match self.accounts.send(&cookie.sub, cmd).await {
                 Ok(AccountReply::Withdrawn { grants }) => grants,
-                Ok(_) => return not_signed_in(),
+                Ok(_) => return not_signed_in(&ui),
                 Err(e) => {
                     (self.log)(&format!("consents: account store: {e}"));
-                    return pages::unavailable_page();
+                    return pages::unavailable_page(&ui);
                 }
             };
             // Revoke what was issued under the consent (RFC 7009 §2.1 semantics: all of it):
@@ -75,7 +71,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
                 (self.log)(&format!("consents: revoking the grants made without a page failed: {e}"));
             }
             if !pages_revoked || home_revoked.is_err() {
-                return pages::unavailable_page();
+                return pages::unavailable_page(&ui);
             }
             notice = Some(match self.clients.client(client_id).await {
                 Ok(Some(c)) => c.display_name().to_string(),
@@ -85,17 +81,17 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         let (username, consents) =
             match self.accounts.send(&cookie.sub, AccountCommand::List { id_hash: cookie.id_hash() }).await {
                 Ok(AccountReply::Consents { username, consents }) => (username, consents),
-                Ok(_) => return not_signed_in(),
+                Ok(_) => return not_signed_in(&ui),
                 Err(e) => {
                     (self.log)(&format!("consents: account store: {e}"));
-                    return pages::unavailable_page();
+                    return pages::unavailable_page(&ui);
                 }
             };
         let csrf = match interaction::csrf_value(req, self.config.secure_cookies) {
             Ok(c) => c,
             Err(e) => {
                 (self.log)(&format!("consents: {e}"));
-                return pages::unavailable_page();
+                return pages::unavailable_page(&ui);
             }
         };
         let names = join_all(consents.iter().map(|c| self.clients.client(&c.client_id))).await;
@@ -106,38 +102,56 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
                 _ => None,
             }),
             &csrf,
+            &ui,
         );
+        let strong = |s: &str| format!("<strong>{}</strong>", pages::escape(s));
         let notice_html = notice
             .map(|name| {
-                format!("<p class=\"notice\" role=\"status\">Access for {} was revoked.</p>", pages::escape(&name))
+                let text = ui.text.html("consents.revoked", &[("client", &strong(&name))]);
+                format!("<p class=\"notice\" role=\"status\">{text}</p>")
             })
             .unwrap_or_default();
-        let body =
-            pages::render(pages::CONSENTS, &[("notice", &notice_html), ("list", &list)], &[("username", &username)]);
-        pages::page(200, "Applications you allowed", &body, &[]).with_header(
+        let signed_in_as = ui.text.html("consent.signed_in_as", &[("user", &strong(&username))]);
+        let body = pages::render(
+            pages::CONSENTS,
+            &ui,
+            &[("notice", &notice_html), ("list", &list), ("signed_in_as", &signed_in_as)],
+            &[],
+        );
+        pages::page(&ui, 200, &ui.t("consents.title"), &body, Sources::default()).with_header(
             "set-cookie",
             &interaction::set_csrf_cookie(&csrf, self.config.secure_cookies, self.config.interaction_ttl),
         )
     }
 }
 
-fn render_list(consents: &[Consent], names: impl Iterator<Item = Option<String>>, csrf: &str) -> String {
+fn render_list(consents: &[Consent], names: impl Iterator<Item = Option<String>>, csrf: &str, ui: &Ui<'_>) -> String {
     if consents.is_empty() {
-        return "<p class=\"lead\">You have not allowed any application yet.</p>".into();
+        return format!("<p class=\"lead\">{}</p>", pages::escape(&ui.t("consents.none")));
     }
     let mut out = String::from("<ul class=\"apps\">\n");
     for (c, name) in consents.iter().zip(names) {
         let name = name.unwrap_or_else(|| c.client_id.clone());
-        let scopes: Vec<&str> = c.items.iter().map(|i| i.strip_prefix("claim:").unwrap_or(i)).collect();
+        // What the application may do, in words where there are words for it.
+        let scopes: Vec<String> = c
+            .items
+            .iter()
+            .map(|i| {
+                let described = super::claims::describe(std::slice::from_ref(i), &[], &ui.text);
+                described.into_iter().next().unwrap_or_else(|| i.clone())
+            })
+            .collect();
         out.push_str(&format!(
             "<li><span><strong>{}</strong><br><small>{}</small></span>\
              <form method=\"post\" action=\"/consents\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
              <input type=\"hidden\" name=\"client_id\" value=\"{}\">\
-             <button type=\"submit\" class=\"secondary\">Revoke</button></form></li>\n",
+             <button type=\"submit\" class=\"secondary\" aria-label=\"{}\">{}</button></form></li>\n",
             pages::escape(&name),
-            pages::escape(&scopes.join(", ")),
+            pages::escape(&scopes.join(" · ")),
             pages::escape(csrf),
             pages::escape(&c.client_id),
+            pages::escape(&ui.text.fill("consents.revoke_label", &[("client", &name)])),
+            pages::escape(&ui.t("consents.revoke")),
         ));
     }
     out.push_str("</ul>\n");

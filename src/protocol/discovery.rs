@@ -47,6 +47,7 @@ pub fn document(config: &Config, pairwise: bool, algs: &[Alg]) -> Value {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
+        "ui_locales_supported": crate::i18n::LOCALES.iter().map(|l| l.tag()).collect::<Vec<_>>(),
     })
 }
 
@@ -63,5 +64,6 @@ mod tests {
         assert_eq!(d["token_endpoint"], "https://id.example.com/token");
         assert_eq!(d["request_uri_parameter_supported"], false);
         assert_eq!(d["response_types_supported"], json!(["code"]));
+        assert_eq!(d["ui_locales_supported"], json!(["en", "de", "fr", "es", "ja", "ar"]));
     }
 }

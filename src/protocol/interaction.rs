@@ -8,7 +8,8 @@ use super::sealed;
 pub use super::sealed::OpenError;
 use crate::crypto::ct_eq;
 use crate::http::Request;
-use crate::model::Grant;
+use crate::i18n::Locale;
+use crate::model::{Client, Grant};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -62,6 +63,40 @@ pub struct Interaction {
     /// The custom scopes granted and the claims each releases.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub custom_scopes: BTreeMap<String, Vec<String>>,
+    /// The language of the pages (chosen at the authorization request).
+    #[serde(default)]
+    pub locale: Locale,
+    /// The client's links and logo, for the consent page.
+    #[serde(default, skip_serializing_if = "ClientLinks::is_empty")]
+    pub links: ClientLinks,
+}
+
+/// OpenID Connect Registration §2 metadata the consent page shows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClientLinks {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tos_uri: Option<String>,
+}
+
+impl ClientLinks {
+    pub fn of(c: &Client) -> ClientLinks {
+        ClientLinks {
+            client_uri: c.client_uri.clone(),
+            logo_uri: c.logo_uri.clone(),
+            policy_uri: c.policy_uri.clone(),
+            tos_uri: c.tos_uri.clone(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == ClientLinks::default()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -169,6 +204,8 @@ mod tests {
             force_consent: false,
             expected_subs: vec![],
             custom_scopes: Default::default(),
+            locale: Locale::De,
+            links: ClientLinks { policy_uri: Some("https://c.example/privacy".into()), ..Default::default() },
         }
     }
 

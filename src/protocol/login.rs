@@ -17,55 +17,35 @@ use crate::crypto::{self, random_token, Crypto, PasswordHash};
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::http::{Params, Request, Response};
 use crate::model::Grant;
-use crate::pages;
+use crate::i18n::Locale;
+use crate::pages::{self, ErrorText, Sources};
 use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
 use futures_util::future::{join, join_all};
 
 pub const MAX_LOGIN_LEN: usize = 254;
 pub const MAX_PASSWORD_LEN: usize = 1024;
-const BAD_CREDENTIALS: &str = "Incorrect username or password.";
+const BAD_CREDENTIALS: &str = "login.bad_credentials";
 
 impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountStore, K: Crypto>
     Provider<'_, C, U, G, T, A, K>
 {
     /// Parses a posted form and opens its interaction, checking the anti-CSRF binding.
+    /// Problems found before the interaction is open are shown in the browser's language.
     fn open_form(&self, req: &Request) -> Result<(Params, Interaction), Response> {
-        let form =
-            req.form().map_err(|e| pages::error_page(400, "Invalid request", &e.description, e.code.as_str()))?;
+        let page = |e: ErrorText<'_>, status| pages::error_page(&self.ui(self.locale(req, None)), status, e);
+        let form = req.form().map_err(|e| page(INVALID.detail(&e.description), 400))?;
         let Some(tx) = form.get("tx") else {
-            return Err(pages::error_page(
-                400,
-                "Invalid request",
-                "The form is incomplete. Return to the application and sign in again.",
-                "invalid_request",
-            ));
+            return Err(page(ErrorText { message: "error.invalid_form.message", ..INVALID }, 400));
         };
         let ix = match Interaction::open(tx, self.session_key, self.now) {
             Ok(ix) => ix,
-            Err(OpenError::Expired) => {
-                return Err(pages::error_page(
-                    400,
-                    "This page has expired",
-                    "Return to the application and sign in again.",
-                    "invalid_request",
-                ))
-            }
+            Err(OpenError::Expired) => return Err(page(EXPIRED, 400)),
             Err(OpenError::Invalid) => {
-                return Err(pages::error_page(
-                    400,
-                    "Invalid request",
-                    "This form is not valid. Return to the application and sign in again.",
-                    "invalid_request",
-                ))
+                return Err(page(ErrorText { message: "error.invalid_form.message", ..INVALID }, 400))
             }
         };
         if !interaction::csrf_matches(req, self.config.secure_cookies, &ix) {
-            return Err(pages::error_page(
-                403,
-                "Request refused",
-                "This form was not sent from the page this browser was given (cookies may be blocked). Return to the application and sign in again.",
-                "invalid_request",
-            ));
+            return Err(pages::error_page(&self.ui(ix.locale), 403, REFUSED));
         }
         Ok((form, ix))
     }
@@ -76,17 +56,13 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             Err(page) => return page,
         };
         if ix.user.is_some() {
-            return pages::error_page(
-                400,
-                "Invalid request",
-                "You are already signed in for this request.",
-                "invalid_request",
-            );
+            let e = ErrorText { message: "error.already_signed_in.message", ..INVALID };
+            return pages::error_page(&self.ui(ix.locale), 400, e);
         }
         let login = form.get("username").unwrap_or("").trim();
         let password = form.get("password").unwrap_or("");
         if login.is_empty() || password.is_empty() {
-            return self.login_page(400, &ix, login, Some("Enter your username (or email) and password."));
+            return self.login_page(400, &ix, login, Some("login.missing"));
         }
         if login.len() > MAX_LOGIN_LEN || password.len() > MAX_PASSWORD_LEN {
             return self.login_page(400, &ix, "", Some(BAD_CREDENTIALS));
@@ -98,7 +74,8 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             }
             Err(StoreError::Malformed(m)) => {
                 (self.log)(&m);
-                return pages::error_page(400, "Account misconfigured", &m, "invalid_request");
+                let e = ErrorText::new("error.account.title", "error.account.message", "invalid_request");
+                return pages::error_page(&self.ui(ix.locale), 400, e.detail(&m));
             }
         };
         // Throttling, counted before the password is checked (atomically, so concurrent
@@ -113,9 +90,8 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         .await;
         let refused = match (&a, &i) {
             (Ok(v), Ok(w)) if v.is_allowed() && w.is_allowed() => None,
-            (Ok(Verdict::Blocked { retry_after, locked }), _) | (_, Ok(Verdict::Blocked { retry_after, locked })) => {
-                Some(self.throttled_page(&ix, login, *retry_after, *locked))
-            }
+            (Ok(v @ (Verdict::Blocked { .. } | Verdict::Busy)), _) => Some(self.throttled_page(&ix, login, *v, false)),
+            (_, Ok(v @ (Verdict::Blocked { .. } | Verdict::Busy))) => Some(self.throttled_page(&ix, login, *v, true)),
             (Err(e), _) | (_, Err(e)) => {
                 Some(self.unavailable_page(&ix, login, &format!("login: throttle store: {e}")))
             }
@@ -225,8 +201,9 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             let state = ix.state.clone();
             let redirect_uri = ix.redirect_uri.clone();
             let to = ErrorRedirect { redirect_uri: &redirect_uri, state: state.as_deref() };
-            let grant_id = ix.grant_id.clone();
-            return with_session(self.issue_code(grant_id, ix.into_grant(signed_in), &to, CodeIssue::Create).await);
+            let (grant_id, locale) = (ix.grant_id.clone(), ix.locale);
+            let code = self.issue_code(grant_id, ix.into_grant(signed_in), &to, CodeIssue::Create, locale);
+            return with_session(code.await);
         }
         // Claim the grant id: a login form works once.
         match self
@@ -235,7 +212,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             .await
         {
             Ok(Reply::Reserved) => {}
-            Ok(Reply::Conflict) => return used_form_page(),
+            Ok(Reply::Conflict) => return pages::error_page(&self.ui(ix.locale), 400, USED),
             Ok(other) => return self.unavailable_page(&ix, login, &format!("login: unexpected grant reply {other:?}")),
             Err(e) => return self.unavailable_page(&ix, login, &format!("login: grant store: {e}")),
         }
@@ -265,38 +242,74 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         }
     }
 
-    fn throttled_page(&self, ix: &Interaction, login: &str, retry_after: i64, locked: bool) -> Response {
-        let wait = if retry_after >= 120 {
-            format!("{} minutes", (retry_after + 59) / 60)
-        } else {
-            format!("{retry_after} seconds")
+    /// 429 with `Retry-After` and a message that says what happened: a lock after failed
+    /// attempts, a delay after failures, or other attempts in flight (none failed yet).
+    fn throttled_page(&self, ix: &Interaction, login: &str, verdict: Verdict, by_ip: bool) -> Response {
+        let ui = self.ui(ix.locale);
+        let (retry_after, message) = match verdict {
+            Verdict::Blocked { retry_after, locked: true } if !by_ip => {
+                let minutes = ((retry_after + 59) / 60).max(1).to_string();
+                (retry_after, ui.text.fill("login.locked", &[("minutes", &minutes)]))
+            }
+            Verdict::Blocked { retry_after, .. } if by_ip => (retry_after, ui.t("login.ip_slow_down")),
+            Verdict::Blocked { retry_after, .. } => (retry_after, ui.t("login.slow_down")),
+            _ => (1, ui.t("login.busy")),
         };
-        let msg = if locked {
-            format!("Too many failed sign-in attempts. Sign-in is locked: try again in {wait}.")
-        } else {
-            format!("Too many failed sign-in attempts. Wait {wait} and try again.")
-        };
-        self.login_page(429, ix, login, Some(&msg)).with_header("retry-after", &retry_after.to_string())
+        self.login_page_with(429, ix, login, Some(message)).with_header("retry-after", &retry_after.to_string())
     }
 
     fn unavailable_page(&self, ix: &Interaction, login: &str, detail: &str) -> Response {
         (self.log)(detail);
-        self.login_page(503, ix, login, Some("Sign-in is temporarily unavailable. Please try again in a moment."))
-            .with_header("retry-after", "5")
+        self.login_page(503, ix, login, Some("login.unavailable")).with_header("retry-after", "5")
     }
 
     pub(super) fn consent_page(&self, ix: &Interaction) -> Response {
-        let items: String =
-            ix.descriptions.iter().map(|d| format!("<li>{}</li>\n", pages::escape(&capitalise(d)))).collect();
+        let ui = self.ui(ix.locale);
+        let items: String = ix.descriptions.iter().map(|d| format!("<li>{}</li>\n", pages::escape(d))).collect();
         let username = ix.user.as_ref().map(|u| u.username.as_str()).unwrap_or("");
+        let strong = |s: &str| format!("<strong>{}</strong>", pages::escape(s));
+        let host = redirect_host(&ix.redirect_uri);
+        let mut sources = Sources::forms(form_target(&ix.redirect_uri));
+        let links = &ix.links;
+        let client_logo = match &links.logo_uri {
+            Some(logo) => {
+                sources.img.extend(crate::brand::origin(logo));
+                format!("<img src=\"{}\" alt=\"\" width=\"48\" height=\"48\">", pages::escape(logo))
+            }
+            None => String::new(),
+        };
+        let about: Vec<String> = [
+            ("consent.client_uri", &links.client_uri),
+            ("consent.policy_uri", &links.policy_uri),
+            ("consent.tos_uri", &links.tos_uri),
+        ]
+        .iter()
+        .filter_map(|(key, uri)| {
+            uri.as_ref().map(|u| {
+                format!("<a href=\"{}\" rel=\"noopener\" target=\"_blank\">{}</a>", pages::escape(u), pages::escape(&ui.t(key)))
+            })
+        })
+        .collect();
+        let about = if about.is_empty() {
+            String::new()
+        } else {
+            format!("<p class=\"about\">{} {}</p>", pages::escape(&ui.t("consent.about")), about.join(" "))
+        };
         let tx = ix.seal(self.session_key);
         let body = pages::render(
             pages::CONSENT,
-            &[("scopes", &items)],
-            &[("client_name", &ix.client_name), ("tx", &tx), ("username", username)],
+            &ui,
+            &[
+                ("scopes", &items),
+                ("client_logo", &client_logo),
+                ("lead", &ui.text.html("consent.lead", &[("client", &strong(&ix.client_name))])),
+                ("about", &about),
+                ("signed_in_as", &ui.text.html("consent.signed_in_as", &[("user", &strong(username))])),
+                ("redirect", &ui.text.html("consent.redirect", &[("host", &strong(&host))])),
+            ],
+            &[("tx", &tx)],
         );
-        pages::page(200, "Allow access?", &body, &form_target(&ix.redirect_uri))
-            .with_header("set-cookie", &self.csrf_cookie(ix))
+        pages::page(&ui, 200, &ui.t("consent.title"), &body, sources).with_header("set-cookie", &self.csrf_cookie(ix))
     }
 
     pub async fn consent(&self, req: &Request) -> Response {
@@ -304,8 +317,9 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             Ok(v) => v,
             Err(page) => return page,
         };
+        let ui = self.ui(ix.locale);
         let Some(user) = ix.user.clone() else {
-            return pages::error_page(400, "Invalid request", "Sign in first.", "invalid_request");
+            return pages::error_page(&ui, 400, ErrorText { message: "error.sign_in_first.message", ..INVALID });
         };
         let state = ix.state.clone();
         let redirect_uri = ix.redirect_uri.clone();
@@ -316,8 +330,8 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
                 // Deny uses the form up too: it cannot be allowed (or denied) afterwards.
                 match self.grants.send(&ix.grant_id, Command::Decline).await {
                     Ok(Reply::Declined) => {}
-                    Ok(Reply::Conflict) => return used_form_page(),
-                    Ok(Reply::NotReserved) => return expired_page(),
+                    Ok(Reply::Conflict) => return pages::error_page(&ui, 400, USED),
+                    Ok(Reply::NotReserved) => return pages::error_page(&ui, 400, EXPIRED),
                     Ok(other) => {
                         (self.log)(&format!("consent: unexpected grant reply {other:?}"));
                         let err = OAuthError::unavailable("could not record the decision, try again");
@@ -332,7 +346,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
                 let err = OAuthError::new(ErrorCode::AccessDenied, "the user denied the request");
                 return error_redirect(&to, &self.config.issuer, &err);
             }
-            _ => return pages::error_page(400, "Invalid request", "Choose Allow or Deny.", "invalid_request"),
+            _ => return pages::error_page(&ui, 400, ErrorText { message: "error.choose_allow_deny.message", ..INVALID }),
         }
         // Remember the consent (and the session's new client) and the grant under it first:
         // a grant not on record could not be revoked by withdrawing the consent.
@@ -356,7 +370,8 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             }
         }
         let grant_id = ix.grant_id.clone();
-        self.issue_code(grant_id, ix.into_grant(user), &to, CodeIssue::Issue).await
+        let locale = ix.locale;
+        self.issue_code(grant_id, ix.into_grant(user), &to, CodeIssue::Issue, locale).await
     }
 
     /// Until when a grant with this scope can hold a live token: for the account object's
@@ -389,6 +404,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         grant: Grant,
         to: &ErrorRedirect<'_>,
         how: CodeIssue,
+        locale: Locale,
     ) -> Response {
         let internal = |e: String| {
             (self.log)(&format!("issue code: {e}"));
@@ -411,8 +427,8 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         match self.grants.send(&grant_id, cmd).await {
             Ok(Reply::Issued) => {}
             // The consent form works once; a replay gets a page, not a second code.
-            Ok(Reply::Conflict) => return used_form_page(),
-            Ok(Reply::NotReserved) => return expired_page(),
+            Ok(Reply::Conflict) => return pages::error_page(&self.ui(locale), 400, USED),
+            Ok(Reply::NotReserved) => return pages::error_page(&self.ui(locale), 400, EXPIRED),
             Ok(other) => {
                 (self.log)(&format!("issue code: grant object refused issue: {other:?}"));
                 let err = OAuthError::unavailable("could not issue the authorization code, try again");
@@ -454,23 +470,20 @@ pub fn client_ip(req: &Request) -> &str {
     req.header("cf-connecting-ip").map(str::trim).filter(|ip| !ip.is_empty() && ip.len() <= 64).unwrap_or("unknown")
 }
 
-fn expired_page() -> Response {
-    pages::error_page(400, "This page has expired", "Return to the application and sign in again.", "invalid_request")
-}
-
-fn used_form_page() -> Response {
-    pages::error_page(
-        400,
-        "This form was already used",
-        "Each sign-in form can be submitted once. Return to the application and sign in again.",
-        "invalid_request",
-    )
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
-        None => String::new(),
+/// The host the user goes back to (the consent page names it), or the scheme of a native
+/// app's private-use redirect URI.
+fn redirect_host(redirect_uri: &str) -> String {
+    match url::Url::parse(redirect_uri) {
+        Ok(u) => u.host_str().map_or_else(|| format!("{}:", u.scheme()), str::to_string),
+        Err(_) => redirect_uri.to_string(),
     }
 }
+
+/// Error pages of the sign-in and consent forms.
+pub(super) const INVALID: ErrorText<'static> =
+    ErrorText::new("error.invalid_request.title", "error.invalid_request.message", "invalid_request");
+pub(super) const EXPIRED: ErrorText<'static> =
+    ErrorText::new("error.expired.title", "error.expired.message", "invalid_request");
+pub(super) const USED: ErrorText<'static> = ErrorText::new("error.used.title", "error.used.message", "invalid_request");
+pub(super) const REFUSED: ErrorText<'static> =
+    ErrorText::new("error.refused.title", "error.refused.message", "invalid_request");

@@ -16,7 +16,8 @@ use crate::crypto::Crypto;
 use crate::error::StoreError;
 use crate::http::{Params, Request, Response};
 use crate::model::Client;
-use crate::pages;
+use crate::i18n::Locale;
+use crate::pages::{self, ErrorText, Sources, Ui};
 use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +26,8 @@ const CONTEXT: &[u8] = b"edge-oidc/logout/v1\0";
 /// The confirmation form's state.
 #[derive(Debug, Serialize, Deserialize)]
 struct LogoutTx {
+    #[serde(default)]
+    locale: Locale,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     redirect: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -33,8 +36,14 @@ struct LogoutTx {
     exp: i64,
 }
 
-fn bad_request(message: &str) -> Response {
-    pages::error_page(400, "Cannot sign out", message, "invalid_request")
+/// The sign-out request cannot be acted on: `detail` says why, for the application's developer.
+fn bad_request(ui: &Ui<'_>, detail: &str) -> Response {
+    let e = ErrorText::new("error.logout.title", "error.logout.message", "invalid_request");
+    pages::error_page(ui, 400, e.detail(detail))
+}
+
+fn bad_form(ui: &Ui<'_>, message: &str) -> Response {
+    pages::error_page(ui, 400, ErrorText::new("error.logout.title", message, "invalid_request"))
 }
 
 impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountStore, K: Crypto>
@@ -47,22 +56,25 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         };
         let params = match params {
             Ok(p) => p,
-            Err(e) => return bad_request(&e.description),
+            Err(e) => return bad_request(&self.ui(self.locale(req, None)), &e.description),
         };
         if req.method == "POST" && params.get("tx").is_some() {
             return self.logout_confirmed(req, &params).await;
         }
+        // §2 ui_locales: the language of the pages shown.
+        let locale = self.locale(req, params.get("ui_locales"));
+        let ui = self.ui(locale);
         let hint = match params.get("id_token_hint") {
             Some(h) => match self.id_token_hint(h).await {
                 Ok(hint) => Some(hint),
-                Err(e) => return bad_request(&e.description),
+                Err(e) => return bad_request(&ui, &e.description),
             },
             None => None,
         };
         // The client: client_id, or the ID token's audience (§2).
         let client_id = match (params.get("client_id"), &hint) {
             (Some(id), Some(h)) if !h.aud.iter().any(|a| a == id) => {
-                return bad_request("client_id does not match the audience of id_token_hint.")
+                return bad_request(&ui, "client_id does not match the audience of id_token_hint.")
             }
             (Some(id), _) => Some(id.to_string()),
             (None, Some(h)) => h.aud.first().cloned(),
@@ -72,14 +84,14 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             None => None,
             Some(id) => match self.clients.client(&id).await {
                 Ok(Some(c)) => Some(c),
-                Ok(None) => return bad_request("No application is registered with this client_id."),
+                Ok(None) => return bad_request(&ui, "No application is registered with this client_id."),
                 Err(StoreError::Malformed(m)) => {
                     (self.log)(&m);
-                    return bad_request(&m);
+                    return bad_request(&ui, &m);
                 }
                 Err(StoreError::Unavailable(m)) => {
                     (self.log)(&format!("logout: client store unavailable: {m}"));
-                    return pages::unavailable_page();
+                    return pages::unavailable_page(&ui);
                 }
             },
         };
@@ -89,20 +101,21 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             Some(uri) => match &client {
                 None => {
                     return bad_request(
+                        &ui,
                         "post_logout_redirect_uri needs client_id or id_token_hint to tell which application it belongs to.",
                     )
                 }
                 Some(c) if c.post_logout_redirect_uris.iter().any(|r| r == uri) => Some(uri.to_string()),
-                Some(_) => return bad_request("post_logout_redirect_uri is not registered for this application."),
+                Some(_) => return bad_request(&ui, "post_logout_redirect_uri is not registered for this application."),
             },
         };
         let state = params.get("state").map(str::to_string);
         if state.as_ref().is_some_and(|s| s.len() > MAX_STATE_LEN) {
-            return bad_request("state is too long.");
+            return bad_request(&ui, "state is too long.");
         }
         let Some(cookie) = session::from_request(req, self.config.secure_cookies) else {
             // No session here: nothing to end.
-            return self.signed_out(redirect.as_deref(), state.as_deref());
+            return self.signed_out(&ui, redirect.as_deref(), state.as_deref());
         };
         let from_session_client = match (&hint, &client) {
             (Some(h), Some(c)) => h.sub == self.sub_for_sector(c.sector().as_deref(), &cookie.sub),
@@ -112,21 +125,22 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             let client_id = client.as_ref().map(|c| c.client_id.clone());
             match self.accounts.send(&cookie.sub, AccountCommand::End { id_hash: cookie.id_hash(), client_id }).await {
                 Ok(AccountReply::Ended | AccountReply::NoSession) => {
-                    return self.signed_out(redirect.as_deref(), state.as_deref())
+                    return self.signed_out(&ui, redirect.as_deref(), state.as_deref())
                 }
                 Ok(_) => {}
                 Err(e) => {
                     (self.log)(&format!("logout: account store: {e}"));
-                    return pages::unavailable_page();
+                    return pages::unavailable_page(&ui);
                 }
             }
         }
-        self.confirm_page(req, client.as_ref(), redirect, state)
+        self.confirm_page(req, &ui, client.as_ref(), redirect, state)
     }
 
     fn confirm_page(
         &self,
         req: &Request,
+        ui: &Ui<'_>,
         client: Option<&Client>,
         redirect: Option<String>,
         state: Option<String>,
@@ -135,58 +149,58 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             Ok(c) => c,
             Err(e) => {
                 (self.log)(&format!("logout: {e}"));
-                return pages::unavailable_page();
+                return pages::unavailable_page(ui);
             }
         };
+        // The confirmation can end in a redirect to the client (CSP form-action).
         let targets = redirect.as_deref().map(form_target).unwrap_or_default();
-        let tx = LogoutTx { redirect, state, csrf, exp: self.now + self.config.interaction_ttl };
+        let locale = ui.text.locale;
+        let tx = LogoutTx { locale, redirect, state, csrf, exp: self.now + self.config.interaction_ttl };
+        let product = &self.config.brand.product_name;
         let message = match client {
-            Some(c) => format!("{} asks to sign you out of this provider.", c.display_name()),
-            None => "Do you want to sign out of this provider?".to_string(),
+            Some(c) => ui.text.fill("logout.ask_client", &[("client", c.display_name()), ("product", product)]),
+            None => ui.text.fill("logout.ask", &[("product", product)]),
         };
         let body = pages::render(
             pages::LOGOUT,
+            ui,
             &[],
             &[("message", &message), ("tx", &sealed::seal(CONTEXT, self.session_key, &tx))],
         );
-        pages::page(200, "Sign out?", &body, &targets).with_header(
+        pages::page(ui, 200, &ui.t("logout.title"), &body, Sources::forms(targets)).with_header(
             "set-cookie",
             &interaction::set_csrf_cookie(&tx.csrf, self.config.secure_cookies, self.config.interaction_ttl),
         )
     }
 
     async fn logout_confirmed(&self, req: &Request, form: &Params) -> Response {
+        let browser = self.ui(self.locale(req, None));
         let tx: LogoutTx =
             match sealed::open(CONTEXT, self.session_key, form.get("tx").unwrap_or(""), self.now, |t: &LogoutTx| t.exp)
             {
                 Ok(t) => t,
-                Err(OpenError::Expired) => {
-                    return bad_request("This page has expired. Sign out again from the application.")
-                }
-                Err(OpenError::Invalid) => return bad_request("This form is not valid."),
+                Err(OpenError::Expired) => return bad_form(&browser, "error.logout.expired"),
+                Err(OpenError::Invalid) => return bad_form(&browser, "error.invalid_form.message"),
             };
+        let ui = self.ui(tx.locale);
         let cookie_ok = interaction::csrf_cookie(req, self.config.secure_cookies)
             .is_some_and(|c| crate::crypto::ct_eq(c.as_bytes(), tx.csrf.as_bytes()));
         if !cookie_ok {
-            return pages::error_page(
-                403,
-                "Request refused",
-                "This form was not sent from the page this browser was given (cookies may be blocked).",
-                "invalid_request",
-            );
+            let e = ErrorText::new("error.refused.title", "error.refused.message", "invalid_request");
+            return pages::error_page(&ui, 403, e);
         }
         match form.get("decision") {
             Some("logout") => {}
-            Some("stay") => return pages::message_page(200, "Still signed in", "You are still signed in."),
-            _ => return bad_request("Choose Sign out or Stay signed in."),
+            Some("stay") => return pages::message_page(&ui, 200, "logout.stayed.title", "logout.stayed.message"),
+            _ => return bad_form(&ui, "error.logout.choose"),
         }
         if let Some(cookie) = session::from_request(req, self.config.secure_cookies) {
             if let Err(e) = self.end_session(&cookie).await {
                 (self.log)(&format!("logout: account store: {e}"));
-                return pages::unavailable_page();
+                return pages::unavailable_page(&ui);
             }
         }
-        self.signed_out(tx.redirect.as_deref(), tx.state.as_deref())
+        self.signed_out(&ui, tx.redirect.as_deref(), tx.state.as_deref())
     }
 
     async fn end_session(&self, cookie: &SessionCookie) -> Result<(), StoreError> {
@@ -197,13 +211,13 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
     }
 
     /// §3: back to the client with `state`, or a page saying so; the cookie is removed.
-    fn signed_out(&self, redirect: Option<&str>, state: Option<&str>) -> Response {
+    fn signed_out(&self, ui: &Ui<'_>, redirect: Option<&str>, state: Option<&str>) -> Response {
         let r = match redirect {
             Some(uri) => {
                 let params: Vec<(&str, &str)> = state.map(|s| vec![("state", s)]).unwrap_or_default();
                 redirect_with(uri, &params)
             }
-            None => pages::message_page(200, "Signed out", "You have been signed out."),
+            None => pages::message_page(ui, 200, "logout.done.title", "logout.done.message"),
         };
         r.with_header("set-cookie", &session::clear_cookie(self.config.secure_cookies))
     }

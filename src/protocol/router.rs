@@ -5,25 +5,41 @@ use super::discovery::{
     USERINFO_PATH,
 };
 use super::Provider;
+use crate::config::Config;
 use crate::crypto::Crypto;
 use crate::error::OAuthError;
 use crate::http::{error_json, Request, Response};
-use crate::pages;
+use crate::brand::THEME_PATH;
+use crate::pages::{self, ErrorText, Ui};
 use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
 
-/// Documents prepared once per isolate: the discovery document and the public JWKS.
+/// Documents prepared once per isolate: the discovery document, the public JWKS and the
+/// operator's theme stylesheet.
 pub struct Documents {
     pub discovery: String,
     pub jwks: String,
+    pub theme_css: String,
 }
 
 impl Documents {
     /// `pairwise`: whether the `PAIRWISE_SALT` secret is set.
-    pub fn new(config: &crate::config::Config, keys: &crate::keys::PrivateJwkSet, pairwise: bool) -> Documents {
+    pub fn new(config: &Config, keys: &crate::keys::PrivateJwkSet, pairwise: bool) -> Documents {
         Documents {
             discovery: super::discovery::document(config, pairwise, &keys.signing_algs()).to_string(),
             jwks: keys.public_jwks().to_string(),
+            theme_css: config.brand.theme_css(),
         }
+    }
+}
+
+/// What every response gets on its way out: `Strict-Transport-Security` when the issuer is
+/// https (RFC 6797; the pages, the JSON endpoints and the redirects alike). Two years, not
+/// `includeSubDomains`: the operator's other hosts are not this provider's to decide.
+pub fn finish(r: Response, config: &Config) -> Response {
+    if config.secure_cookies {
+        r.with_header("strict-transport-security", "max-age=63072000")
+    } else {
+        r
     }
 }
 
@@ -39,9 +55,13 @@ fn not_allowed_json(allow: &str) -> Response {
     error_json(&OAuthError::invalid_request("method not allowed")).with_status(405).with_header("allow", allow)
 }
 
-fn not_allowed_page(allow: &str) -> Response {
-    pages::error_page(405, "Method not allowed", "Use the form on the sign-in page.", "invalid_request")
-        .with_header("allow", allow)
+fn not_allowed_page(ui: &Ui<'_>, allow: &str) -> Response {
+    let e = ErrorText::new("error.method.title", "error.method.message", "invalid_request");
+    pages::error_page(ui, 405, e).with_header("allow", allow)
+}
+
+fn not_found(ui: &Ui<'_>) -> Response {
+    pages::error_page(ui, 404, ErrorText::new("error.not_found.title", "error.not_found.message", "not_found"))
 }
 
 /// Paths the worker serves before it needs any store or key. Only `method` and `path` of
@@ -67,13 +87,14 @@ pub fn static_route(req: &Request, docs: &Documents) -> Option<Response> {
             "OPTIONS" => preflight("GET, HEAD"),
             _ => not_allowed_json("GET, HEAD, OPTIONS"),
         },
-        "/assets/style.css" => pages::stylesheet(),
-        "/" => pages::page(200, "OpenID Provider", pages::INDEX, &[]),
+        pages::STYLE_PATH => pages::stylesheet(),
+        THEME_PATH => Response::new(200, "text/css; charset=utf-8", docs.theme_css.clone())
+            .with_header("cache-control", "public, max-age=86400")
+            .with_header("x-content-type-options", "nosniff"),
         TOKEN_PATH | REVOCATION_PATH | INTROSPECTION_PATH if m == "OPTIONS" => preflight("POST"),
         USERINFO_PATH if m == "OPTIONS" => preflight("GET, POST"),
-        AUTHORIZE_PATH | TOKEN_PATH | USERINFO_PATH | REVOCATION_PATH | INTROSPECTION_PATH | END_SESSION_PATH
-        | CONSENTS_PATH | "/login" | "/consent" => return None,
-        _ => pages::error_page(404, "Not found", "There is nothing at this address.", "not_found"),
+        // Everything else, pages in the browser's language included, needs the headers.
+        _ => return None,
     })
 }
 
@@ -83,26 +104,28 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
     /// The endpoints that need stores and keys.
     pub async fn handle(&self, req: &Request) -> Response {
         let m = req.method.as_str();
+        let ui = || self.ui(self.locale(req, None));
         match req.path.as_str() {
+            "/" => pages::index_page(&ui()),
             AUTHORIZE_PATH => match m {
                 "GET" | "HEAD" | "POST" => self.authorize(req).await,
-                _ => not_allowed_page("GET, POST"),
+                _ => not_allowed_page(&ui(), "GET, POST"),
             },
             "/login" => match m {
                 "POST" => self.login(req).await,
-                _ => not_allowed_page("POST"),
+                _ => not_allowed_page(&ui(), "POST"),
             },
             "/consent" => match m {
                 "POST" => self.consent(req).await,
-                _ => not_allowed_page("POST"),
+                _ => not_allowed_page(&ui(), "POST"),
             },
             END_SESSION_PATH => match m {
                 "GET" | "HEAD" | "POST" => self.logout(req).await,
-                _ => not_allowed_page("GET, POST"),
+                _ => not_allowed_page(&ui(), "GET, POST"),
             },
             CONSENTS_PATH => match m {
                 "GET" | "HEAD" | "POST" => self.consents(req).await,
-                _ => not_allowed_page("GET, POST"),
+                _ => not_allowed_page(&ui(), "GET, POST"),
             },
             TOKEN_PATH => match m {
                 "POST" => self.token(req).await,
@@ -120,7 +143,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
                 "GET" | "POST" => self.userinfo(req).await,
                 _ => not_allowed_json("GET, POST, OPTIONS"),
             },
-            _ => pages::error_page(404, "Not found", "There is nothing at this address.", "not_found"),
+            _ => not_found(&ui()),
         }
     }
 }

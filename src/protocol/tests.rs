@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use url::Url;
 
+mod pages;
 mod refresh;
 mod sessions;
 
@@ -138,7 +139,7 @@ impl World {
         }
         let docs = Documents::new(&self.config, &self.keys, true);
         if let Some(r) = static_route(&req, &docs) {
-            return r;
+            return super::router::finish(r, &self.config);
         }
         let log = |l: &str| self.logs.borrow_mut().push(l.to_string());
         let p = Provider {
@@ -154,7 +155,7 @@ impl World {
             now: self.now.get(),
             log: &log,
         };
-        let r = block_on(p.handle(&req));
+        let r = super::router::finish(block_on(p.handle(&req)), &self.config);
         let ok = r.status < 500 || (r.status == 503 && r.header("retry-after").is_some());
         assert!(ok, "{} for {} {}: {}", r.status, req.method, req.path, r.body_str());
         for (k, v) in &r.headers {
@@ -938,7 +939,8 @@ fn login_throttling_per_ip() {
     }
     let r = login_from(&w, &page, "203.0.113.9", "alice", PASSWORD);
     assert_eq!(r.status, 429);
-    assert!(r.body_str().contains("locked"));
+    assert!(r.body_str().contains("from your network"), "{}", r.body_str());
+    assert!(!r.body_str().contains("for this account"), "the account did nothing wrong");
     assert_eq!(login_from(&w, &page, "203.0.113.10", "alice", PASSWORD).status, 200);
 }
 

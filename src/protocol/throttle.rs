@@ -84,6 +84,9 @@ pub enum Verdict {
         retry_after: i64,
         locked: bool,
     },
+    /// Refused for a second: as many attempts are in flight as failures remain before the
+    /// lock, whether or not any failed yet (not a verdict on failures).
+    Busy,
 }
 
 impl Verdict {
@@ -121,7 +124,7 @@ pub fn apply(state: Option<Counter>, cmd: Command, now_ms: i64) -> (Option<Optio
             }
             if c.failures.saturating_add(c.pending) >= policy.max_failures {
                 // As many attempts are in flight as failures remain before the lock.
-                return (None, Verdict::Blocked { retry_after: 1, locked: false });
+                return (None, Verdict::Busy);
             }
             if c.pending == 0 {
                 c.pending_since = now;
@@ -245,6 +248,8 @@ mod tests {
         let mut s = None;
         let allowed = (0..50).filter(|_| run(&mut s, Command::Attempt { policy: P }, 0).is_allowed()).count();
         assert_eq!(allowed, 5, "only as many in flight as failures remain");
+        // Refused as busy, not as failed: none has failed yet.
+        assert_eq!(run(&mut s, Command::Attempt { policy: P }, 0), Verdict::Busy);
         for _ in 0..5 {
             run(&mut s, Command::Fail { policy: P }, 0);
         }

@@ -186,7 +186,7 @@ pub enum AlgArg {
 #[derive(Debug, Subcommand)]
 pub enum ClientsCommand {
     /// Register a client; prints its id and secret (the secret is shown only once).
-    Add(ClientAddArgs),
+    Add(Box<ClientAddArgs>),
     /// List clients: id, authentication method, name.
     List,
     /// Print a client's record as JSON.
@@ -230,13 +230,21 @@ pub struct ClientAddArgs {
     #[arg(long = "grant-type", value_enum, value_name = "TYPE")]
     pub grant_types: Vec<GrantTypeArg>,
 
-    /// Home page of the client (client_uri).
+    /// Home page of the client (client_uri), linked from the consent page.
     #[arg(long, value_name = "URL")]
     pub client_uri: Option<String>,
 
-    /// Logo of the client (logo_uri).
+    /// Logo of the client (logo_uri), shown on the consent page: an https image.
     #[arg(long, value_name = "URL")]
     pub logo_uri: Option<String>,
+
+    /// The client's privacy policy (policy_uri), linked from the consent page.
+    #[arg(long, value_name = "URL")]
+    pub policy_uri: Option<String>,
+
+    /// The client's terms of service (tos_uri), linked from the consent page.
+    #[arg(long, value_name = "URL")]
+    pub tos_uri: Option<String>,
 
     /// Where RP-Initiated Logout may return the user (repeat for several); matched exactly.
     #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
@@ -445,6 +453,10 @@ pub struct ScopeAddArgs {
     /// What the consent page says it allows, after "<app> wants to", e.g. "see your teams".
     #[arg(long)]
     pub description: String,
+    /// The description in another language, as LOCALE=TEXT (repeat for several), e.g.
+    /// --description-in "de=deine Teams sehen". Locales: en de fr es ja ar.
+    #[arg(long = "description-in", value_name = "LOCALE=TEXT")]
+    pub descriptions: Vec<String>,
     /// A claim it releases (repeat for several); plain names or URLs. Registered and
     /// standard claim names are refused.
     #[arg(long = "claim", value_name = "NAME")]

@@ -52,6 +52,8 @@ fn demo_client(redirect_uri: &str) -> NewClient {
         grant_types: vec![],
         client_uri: None,
         logo_uri: None,
+        policy_uri: None,
+        tos_uri: None,
         pairwise: false,
         id_token_alg: edge_oidc::keys::Alg::RS256,
     }

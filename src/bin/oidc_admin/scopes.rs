@@ -18,8 +18,19 @@ pub fn run(cmd: &ScopesCommand, kv: &mut impl Kv) -> Result<Outcome> {
 }
 
 fn add(a: &ScopeAddArgs, kv: &mut impl Kv) -> Result<Outcome> {
-    let def =
-        ScopeDef { name: a.name.clone(), description: a.description.trim().to_string(), claims: a.claims.clone() };
+    let mut descriptions = std::collections::BTreeMap::new();
+    for d in &a.descriptions {
+        let (tag, text) = d
+            .split_once('=')
+            .ok_or_else(|| usage(format!("--description-in '{d}' must be LOCALE=TEXT, e.g. de=deine Teams sehen")))?;
+        descriptions.insert(tag.trim().to_string(), text.trim().to_string());
+    }
+    let def = ScopeDef {
+        name: a.name.clone(),
+        description: a.description.trim().to_string(),
+        descriptions,
+        claims: a.claims.clone(),
+    };
     def.validate().map_err(|e| usage(format!("scope '{}': {e}", a.name)))?;
     let key = scope_key(&def.name);
     if !a.force && kv.get(Namespace::Clients, &key)?.is_some() {

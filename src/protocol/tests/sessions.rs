@@ -313,7 +313,7 @@ fn withdrawing_consent_revokes_tokens_and_asks_again() {
     let page = w.get("/consents");
     assert_eq!(page.status, 200);
     let body = page.body_str();
-    assert!(body.contains("basic app") && body.contains("openid, email"), "{body}");
+    assert!(body.contains("basic app") && body.contains("Sign you in · See your email address"), "{body}");
     let csrf = hidden(&page, "csrf");
     // Without the anti-CSRF value: refused, nothing changes.
     let r = w.post("/consents", &[("client_id", "basic"), ("csrf", "nope")], &[]);
@@ -321,7 +321,7 @@ fn withdrawing_consent_revokes_tokens_and_asks_again() {
     assert_eq!(userinfo(&w, at).0, 200);
     let r = w.post("/consents", &[("client_id", "basic"), ("csrf", &csrf)], &[]);
     assert_eq!(r.status, 200);
-    assert!(r.body_str().contains("Access for basic app was revoked."), "{}", r.body_str());
+    assert!(r.body_str().contains("Access for <strong>basic app</strong> was revoked."), "{}", r.body_str());
     assert!(r.body_str().contains("You have not allowed any application yet."));
     let (s, _) = userinfo(&w, at);
     assert_eq!(s, 401, "tokens issued under the withdrawn consent stop working at once");

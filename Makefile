@@ -1,8 +1,9 @@
 # The two commands of the README:
 #   make dev   installs what is missing, builds, seeds demo data into the local KV and
 #              runs the provider on http://127.0.0.1:8787
-#   make test  runs every test: host unit tests, then end to end against `wrangler dev`
-.PHONY: dev test tools build unit e2e admin clippy bench
+#   make test  runs every test: host unit tests, then end to end against `wrangler dev`, then
+#              the pages in headless Chromium
+.PHONY: dev test tools build unit e2e browser screenshots admin clippy bench
 
 tools:
 	@bash scripts/install-tools.sh
@@ -23,7 +24,15 @@ unit: tools
 e2e: build admin
 	bash scripts/e2e.sh
 
-test: unit clippy e2e
+# The pages in headless Chromium (tests/browser/): flows, errors, languages, accessibility.
+browser: build admin
+	bash scripts/browser.sh
+
+# The README's screenshots (docs/screenshots/), taken by the browser suite.
+screenshots: build admin
+	BROWSER_README_SHOTS=docs/screenshots bash scripts/browser.sh languages
+
+test: unit clippy e2e browser
 
 clippy: tools
 	cargo clippy --workspace --all-targets -- -D warnings

@@ -16,27 +16,20 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
-
-say() { printf 'e2e: %s\n' "$*" >&2; }
-die() { say "error: $*"; exit 1; }
+SCRIPT_NAME=e2e
+source scripts/lib/wrangler.sh
 
 # --- Preconditions ----------------------------------------------------------------------------
 [[ -f build/index.js ]] || die "build/index.js is missing: the worker is not built. Run 'make build' first."
 find build -name '*.wasm' -print -quit | grep -q . \
     || die "no .wasm under build/: the worker is not built. Run 'make build' first."
-WRANGLER="$ROOT/node_modules/.bin/wrangler"
 [[ -x "$WRANGLER" ]] || die "$WRANGLER is missing. Run 'npm ci' first."
 command -v python3 >/dev/null || die "python3 is needed (free port, JSON parsing)."
 command -v curl >/dev/null || die "curl is needed (readiness probe)."
 
 # --- Run directory, port ----------------------------------------------------------------------
-RUN_DIR="$ROOT/.e2e/$(date +%Y%m%d-%H%M%S)-$$"
-STATE="$RUN_DIR/state"
-DEV_VARS="$RUN_DIR/dev.vars"
-LOG="$RUN_DIR/wrangler.log"
-mkdir -p "$STATE"
-
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+new_run e2e
+PORT=$(free_port)
 ISSUER="http://127.0.0.1:$PORT"
 # The client's redirect URI: nothing listens there, the tests read the Location header.
 REDIRECT_URI="http://127.0.0.1:9/callback"
@@ -50,35 +43,7 @@ EMAIL=alice@example.com
 say "run directory $RUN_DIR, issuer $ISSUER"
 
 # --- Cleanup ----------------------------------------------------------------------------------
-WRANGLER_PID=""
 STATUS=1
-show_log() {
-    if [[ -s "$LOG" ]]; then
-        say "last lines of the wrangler log ($LOG):"
-        # Without network, wrangler warns on every request that it cannot fetch Request.cf:
-        # drop that noise (and its stack) so the tail shows the worker's own messages.
-        # Also drop the one-line-per-request entries ("[wrangler:info] GET /path 200 OK").
-        awk '/Unable to fetch the `Request.cf` object/ {next}
-             /^\[wrangler:info\] [A-Z]+ \// {next}
-             /ENOTFOUND workers.cloudflare.com/ {skip=1; next}
-             skip && /^[[:space:]]+at / {next}
-             {skip=0; print}' "$LOG" | tail -n 60 >&2 || true
-    fi
-}
-stop_wrangler() {
-    [[ -n "$WRANGLER_PID" ]] || return 0
-    if kill -0 "$WRANGLER_PID" 2>/dev/null; then
-        # wrangler runs in its own process group (setsid): stop the whole group (workerd too).
-        kill -TERM -- "-$WRANGLER_PID" 2>/dev/null || true
-        for _ in $(seq 1 50); do
-            kill -0 "$WRANGLER_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL -- "-$WRANGLER_PID" 2>/dev/null || true
-    fi
-    wait "$WRANGLER_PID" 2>/dev/null || true
-    WRANGLER_PID=""
-}
 on_exit() {
     local rc=$?
     stop_wrangler
@@ -96,10 +61,7 @@ trap 'exit 143' TERM
 
 # --- Operator tool ----------------------------------------------------------------------------
 say "building the operator tool"
-cargo build -q --bin oidc-admin
-ADMIN="$ROOT/target/debug/oidc-admin"
-[[ -x "$ADMIN" ]] || die "$ADMIN was not built"
-admin() { "$ADMIN" --persist-to "$STATE" --wrangler "$WRANGLER" "$@"; }
+build_admin
 
 # --- Secrets ----------------------------------------------------------------------------------
 # The signing key set, built with the rotation commands (tests/e2e/tests/signing.rs): an RS256
@@ -116,17 +78,7 @@ admin keys add --alg ES256 --file "$KEYS_FILE" >/dev/null || die "oidc-admin key
 ES256_KID=$(kid_at 2)
 admin keys add --alg EdDSA --file "$KEYS_FILE" >/dev/null || die "oidc-admin keys add --alg EdDSA failed"
 EDDSA_KID=$(kid_at 3)
-SIGNING_KEYS=$(cat "$KEYS_FILE")
-SESSION_KEY=$(admin keys session-key) || die "oidc-admin keys session-key failed"
-PAIRWISE_SALT=$(admin keys session-key) || die "oidc-admin keys session-key failed"
-[[ -n "$SIGNING_KEYS" && -n "$SESSION_KEY" ]] || die "oidc-admin printed empty keys"
-[[ "$SIGNING_KEYS$SESSION_KEY" != *"'"* ]] || die "generated keys contain a single quote; cannot write them dotenv-style"
-{
-    printf "SIGNING_KEYS='%s'\n" "$SIGNING_KEYS"
-    printf "SESSION_KEY='%s'\n" "$SESSION_KEY"
-    printf "PAIRWISE_SALT='%s'\n" "$PAIRWISE_SALT"
-} > "$DEV_VARS"
-chmod 600 "$DEV_VARS"
+write_dev_vars "$KEYS_FILE"
 
 # --- Seed (before wrangler starts) ------------------------------------------------------------
 json_field() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
@@ -221,44 +173,8 @@ THROTTLED_CLIENT_ID=$(json_field client_id <<<"$OUT") && THROTTLED_CLIENT_SECRET
     || die "unexpected output from 'clients add e2e-throttled --json': $OUT"
 
 # --- wrangler dev -----------------------------------------------------------------------------
-# The worker is already built: run wrangler on a copy of wrangler.toml without its [build]
-# section, so that it neither rebuilds at start nor rebuilds and reloads the worker when
-# src/ changes in the middle of the run (its watcher would). `main` is made absolute.
-CONFIG="$RUN_DIR/wrangler.toml"
-python3 - "$ROOT/wrangler.toml" "$CONFIG" "$ROOT/build/index.js" <<'PY'
-import re, sys
-src, dst, main = sys.argv[1:]
-out, skipping = [], False
-for line in open(src, encoding="utf-8"):
-    header = re.match(r"\s*\[", line)
-    if header:
-        skipping = re.match(r"\s*\[\s*build\s*\]", line) is not None
-    if skipping:
-        continue
-    if not header and re.match(r"\s*main\s*=", line):
-        line = 'main = "%s"\n' % main
-    out.append(line)
-open(dst, "w", encoding="utf-8").write("".join(out))
-PY
-grep -q "^main = " "$CONFIG" || die "wrangler.toml has no top-level main"
-
-say "starting wrangler dev on port $PORT (log: $LOG)"
-# --log-level log: the log keeps everything the worker prints (console.log as well as
-# console.error) and one line per request; tests/e2e/tests/logs.rs searches it for secrets.
-export WRANGLER_SEND_METRICS=false
-setsid "$WRANGLER" dev --config "$CONFIG" \
-    --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE" --env-file "$DEV_VARS" \
-    --var "ISSUER:$ISSUER" --var "CODE_TTL_SECONDS:$CODE_TTL" --var "REFRESH_GRACE_SECONDS:$REFRESH_GRACE" \
-    --show-interactive-dev-session=false --log-level log </dev/null >"$LOG" 2>&1 &
-WRANGLER_PID=$!
-
-START_TIMEOUT=${E2E_START_TIMEOUT:-120}
-DEADLINE=$((SECONDS + START_TIMEOUT))
-until [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$ISSUER/.well-known/openid-configuration" || true)" == 200 ]]; do
-    kill -0 "$WRANGLER_PID" 2>/dev/null || die "wrangler dev exited before the provider answered"
-    (( SECONDS < DEADLINE )) || die "the provider did not answer 200 at $ISSUER/.well-known/openid-configuration within $START_TIMEOUT s (E2E_START_TIMEOUT)"
-    sleep 1
-done
+start_wrangler "$PORT" --var "ISSUER:$ISSUER" --var "CODE_TTL_SECONDS:$CODE_TTL" --var "REFRESH_GRACE_SECONDS:$REFRESH_GRACE"
+wait_ready "$ISSUER/.well-known/openid-configuration"
 say "provider is up"
 
 # --- Tests ------------------------------------------------------------------------------------

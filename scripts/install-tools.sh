@@ -53,7 +53,30 @@ if ! have_version "$CARGO_BIN/wasm-bindgen" "$WASM_BINDGEN_VERSION"; then
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
 
-# npm tools (wrangler, esbuild, binaryen, miniflare) pinned in package-lock.json.
+# The browser of the real-browser suite (scripts/browser.sh): Debian's Chromium, driven by the
+# pinned playwright-core (no browser download), and a Japanese font so that its screenshots of
+# Japanese pages are legible. Debian serves one (security-patched) version of each; the major
+# version is checked, so that a Chromium too old for playwright-core fails here, clearly.
+CHROMIUM_MIN_MAJOR=140
+chromium_major() { /usr/bin/chromium --version 2>/dev/null | sed -n 's/^Chromium \([0-9]*\)\..*/\1/p'; }
+if [ ! -x /usr/bin/chromium ] || ! dpkg -s fonts-ipafont-gothic >/dev/null 2>&1; then
+  echo "==> apt-get install chromium fonts-ipafont-gothic"
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "error: installing chromium needs root (or sudo)" >&2; exit 1; }
+    SUDO=sudo
+  fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium fonts-ipafont-gothic >/dev/null
+fi
+major=$(chromium_major)
+if [ -z "$major" ] || [ "$major" -lt "$CHROMIUM_MIN_MAJOR" ]; then
+  echo "error: /usr/bin/chromium is version '${major:-unknown}'; the browser suite needs $CHROMIUM_MIN_MAJOR or later" >&2
+  exit 1
+fi
+
+# npm tools (wrangler, esbuild, binaryen, miniflare, playwright-core, axe-core) pinned in
+# package-lock.json.
 if [ ! -x node_modules/.bin/wrangler ] || ! cmp -s package-lock.json node_modules/.package-lock.stamp 2>/dev/null; then
   echo "==> npm ci"
   npm ci --no-audit --no-fund --loglevel=error

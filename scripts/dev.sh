@@ -31,6 +31,9 @@ REDIRECT_URI="$(field redirect_uri)"
 USERNAME="$(field username)"
 PASSWORD="$(field password)"
 ENC_REDIRECT="$(node -e 'console.log(encodeURIComponent(process.argv[1]))' "$REDIRECT_URI")"
+# PKCE (RFC 7636, S256): every client sends a challenge, and the verifier with the code.
+VERIFIER="$(node -e 'console.log(require("crypto").randomBytes(32).toString("base64url"))')"
+CHALLENGE="$(node -e 'console.log(require("crypto").createHash("sha256").update(process.argv[1]).digest("base64url"))' "$VERIFIER")"
 
 cat <<MSG
 
@@ -43,11 +46,11 @@ cat <<MSG
   Demo user:      $USERNAME / $PASSWORD
 
   Open this to sign in:
-  $ISSUER/authorize?response_type=code&client_id=$CLIENT_ID&redirect_uri=$ENC_REDIRECT&scope=openid%20profile%20email&state=demo-state&nonce=demo-nonce
+  $ISSUER/authorize?response_type=code&client_id=$CLIENT_ID&redirect_uri=$ENC_REDIRECT&scope=openid%20profile%20email&state=demo-state&nonce=demo-nonce&code_challenge=$CHALLENGE&code_challenge_method=S256
 
   You land on $REDIRECT_URI?code=...; exchange the code within 60 s:
   curl -s -u '$CLIENT_ID:$CLIENT_SECRET' -d grant_type=authorization_code \\
-       --data-urlencode redirect_uri=$REDIRECT_URI -d code=PASTE_CODE $ISSUER/token
+       --data-urlencode redirect_uri=$REDIRECT_URI -d code_verifier=$VERIFIER -d code=PASTE_CODE $ISSUER/token
 
 MSG
 exec node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE" \

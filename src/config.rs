@@ -18,9 +18,9 @@ pub struct Config {
     pub id_token_ttl: i64,
     /// Refresh token idle lifetime: each rotation issues a token valid this long.
     pub refresh_token_ttl: i64,
-    /// How long after a rotation a retry with the previous refresh token gets the current
-    /// one back instead of revoking the grant; 0 disables retries.
-    pub refresh_grace: i64,
+    /// Absolute lifetime of a refresh token family from its grant's code redemption: no
+    /// refresh extends an offline grant past it (the user signs in again).
+    pub refresh_token_max_lifetime: i64,
     /// How long a login/consent page stays usable.
     pub interaction_ttl: i64,
     /// How long a browser login session lasts (absolute, from sign-in).
@@ -29,7 +29,7 @@ pub struct Config {
     pub secure_cookies: bool,
     /// Failed logins per account before it is locked (with growing delays before that).
     pub login_max_failures: u32,
-    /// Failed logins per client IP before it is locked.
+    /// Failed logins per client IP before its attempts are slowed down (never locked).
     pub login_max_failures_ip: u32,
     /// Failed client authentications per client and IP before they are locked.
     pub client_max_failures: u32,
@@ -53,13 +53,19 @@ pub const DEFAULT_INTERACTION_TTL: i64 = 600;
 pub const DEFAULT_SESSION_TTL: i64 = 86_400;
 pub const DEFAULT_REFRESH_TOKEN_TTL: i64 = 30 * 86_400;
 pub const MAX_REFRESH_TOKEN_TTL: i64 = 365 * 86_400;
-pub const DEFAULT_REFRESH_GRACE: i64 = 10;
+pub const DEFAULT_REFRESH_TOKEN_MAX_LIFETIME: i64 = 365 * 86_400;
+pub const MAX_REFRESH_TOKEN_MAX_LIFETIME: i64 = 5 * 365 * 86_400;
 
 impl Config {
     /// Builds the configuration from a variable lookup (`ISSUER`, `CODE_TTL_SECONDS`,
     /// `ACCESS_TOKEN_TTL_SECONDS`, `ID_TOKEN_TTL_SECONDS`, `INTERACTION_TTL_SECONDS`).
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
         let issuer = get("ISSUER").ok_or("the ISSUER variable is not set")?;
+        if get("REFRESH_GRACE_SECONDS").is_some() {
+            return Err("REFRESH_GRACE_SECONDS is no longer a variable: the retry window is per client and off by \
+                        default (oidc-admin clients add --refresh-grace SECONDS); remove it from [vars]"
+                .into());
+        }
         let issuer = issuer.trim().trim_end_matches('/').to_string();
         let url = Url::parse(&issuer).map_err(|e| format!("ISSUER '{issuer}' is not a URL: {e}"))?;
         let loopback = matches!(url.host_str(), Some("127.0.0.1") | Some("localhost") | Some("[::1]"));
@@ -107,17 +113,11 @@ impl Config {
             interaction_ttl: ttl("INTERACTION_TTL_SECONDS", DEFAULT_INTERACTION_TTL, 3600)?,
             session_ttl: ttl("SESSION_TTL_SECONDS", DEFAULT_SESSION_TTL, 30 * 86_400)?,
             refresh_token_ttl: ttl("REFRESH_TOKEN_TTL_SECONDS", DEFAULT_REFRESH_TOKEN_TTL, MAX_REFRESH_TOKEN_TTL)?,
-            refresh_grace: match get("REFRESH_GRACE_SECONDS") {
-                None => DEFAULT_REFRESH_GRACE,
-                Some(v) => match v.trim().parse::<i64>() {
-                    Ok(n) if (0..=300).contains(&n) => n,
-                    _ => {
-                        return Err(format!(
-                            "REFRESH_GRACE_SECONDS must be a whole number between 0 and 300, not '{v}'"
-                        ))
-                    }
-                },
-            },
+            refresh_token_max_lifetime: ttl(
+                "REFRESH_TOKEN_MAX_LIFETIME_SECONDS",
+                DEFAULT_REFRESH_TOKEN_MAX_LIFETIME,
+                MAX_REFRESH_TOKEN_MAX_LIFETIME,
+            )?,
             login_max_failures: ttl("LOGIN_MAX_FAILURES", 5, 1000)? as u32,
             login_max_failures_ip: ttl("LOGIN_MAX_FAILURES_IP", 20, 100_000)? as u32,
             client_max_failures: ttl("CLIENT_MAX_FAILURES", 10, 1000)? as u32,
@@ -133,16 +133,19 @@ impl Config {
         })
     }
 
+    /// An account: growing delays from the 2nd failure, locked at `LOGIN_MAX_FAILURES`.
     pub fn account_policy(&self) -> Policy {
-        Policy { max_failures: self.login_max_failures, lock_seconds: self.lock_seconds, delays: true }
+        Policy { delay_from: 2, lock_at: Some(self.login_max_failures), lock_seconds: self.lock_seconds }
     }
 
+    /// A client IP: slowed down from `LOGIN_MAX_FAILURES_IP` failures, never locked.
     pub fn ip_policy(&self) -> Policy {
-        Policy { max_failures: self.login_max_failures_ip, lock_seconds: self.lock_seconds, delays: false }
+        Policy { delay_from: self.login_max_failures_ip, lock_at: None, lock_seconds: self.lock_seconds }
     }
 
+    /// A client at the token endpoint (from one IP): locked at `CLIENT_MAX_FAILURES`.
     pub fn client_policy(&self) -> Policy {
-        Policy { max_failures: self.client_max_failures, lock_seconds: self.lock_seconds, delays: false }
+        Policy { delay_from: u32::MAX, lock_at: Some(self.client_max_failures), lock_seconds: self.lock_seconds }
     }
 
     pub fn endpoint(&self, path: &str) -> String {
@@ -184,13 +187,15 @@ mod tests {
     #[test]
     fn refresh_settings() {
         let c = Config::from_vars(vars(&[("ISSUER", "https://a.example")])).unwrap();
-        assert_eq!((c.refresh_token_ttl, c.refresh_grace), (30 * 86_400, 10));
-        let c = Config::from_vars(vars(&[("ISSUER", "https://a.example"), ("REFRESH_GRACE_SECONDS", "0")])).unwrap();
-        assert_eq!(c.refresh_grace, 0);
+        assert_eq!((c.refresh_token_ttl, c.refresh_token_max_lifetime), (30 * 86_400, 365 * 86_400));
+        let c = Config::from_vars(vars(&[("ISSUER", "https://a.example"), ("REFRESH_TOKEN_MAX_LIFETIME_SECONDS", "86400")]))
+            .unwrap();
+        assert_eq!(c.refresh_token_max_lifetime, 86_400);
         for (k, v) in [
-            ("REFRESH_GRACE_SECONDS", "-1"),
-            ("REFRESH_GRACE_SECONDS", "301"),
+            ("REFRESH_TOKEN_MAX_LIFETIME_SECONDS", "0"),
+            ("REFRESH_TOKEN_MAX_LIFETIME_SECONDS", "999999999"),
             ("REFRESH_TOKEN_TTL_SECONDS", "31536001"),
+            ("REFRESH_GRACE_SECONDS", "10"),
         ] {
             let e = Config::from_vars(vars(&[("ISSUER", "https://a.example"), (k, v)])).unwrap_err();
             assert!(e.contains(k), "{e}");

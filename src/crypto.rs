@@ -57,6 +57,53 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// HKDF-SHA256 (RFC 5869): extract with `salt` (empty: a string of zeros, §2.2), then expand
+/// with `info` into `out` (at most 255 × 32 bytes; more is left zero).
+pub fn hkdf_sha256(salt: &[u8], ikm: &[u8], info: &[u8], out: &mut [u8]) {
+    let hmac = |key: &[u8], parts: &[&[u8]]| -> [u8; 32] {
+        let Ok(mut m) = <Hmac<Sha256> as Mac>::new_from_slice(key) else { return [0; 32] };
+        for p in parts {
+            m.update(p);
+        }
+        m.finalize().into_bytes().into()
+    };
+    let prk = hmac(if salt.is_empty() { &[0; 32] } else { salt }, &[ikm]);
+    let mut t: Vec<u8> = Vec::new();
+    for (i, chunk) in out.chunks_mut(32).enumerate().take(255) {
+        t = hmac(&prk, &[&t, info, &[(i + 1) as u8]]).to_vec();
+        for (o, b) in chunk.iter_mut().zip(&t) {
+            *o = *b;
+        }
+    }
+}
+
+/// The keys derived from `SESSION_KEY`, one per purpose (RFC 5869 §3.2: `info` binds each to
+/// its use), so that no value made for one purpose can be taken for another's. Derived once
+/// per isolate. Nothing that must outlive a `SESSION_KEY` rotation depends on them.
+pub struct SessionKeys {
+    /// HMAC of the state the sign-in, consent and sign-out pages carry.
+    pub page: [u8; 32],
+    /// XChaCha20-Poly1305 of a returning user's authorization codes.
+    pub code: [u8; 32],
+    /// HMAC of the device cookie (a browser that signed in before).
+    pub device: [u8; 32],
+}
+
+impl SessionKeys {
+    pub fn derive(session_key: &[u8]) -> SessionKeys {
+        let key = |label: &[u8]| {
+            let mut k = [0u8; 32];
+            hkdf_sha256(b"edge-oidc", session_key, label, &mut k);
+            k
+        };
+        SessionKeys {
+            page: key(b"edge-oidc/v1 page state"),
+            code: key(b"edge-oidc/v1 authorization code"),
+            device: key(b"edge-oidc/v1 device cookie"),
+        }
+    }
+}
+
 /// Encrypts `plaintext` under a 32-byte `key` with XChaCha20-Poly1305 (a random 192-bit
 /// nonce, so random nonces never collide in practice), bound to `aad`: nonce ‖ ciphertext ‖ tag.
 pub fn aead_seal(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, String> {
@@ -251,6 +298,26 @@ pub async fn verify_password<C: Crypto>(crypto: &C, password: &str, stored: &Pas
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// RFC 5869 Appendix A.1 and A.3 (no salt, no info).
+    #[test]
+    fn hkdf_rfc5869_vectors() {
+        let hex = |s: &str| (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect::<Vec<u8>>();
+        let mut okm = [0u8; 42];
+        hkdf_sha256(&hex("000102030405060708090a0b0c"), &[0x0b; 22], &hex("f0f1f2f3f4f5f6f7f8f9"), &mut okm);
+        assert_eq!(
+            okm.to_vec(),
+            hex("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865")
+        );
+        hkdf_sha256(&[], &[0x0b; 22], &[], &mut okm);
+        assert_eq!(
+            okm.to_vec(),
+            hex("8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8")
+        );
+        let k = SessionKeys::derive(&[7; 32]);
+        assert!(k.page != k.code && k.code != k.device && k.page != k.device);
+        assert!(SessionKeys::derive(&[8; 32]).page != k.page);
+    }
 
     #[test]
     fn random_bytes_from_the_pool_are_never_handed_out_twice() {

@@ -23,7 +23,8 @@ pub struct Request {
 /// runtime's request and no others (a browser sends 15 or more; each copied one is several
 /// calls across the JavaScript boundary). [`Request::header`] asserts, in debug builds, that
 /// it is asked for one of them, so a new one cannot be forgotten here.
-pub const READ_HEADERS: [&str; 5] = ["authorization", "content-type", "cookie", "cf-connecting-ip", "accept-language"];
+pub const READ_HEADERS: [&str; 7] =
+    ["authorization", "content-type", "cookie", "cf-connecting-ip", "accept-language", "origin", "sec-fetch-site"];
 
 /// The path and the raw query (without `?`) of an absolute URL as the runtime serializes a
 /// request's URL (WHATWG URL Standard §4.5: an `http(s)` URL always has a path starting with
@@ -37,6 +38,17 @@ pub fn path_and_query(url: &str) -> Option<(&str, &str)> {
 }
 
 impl Request {
+    /// A browser's form post from another site (Fetch Metadata `Sec-Fetch-Site`, else the
+    /// `Origin` header, RFC 6454 §7): anything but this issuer's own origin. Requests that
+    /// carry neither (not from a browser that sends them) are not judged here.
+    pub fn is_cross_site(&self, issuer: &str) -> bool {
+        match (self.header("sec-fetch-site"), self.header("origin")) {
+            (Some(site), _) => !site.eq_ignore_ascii_case("same-origin"),
+            (None, Some(origin)) => origin != issuer,
+            (None, None) => false,
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         debug_assert!(READ_HEADERS.contains(&name), "header {name} is not in http::READ_HEADERS");
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
@@ -145,10 +157,12 @@ impl Response {
         Response::new(status, "application/json", serde_json::to_string(value).unwrap_or_default())
     }
 
-    /// 303 See Other: the browser follows with GET (used after form posts too).
+    /// 303 See Other: the browser follows with GET (used after form posts too). No
+    /// `Referer` goes with it to where it leads.
     pub fn redirect(location: &str) -> Response {
         Response { status: 303, headers: vec![("location".into(), location.into())], body: Vec::new() }
             .with_header("cache-control", "no-store")
+            .with_header("referrer-policy", "no-referrer")
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> Response {

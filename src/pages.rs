@@ -161,7 +161,10 @@ pub fn page_response(status: u16, html: String, sources: &Sources) -> Response {
         .with_header("content-security-policy", &csp)
         .with_header("x-frame-options", "DENY")
         .with_header("x-content-type-options", "nosniff")
-        .with_header("referrer-policy", "no-referrer")
+        // Same-origin: our own form posts carry this origin (the Origin check of state-changing
+        // posts relies on it; `no-referrer` makes browsers send `Origin: null`), and no other
+        // site is ever told the page's address.
+        .with_header("referrer-policy", "same-origin")
         .with_header("cache-control", "no-store")
 }
 

@@ -32,7 +32,7 @@ struct Isolate {
     config: Config,
     docs: Documents,
     crypto: webcrypto::WebCrypto,
-    session_key: Vec<u8>,
+    keys: crate::crypto::SessionKeys,
     pairwise_salt: Option<Vec<u8>>,
 }
 
@@ -77,7 +77,13 @@ fn isolate(env: &Env) -> std::result::Result<Rc<Isolate>, String> {
         other => other,
     };
     let docs = Documents::new(&config, &keys, pairwise_salt.is_some());
-    let i = Rc::new(Isolate { config, docs, crypto: webcrypto::WebCrypto::new(keys), session_key, pairwise_salt });
+    let i = Rc::new(Isolate {
+        config,
+        docs,
+        crypto: webcrypto::WebCrypto::new(keys),
+        keys: crate::crypto::SessionKeys::derive(&session_key),
+        pairwise_salt,
+    });
     ISOLATE.with(|c| *c.borrow_mut() = Some(i.clone()));
     Ok(i)
 }
@@ -209,7 +215,7 @@ pub async fn main(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_
         throttles: &throttles,
         accounts: &stores.accounts,
         crypto: &iso.crypto,
-        session_key: &iso.session_key,
+        keys: &iso.keys,
         pairwise_salt: iso.pairwise_salt.as_deref(),
         now: now_ms / 1000,
         log: &log,

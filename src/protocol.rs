@@ -7,6 +7,7 @@ pub mod authorize;
 pub mod claims;
 pub mod client_auth;
 pub mod consents;
+pub mod device;
 pub mod discovery;
 pub mod grant_object;
 pub mod id_token;
@@ -41,9 +42,8 @@ pub struct Provider<'a, C, U, G, T, A, K> {
     pub accounts: &'a A,
     /// Signing (it owns the key set and its kids), verification, password hashing.
     pub crypto: &'a K,
-    /// `SESSION_KEY`: HMAC key protecting login/consent page state; sealed authorization
-    /// codes are encrypted under a key derived from it.
-    pub session_key: &'a [u8],
+    /// The keys derived from `SESSION_KEY` (page state, sealed codes, device cookies).
+    pub keys: &'a crate::crypto::SessionKeys,
     /// Key for pairwise subject identifiers (`PAIRWISE_SALT`), if configured.
     pub pairwise_salt: Option<&'a [u8]>,
     /// Seconds since the epoch.

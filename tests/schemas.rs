@@ -492,6 +492,8 @@ fn schemas_cover_every_model_field() {
         subject_type: edge_oidc::model::SubjectType::Pairwise,
         post_logout_redirect_uris: vec!["https://app.example/bye".into()],
         id_token_signed_response_alg: Alg::ES256,
+        require_pkce: false,
+        refresh_grace_seconds: 30,
     };
     let scope = edge_oidc::model::ScopeDef {
         name: "groups".into(),

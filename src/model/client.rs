@@ -103,6 +103,30 @@ pub struct Client {
     /// (OpenID Connect Dynamic Client Registration §2). SIGNING_KEYS needs a key for it.
     #[serde(default, skip_serializing_if = "Alg::is_default")]
     pub id_token_signed_response_alg: Alg,
+    /// PKCE (S256) at the authorization endpoint: required unless a confidential client's
+    /// record says `false` (legacy clients that cannot send it; RFC 9700 §2.1.1).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub require_pkce: bool,
+    /// How long after a refresh a retry with the token just replaced gets the current one
+    /// back instead of revoking the grant (lost responses, concurrent refreshes): 0 (the
+    /// default) refuses every retry. At most 300; confidential clients only.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub refresh_grace_seconds: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+/// The longest refresh retry window a client may have.
+pub const MAX_REFRESH_GRACE_SECONDS: i64 = 300;
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 impl Client {
@@ -174,6 +198,17 @@ impl Client {
                 return Err(format!("response_types: '{r}' is not supported (supported: code)"));
             }
         }
+        if !(0..=MAX_REFRESH_GRACE_SECONDS).contains(&self.refresh_grace_seconds) {
+            return Err(format!("refresh_grace_seconds must be 0-{MAX_REFRESH_GRACE_SECONDS}"));
+        }
+        // A public client cannot prove it is the one retrying: a stolen token replayed inside
+        // the window would get the current one.
+        if self.refresh_grace_seconds > 0 && self.token_endpoint_auth_method.is_public() {
+            return Err("refresh_grace_seconds: public clients get no refresh retry window".into());
+        }
+        if !self.require_pkce && self.token_endpoint_auth_method.is_public() {
+            return Err("require_pkce: a public client (token_endpoint_auth_method none) must use PKCE".into());
+        }
         if self.subject_type == SubjectType::Pairwise && self.sector().is_none() {
             return Err("subject_type pairwise needs all redirect_uris on one host (the sector identifier, OpenID Connect Core §8.1; sector_identifier_uri is not supported)".into());
         }
@@ -200,6 +235,11 @@ impl Client {
             self.redirect_uris.iter().map(|u| Url::parse(u).ok().and_then(|u| u.host_str().map(str::to_string)));
         let first = hosts.next()??;
         hosts.all(|h| h.as_deref() == Some(first.as_str())).then_some(first)
+    }
+
+    /// Whether authorization requests must carry a PKCE challenge.
+    pub fn requires_pkce(&self) -> bool {
+        self.require_pkce || self.token_endpoint_auth_method.is_public()
     }
 
     pub fn allows_grant(&self, grant_type: &str) -> bool {

@@ -15,7 +15,7 @@ pub struct Grant {
     pub scope: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
-    /// RFC 7636 §4.2 challenge and method (`S256` or `plain`), when the client sent one.
+    /// RFC 7636 §4.2 challenge and method (`S256`), when the client sent one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_challenge: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,20 +78,20 @@ pub fn home_of(id: &str) -> Option<&str> {
 }
 
 /// The id of a grant made without a page for a returning user (authorization request with a
-/// session, consent on record): a home naming the Durable Object that keeps every such grant
-/// of this user at this client, then 22 random characters. The home object exists from the
+/// session, consent on record): the consent's home, naming the Durable Object that keeps every
+/// such grant under that consent, then 22 random characters. The home object exists from the
 /// user's earlier sign-ins, so redeeming the code creates no object (a new SQLite-backed object
-/// costs ~2 ms of CPU, README "Performance"). The home is a keyed hash under the session key
-/// of the user's own `sub` and the client: it reveals neither, and differs per client, so two
-/// clients cannot link their tokens of one user by it (pairwise subjects stay unlinkable).
-pub fn homed_grant_id(session_key: &[u8], local_sub: &str, client_id: &str) -> Result<String, String> {
-    Ok(format!("{}{}", home(session_key, local_sub, client_id), crate::crypto::random_token::<16>()?))
+/// costs ~2 ms of CPU, README "Performance"). The home is random, made when the consent is
+/// given and kept with it ([`new_home`]): it reveals nothing, differs per client (pairwise
+/// subjects stay unlinkable), and depends on no key, so withdrawing the consent reaches it
+/// after any `SESSION_KEY` rotation.
+pub fn homed_grant_id(home: &str) -> Result<String, String> {
+    Ok(format!("{home}{}", crate::crypto::random_token::<16>()?))
 }
 
-/// The home of a user's grants at a client ([`homed_grant_id`]): 22 characters.
-pub fn home(session_key: &[u8], local_sub: &str, client_id: &str) -> String {
-    let mac = crate::crypto::hmac_sha256(session_key, format!("grant-home\0{local_sub}\0{client_id}").as_bytes());
-    crate::crypto::b64url(mac.get(..16).unwrap_or(&mac))
+/// A new home for a consent: 22 random base64url characters.
+pub fn new_home() -> Result<String, String> {
+    crate::crypto::random_token::<16>()
 }
 
 /// A token handle: `<grant id>.<secret>`; both parts base64url.

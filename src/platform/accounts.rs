@@ -6,8 +6,8 @@
 use super::objects::{object_class, ObjectClass, ObjectStorage};
 use crate::error::StoreError;
 use crate::protocol::account_object::{
-    self, entries, from_entries, migrate, Account, Command, Consent, Reply, Session, StoredGrant, CONSENTS_KEY,
-    GRANT_PREFIX, LEGACY_KEY, SESSIONS_KEY,
+    self, entries, from_entries, Account, Command, Consent, Reply, Session, StoredGrant, CONSENTS_KEY, GRANT_PREFIX,
+    SESSIONS_KEY,
 };
 use crate::store::AccountStore;
 use std::cell::RefCell;
@@ -58,19 +58,10 @@ impl ObjectClass for AccountObject {
 }
 
 impl AccountObject {
-    /// The stored account (account_object's layout); one stored by an earlier version under
-    /// a single key is rewritten in the layout first.
+    /// The stored account (account_object's layout).
     async fn read(&self) -> Result<Account> {
         let sessions = self.store.load::<Vec<Session>>(SESSIONS_KEY).await?;
         let consents = self.store.load::<Vec<Consent>>(CONSENTS_KEY).await?;
-        if sessions.is_none() && consents.is_none() {
-            let Some(mut legacy) = self.store.load::<Account>(LEGACY_KEY).await? else { return Ok(Account::default()) };
-            let changes = migrate(&mut legacy);
-            let (put, mut delete) = entries(&legacy, &changes);
-            delete.push(LEGACY_KEY.to_string());
-            self.write(put, delete).await?;
-            return Ok(legacy);
-        }
         // Grants are only ever stored under a consent.
         let grants = match &consents {
             Some(c) if !c.is_empty() => self.store.list::<StoredGrant>(GRANT_PREFIX).await?,

@@ -162,7 +162,7 @@ async fn userinfo_steps(req: &web_sys::Request, env: &Env, params: &crate::http:
 async fn do_write_existing(env: &Env) -> Result<(), String> {
     let ns = &bindings(env)?.throttles.0;
     // Never locks, no delays; the alarm lands an hour after the last failure.
-    let policy = Policy { max_failures: u32::MAX, lock_seconds: 3600, delays: false };
+    let policy = Policy { delay_from: u32::MAX, lock_at: None, lock_seconds: 3600 };
     let verdict: Verdict =
         objects::call(ns, "bench:probe-write", &TCommand::Fail { policy }).await.map_err(|e| e.to_string())?;
     verdict.is_allowed().then_some(()).ok_or_else(|| format!("unexpected verdict {verdict:?}"))

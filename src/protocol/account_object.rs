@@ -6,8 +6,14 @@
 //!
 //! Grants made through a page (login, consent) are recorded under the consent, so that
 //! withdrawing it revokes them. A returning user's grants (made with no page) are not: they
-//! all live in one home object per user and client (`model::grant::home`), which withdrawal
-//! revokes as a whole, so a returning user's authorization request writes nothing here.
+//! all live in the consent's home object (a random name kept with the consent, see
+//! `model::grant::homed_grant_id`), which withdrawal revokes as a whole, so a returning user's
+//! authorization request writes nothing here.
+//!
+//! Withdrawal revokes first and forgets afterwards, each step repeatable: [`Command::Withdraw`]
+//! marks the consent (it authorizes nothing from then on) and names what to revoke; only once
+//! all of it is revoked does [`Command::Forget`] delete it. A failed revocation leaves the
+//! consent listed, for the user to try again.
 //!
 //! Pure: `apply(&mut account, command, now) -> (changes, reply)`. It changes the account only
 //! as far as `changes` says, so the object may keep the account it last read or wrote in
@@ -60,6 +66,16 @@ pub struct Consent {
     /// Grants made through a page under this consent (most recent last).
     #[serde(default)]
     pub grants: Vec<GrantRef>,
+    /// The home of the grants made without a page under this consent: 22 random base64url
+    /// characters naming a `GRANTS` object (`model::grant::homed_grant_id`).
+    pub home: String,
+    /// Withdrawal has begun: the consent authorizes nothing; it goes once its grants are revoked.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub withdrawing: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// "Never" for [`GrantRef::expires_at`]: 9999-12-31. Durable Object storage holds JavaScript
@@ -118,22 +134,33 @@ pub enum Command {
     /// After a successful login: start a session; say whether `items` are already
     /// consented for `client_id`, and if so record `grant` under that consent.
     Start { session: Session, client_id: String, items: Vec<String>, grant: Option<GrantRef> },
+
     /// At the authorization endpoint: is the session live, and is `items` consented? When it
     /// is, the session is no older than `max_age` (OpenID Connect Core §3.1.2.1) and `issue`
     /// (no prompt=consent), the caller may issue a code without a page: the client is noted on
     /// the session (written only when it is new there); the grant goes to the user's home
     /// object at the client, not on record here.
     Check { id_hash: String, client_id: String, items: Vec<String>, max_age: Option<i64>, issue: bool },
-    /// The user clicked Allow: remember the consent (adding to what was allowed before)
-    /// and the grant; note the client on the session.
-    Allow { id_hash: Option<String>, client_id: String, items: Vec<String>, grant: GrantRef },
+    /// The user clicked Allow, in a live session (`NoSession` otherwise: the consent form
+    /// does not outlive the sign-in): remember the consent (adding to what was allowed
+    /// before) and the grant; note the client on the session.
+    Allow { id_hash: String, client_id: String, items: Vec<String>, grant: GrantRef, new_home: String },
     /// End the session. With `client_id`, only if that client received a grant through
     /// it (else `Unconfirmed`, and nothing changes).
     End { id_hash: String, client_id: Option<String> },
     /// The consents, for the page that lists them (needs a live session).
     List { id_hash: String },
-    /// Withdraw the consent given to `client_id` (needs a live session).
+    /// Begin withdrawing the consent given to `client_id` (needs a live session): it stops
+    /// authorizing anything; the reply names what to revoke. Repeatable.
     Withdraw { id_hash: String, client_id: String },
+    /// Finish a withdrawal once `revoked` (and the home) are revoked: the consent is deleted,
+    /// unless it holds a live grant not in `revoked` (`Pending`: revoke it, then again).
+    /// Nothing to do (`Withdrawn`) when the consent is gone, or was given again since
+    /// (another home). Repeatable.
+    Forget { client_id: String, home: String, revoked: Vec<String> },
+    /// Does this client's consent still stand for `grant_id` (a grant on record under it,
+    /// or in its home)? For refresh: a withdrawn consent ends its grants.
+    Consented { client_id: String, grant_id: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -151,8 +178,9 @@ pub enum Reply {
         username: String,
         auth_time: i64,
         consented: bool,
-        #[serde(default)]
-        issue: bool,
+        /// When the caller may issue: the consent's home, for the code's grant id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        issue: Option<String>,
     },
     NoSession,
     Allowed {
@@ -165,14 +193,24 @@ pub enum Reply {
         username: String,
         consents: Vec<Consent>,
     },
-    /// The grants to revoke.
-    Withdrawn {
+    /// Withdrawal begun: revoke these grants and the home (none: there was no consent).
+    Withdrawing {
         grants: Vec<String>,
+        home: Option<String>,
+    },
+    /// Not forgotten yet: these live grants are not revoked.
+    Pending {
+        grants: Vec<String>,
+    },
+    /// The consent is gone.
+    Withdrawn,
+    Consent {
+        live: bool,
     },
 }
 
 fn covers(consents: &[Consent], client_id: &str, items: &[String]) -> bool {
-    consents.iter().any(|c| c.client_id == client_id && items.iter().all(|i| c.items.contains(i)))
+    consents.iter().any(|c| c.client_id == client_id && !c.withdrawing && items.iter().all(|i| c.items.contains(i)))
 }
 
 /// Adds `value` (if new) to a list of at most `cap`; whether the list changed.
@@ -254,12 +292,22 @@ pub fn apply(acct: &mut Account, cmd: Command, now: i64) -> (Changes, Reply) {
             let fresh = max_age.is_none_or(|m| now - auth_time <= m);
             let issue = issue && consented && fresh;
             // RP-Initiated Logout confirms a client by this list: written when the client is new.
-            ch.sessions = issue && push_capped(&mut s.clients, client_id, MAX_SESSIONS);
-            Reply::Active { username, auth_time, consented, issue }
+            ch.sessions = issue && push_capped(&mut s.clients, client_id.clone(), MAX_SESSIONS);
+            let home = acct.consents.iter().find(|c| c.client_id == client_id).map(|c| c.home.clone());
+            Reply::Active { username, auth_time, consented, issue: home.filter(|_| issue) }
         }
-        Command::Allow { id_hash, client_id, items, grant } => {
-            if let Some(s) = id_hash.and_then(|h| acct.session_mut(&h, now)) {
-                ch.sessions = push_capped(&mut s.clients, client_id.clone(), MAX_SESSIONS);
+        Command::Allow { id_hash, client_id, items, grant, new_home } => {
+            let Some(s) = acct.session_mut(&id_hash, now) else { return (ch, Reply::NoSession) };
+            ch.sessions = push_capped(&mut s.clients, client_id.clone(), MAX_SESSIONS);
+            let mut evicted = vec![];
+            // Allowed again while a withdrawal is under way: a new consent, with a home of its
+            // own; the old one's grants are revoked (by the withdrawal, and by the caller).
+            if let Some(pos) = acct.consents.iter().position(|c| c.client_id == client_id && c.withdrawing) {
+                let old = acct.consents.remove(pos);
+                for g in &old.grants {
+                    ch.forget_grant(&g.id);
+                }
+                evicted.extend(old.grants.into_iter().map(|g| g.id));
             }
             match acct.consents.iter_mut().find(|c| c.client_id == client_id) {
                 Some(c) => {
@@ -270,12 +318,17 @@ pub fn apply(acct: &mut Account, cmd: Command, now: i64) -> (Changes, Reply) {
                     }
                     c.granted_at = now;
                 }
-                None => {
-                    acct.consents.push(Consent { client_id: client_id.clone(), items, granted_at: now, grants: vec![] })
-                }
+                None => acct.consents.push(Consent {
+                    client_id: client_id.clone(),
+                    items,
+                    granted_at: now,
+                    grants: vec![],
+                    home: new_home,
+                    withdrawing: false,
+                }),
             }
             ch.consents = true;
-            let evicted = acct.record_grant(&client_id, grant, now, &mut ch);
+            evicted.extend(acct.record_grant(&client_id, grant, now, &mut ch));
             ch.sessions |= acct.prune(now);
             Reply::Allowed { evicted }
         }
@@ -302,9 +355,29 @@ pub fn apply(acct: &mut Account, cmd: Command, now: i64) -> (Changes, Reply) {
             if acct.session_mut(&id_hash, now).is_none() {
                 return (ch, Reply::NoSession);
             }
-            let Some(pos) = acct.consents.iter().position(|c| c.client_id == client_id) else {
-                return (ch, Reply::Withdrawn { grants: vec![] });
+            let Some(c) = acct.consents.iter_mut().find(|c| c.client_id == client_id) else {
+                return (ch, Reply::Withdrawing { grants: vec![], home: None });
             };
+            ch.consents = !c.withdrawing;
+            c.withdrawing = true;
+            let grants = c.grants.iter().filter(|g| now < g.expires_at).map(|g| g.id.clone()).collect();
+            Reply::Withdrawing { grants, home: Some(c.home.clone()) }
+        }
+        Command::Forget { client_id, home, revoked } => {
+            let Some(pos) = acct.consents.iter().position(|c| c.client_id == client_id && c.withdrawing && c.home == home)
+            else {
+                return (ch, Reply::Withdrawn);
+            };
+            let Some(c) = acct.consents.get(pos) else { return (ch, Reply::Withdrawn) };
+            let left: Vec<String> = c
+                .grants
+                .iter()
+                .filter(|g| now < g.expires_at && !revoked.contains(&g.id))
+                .map(|g| g.id.clone())
+                .collect();
+            if !left.is_empty() {
+                return (ch, Reply::Pending { grants: left });
+            }
             let c = acct.consents.remove(pos);
             for s in &mut acct.sessions {
                 if s.clients.contains(&client_id) {
@@ -314,8 +387,16 @@ pub fn apply(acct: &mut Account, cmd: Command, now: i64) -> (Changes, Reply) {
             }
             ch.consents = true;
             ch.grants_removed.extend(c.grants.iter().map(|g| g.id.clone()));
-            let grants = c.grants.into_iter().filter(|g| now < g.expires_at).map(|g| g.id).collect();
-            Reply::Withdrawn { grants }
+            Reply::Withdrawn
+        }
+        Command::Consented { client_id, grant_id } => {
+            let live = acct.consents.iter().any(|c| {
+                c.client_id == client_id
+                    && !c.withdrawing
+                    && (crate::model::grant::home_of(&grant_id) == Some(c.home.as_str())
+                        || c.grants.iter().any(|g| g.id == grant_id))
+            });
+            Reply::Consent { live }
         }
     };
     (ch, reply)
@@ -330,8 +411,6 @@ pub const SESSIONS_KEY: &str = "sessions";
 pub const CONSENTS_KEY: &str = "consents";
 /// The prefix of a grant's key: `grant:<id>` → [`StoredGrant`].
 pub const GRANT_PREFIX: &str = "grant:";
-/// Where earlier versions kept the whole account as one JSON value ([`Account`]).
-pub const LEGACY_KEY: &str = "account";
 
 /// A consent as stored: its grants are stored one by one.
 #[derive(Serialize)]
@@ -339,6 +418,9 @@ struct StoredConsent<'a> {
     client_id: &'a str,
     items: &'a [String],
     granted_at: i64,
+    home: &'a str,
+    #[serde(skip_serializing_if = "is_false")]
+    withdrawing: bool,
 }
 
 /// A grant on record, as stored under `grant:<id>`.
@@ -360,7 +442,13 @@ pub fn entries(acct: &Account, ch: &Changes) -> (Vec<(String, String)>, Vec<Stri
         let consents: Vec<StoredConsent> = acct
             .consents
             .iter()
-            .map(|c| StoredConsent { client_id: &c.client_id, items: &c.items, granted_at: c.granted_at })
+            .map(|c| StoredConsent {
+                client_id: &c.client_id,
+                items: &c.items,
+                granted_at: c.granted_at,
+                home: &c.home,
+                withdrawing: c.withdrawing,
+            })
             .collect();
         put.push((CONSENTS_KEY.to_string(), serde_json::to_string(&consents).unwrap_or_default()));
     }
@@ -402,17 +490,10 @@ fn insert_in_order(grants: &mut Vec<GrantRef>, grant: GrantRef) {
     grants.insert(at, grant);
 }
 
-/// An account read from [`LEGACY_KEY`] (its grants in the order recorded, no `added_at`):
-/// numbers its grants in that order, and says to write every part in the new layout.
-pub fn migrate(acct: &mut Account) -> Changes {
-    let mut ch = Changes { sessions: true, consents: true, ..Changes::default() };
-    for c in &mut acct.consents {
-        for (i, g) in c.grants.iter_mut().enumerate() {
-            g.added_at = i as i64;
-            ch.grants_added.push(g.id.clone());
-        }
-    }
-    ch
+/// Changes that say every part of `acct` is new (to store an account whole).
+pub fn everything(acct: &Account) -> Changes {
+    let grants_added = acct.consents.iter().flat_map(|c| c.grants.iter().map(|g| g.id.clone())).collect();
+    Changes { sessions: true, consents: true, grants_added, grants_removed: vec![] }
 }
 
 /// Storage as a map of key → JSON text: the in-memory store's, and the tests'.
@@ -469,7 +550,7 @@ mod tests {
     fn try_apply(state: &Option<Account>, cmd: Command, now: i64) -> (Option<Account>, Reply) {
         let before = state.clone().unwrap_or_default();
         let mut stored = std::collections::BTreeMap::new();
-        map::write(&mut stored, &before, &migrate(&mut before.clone()));
+        map::write(&mut stored, &before, &everything(&before));
         assert_eq!(map::read(&stored), before, "the account does not read back as it was written");
         let mut acct = before.clone();
         let (changes, reply) = apply(&mut acct, cmd, now);
@@ -483,11 +564,21 @@ mod tests {
     fn check(h: &str, it: &[&str], max_age: Option<i64>, issue: bool) -> Command {
         Command::Check { id_hash: h.into(), client_id: "app".into(), items: items(it), max_age, issue }
     }
+    const HOME: &str = "home-of-app-0123456789";
     fn allow(it: &[&str], grant: &str) -> Command {
-        Command::Allow { id_hash: Some("h1".into()), client_id: "app".into(), items: items(it), grant: g(grant) }
+        allow_in("h1", "app", it, grant)
+    }
+    fn allow_in(session: &str, client: &str, it: &[&str], grant: &str) -> Command {
+        Command::Allow {
+            id_hash: session.into(),
+            client_id: client.into(),
+            items: items(it),
+            grant: g(grant),
+            new_home: HOME.into(),
+        }
     }
     fn active(auth_time: i64, consented: bool, issue: bool) -> Reply {
-        Reply::Active { username: "alice".into(), auth_time, consented, issue }
+        Reply::Active { username: "alice".into(), auth_time, consented, issue: issue.then(|| HOME.to_string()) }
     }
 
     #[test]
@@ -523,10 +614,61 @@ mod tests {
             Command::Start { session: s2, client_id: "app".into(), items: items(&["openid"]), grant: Some(g("g6")) };
         assert_eq!(run(&mut st, start, 200), Reply::Started { consented: true, evicted: vec![] });
         let r = run(&mut st, Command::Withdraw { id_hash: "h2".into(), client_id: "app".into() }, 210);
-        assert_eq!(r, Reply::Withdrawn { grants: items(&["g2", "g5", "g6"]) });
-        assert_eq!(run(&mut st, check("h2", &["openid"], None, true), 220), active(200, false, false));
+        assert_eq!(r, Reply::Withdrawing { grants: items(&["g2", "g5", "g6"]), home: Some(HOME.into()) });
+        // From then on it authorizes nothing, and refreshes under it fail; it is still listed.
+        assert_eq!(run(&mut st, check("h2", &["openid"], None, true), 211), active(200, false, false));
+        let consented = |grant: &str| Command::Consented { client_id: "app".into(), grant_id: grant.into() };
+        assert_eq!(run(&mut st, consented("g2"), 211), Reply::Consent { live: false });
+        assert!(matches!(run(&mut st, Command::List { id_hash: "h2".into() }, 211), Reply::Consents { consents, .. } if consents.len() == 1));
+        // Forgotten only once every grant it holds is revoked.
+        let forget = |revoked: &[&str]| Command::Forget { client_id: "app".into(), home: HOME.into(), revoked: items(revoked) };
+        assert_eq!(run(&mut st, forget(&["g2"]), 212), Reply::Pending { grants: items(&["g5", "g6"]) });
+        assert_eq!(run(&mut st, forget(&["g2", "g5", "g6"]), 213), Reply::Withdrawn);
+        assert_eq!(run(&mut st, forget(&["g2", "g5", "g6"]), 214), Reply::Withdrawn, "repeatable");
+        assert!(matches!(run(&mut st, Command::List { id_hash: "h2".into() }, 214), Reply::Consents { consents, .. } if consents.is_empty()));
         let r = run(&mut st, Command::Withdraw { id_hash: "zz".into(), client_id: "app".into() }, 220);
         assert_eq!(r, Reply::NoSession);
+        let r = run(&mut st, Command::Withdraw { id_hash: "h2".into(), client_id: "app".into() }, 220);
+        assert_eq!(r, Reply::Withdrawing { grants: vec![], home: None }, "nothing left to withdraw");
+    }
+
+    #[test]
+    fn consent_needs_a_live_session_and_stands_for_its_grants() {
+        let mut st = None;
+        let start = Command::Start { session: session("h1", 100), client_id: "app".into(), items: vec![], grant: None };
+        run(&mut st, start, 1);
+        // A consent form posted after the session ended (or by another browser) is refused.
+        assert_eq!(run(&mut st, allow_in("other", "app", &["openid"], "g1"), 2), Reply::NoSession);
+        assert_eq!(run(&mut st, allow(&["openid"], "g1"), 2), Reply::Allowed { evicted: vec![] });
+        let consented = |grant: &str| Command::Consented { client_id: "app".into(), grant_id: grant.into() };
+        assert_eq!(run(&mut st, consented("g1"), 3), Reply::Consent { live: true }, "on record");
+        let homed = format!("{HOME}{}", "r".repeat(22));
+        assert_eq!(run(&mut st, consented(&homed), 3), Reply::Consent { live: true }, "in its home");
+        let elsewhere = format!("{}{}", "x".repeat(22), "r".repeat(22));
+        assert_eq!(run(&mut st, consented(&elsewhere), 3), Reply::Consent { live: false });
+        assert_eq!(run(&mut st, consented("g9"), 3), Reply::Consent { live: false });
+    }
+
+    #[test]
+    fn allowed_again_during_a_withdrawal_is_a_new_consent() {
+        let mut st = None;
+        let start = Command::Start { session: session("h1", 1000), client_id: "app".into(), items: vec![], grant: None };
+        run(&mut st, start, 1);
+        run(&mut st, allow(&["openid"], "g1"), 2);
+        run(&mut st, Command::Withdraw { id_hash: "h1".into(), client_id: "app".into() }, 3);
+        let again = Command::Allow {
+            id_hash: "h1".into(),
+            client_id: "app".into(),
+            items: items(&["openid"]),
+            grant: g("g2"),
+            new_home: "another-home-0123456789".into(),
+        };
+        assert_eq!(run(&mut st, again, 4), Reply::Allowed { evicted: items(&["g1"]) });
+        // The withdrawal's end finds another consent (another home) and leaves it.
+        let forget = Command::Forget { client_id: "app".into(), home: HOME.into(), revoked: items(&["g1"]) };
+        assert_eq!(run(&mut st, forget, 5), Reply::Withdrawn);
+        let c = &st.as_ref().unwrap().consents[0];
+        assert_eq!((c.home.as_str(), c.withdrawing, c.grants.len()), ("another-home-0123456789", false, 1));
     }
 
     #[test]
@@ -538,10 +680,11 @@ mod tests {
             1,
         );
         let allow_at = |id: String, exp: i64| Command::Allow {
-            id_hash: Some("h1".into()),
+            id_hash: "h1".into(),
             client_id: "app".into(),
             items: vec![],
             grant: GrantRef::new(id, exp),
+            new_home: HOME.into(),
         };
         // A short-lived grant is forgotten once it expired; a refreshable one never is.
         run(&mut st, allow_at("short".into(), 5), 2);
@@ -569,11 +712,7 @@ mod tests {
         );
         let end = |c: Option<&str>| Command::End { id_hash: "h".into(), client_id: c.map(str::to_string) };
         assert_eq!(run(&mut st, end(Some("a")), 2), Reply::Unconfirmed);
-        run(
-            &mut st,
-            Command::Allow { id_hash: Some("h".into()), client_id: "a".into(), items: vec![], grant: g("g") },
-            3,
-        );
+        run(&mut st, allow_in("h", "a", &[], "g"), 3);
         assert_eq!(run(&mut st, end(Some("other")), 4), Reply::Unconfirmed);
         assert_eq!(run(&mut st, end(Some("a")), 4), Reply::Ended);
         assert_eq!(run(&mut st, end(None), 5), Reply::NoSession);
@@ -585,16 +724,7 @@ mod tests {
         let start =
             |h: &str| Command::Start { session: session(h, 1000), client_id: "a".into(), items: vec![], grant: None };
         run(&mut st, start("h1"), 1);
-        run(
-            &mut st,
-            Command::Allow {
-                id_hash: Some("h1".into()),
-                client_id: "b".into(),
-                items: items(&["openid"]),
-                grant: g("g"),
-            },
-            2,
-        );
+        run(&mut st, allow_in("h1", "b", &["openid"], "g"), 2);
         // A second session, started at client a, reaches b without a page.
         run(&mut st, start("h2"), 3);
         let check_b = Command::Check {
@@ -632,22 +762,6 @@ mod tests {
         assert_eq!(keys, [CONSENTS_KEY, "grant:new"]);
         assert!(delete.is_empty());
         assert!(put.iter().map(|(_, v)| v.len()).sum::<usize>() < 200, "{put:?}");
-    }
-
-    #[test]
-    fn an_account_stored_whole_by_an_earlier_version_keeps_its_grants_in_order() {
-        let legacy = r#"{"sessions":[{"id_hash":"h","username":"alice","auth_time":1,"expires_at":100,"clients":["app"]}],
-            "consents":[{"client_id":"app","items":["openid"],"granted_at":1,
-            "grants":[{"id":"zz","expires_at":50},{"id":"aa","expires_at":60}]}]}"#;
-        let mut acct: Account = serde_json::from_str(legacy).unwrap();
-        let changes = migrate(&mut acct);
-        let mut stored = std::collections::BTreeMap::new();
-        map::write(&mut stored, &acct, &changes);
-        let back = map::read(&stored);
-        assert_eq!(back, acct);
-        let ids: Vec<&str> = back.consents[0].grants.iter().map(|g| g.id.as_str()).collect();
-        assert_eq!(ids, ["zz", "aa"], "recorded order, oldest first (pushed out first)");
-        assert_eq!(back.sessions[0].clients, ["app"]);
     }
 
     #[test]

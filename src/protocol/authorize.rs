@@ -211,7 +211,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             max_age: valid.max_age,
             issue: !valid.prompt.consent,
         };
-        let (username, auth_time, issue) = match self.accounts.send(&cookie.sub, cmd).await {
+        let (username, auth_time, home) = match self.accounts.send(&cookie.sub, cmd).await {
             Ok(AccountReply::Active { username, auth_time, issue, .. }) => (username, auth_time, issue),
             Ok(_) => return None,
             Err(e) => {
@@ -241,14 +241,14 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             claims: user.claims_named(ix.id_token_claims.iter().map(String::as_str)),
         };
         // A fresh session, the consent on record, no prompt=consent: a code without a page.
-        if issue {
+        if let Some(home) = home {
             let ix = ix.clone();
             // No form was shown, so nothing to use up: the code carries the grant (one object
             // call here). Its id names the object that keeps this user's grants at this client
             // (model::grant::homed_grant_id), where the token endpoint stores it: that object
             // exists already, so redeeming creates none, and withdrawing the consent revokes
             // every grant in it at once.
-            let grant_id = match homed_grant_id(self.session_key, &cookie.sub, &client.client_id) {
+            let grant_id = match homed_grant_id(&home) {
                 Ok(id) => id,
                 Err(e) => {
                     (self.log)(&format!("authorize: {e}"));
@@ -374,34 +374,29 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         }
         // display, ui_locales, claims_locales, acr_values, login_hint: accepted; unknown
         // parameters are ignored (§3.1.2.1).
-        // PKCE (RFC 7636 §4.3, RFC 9700 §2.1.1): required for public clients, S256 only
-        // for them; the method defaults to plain when omitted.
-        let challenge = params.get("code_challenge");
-        let method = params.get("code_challenge_method");
-        let pkce = match (challenge, method) {
+        // PKCE (RFC 7636 §4.3, RFC 9700 §2.1.1): S256, required unless a confidential
+        // client's record opts out (`require_pkce: false`, for legacy clients).
+        let pkce = match (params.get("code_challenge"), params.get("code_challenge_method")) {
             (None, Some(_)) => return Err(OAuthError::invalid_request("code_challenge_method without code_challenge")),
-            (None, None) => {
-                if client.token_endpoint_auth_method.is_public() {
-                    return Err(OAuthError::invalid_request(
-                        "public clients must use PKCE: code_challenge is required",
-                    ));
-                }
-                None
+            (None, None) if client.requires_pkce() => {
+                return Err(OAuthError::invalid_request(
+                    "PKCE is required: send code_challenge with code_challenge_method=S256 (RFC 7636)",
+                ))
             }
+            (None, None) => None,
             (Some(c), m) => {
-                let m = m.unwrap_or("plain");
-                if m != "S256" && m != "plain" {
-                    return Err(OAuthError::invalid_request("code_challenge_method must be S256"));
-                }
-                if m == "plain" && client.token_endpoint_auth_method.is_public() {
-                    return Err(OAuthError::invalid_request("public clients must use code_challenge_method=S256"));
+                // RFC 7636 §4.3 makes an omitted method plain, which is not supported.
+                if m != Some(pkce::S256) {
+                    return Err(OAuthError::invalid_request(
+                        "code_challenge_method must be S256 (plain is not supported, RFC 9700 §2.1.1)",
+                    ));
                 }
                 if !pkce::valid_value(c) {
                     return Err(OAuthError::invalid_request(
                         "code_challenge must be 43-128 characters of A-Z a-z 0-9 - . _ ~",
                     ));
                 }
-                Some((c.to_string(), m.to_string()))
+                Some((c.to_string(), pkce::S256.to_string()))
             }
         };
         let (names, defs) = scopes;
@@ -543,7 +538,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             (false, false) => ("", " autofocus"),
             (false, true) => (" autofocus", ""),
         };
-        let tx = ix.seal(self.session_key);
+        let tx = ix.seal(&self.keys.page);
         let lead = ui.text.html("login.lead", &[("client", &format!("<strong>{}</strong>", pages::escape(&ix.client_name)))]);
         let body = pages::render(
             pages::LOGIN,

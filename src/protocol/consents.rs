@@ -35,6 +35,9 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         let Some(cookie) = session::from_request(req, self.config.secure_cookies) else { return not_signed_in(&ui) };
         let mut notice = None;
         if req.method == "POST" {
+            if req.is_cross_site(&self.config.issuer) {
+                return pages::error_page(&ui, 403, super::login::CROSS_SITE);
+            }
             let form = match req.form() {
                 Ok(f) => f,
                 Err(e) => return pages::error_page(&ui, 400, INVALID.detail(&e.description)),
@@ -50,28 +53,10 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             let Some(client_id) = form.get("client_id") else {
                 return pages::error_page(&ui, 400, ErrorText { message: "error.consents.choose", ..INVALID });
             };
-            let cmd = AccountCommand::Withdraw { id_hash: cookie.id_hash(), client_id: client_id.to_string() };
-            let grants = match self.accounts.send(&cookie.sub, cmd).await {
-                Ok(AccountReply::Withdrawn { grants }) => grants,
-                Ok(_) => return not_signed_in(&ui),
-                Err(e) => {
-                    (self.log)(&format!("consents: account store: {e}"));
-                    return pages::unavailable_page(&ui);
-                }
-            };
-            // Revoke what was issued under the consent (RFC 7009 §2.1 semantics: all of it):
-            // the grants made through a page, on record, and the home of those made without.
-            let home = crate::model::grant::home(self.session_key, &cookie.sub, client_id);
-            let (pages_revoked, home_revoked) = join(
-                self.revoke_grants("consents", &grants),
-                self.grants.revoke_home(&home, self.now + CLOCK_MARGIN_SECONDS),
-            )
-            .await;
-            if let Err(e) = &home_revoked {
-                (self.log)(&format!("consents: revoking the grants made without a page failed: {e}"));
-            }
-            if !pages_revoked || home_revoked.is_err() {
-                return pages::unavailable_page(&ui);
+            match self.withdraw(&cookie, client_id).await {
+                Ok(true) => {}
+                Ok(false) => return not_signed_in(&ui),
+                Err(()) => return pages::unavailable_page(&ui),
             }
             notice = Some(match self.clients.client(client_id).await {
                 Ok(Some(c)) => c.display_name().to_string(),
@@ -122,6 +107,55 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             "set-cookie",
             &interaction::set_csrf_cookie(&csrf, self.config.secure_cookies, self.config.interaction_ttl),
         )
+    }
+}
+
+impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountStore, K: Crypto>
+    Provider<'_, C, U, G, T, A, K>
+{
+    /// Withdraws the consent given to `client_id`, revoking first and forgetting afterwards
+    /// (each step repeatable): the consent stops authorizing anything, every grant under it
+    /// and its home are revoked (RFC 7009 §2.1 semantics: all of it), and only then is it
+    /// deleted. `Ok(false)`: no live session. `Err`: a step failed (logged): the consent stays
+    /// listed, marked, for the user to try again.
+    async fn withdraw(&self, cookie: &session::SessionCookie, client_id: &str) -> Result<bool, ()> {
+        let fail = |e: String| {
+            (self.log)(&format!("consents: {e}"));
+            Err(())
+        };
+        let cmd = AccountCommand::Withdraw { id_hash: cookie.id_hash(), client_id: client_id.to_string() };
+        let (mut grants, home) = match self.accounts.send(&cookie.sub, cmd).await {
+            Ok(AccountReply::Withdrawing { grants, home }) => (grants, home),
+            Ok(_) => return Ok(false),
+            Err(e) => return fail(format!("account store: {e}")),
+        };
+        let Some(home) = home else { return Ok(true) };
+        let (pages_revoked, home_revoked) = join(
+            self.revoke_grants("consents", &grants),
+            self.grants.revoke_home(&home, self.now + CLOCK_MARGIN_SECONDS),
+        )
+        .await;
+        if let Err(e) = home_revoked {
+            return fail(format!("revoking the grants made without a page failed: {e}"));
+        }
+        if !pages_revoked {
+            return Err(());
+        }
+        // A grant recorded meanwhile (another tab's consent form) is revoked too, then again.
+        for _ in 0..3 {
+            let forget = AccountCommand::Forget { client_id: client_id.to_string(), home: home.clone(), revoked: grants.clone() };
+            match self.accounts.send(&cookie.sub, forget).await {
+                Ok(AccountReply::Withdrawn) => return Ok(true),
+                Ok(AccountReply::Pending { grants: more }) => {
+                    if !self.revoke_grants("consents", &more).await {
+                        return Err(());
+                    }
+                    grants.extend(more);
+                }
+                other => return fail(format!("forgetting the consent: {other:?}")),
+            }
+        }
+        fail("forgetting the consent: grants kept being added".into())
     }
 }
 

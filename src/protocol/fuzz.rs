@@ -151,7 +151,7 @@ mod refresh_sequences {
             let redeem = Command::Redeem {
                 code_hash: secret_hash("code"), client_id: "app".into(), redirect_uri: "https://app.example/cb".into(),
                 code_verifier: None, access_token_hash: secret_hash("at-rt0"), access_expires_at: now + 50,
-                refresh: Some(NewRefresh { hash: secret_hash("rt0"), expires_at: now + 100 }),
+                refresh: Some(NewRefresh { hash: secret_hash("rt0"), expires_at: now + 100, max_expires_at: now + 1000 }),
                 sealed: None,
                 sealed_iat: 0,
             };

@@ -131,6 +131,9 @@ pub struct RefreshToken {
     /// (see `protocol::refresh`): only a retry with the previous token can open it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_box: Option<String>,
+    /// The family's absolute end (`REFRESH_TOKEN_MAX_LIFETIME_SECONDS` after the code was
+    /// redeemed): no rotation sets `expires_at` beyond it.
+    pub max_expires_at: i64,
 }
 
 impl GrantState {
@@ -174,7 +177,10 @@ impl GrantState {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewRefresh {
     pub hash: String,
+    /// Idle expiry of the first token.
     pub expires_at: i64,
+    /// The family's absolute end.
+    pub max_expires_at: i64,
 }
 
 /// Whether a grant gets a refresh token at redemption (OpenID Connect Core §11), given that
@@ -216,6 +222,10 @@ pub enum Command {
     },
     /// The refresh token grant (RFC 6749 §6): rotate, retry within grace, or revoke on reuse.
     Refresh(Box<RefreshCommand>),
+    /// Undo a refresh whose response could not be given (the user or consent could not be
+    /// checked): drop its access token, and if it rotated to `new_hash`, make the presented
+    /// token current again, so that the client's retry is not taken for reuse.
+    Unrotate { new_hash: String, access_token_hash: String },
     /// Validate an access token (userinfo).
     Access { token_hash: String },
     /// Look up an access or a refresh token (introspection).
@@ -245,7 +255,7 @@ pub struct RefreshCommand {
     pub refresh_expires_at: i64,
     pub access_token_hash: String,
     pub access_expires_at: i64,
-    /// `REFRESH_GRACE_SECONDS`: 0 disables retries.
+    /// The client's `refresh_grace_seconds`: 0 disables retries.
     pub grace_seconds: i64,
 }
 
@@ -390,7 +400,7 @@ fn apply_grant(state: Option<GrantState>, cmd: Command, now: i64) -> (Option<Gra
             // RFC 7636 §4.6, and RFC 9700 §2.1.1: a verifier without a challenge is refused.
             match (&st.grant.code_challenge, code_verifier.as_deref()) {
                 (Some(challenge), Some(verifier)) => {
-                    let method = st.grant.code_challenge_method.as_deref().unwrap_or("plain");
+                    let method = st.grant.code_challenge_method.as_deref().unwrap_or_default();
                     if let Err(e) = pkce::verify(challenge, method, verifier) {
                         return (None, invalid(&e));
                     }
@@ -412,15 +422,20 @@ fn apply_grant(state: Option<GrantState>, cmd: Command, now: i64) -> (Option<Gra
                 st.refresh = Some(RefreshToken {
                     hash: r.hash,
                     issued_at: now,
-                    expires_at: r.expires_at,
+                    expires_at: r.expires_at.min(r.max_expires_at),
                     previous: Vec::new(),
                     retry_box: None,
+                    max_expires_at: r.max_expires_at,
                 });
             }
             let grant = Box::new(st.grant.clone());
             (Some(st), Reply::Granted { grant, refresh_issued })
         }
         Command::Refresh(cmd) => refresh::apply(state, *cmd, now),
+        Command::Unrotate { new_hash, access_token_hash } => match state {
+            Some(st) => (Some(refresh::unrotate(st, &new_hash, &access_token_hash)), Reply::Revoked),
+            None => (None, Reply::Revoked),
+        },
         Command::Access { token_hash } => match access(state.as_ref(), &token_hash, now) {
             Ok(reply) => (None, reply),
             Err(description) => (None, Reply::InvalidToken { description: description.to_string() }),

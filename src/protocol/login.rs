@@ -12,7 +12,7 @@ use super::grant_object::{secret_hash, Command, GrantState, Reply};
 use super::interaction::{self, Interaction, OpenError, SignedIn};
 use super::session::{self, SessionCookie};
 use super::throttle::{self, Command as TCommand, Verdict};
-use super::{sealed_code, Provider};
+use super::{device, sealed_code, Provider};
 use crate::crypto::{self, random_token, Crypto, PasswordHash};
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::http::{Params, Request, Response};
@@ -33,11 +33,16 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
     /// Problems found before the interaction is open are shown in the browser's language.
     fn open_form(&self, req: &Request) -> Result<(Params, Interaction), Response> {
         let page = |e: ErrorText<'_>, status| pages::error_page(&self.ui(self.locale(req, None)), status, e);
+        // A form posted from another site is refused before anything else (CSRF, RFC 9700
+        // §4.4.1; the anti-CSRF cookie and SameSite are the other two lines).
+        if req.is_cross_site(&self.config.issuer) {
+            return Err(page(CROSS_SITE, 403));
+        }
         let form = req.form().map_err(|e| page(INVALID.detail(&e.description), 400))?;
         let Some(tx) = form.get("tx") else {
             return Err(page(ErrorText { message: "error.invalid_form.message", ..INVALID }, 400));
         };
-        let ix = match Interaction::open(tx, self.session_key, self.now) {
+        let ix = match Interaction::open(tx, &self.keys.page, self.now) {
             Ok(ix) => ix,
             Err(OpenError::Expired) => return Err(page(EXPIRED, 400)),
             Err(OpenError::Invalid) => {
@@ -79,13 +84,20 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             }
         };
         // Throttling, counted before the password is checked (atomically, so concurrent
-        // guesses cannot slip past the limit). A known account is counted under its
-        // username however it was typed (name or email); an unknown name under itself.
-        let account = throttle::account_key(user.as_ref().map_or(login, |u| u.username.as_str()));
-        let ip = throttle::ip_key(client_ip(req));
+        // guesses cannot slip past the limit). A known account is counted under its username
+        // however it was typed (name or email). An unknown name is counted under the client IP
+        // only: a made-up name creates no object (storage amplification). The IP is not
+        // counted for a browser that signed in to this account before (a device cookie), so
+        // a storm from a shared address does not slow down the people behind it.
+        let account_key = throttle::account_key(user.as_ref().map_or(login, |u| u.username.as_str()));
+        let account = user.as_ref().map(|_| account_key.as_str());
+        let known_device =
+            user.is_some() && device::knows(req, self.config.secure_cookies, &self.keys.device, &account_key, self.now);
+        let ip_key = throttle::ip_key(client_ip(req));
+        let ip = (!known_device).then_some(ip_key.as_str());
         let (a, i) = join(
-            self.throttles.send(&account, TCommand::Attempt { policy: self.config.account_policy() }),
-            self.throttles.send(&ip, TCommand::Attempt { policy: self.config.ip_policy() }),
+            self.count(account, TCommand::Attempt { policy: self.config.account_policy() }),
+            self.count(ip, TCommand::Attempt { policy: self.config.ip_policy() }),
         )
         .await;
         let refused = match (&a, &i) {
@@ -101,7 +113,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             // Give back the attempt a counter did allow.
             let allowed = |r: &Result<Verdict, StoreError>| r.as_ref().is_ok_and(|v| v.is_allowed());
             let release = |r: &Result<Verdict, StoreError>| allowed(r).then_some(TCommand::Release);
-            self.settle(&account, &ip, release(&a), release(&i)).await;
+            self.settle(account, ip, release(&a), release(&i)).await;
             return page;
         }
         let verified = match &user {
@@ -118,16 +130,16 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         };
         let user = match (verified, user) {
             (Ok(true), Some(u)) => {
-                self.settle(&account, &ip, Some(TCommand::Succeed), Some(TCommand::Release)).await;
+                self.settle(account, ip, Some(TCommand::Succeed), Some(TCommand::Release)).await;
                 u
             }
             (Ok(_), _) => {
                 let fail = |policy| Some(TCommand::Fail { policy });
-                self.settle(&account, &ip, fail(self.config.account_policy()), fail(self.config.ip_policy())).await;
+                self.settle(account, ip, fail(self.config.account_policy()), fail(self.config.ip_policy())).await;
                 return self.login_page(400, &ix, login, Some(BAD_CREDENTIALS));
             }
             (Err(e), _) => {
-                self.settle(&account, &ip, Some(TCommand::Release), Some(TCommand::Release)).await;
+                self.settle(account, ip, Some(TCommand::Release), Some(TCommand::Release)).await;
                 return self.unavailable_page(&ix, login, &format!("login: password check failed: {e}"));
             }
         };
@@ -150,62 +162,8 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             );
             return error_redirect(&to, &self.config.issuer, &err);
         }
-        let cookie = SessionCookie::new(&user.sub);
-        let (consented, set_session) = match &cookie {
-            Ok(c) => {
-                let start = AccountCommand::Start {
-                    session: Session {
-                        id_hash: c.id_hash(),
-                        username: user.username.clone(),
-                        auth_time: self.now,
-                        expires_at: self.now + self.config.session_ttl,
-                        clients: vec![],
-                    },
-                    client_id: ix.client_id.clone(),
-                    items: ix.consent.clone(),
-                    grant: (!ix.force_consent)
-                        .then(|| GrantRef::new(ix.grant_id.clone(), self.grant_expiry(&ix.scope))),
-                };
-                // The browser's previous session (if any) ends: one session per browser.
-                let end_old = async {
-                    if let Some(old) = session::from_request(req, self.config.secure_cookies) {
-                        let end = AccountCommand::End { id_hash: old.id_hash(), client_id: None };
-                        if let Err(e) = self.accounts.send(&old.sub, end).await {
-                            (self.log)(&format!("login: could not end the previous session: {e}"));
-                        }
-                    }
-                };
-                let (started, ()) = join(self.accounts.send(&user.sub, start), end_old).await;
-                match started {
-                    Ok(AccountReply::Started { consented, evicted }) => {
-                        self.revoke_grants("login", &evicted).await;
-                        (consented, Some(session::set_cookie(c, self.config.secure_cookies, self.config.session_ttl)))
-                    }
-                    other => {
-                        // Sign-in still works, without a session to come back to.
-                        (self.log)(&format!("login: could not start a session: {other:?}"));
-                        (false, None)
-                    }
-                }
-            }
-            Err(e) => {
-                (self.log)(&format!("login: {e}"));
-                (false, None)
-            }
-        };
-        let with_session = |r: Response| match &set_session {
-            Some(c) => r.with_header("set-cookie", c),
-            None => r,
-        };
-        if consented && !ix.force_consent {
-            let state = ix.state.clone();
-            let redirect_uri = ix.redirect_uri.clone();
-            let to = ErrorRedirect { redirect_uri: &redirect_uri, state: state.as_deref() };
-            let (grant_id, locale) = (ix.grant_id.clone(), ix.locale);
-            let code = self.issue_code(grant_id, ix.into_grant(signed_in), &to, CodeIssue::Create, locale);
-            return with_session(code.await);
-        }
-        // Claim the grant id: a login form works once.
+        // Claim the grant id first: a login form works once, and a replayed one starts no
+        // session (nor ends the browser's current one).
         match self
             .grants
             .send(&ix.grant_id, Command::Reserve { expires_at: self.now + self.config.interaction_ttl })
@@ -216,8 +174,53 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             Ok(other) => return self.unavailable_page(&ix, login, &format!("login: unexpected grant reply {other:?}")),
             Err(e) => return self.unavailable_page(&ix, login, &format!("login: grant store: {e}")),
         }
-        let consent = Interaction { user: Some(signed_in), exp: self.now + self.config.interaction_ttl, ..ix };
-        with_session(self.consent_page(&consent))
+        let cookie = match SessionCookie::new(&user.sub) {
+            Ok(c) => c,
+            Err(e) => return self.unavailable_page(&ix, login, &format!("login: {e}")),
+        };
+        let start = AccountCommand::Start {
+            session: Session {
+                id_hash: cookie.id_hash(),
+                username: user.username.clone(),
+                auth_time: self.now,
+                expires_at: self.now + self.config.session_ttl,
+                clients: vec![],
+            },
+            client_id: ix.client_id.clone(),
+            items: ix.consent.clone(),
+            grant: (!ix.force_consent).then(|| GrantRef::new(ix.grant_id.clone(), self.grant_expiry(&ix.scope))),
+        };
+        // The browser's previous session (if any) ends: one session per browser.
+        let end_old = async {
+            if let Some(old) = session::from_request(req, self.config.secure_cookies) {
+                let end = AccountCommand::End { id_hash: old.id_hash(), client_id: None };
+                if let Err(e) = self.accounts.send(&old.sub, end).await {
+                    (self.log)(&format!("login: could not end the previous session: {e}"));
+                }
+            }
+        };
+        // The consent page needs the session (consent is given by the person signed in).
+        let consented = match join(self.accounts.send(&user.sub, start), end_old).await {
+            (Ok(AccountReply::Started { consented, evicted }), ()) => {
+                self.revoke_grants("login", &evicted).await;
+                consented
+            }
+            (other, ()) => return self.unavailable_page(&ix, login, &format!("login: could not start a session: {other:?}")),
+        };
+        let secure = self.config.secure_cookies;
+        let set_session = session::set_cookie(&cookie, secure, self.config.session_ttl);
+        let set_device = device::set_cookie(secure, &self.keys.device, &account_key, self.now);
+        let response = if consented && !ix.force_consent {
+            let state = ix.state.clone();
+            let redirect_uri = ix.redirect_uri.clone();
+            let to = ErrorRedirect { redirect_uri: &redirect_uri, state: state.as_deref() };
+            let (grant_id, locale) = (ix.grant_id.clone(), ix.locale);
+            self.issue_code(grant_id, ix.into_grant(signed_in), &to, CodeIssue::Issue, locale).await
+        } else {
+            let consent = Interaction { user: Some(signed_in), exp: self.now + self.config.interaction_ttl, ..ix };
+            self.consent_page(&consent)
+        };
+        response.with_header("set-cookie", &set_session).with_header("set-cookie", &set_device)
     }
 
     /// The `sub` a client in `sector` (pairwise) or any other client receives.
@@ -229,16 +232,30 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
     }
 
     /// Settles the attempt on both counters (in parallel); `None` leaves a counter alone.
-    async fn settle(&self, account: &str, ip: &str, on_account: Option<TCommand>, on_ip: Option<TCommand>) {
-        let send = |key, cmd: Option<TCommand>| async move {
-            match cmd {
-                None => Ok(Verdict::Allowed),
-                Some(cmd) => self.throttles.send(key, cmd).await,
-            }
-        };
-        let (a, i) = join(send(account, on_account), send(ip, on_ip)).await;
+    async fn settle(
+        &self,
+        account: Option<&str>,
+        ip: Option<&str>,
+        on_account: Option<TCommand>,
+        on_ip: Option<TCommand>,
+    ) {
+        // A counter with no command to settle is left alone.
+        let (account, ip) = (account.filter(|_| on_account.is_some()), ip.filter(|_| on_ip.is_some()));
+        let (a, i) = join(
+            self.count(account, on_account.unwrap_or(TCommand::Release)),
+            self.count(ip, on_ip.unwrap_or(TCommand::Release)),
+        )
+        .await;
         if let Some(e) = a.err().or(i.err()) {
             (self.log)(&format!("login: throttle store: {e}"));
+        }
+    }
+
+    /// A command to the counter `key`; no counter (`None`) allows everything.
+    async fn count(&self, key: Option<&str>, cmd: TCommand) -> Result<Verdict, StoreError> {
+        match key {
+            Some(k) => self.throttles.send(k, cmd).await,
+            None => Ok(Verdict::Allowed),
         }
     }
 
@@ -295,7 +312,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         } else {
             format!("<p class=\"about\">{} {}</p>", pages::escape(&ui.t("consent.about")), about.join(" "))
         };
-        let tx = ix.seal(self.session_key);
+        let tx = ix.seal(&self.keys.page);
         let body = pages::render(
             pages::CONSENT,
             &ui,
@@ -348,21 +365,36 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             }
             _ => return pages::error_page(&ui, 400, ErrorText { message: "error.choose_allow_deny.message", ..INVALID }),
         }
+        // Consent is given by the person signed in, in this browser, now: the session cookie of
+        // the same user, live in their account object (a consent page left open after signing
+        // out yields nothing).
+        let local_sub = user.local_sub.clone().unwrap_or_else(|| user.sub.clone());
+        let Some(id_hash) =
+            session::from_request(req, self.config.secure_cookies).filter(|c| c.sub == local_sub).map(|c| c.id_hash())
+        else {
+            return pages::error_page(&ui, 403, SESSION_ENDED);
+        };
+        let new_home = match crate::model::grant::new_home() {
+            Ok(h) => h,
+            Err(e) => {
+                (self.log)(&format!("consent: {e}"));
+                return error_redirect(&to, &self.config.issuer, &OAuthError::new(ErrorCode::ServerError, "internal error"));
+            }
+        };
         // Remember the consent (and the session's new client) and the grant under it first:
         // a grant not on record could not be revoked by withdrawing the consent.
-        let local_sub = user.local_sub.clone().unwrap_or_else(|| user.sub.clone());
-        let id_hash =
-            session::from_request(req, self.config.secure_cookies).filter(|c| c.sub == local_sub).map(|c| c.id_hash());
         let allow = AccountCommand::Allow {
             id_hash,
             client_id: ix.client_id.clone(),
             items: ix.consent.clone(),
             grant: GrantRef::new(ix.grant_id.clone(), self.grant_expiry(&ix.scope)),
+            new_home,
         };
         match self.accounts.send(&local_sub, allow).await {
             Ok(AccountReply::Allowed { evicted }) => {
                 self.revoke_grants("consent", &evicted).await;
             }
+            Ok(AccountReply::NoSession) => return pages::error_page(&ui, 403, SESSION_ENDED),
             other => {
                 (self.log)(&format!("consent: could not remember the consent: {other:?}"));
                 let err = OAuthError::unavailable("could not record your decision, try again");
@@ -397,7 +429,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
     }
 
     /// Stores the grant with a new authorization code and redirects to the client with it
-    /// (RFC 6749 §4.1.2, RFC 9207 `iss`). `create`: no reservation was made (no page).
+    /// (RFC 6749 §4.1.2, RFC 9207 `iss`).
     pub(super) async fn issue_code(
         &self,
         grant_id: String,
@@ -413,7 +445,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         };
         let expires_at = self.now + self.config.code_ttl;
         if how == CodeIssue::Sealed {
-            return match sealed_code::seal(self.session_key, &grant_id, &grant, self.now, expires_at) {
+            return match sealed_code::seal(&self.keys.code, &grant_id, &grant, self.now, expires_at) {
                 Ok(code) => code_redirect(to, &self.config.issuer, &code),
                 Err(e) => internal(e),
             };
@@ -423,8 +455,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             Err(e) => return internal(e),
         };
         let state = Box::new(GrantState::new(grant, secret_hash(&secret), expires_at));
-        let cmd = if how == CodeIssue::Create { Command::Create { state } } else { Command::Issue { state } };
-        match self.grants.send(&grant_id, cmd).await {
+        match self.grants.send(&grant_id, Command::Issue { state }).await {
             Ok(Reply::Issued) => {}
             // The consent form works once; a replay gets a page, not a second code.
             Ok(Reply::Conflict) => return pages::error_page(&self.ui(locale), 400, USED),
@@ -447,9 +478,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
 /// Where an authorization code's grant is kept until the code is redeemed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodeIssue {
-    /// In the grant object, created now; refused if the id exists (a replayed login form).
-    Create,
-    /// In the grant object reserved when the form was shown (a consent form works once).
+    /// In the grant object reserved at sign-in (each form works once).
     Issue,
     /// In the code itself ([`super::sealed_code`]): no form to protect, no object yet.
     Sealed,
@@ -485,5 +514,9 @@ pub(super) const INVALID: ErrorText<'static> =
 pub(super) const EXPIRED: ErrorText<'static> =
     ErrorText::new("error.expired.title", "error.expired.message", "invalid_request");
 pub(super) const USED: ErrorText<'static> = ErrorText::new("error.used.title", "error.used.message", "invalid_request");
+pub(super) const CROSS_SITE: ErrorText<'static> =
+    ErrorText::new("error.refused.title", "error.cross_site.message", "invalid_request");
+pub(super) const SESSION_ENDED: ErrorText<'static> =
+    ErrorText::new("error.refused.title", "error.session_ended.message", "invalid_request");
 pub(super) const REFUSED: ErrorText<'static> =
     ErrorText::new("error.refused.title", "error.refused.message", "invalid_request");

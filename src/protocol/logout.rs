@@ -165,7 +165,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             pages::LOGOUT,
             ui,
             &[],
-            &[("message", &message), ("tx", &sealed::seal(CONTEXT, self.session_key, &tx))],
+            &[("message", &message), ("tx", &sealed::seal(CONTEXT, &self.keys.page, &tx))],
         );
         pages::page(ui, 200, &ui.t("logout.title"), &body, Sources::forms(targets)).with_header(
             "set-cookie",
@@ -175,8 +175,11 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
 
     async fn logout_confirmed(&self, req: &Request, form: &Params) -> Response {
         let browser = self.ui(self.locale(req, None));
+        if req.is_cross_site(&self.config.issuer) {
+            return pages::error_page(&browser, 403, super::login::CROSS_SITE);
+        }
         let tx: LogoutTx =
-            match sealed::open(CONTEXT, self.session_key, form.get("tx").unwrap_or(""), self.now, |t: &LogoutTx| t.exp)
+            match sealed::open(CONTEXT, &self.keys.page, form.get("tx").unwrap_or(""), self.now, |t: &LogoutTx| t.exp)
             {
                 Ok(t) => t,
                 Err(OpenError::Expired) => return bad_form(&browser, "error.logout.expired"),

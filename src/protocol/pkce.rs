@@ -1,4 +1,5 @@
-//! Proof Key for Code Exchange (RFC 7636).
+//! Proof Key for Code Exchange (RFC 7636), S256 only: `plain` protects nothing once the
+//! challenge is seen (RFC 9700 §2.1.1), so it is neither accepted nor advertised.
 
 use crate::crypto::{b64url, ct_eq, sha256};
 
@@ -7,16 +8,18 @@ pub fn valid_value(v: &str) -> bool {
     (43..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
 }
 
-/// RFC 7636 §4.6: checks the verifier against the stored challenge, in constant time.
+/// The one `code_challenge_method` supported.
+pub const S256: &str = "S256";
+
+/// RFC 7636 §4.6: checks the verifier against the stored S256 challenge, in constant time.
 pub fn verify(challenge: &str, method: &str, verifier: &str) -> Result<(), String> {
     if !valid_value(verifier) {
         return Err("code_verifier must be 43-128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1)".into());
     }
-    let computed = match method {
-        "S256" => b64url(&sha256(verifier.as_bytes())),
-        "plain" => verifier.to_string(),
-        _ => return Err("unsupported code_challenge_method".into()),
-    };
+    if method != S256 {
+        return Err("unsupported code_challenge_method".into());
+    }
+    let computed = b64url(&sha256(verifier.as_bytes()));
     if ct_eq(computed.as_bytes(), challenge.as_bytes()) {
         Ok(())
     } else {
@@ -35,7 +38,7 @@ mod tests {
         assert!(verify(challenge, "S256", verifier).is_ok());
         assert!(verify(challenge, "S256", &verifier.replace('d', "e")).is_err());
         assert!(verify(challenge, "plain", verifier).is_err());
-        assert!(verify(verifier, "plain", verifier).is_ok());
+        assert!(verify(verifier, "plain", verifier).is_err(), "plain is not supported");
         assert!(verify(challenge, "S256", "short").unwrap_err().contains("43-128"));
     }
 }

@@ -1,13 +1,16 @@
 //! The refresh token grant at the token endpoint (RFC 6749 §6, OpenID Connect Core §12).
 //!
 //! Every use rotates the token (RFC 9700 §4.14.2); the grant's object detects reuse of a
-//! rotated-out token and revokes the grant. A retry with the token just replaced, within
-//! `REFRESH_GRACE_SECONDS`, gets the *same* current token back: at rotation the worker
+//! rotated-out token and revokes the grant. A retry with the token just replaced, within the
+//! client's `refresh_grace_seconds` (0 by default), gets the *same* current token back: at
+//! rotation the worker
 //! stores `retry_box = new secret XOR SHA-256("edge-oidc/refresh-retry\0" || presented
 //! secret)`, a one-time pad only the holder of the previous token can open, so the object
 //! still keeps nothing but hashes and sealed values.
 
+use super::account_object::{Command as AccountCommand, Reply as AccountReply};
 use super::grant_object::{secret_hash, Command, RefreshCommand, Reply};
+use futures_util::future::join;
 use super::token::Issued;
 use super::Provider;
 use crate::crypto::{b64url, b64url_decode, random_bytes, random_token, sha256, Crypto};
@@ -71,16 +74,18 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         let access_secret = self.random(random_token::<32>())?;
         let next = self.random(random_bytes::<32>())?;
         let key = retry_key(secret);
+        let new_hash = secret_hash(&b64url(&next));
+        let access_token_hash = secret_hash(&access_secret);
         let cmd = RefreshCommand {
             token_hash: secret_hash(secret),
             client_id: client.client_id.clone(),
             scope: asked.clone(),
-            new_hash: secret_hash(&b64url(&next)),
+            new_hash: new_hash.clone(),
             retry_box: seal(&next, &key),
             refresh_expires_at: self.now + self.config.refresh_token_ttl,
-            access_token_hash: secret_hash(&access_secret),
+            access_token_hash: access_token_hash.clone(),
             access_expires_at: self.now + self.config.access_token_ttl,
-            grace_seconds: self.config.refresh_grace,
+            grace_seconds: client.refresh_grace_seconds,
         };
         let (mut grant, retry_box) = match self.grants.send(grant_id, Command::Refresh(Box::new(cmd))).await {
             Ok(Reply::Refreshed { grant, retry_box }) => (grant, retry_box),
@@ -100,24 +105,44 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
                 }
             },
         };
-        // A removed or re-created user gets no more tokens: the grant goes.
-        match self.users.by_username(&grant.username).await {
-            Ok(Some(u)) if u.sub == *grant.local_sub.as_ref().unwrap_or(&grant.sub) => {}
-            Ok(_) => {
-                if let Err(e) = self.grants.send(grant_id, Command::RevokeAll).await {
-                    (self.log)(&format!("refresh: grant store: {e}"));
-                }
-                return Err(error_json(&OAuthError::invalid_grant("the user no longer exists")));
+        // The user must still exist (the same person), and the consent still stand: checked
+        // together. A removed user or a withdrawn consent ends the grant; a check that could
+        // not be made undoes the rotation, so that the client's retry is not taken for reuse.
+        let own_sub = grant.local_sub.as_ref().unwrap_or(&grant.sub).clone();
+        let consented = AccountCommand::Consented { client_id: client.client_id.clone(), grant_id: grant_id.to_string() };
+        let (user, consent) = join(self.users.by_username(&grant.username), self.accounts.send(&own_sub, consented)).await;
+        let ended = match (&user, &consent) {
+            (Ok(Some(u)), _) if u.sub != own_sub => Some("the user no longer exists"),
+            (Ok(None), _) => Some("the user no longer exists"),
+            (_, Ok(AccountReply::Consent { live: false })) => Some("the user withdrew the consent"),
+            _ => None,
+        };
+        if let Some(why) = ended {
+            if let Err(e) = self.grants.send(grant_id, Command::RevokeAll).await {
+                (self.log)(&format!("refresh: grant store: {e}"));
             }
-            Err(StoreError::Malformed(m)) => {
+            return Err(error_json(&OAuthError::invalid_grant(why)));
+        }
+        let failure = match (user, consent) {
+            (Ok(Some(_)), Ok(AccountReply::Consent { live: true })) => None,
+            (Err(StoreError::Malformed(m)), _) => {
                 (self.log)(&m);
-                return Err(error_json(&OAuthError::invalid_grant("the user's record cannot be read")));
+                Some(OAuthError::invalid_grant("the user's record cannot be read"))
             }
-            // The client retries with the same token, within the grace window.
-            Err(StoreError::Unavailable(m)) => {
+            (Err(StoreError::Unavailable(m)), _) => {
                 (self.log)(&format!("refresh: user store unavailable: {m}"));
-                return Err(error_json(&OAuthError::unavailable("the user store is unavailable, retry")));
+                Some(OAuthError::unavailable("the user store is unavailable, retry"))
             }
+            (_, other) => {
+                (self.log)(&format!("refresh: account store: {other:?}"));
+                Some(OAuthError::unavailable("the session store is unavailable, retry"))
+            }
+        };
+        if let Some(err) = failure {
+            if let Err(e) = self.grants.send(grant_id, Command::Unrotate { new_hash, access_token_hash }).await {
+                (self.log)(&format!("refresh: could not undo the rotation: {e}"));
+            }
+            return Err(error_json(&err));
         }
         let access_token = format!("{grant_id}.{access_secret}");
         // OpenID Connect Core §12.2: same iss, sub, aud, azp and auth_time; a new iat; no

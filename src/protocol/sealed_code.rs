@@ -2,8 +2,9 @@
 //! on record): the authorization endpoint answers after one account-object call and stores no
 //! grant; the token endpoint stores it at the first redemption (in the user's home object).
 //!
-//! Format: `<grant id>~<base64url(nonce ‖ XChaCha20-Poly1305(grant, expiry) ‖ tag)>`, under a
-//! key derived from `SESSION_KEY`, the grant id as associated data. Encrypted, not only
+//! Format: `<grant id>~<base64url(nonce ‖ XChaCha20-Poly1305(grant, expiry) ‖ tag)>`, under the
+//! key derived from `SESSION_KEY` for this purpose (`SessionKeys::code`), the grant id as
+//! associated data. Encrypted, not only
 //! signed: the code travels through the browser (address bar, history, the client's logs) and
 //! the grant holds the user's claims, username and own `sub` (which a pairwise client must not
 //! see). `~` is unreserved in URIs (RFC 3986 §2.3) and a VSCHAR (RFC 6749 Appendix A.11).
@@ -14,7 +15,7 @@
 //! create their grant there afterwards (`grant_object::gate_sealed`, by the code's issue time).
 
 use super::grant_object::{secret_hash, GrantState};
-use crate::crypto::{aead_open, aead_seal, b64url, b64url_decode, hmac_sha256};
+use crate::crypto::{aead_open, aead_seal, b64url, b64url_decode};
 use crate::model::grant::{is_b64url, is_grant_id};
 use crate::model::Grant;
 use serde::{Deserialize, Serialize};
@@ -42,22 +43,16 @@ pub struct Opened {
     pub issued_at: i64,
 }
 
-/// The sealing key, derived from SESSION_KEY (whose HMAC state `hmac_sha256` keeps keyed, so
-/// this is two SHA-256 blocks).
-fn key(session_key: &[u8]) -> [u8; 32] {
-    hmac_sha256(session_key, b"edge-oidc authorization code v1")
-}
-
 /// The code for `grant`, issued at `issued_at`, valid until `expires_at`.
 pub fn seal(
-    session_key: &[u8],
+    key: &[u8; 32],
     grant_id: &str,
     grant: &Grant,
     issued_at: i64,
     expires_at: i64,
 ) -> Result<String, String> {
     let json = serde_json::to_vec(&Payload { grant, exp: expires_at, iat: issued_at }).map_err(|e| e.to_string())?;
-    let sealed = aead_seal(&key(session_key), grant_id.as_bytes(), &json)?;
+    let sealed = aead_seal(key, grant_id.as_bytes(), &json)?;
     Ok(format!("{grant_id}{SEPARATOR}{}", b64url(&sealed)))
 }
 
@@ -71,9 +66,9 @@ pub fn split(code: &str) -> Option<(&str, &str)> {
 /// (so that the grant object recognises the same code presented again). `None` if it was
 /// not sealed by this provider for this grant id. Expiry is left to the grant object, which
 /// checks replay first (RFC 6749 §4.1.2: a used code presented again revokes, even late).
-pub fn open(session_key: &[u8], grant_id: &str, sealed: &str) -> Option<Opened> {
+pub fn open(key: &[u8; 32], grant_id: &str, sealed: &str) -> Option<Opened> {
     let bytes = b64url_decode(sealed)?;
-    let json = aead_open(&key(session_key), grant_id.as_bytes(), &bytes)?;
+    let json = aead_open(key, grant_id.as_bytes(), &bytes)?;
     let p: Payload<Grant> = serde_json::from_slice(&json).ok()?;
     Some(Opened { state: GrantState::new(p.grant, secret_hash(sealed), p.exp), issued_at: p.iat })
 }
@@ -93,28 +88,28 @@ mod tests {
 
     #[test]
     fn round_trip_and_binding() {
-        let code = seal(b"key", "grant-id-0123456789", &grant(), 100, 160).unwrap();
+        let code = seal(&[1; 32], "grant-id-0123456789", &grant(), 100, 160).unwrap();
         let (id, sealed) = split(&code).unwrap();
         assert_eq!(id, "grant-id-0123456789");
-        let Opened { state: st, issued_at } = open(b"key", id, sealed).unwrap();
+        let Opened { state: st, issued_at } = open(&[1; 32], id, sealed).unwrap();
         assert_eq!(issued_at, 100);
         assert_eq!(st.grant, grant());
         assert_eq!(st.code_expires_at, 160);
         assert_eq!(st.code_hash, secret_hash(sealed));
         // Another key, another grant id, a changed byte: nothing opens.
-        assert!(open(b"other key", id, sealed).is_none());
-        assert!(open(b"key", "grant-id-0123456788", sealed).is_none());
+        assert!(open(&[2; 32], id, sealed).is_none());
+        assert!(open(&[1; 32], "grant-id-0123456788", sealed).is_none());
         let mut bytes = b64url_decode(sealed).unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
-        assert!(open(b"key", id, &b64url(&bytes)).is_none());
+        assert!(open(&[1; 32], id, &b64url(&bytes)).is_none());
         // Two codes for the same grant differ (random nonce).
-        assert_ne!(code, seal(b"key", "grant-id-0123456789", &grant(), 100, 160).unwrap());
+        assert_ne!(code, seal(&[1; 32], "grant-id-0123456789", &grant(), 100, 160).unwrap());
     }
 
     #[test]
     fn contents_are_not_readable() {
-        let code = seal(b"key", "grant-id-0123456789", &grant(), 100, 160).unwrap();
+        let code = seal(&[1; 32], "grant-id-0123456789", &grant(), 100, 160).unwrap();
         let raw = b64url_decode(split(&code).unwrap().1).unwrap();
         let text = String::from_utf8_lossy(&raw);
         for secret in ["alice", "user-own-sub", "example.com", "openid"] {

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use url::Url;
 
+mod hardening;
 mod pages;
 mod refresh;
 mod sessions;
@@ -57,11 +58,16 @@ pub(crate) struct World {
     accounts: MemoryAccounts,
     crypto: NativeCrypto,
     keys: PrivateJwkSet,
-    session_key: Vec<u8>,
+    /// `SESSION_KEY`'s derived keys (a test may replace them: a rotation).
+    session_keys: crate::crypto::SessionKeys,
     now: Cell<i64>,
     logs: RefCell<Vec<String>>,
     /// The browser's cookies, name → value.
     cookies: RefCell<Vec<(String, String)>>,
+    /// Every client must use PKCE unless its record opts out: authorization requests without
+    /// a `code_challenge` get [`CHALLENGE`] (S256) added, and code redemptions without a
+    /// `code_verifier` get [`VERIFIER`]. Off for the tests of PKCE itself.
+    auto_pkce: Cell<bool>,
 }
 
 fn client_record(id: &str, method: &str, secret: Option<&str>) -> String {
@@ -100,10 +106,11 @@ impl World {
             accounts: MemoryAccounts::default(),
             crypto,
             keys,
-            session_key: vec![42; 32],
+            session_keys: crate::crypto::SessionKeys::derive(&[42; 32]),
             now: Cell::new(T0),
             logs: RefCell::new(vec![]),
             cookies: RefCell::new(vec![]),
+            auto_pkce: Cell::new(true),
         };
         w.grants.now.set(T0);
         w.throttles.now.set(T0);
@@ -117,6 +124,9 @@ impl World {
                 .replace("openid profile email", "openid"),
         );
         w.clients.put("broken", r#"{"client_id":"broken","redirect_uris":[]}"#);
+        let mut legacy: Value = serde_json::from_str(&client_record("legacy", "client_secret_basic", Some(BASIC_SECRET))).unwrap();
+        legacy["require_pkce"] = json!(false);
+        w.clients.put("legacy", &legacy.to_string());
         let hash = hash_password(PASSWORD, 10_000).unwrap().to_phc();
         let alice = json!({"sub": "u-7f3a9c", "username": "alice", "password_hash": hash, "name": "Alice Example",
             "given_name": "Alice", "email": "Alice@Example.com", "email_verified": true, "picture": "https://example.com/a.png"});
@@ -133,6 +143,9 @@ impl World {
     }
 
     pub(crate) fn call(&self, mut req: Request) -> Response {
+        if self.auto_pkce.get() {
+            add_pkce(&mut req);
+        }
         let jar = self.cookies.borrow().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
         if !jar.is_empty() {
             req.headers.push(("cookie".into(), jar));
@@ -150,7 +163,7 @@ impl World {
             throttles: &self.throttles,
             accounts: &self.accounts,
             crypto: &self.crypto,
-            session_key: &self.session_key,
+            keys: &self.session_keys,
             pairwise_salt: Some(b"pairwise-salt-for-tests-0123456789"),
             now: self.now.get(),
             log: &log,
@@ -263,6 +276,35 @@ impl World {
         let headers: Vec<(&str, &str)> = auth.as_deref().map(|a| vec![("authorization", a)]).unwrap_or_default();
         let r = self.post(path, form, &headers);
         (r.status, serde_json::from_slice(&r.body).unwrap_or(Value::Null))
+    }
+}
+
+/// [`World::auto_pkce`]: what a client that always uses PKCE adds to its requests.
+fn add_pkce(req: &mut Request) {
+    let form = req.is_form();
+    let text = match (req.path.as_str(), req.method.as_str()) {
+        ("/authorize", "GET") => req.query.clone(),
+        ("/authorize" | "/token", "POST") if form => String::from_utf8_lossy(&req.body).to_string(),
+        _ => return,
+    };
+    let has = |name: &str| url::form_urlencoded::parse(text.as_bytes()).any(|(k, _)| k == name);
+    let extra = if req.path == "/authorize" {
+        if has("code_challenge") || has("code_challenge_method") {
+            return;
+        }
+        format!("code_challenge={CHALLENGE}&code_challenge_method=S256")
+    } else {
+        let redeem = url::form_urlencoded::parse(text.as_bytes()).any(|(k, v)| k == "grant_type" && v == "authorization_code");
+        if !redeem || !has("code") || has("code_verifier") {
+            return;
+        }
+        format!("code_verifier={VERIFIER}")
+    };
+    let sep = if text.is_empty() { "" } else { "&" };
+    if req.method == "GET" {
+        req.query = format!("{text}{sep}{extra}");
+    } else {
+        req.body = format!("{text}{sep}{extra}").into_bytes();
     }
 }
 
@@ -438,6 +480,7 @@ fn full_flow_client_secret_post_and_scope_openid_only() {
 #[test]
 fn full_flow_public_client_pkce_and_login_by_email() {
     let w = World::new();
+    w.auto_pkce.set(false);
     let params = [
         ("response_type", "code"),
         ("client_id", "public"),
@@ -517,6 +560,7 @@ fn authorize_errors_before_redirect_uri_is_trusted_are_pages() {
 #[test]
 fn authorize_errors_after_redirect_uri_redirect_with_state_and_iss() {
     let w = World::new();
+    w.auto_pkce.set(false);
     let base = |extra: &[(&'static str, &'static str)], client: &'static str| {
         let mut v = vec![("client_id", client), ("redirect_uri", CB), ("state", "s-9")];
         v.extend_from_slice(extra);
@@ -529,6 +573,25 @@ fn authorize_errors_after_redirect_uri_redirect_with_state_and_iss() {
         (base(&[("response_type", "code")], "basic"), "invalid_scope"),
         (base(&[("response_type", "code"), ("scope", "openid email")], "narrow"), "invalid_scope"),
         (base(&[("response_type", "code"), ("scope", "openid")], "public"), "invalid_request"),
+        // PKCE is required by default, of confidential clients too (RFC 9700 §2.1.1) ...
+        (base(&[("response_type", "code"), ("scope", "openid")], "basic"), "invalid_request"),
+        // ... and S256 only: plain, or no method (which RFC 7636 makes plain), is refused.
+        (
+            base(
+                &[
+                    ("response_type", "code"),
+                    ("scope", "openid"),
+                    ("code_challenge", VERIFIER),
+                    ("code_challenge_method", "plain"),
+                ],
+                "basic",
+            ),
+            "invalid_request",
+        ),
+        (
+            base(&[("response_type", "code"), ("scope", "openid"), ("code_challenge", CHALLENGE)], "basic"),
+            "invalid_request",
+        ),
         (
             base(
                 &[
@@ -570,7 +633,7 @@ fn authorize_errors_after_redirect_uri_redirect_with_state_and_iss() {
             base(&[("response_type", "code"), ("scope", "openid"), ("request_uri", "https://x.example/r")], "basic"),
             "request_uri_not_supported",
         ),
-        (base(&[("response_type", "code"), ("scope", "openid"), ("prompt", "none")], "basic"), "login_required"),
+        (base(&[("response_type", "code"), ("scope", "openid"), ("prompt", "none")], "legacy"), "login_required"),
         (
             base(&[("response_type", "code"), ("scope", "openid"), ("response_mode", "fragment")], "basic"),
             "invalid_request",
@@ -583,18 +646,22 @@ fn authorize_errors_after_redirect_uri_redirect_with_state_and_iss() {
         assert_eq!(param(&p, "state"), Some("s-9"));
         assert_eq!(param(&p, "iss"), Some(ISSUER));
     }
-    // Unknown scope values are ignored (OpenID Connect Core §3.1.2.1); plain PKCE is
-    // accepted from a confidential client.
+    // Unknown scope values are ignored (OpenID Connect Core §3.1.2.1).
     let r = w.authorize(&base(
         &[
             ("response_type", "code"),
             ("scope", "openid weird"),
-            ("code_challenge", VERIFIER),
-            ("code_challenge_method", "plain"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
         ],
         "basic",
     ));
     assert_eq!(r.status, 200, "{}", r.body_str());
+    // A legacy confidential client whose record opts out may leave PKCE out.
+    let r = w.authorize(&base(&[("response_type", "code"), ("scope", "openid")], "legacy"));
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    let d: Value = serde_json::from_slice(&w.get("/.well-known/openid-configuration").body).unwrap();
+    assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
 }
 
 #[test]
@@ -719,9 +786,11 @@ fn token_client_authentication() {
 #[allow(clippy::type_complexity)]
 fn token_grant_errors() {
     let w = World::new();
-    let p = w.code_for("basic", &[]);
+    // A legacy client without PKCE, so that a verifier without a challenge can be sent.
+    w.auto_pkce.set(false);
+    let p = w.code_for("legacy", &[]);
     let code = param(&p, "code").unwrap();
-    let basic = Some(("basic", BASIC_SECRET));
+    let basic = Some(("legacy", BASIC_SECRET));
     let tampered = format!("{}x", &code[..code.len() - 1]);
     let cases: Vec<(Vec<(&str, &str)>, u16, &str)> = vec![
         (vec![("code", code), ("redirect_uri", CB)], 400, "invalid_request"),
@@ -898,7 +967,7 @@ fn login_throttling_delays_then_locks_per_account() {
     assert!(r.body_str().contains("Too many failed sign-in attempts"));
     w.advance(1);
     assert_eq!(login_from(&w, &page, ip, "alice", "wrong-3").status, 400);
-    assert_eq!(login_from(&w, &page, ip, "ALICE ", "x").status, 429, "same account however typed");
+    assert_eq!(login_from(&w, &page, ip, "Alice@Example.com ", "x").status, 429, "same account however typed");
     w.advance(2);
     assert_eq!(login_from(&w, &page, ip, "alice", "wrong-4").status, 400);
     w.advance(4);
@@ -918,16 +987,24 @@ fn login_throttling_delays_then_locks_per_account() {
     assert_eq!(login_from(&w, &page, ip, "alice", PASSWORD).status, 200);
 }
 
+/// An unknown name gets the same page as a wrong password, costs the same work, and is counted
+/// under the client IP only: a made-up name creates no counter object of its own (each would
+/// be a Durable Object with a write and an alarm).
 #[test]
-fn unknown_accounts_are_throttled_like_real_ones() {
+fn unknown_accounts_get_the_same_page_and_are_counted_per_ip() {
     let w = World::new();
     let page = fresh_login_page(&w);
     let (a, b) = (login_from(&w, &page, "192.0.2.1", "nobody", "x"), login_from(&w, &page, "192.0.2.1", "alice", "x"));
     assert_eq!((a.status, b.status), (400, 400));
     let strip = |r: &Response| r.body_str().replace(&hidden(r, "tx"), "").replace("nobody", "").replace("alice", "");
     assert_eq!(strip(&a), strip(&b), "the same page for an unknown user and a wrong password");
-    assert_eq!(login_from(&w, &page, "192.0.2.1", "nobody", "y").status, 400);
-    assert_eq!(login_from(&w, &page, "192.0.2.1", "nobody", "z").status, 429);
+    for i in 0..30 {
+        login_from(&w, &page, "192.0.2.1", &format!("made-up-{i}"), "x");
+    }
+    let counters = w.throttles.counters.borrow();
+    assert!(!counters.contains_key(&crate::protocol::throttle::account_key("nobody")));
+    assert!(!counters.keys().any(|k| k.starts_with("login:") && *k != crate::protocol::throttle::account_key("alice")));
+    assert!(counters.contains_key(&crate::protocol::throttle::ip_key("192.0.2.1")), "the address is counted");
 }
 
 #[test]

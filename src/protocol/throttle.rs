@@ -2,10 +2,12 @@
 //! Sheet: account lockout; RFC 9700 §4.x credential brute force). Counted in Durable
 //! Objects — one object per key — so every isolate sees the same count at once.
 //!
-//! Policy: after failure `n` (n ≥ 2) the next attempt waits `min(2^(n-2), 30)` seconds
-//! (growing delay, when `delays` is on); at `max_failures` the key is locked for
-//! `lock_seconds`. A refused attempt is not checked and not counted. Success resets.
-//! Failures older than `lock_seconds` are forgotten.
+//! Policy: after failure `n` (n ≥ `delay_from`) the next attempt waits
+//! `min(2^(n - delay_from), 30)` seconds (a growing delay); at `lock_at` failures, if set, the
+//! key is locked for `lock_seconds`. Accounts are delayed from the 2nd failure and locked at
+//! the 5th; client IPs only slowed down (never locked: an address may be shared by thousands,
+//! OWASP); clients at a token endpoint locked. A refused attempt is not checked and not
+//! counted. Success resets. Failures older than `lock_seconds` are forgotten.
 //!
 //! Logins use [`Command::Attempt`], which counts the attempt as pending *before* the
 //! password is checked, atomically with the limit check: concurrent guesses cannot all
@@ -17,9 +19,20 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
-    pub max_failures: u32,
+    /// Failures from which each attempt waits a growing delay (`u32::MAX`: never).
+    pub delay_from: u32,
+    /// Failures at which the key is locked (`None`: only slowed down).
+    pub lock_at: Option<u32>,
+    /// How long a lock lasts, and how long failures are remembered.
     pub lock_seconds: i64,
-    pub delays: bool,
+}
+
+impl Policy {
+    /// As many attempts may be in flight at once as failures remain before the lock, or,
+    /// without a lock, before the delays begin (one at a time once they have).
+    fn in_flight_cap(&self, failures: u32) -> u32 {
+        self.lock_at.unwrap_or(self.delay_from.max(failures.saturating_add(1)))
+    }
 }
 
 pub const MAX_DELAY_SECONDS: i64 = 30;
@@ -122,7 +135,7 @@ pub fn apply(state: Option<Counter>, cmd: Command, now_ms: i64) -> (Option<Optio
             if !v.is_allowed() {
                 return (None, v);
             }
-            if c.failures.saturating_add(c.pending) >= policy.max_failures {
+            if c.failures.saturating_add(c.pending) >= policy.in_flight_cap(c.failures) {
                 // As many attempts are in flight as failures remain before the lock.
                 return (None, Verdict::Busy);
             }
@@ -152,11 +165,11 @@ pub fn apply(state: Option<Counter>, cmd: Command, now_ms: i64) -> (Option<Optio
             c.forget_old(&policy, now);
             c.failures = c.failures.saturating_add(1);
             c.last_failure_at = now;
-            if c.failures >= policy.max_failures {
+            if policy.lock_at.is_some_and(|n| c.failures >= n) {
                 c.blocked_until = now + lock_ms;
                 c.locked = true;
-            } else if policy.delays && c.failures >= 2 {
-                let exp = (c.failures - 2).min(16);
+            } else if c.failures >= policy.delay_from {
+                let exp = (c.failures - policy.delay_from).min(16);
                 c.blocked_until = now + (1i64 << exp).min(MAX_DELAY_SECONDS) * 1000;
             }
             let v = verdict(&c, now);
@@ -194,7 +207,7 @@ pub fn client_key(client_id: &str, ip: &str) -> String {
 mod tests {
     use super::*;
 
-    const P: Policy = Policy { max_failures: 5, lock_seconds: 900, delays: true };
+    const P: Policy = Policy { delay_from: 2, lock_at: Some(5), lock_seconds: 900 };
 
     fn run(state: &mut Option<Counter>, cmd: Command, now: i64) -> Verdict {
         let (w, v) = apply(state.clone(), cmd, now * 1000);
@@ -225,7 +238,7 @@ mod tests {
 
     #[test]
     fn no_delays_only_lock() {
-        let p = Policy { max_failures: 3, lock_seconds: 60, delays: false };
+        let p = Policy { delay_from: u32::MAX, lock_at: Some(3), lock_seconds: 60 };
         let mut s = None;
         assert!(run(&mut s, Command::Fail { policy: p }, 0).is_allowed());
         assert!(run(&mut s, Command::Fail { policy: p }, 0).is_allowed());
@@ -270,6 +283,31 @@ mod tests {
         }
         assert!(!run(&mut s, Command::Attempt { policy: P }, 1).is_allowed());
         assert!(run(&mut s, Command::Attempt { policy: P }, 31).is_allowed());
+    }
+
+    /// A client IP is slowed down, never locked: past `delay_from` failures each attempt waits
+    /// a growing delay (at most 30 s), one attempt at a time; a success resets it.
+    #[test]
+    fn an_address_is_slowed_down_not_locked() {
+        let ip = Policy { delay_from: 3, lock_at: None, lock_seconds: 900 };
+        let mut s = None;
+        for _ in 0..2 {
+            assert!(run(&mut s, Command::Fail { policy: ip }, 0).is_allowed());
+        }
+        assert_eq!(run(&mut s, Command::Fail { policy: ip }, 0), Verdict::Blocked { retry_after: 1, locked: false });
+        let mut t = 1;
+        for n in 1..12 {
+            let v = run(&mut s, Command::Attempt { policy: ip }, t);
+            assert!(v.is_allowed(), "after the delay an attempt is let through ({n})");
+            assert_eq!(run(&mut s, Command::Attempt { policy: ip }, t), Verdict::Busy, "one at a time");
+            let v = run(&mut s, Command::Fail { policy: ip }, t);
+            let wait = (1i64 << n).min(MAX_DELAY_SECONDS);
+            assert_eq!(v, Verdict::Blocked { retry_after: wait, locked: false }, "never a lock ({n})");
+            t += wait;
+        }
+        run(&mut s, Command::Attempt { policy: ip }, t);
+        run(&mut s, Command::Succeed, t);
+        assert_eq!(s, None);
     }
 
     #[test]

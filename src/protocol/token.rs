@@ -105,7 +105,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         let invalid = || error_json(&OAuthError::invalid_grant("the authorization code is invalid or has expired"));
         // A sealed code carries its grant (sealed_code.rs); a handle code's grant is in its object.
         let (grant_id, code_hash, sealed, sealed_iat) = if let Some((id, sealed)) = sealed_code::split(code) {
-            let opened = sealed_code::open(self.session_key, id, sealed).ok_or_else(invalid)?;
+            let opened = sealed_code::open(&self.keys.code, id, sealed).ok_or_else(invalid)?;
             (id, opened.state.code_hash.clone(), Some(Box::new(opened.state)), opened.issued_at)
         } else if let Some((id, secret)) = split_handle(code) {
             (id, secret_hash(secret), None, 0)
@@ -126,7 +126,11 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             access_expires_at: self.now + self.config.access_token_ttl,
             refresh: refresh_secret
                 .as_deref()
-                .map(|s| NewRefresh { hash: secret_hash(s), expires_at: self.now + self.config.refresh_token_ttl }),
+                .map(|s| NewRefresh {
+                    hash: secret_hash(s),
+                    expires_at: self.now + self.config.refresh_token_ttl,
+                    max_expires_at: self.now + self.config.refresh_token_max_lifetime,
+                }),
             sealed,
             sealed_iat,
         };

@@ -157,7 +157,7 @@ mod tests {
         let clean = Rc::new(RefCell::new(TtlCache::default()));
         let at = |now_ms| CleanChecks { inner: &store, clean: clean.clone(), now_ms };
         let run = |c: &CleanChecks<'_, MemoryThrottles>, cmd| c.send("k", cmd).now_or_never().unwrap().unwrap();
-        let policy = Policy { max_failures: 1, lock_seconds: 60, delays: false };
+        let policy = Policy { delay_from: u32::MAX, lock_at: Some(1), lock_seconds: 60 };
         assert_eq!(run(&at(0), Command::Check), Verdict::Allowed);
         // Another isolate locks the key: this one still sees it clean until the entry expires.
         store.send("k", Command::Fail { policy }).now_or_never().unwrap().unwrap();

@@ -183,6 +183,12 @@ pub enum AlgArg {
     EdDsa,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PkceArg {
+    Required,
+    Optional,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ClientsCommand {
     /// Register a client; prints its id and secret (the secret is shown only once).
@@ -260,6 +266,17 @@ pub struct ClientAddArgs {
     /// signing key for it.
     #[arg(long, value_enum, default_value_t = AlgArg::Rs256)]
     pub id_token_alg: AlgArg,
+
+    /// Seconds after a refresh during which a retry with the token just replaced gets the
+    /// current one back instead of revoking the grant (0-300; default 0: never). For
+    /// confidential clients whose refreshes can race; public clients get none.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    pub refresh_grace: i64,
+
+    /// PKCE at the authorization endpoint: `required` (S256; the default), or `optional` for
+    /// a legacy confidential client that cannot send it (never for public clients).
+    #[arg(long, value_enum, default_value_t = PkceArg::Required)]
+    pub pkce: PkceArg,
 
     /// Replace an existing client with this id (its old secret stops working).
     #[arg(long)]

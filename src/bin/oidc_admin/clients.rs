@@ -34,6 +34,8 @@ pub struct NewClient {
     pub pairwise: bool,
     pub post_logout_redirect_uris: Vec<String>,
     pub id_token_alg: Alg,
+    pub require_pkce: bool,
+    pub refresh_grace: i64,
 }
 
 impl NewClient {
@@ -52,6 +54,8 @@ impl NewClient {
             pairwise: a.pairwise,
             post_logout_redirect_uris: a.post_logout_redirect_uris.clone(),
             id_token_alg: a.id_token_alg.into(),
+            require_pkce: a.pkce == crate::cli::PkceArg::Required,
+            refresh_grace: a.refresh_grace,
         }
     }
 
@@ -78,6 +82,8 @@ impl NewClient {
             subject_type: if self.pairwise { SubjectType::Pairwise } else { SubjectType::Public },
             post_logout_redirect_uris: self.post_logout_redirect_uris,
             id_token_signed_response_alg: self.id_token_alg,
+            require_pkce: self.require_pkce,
+            refresh_grace_seconds: self.refresh_grace,
         };
         client.validate().map_err(|e| usage(format!("client '{}': {e}", client.client_id)))?;
         Ok((client, secret))

@@ -56,6 +56,8 @@ fn demo_client(redirect_uri: &str) -> NewClient {
         tos_uri: None,
         pairwise: false,
         id_token_alg: edge_oidc::keys::Alg::RS256,
+        require_pkce: true,
+        refresh_grace: 0,
     }
 }
 

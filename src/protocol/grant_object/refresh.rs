@@ -51,20 +51,38 @@ pub(super) fn apply(state: Option<GrantState>, cmd: RefreshCommand, now: i64) ->
     let token = AccessToken { hash: cmd.access_token_hash, issued_at: now, expires_at: cmd.access_expires_at, scope };
     st.add_access_token(token, now);
     if retry_box.is_none() {
-        let previous = match st.refresh.take() {
-            Some(old) => std::iter::once(old.hash).chain(old.previous).take(MAX_PREVIOUS_REFRESH).collect(),
-            None => Vec::new(),
+        let (previous, max_expires_at) = match st.refresh.take() {
+            Some(old) => {
+                (std::iter::once(old.hash).chain(old.previous).take(MAX_PREVIOUS_REFRESH).collect(), old.max_expires_at)
+            }
+            None => (Vec::new(), cmd.refresh_expires_at),
         };
         st.refresh = Some(RefreshToken {
             hash: cmd.new_hash,
             issued_at: now,
-            expires_at: cmd.refresh_expires_at,
+            // Idle expiry pushed forward, never past the family's absolute end.
+            expires_at: cmd.refresh_expires_at.min(max_expires_at),
             previous,
             retry_box: Some(cmd.retry_box),
+            max_expires_at,
         });
     }
     let grant = Box::new(st.grant.clone());
     (Some(st), Reply::Refreshed { grant, retry_box })
+}
+
+/// [`super::Command::Unrotate`].
+pub(super) fn unrotate(mut st: GrantState, new_hash: &str, access_token_hash: &str) -> GrantState {
+    st.access_tokens.retain(|t| !hash_eq(&t.hash, access_token_hash));
+    if let Some(rt) = st.refresh.as_mut().filter(|rt| hash_eq(&rt.hash, new_hash)) {
+        if !rt.previous.is_empty() {
+            rt.hash = rt.previous.remove(0);
+            // Its own issue time is not kept: no grace for the token before it.
+            rt.issued_at = 0;
+            rt.retry_box = None;
+        }
+    }
+    st
 }
 
 fn revoke_family(mut st: GrantState) -> (Option<GrantState>, Reply) {
@@ -81,6 +99,8 @@ mod tests {
 
     const T0: i64 = 1_000_000;
     const GRACE: i64 = 10;
+    /// The family's absolute lifetime in these tests.
+    const MAX_LIFE: i64 = 1_000_000;
 
     fn grant(scope: &str) -> Grant {
         Grant {
@@ -118,7 +138,7 @@ mod tests {
             code_verifier: None,
             access_token_hash: secret_hash("at0"),
             access_expires_at: T0 + 3600,
-            refresh: Some(NewRefresh { hash: secret_hash("rt0"), expires_at: T0 + 86_400 }),
+            refresh: Some(NewRefresh { hash: secret_hash("rt0"), expires_at: T0 + 86_400, max_expires_at: T0 + MAX_LIFE }),
             sealed: None,
             sealed_iat: 0,
         }

@@ -232,7 +232,7 @@ fn wrong_password_page() {
 fn sign_ins_in_flight_are_not_called_failures() {
     let w = World::new();
     let page = w.authorize(&base("basic"));
-    let policy = Policy { max_failures: 5, lock_seconds: 900, delays: true };
+    let policy = Policy { delay_from: 2, lock_at: Some(5), lock_seconds: 900 };
     for _ in 0..5 {
         let v = block_on(w.throttles.send(&throttle::account_key("alice"), TCommand::Attempt { policy }));
         assert!(v.unwrap().is_allowed());

@@ -5,14 +5,22 @@ use super::*;
 const REFRESH_SECRET: &str = "refresh-secret-refresh-secret-refresh-0003";
 const SCOPE: &str = "openid profile email offline_access";
 
-/// A world with two refresh-capable clients: `rp` (confidential, Basic) and `spa` (public),
-/// both registered for `offline_access`.
+/// A world with three refresh-capable clients, all registered for `offline_access`: `rp`
+/// (confidential, Basic, a 10 s retry window), `rp0` (confidential, no retry window: the
+/// default) and `spa` (public: never a window).
 fn world() -> World {
     let w = World::new();
-    for (id, method, secret) in [("rp", "client_secret_basic", Some(REFRESH_SECRET)), ("spa", "none", None)] {
+    for (id, method, secret, grace) in [
+        ("rp", "client_secret_basic", Some(REFRESH_SECRET), 10),
+        ("rp0", "client_secret_basic", Some(REFRESH_SECRET), 0),
+        ("spa", "none", None, 0),
+    ] {
         let mut v: Value = serde_json::from_str(&client_record(id, method, secret)).unwrap();
         v["grant_types"] = json!(["authorization_code", "refresh_token"]);
         v["scope"] = json!(SCOPE);
+        if grace > 0 {
+            v["refresh_grace_seconds"] = json!(grace);
+        }
         w.clients.put(id, &v.to_string());
     }
     w
@@ -278,7 +286,77 @@ fn a_removed_user_gets_no_more_tokens() {
     assert_invalid_grant(refresh(&w, &s(&v2, "refresh_token"), &[], RP), "cannot be read");
     w.users.put("user:alice", &alice);
     assert_eq!(userinfo(&w, &s(&v2, "access_token")), 200);
-    assert_eq!(refresh(&w, &s(&v2, "refresh_token"), &[], RP).0, 200, "retry within grace");
+    assert_eq!(refresh(&w, &s(&v2, "refresh_token"), &[], RP).0, 200, "the rotation was undone: the same token works");
+}
+
+/// RFC 9700 §4.14.2, as an independent checker tests it: once rotated, the old refresh token
+/// is refused (and the grant revoked), for a client without a retry window — the default.
+#[test]
+fn by_default_a_rotated_token_is_never_accepted_again() {
+    let w = world();
+    let rp0 = Some(("rp0", REFRESH_SECRET));
+    let p = w.code_for("rp0", &[("scope", SCOPE)]);
+    let (_, v0, _) = w
+        .token(&[("grant_type", "authorization_code"), ("code", param(&p, "code").unwrap()), ("redirect_uri", CB)], rp0);
+    let (st, v1) = refresh(&w, &s(&v0, "refresh_token"), &[], rp0);
+    assert_eq!(st, 200, "{v1}");
+    assert_invalid_grant(refresh(&w, &s(&v0, "refresh_token"), &[], rp0), "already used");
+    assert_eq!(userinfo(&w, &s(&v1, "access_token")), 401, "the whole grant is revoked");
+    // A public client cannot be given a window: its record is refused.
+    let mut spa: Value = serde_json::from_str(&w.clients.get("spa").unwrap()).unwrap();
+    spa["refresh_grace_seconds"] = json!(10);
+    w.clients.put("spa", &spa.to_string());
+    let (st, v, _) = w.token(&[("grant_type", "refresh_token"), ("refresh_token", "x"), ("client_id", "spa")], None);
+    assert_eq!(st, 401, "{v}");
+    assert!(v["error_description"].as_str().unwrap().contains("refresh_grace_seconds"), "{v}");
+}
+
+/// An offline grant cannot be renewed forever: REFRESH_TOKEN_MAX_LIFETIME_SECONDS after the
+/// code was redeemed, its refresh token stops working, however often it was used.
+#[test]
+fn offline_grants_end_at_the_absolute_lifetime() {
+    let mut w = world();
+    w.config = Config::from_vars(|k| match k {
+        "ISSUER" => Some(ISSUER.into()),
+        "REFRESH_TOKEN_TTL_SECONDS" => Some("86400".into()),
+        "REFRESH_TOKEN_MAX_LIFETIME_SECONDS" => Some("172800".into()),
+        _ => None,
+    })
+    .unwrap();
+    let mut rt = s(&tokens(&w), "refresh_token");
+    for _ in 0..3 {
+        w.advance(43_200);
+        let (st, v) = refresh(&w, &rt, &[], RP);
+        assert_eq!(st, 200, "used within a day, it is renewed: {v}");
+        rt = s(&v, "refresh_token");
+    }
+    let r = introspect(&w, &rt);
+    assert_eq!(r["exp"].as_i64(), Some(T0 + 172_800), "never past the family's end: {r}");
+    w.advance(43_200 + 1);
+    assert_invalid_grant(refresh(&w, &rt, &[], RP), "expired");
+}
+
+/// A refresh fails once its consent is gone, even if revoking its grant had failed.
+#[test]
+fn a_refresh_fails_once_the_consent_is_withdrawn() {
+    let w = world();
+    let v = tokens(&w);
+    // The consent disappears without its grants being revoked (as if revocation had failed).
+    let sub = "u-7f3a9c";
+    let mut acct = w.accounts.objects.borrow().get(sub).cloned().unwrap();
+    acct.consents.retain(|c| c.client_id != "rp");
+    w.accounts.objects.borrow_mut().insert(sub.into(), acct.clone());
+    crate::protocol::account_object::map::write(
+        w.accounts.stored.borrow_mut().get_mut(sub).unwrap(),
+        &acct,
+        &crate::protocol::account_object::everything(&acct),
+    );
+    assert_invalid_grant(refresh(&w, &s(&v, "refresh_token"), &[], RP), "withdrew the consent");
+    assert_eq!(userinfo(&w, &s(&v, "access_token")), 401, "and the grant is revoked");
+}
+
+fn introspect(w: &World, token: &str) -> Value {
+    w.token_like("/introspect", &[("token", token)], RP).1
 }
 
 #[test]

@@ -509,3 +509,75 @@ fn discovery_advertises_sessions_logout_and_claims() {
     assert_eq!(d["claims_parameter_supported"], true);
     assert_eq!(d["prompt_values_supported"], json!(["none", "login", "consent", "select_account"]));
 }
+
+/// Withdrawal revokes first and forgets afterwards: when revoking fails, the user gets a 503,
+/// the application stays listed (to try again), and the consent authorizes nothing more.
+#[test]
+fn a_failed_revocation_keeps_the_consent_to_try_again() {
+    let w = World::new();
+    let v = redeem(&w, &sign_in(&w));
+    let at = v["access_token"].as_str().unwrap();
+    let homed = redeem(&w, &redirect_params(&w.authorize(&base("basic")), CB));
+    let homed_at = homed["access_token"].as_str().unwrap();
+    let page = w.get("/consents");
+    let csrf = hidden(&page, "csrf");
+    w.grants.fail.set(true);
+    let r = w.post("/consents", &[("client_id", "basic"), ("csrf", &csrf)], &[]);
+    assert_eq!(r.status, 503);
+    w.grants.fail.set(false);
+    assert!(w.get("/consents").body_str().contains("basic app"), "still listed: the user can try again");
+    let p = redirect_params(&w.authorize(&with(&base("basic"), &[("prompt", "none")])), CB);
+    assert_eq!(param(&p, "error"), Some("consent_required"), "a consent being withdrawn authorizes nothing");
+    let r = w.post("/consents", &[("client_id", "basic"), ("csrf", &csrf)], &[]);
+    assert!(r.body_str().contains("was revoked"), "{}", r.body_str());
+    assert_eq!(userinfo(&w, at).0, 401);
+    assert_eq!(userinfo(&w, homed_at).0, 401);
+    assert!(w.get("/consents").body_str().contains("You have not allowed any application yet."));
+}
+
+/// SESSION_KEY can be replaced at any time: open pages and codes in flight are lost, but
+/// withdrawing a consent still reaches every grant issued before (a returning user's home is
+/// named by the consent, not by a key).
+#[test]
+fn replacing_session_key_keeps_withdrawal_working() {
+    let mut w = World::new();
+    let v = redeem(&w, &sign_in(&w));
+    let homed = redeem(&w, &redirect_params(&w.authorize(&base("basic")), CB));
+    let in_flight = redirect_params(&w.authorize(&base("basic")), CB);
+    w.session_keys = crate::crypto::SessionKeys::derive(&[43; 32]);
+    // A code sealed under the old key cannot be redeemed (README: Secrets).
+    let form = [("grant_type", "authorization_code"), ("code", param(&in_flight, "code").unwrap()), ("redirect_uri", CB)];
+    assert_eq!(w.token(&form, Some(("basic", BASIC_SECRET))).0, 400);
+    // The session cookie is not keyed: the user is still signed in, and withdraws.
+    let page = w.get("/consents");
+    let r = w.post("/consents", &[("client_id", "basic"), ("csrf", &hidden(&page, "csrf"))], &[]);
+    assert!(r.body_str().contains("was revoked"), "{}", r.body_str());
+    for t in [&v, &homed] {
+        assert_eq!(userinfo(&w, t["access_token"].as_str().unwrap()).0, 401);
+    }
+}
+
+/// A consent page left open after signing out yields nothing; nor does one posted with
+/// another user's session.
+#[test]
+fn the_consent_form_does_not_outlive_the_session() {
+    let w = World::new();
+    w.fresh_browser();
+    let page = w.authorize(&base("basic"));
+    let consent = w.login(&page, "alice", PASSWORD);
+    assert_eq!(consent.status, 200);
+    let session = w.cookies.borrow().iter().find(|(n, _)| n.ends_with("oidc_session")).cloned().unwrap();
+    // Signed out in another tab.
+    let out = w.get("/logout");
+    w.post("/logout", &[("tx", &hidden(&out, "tx")), ("decision", "logout")], &[]);
+    let r = w.consent(&consent, "allow");
+    assert_eq!(r.status, 403, "{}", r.body_str());
+    assert!(r.header("location").is_none());
+    assert!(r.body_str().contains("You are no longer signed in"), "{}", r.body_str());
+    // The old session cookie, replayed, is no better: the session ended server-side.
+    w.cookies.borrow_mut().push(session);
+    assert_eq!(w.consent(&consent, "allow").status, 403);
+    // Deny still works without a session (it grants nothing).
+    let p = redirect_params(&w.consent(&consent, "deny"), CB);
+    assert_eq!(param(&p, "error"), Some("access_denied"));
+}

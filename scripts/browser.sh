@@ -3,6 +3,8 @@
 # against `wrangler dev`, with the operator's look configured, a relying party on loopback
 # (tests/browser/rp.mjs) and accounts seeded per scenario. Runs tests/browser/*.test.mjs with
 # node's test runner and prints one cargo-style `test result:` line for .ci/run's total.
+# (runtime.test.mjs runs the built worker in workerd through miniflare, without the dev proxy,
+# for what only the runtime itself shows: a streaming upload cut off at the cap.)
 #
 #   bash scripts/browser.sh                 # every scenario
 #   bash scripts/browser.sh flows           # only tests/browser/flows.test.mjs
@@ -92,6 +94,7 @@ set +e
 BROWSER_ISSUER="$ISSUER" BROWSER_RP="$RP" BROWSER_CLIENT_ID=browser-app BROWSER_CLIENT_SECRET="$CLIENT_SECRET" \
 BROWSER_CLIENT_NAME="$CLIENT_NAME" BROWSER_PRODUCT="$PRODUCT" BROWSER_PASSWORD="$PASSWORD" \
 BROWSER_INTERACTION_TTL="$INTERACTION_TTL" BROWSER_SCREENSHOTS="$RUN_DIR/screenshots" CHROMIUM="$CHROMIUM" \
+BROWSER_DEV_VARS="$DEV_VARS" \
     node --test --test-concurrency=2 --test-reporter=spec --test-reporter-destination=stdout \
         --test-reporter=tap --test-reporter-destination="$TAP" "${FILES[@]}"
 STATUS=$?

@@ -96,7 +96,8 @@ say "seeding clients and the user"
 OUT=$(add_client e2e-basic client_secret_basic "$BASIC_NAME") || die "adding client e2e-basic failed"
 BASIC_ID=$(json_field client_id <<<"$OUT") && BASIC_SECRET=$(json_field client_secret <<<"$OUT") \
     || die "unexpected output from 'clients add e2e-basic --json': $OUT"
-OUT=$(add_client e2e-post client_secret_post "$POST_NAME") || die "adding client e2e-post failed"
+# A legacy confidential client that may leave PKCE out (every other client must use it).
+OUT=$(add_client e2e-post client_secret_post "$POST_NAME" --pkce optional) || die "adding client e2e-post failed"
 POST_ID=$(json_field client_id <<<"$OUT") && POST_SECRET=$(json_field client_secret <<<"$OUT") \
     || die "unexpected output from 'clients add e2e-post --json': $OUT"
 OUT=$(add_client e2e-public none "$PUBLIC_NAME") || die "adding client e2e-public failed"
@@ -110,7 +111,7 @@ PAIRWISE_ID=$(json_field client_id <<<"$OUT") && PAIRWISE_SECRET=$(json_field cl
 REFRESH_NAME="E2E Refresh Client"
 PUBLIC_REFRESH_NAME="E2E Public Refresh Client"
 OUT=$(SCOPE="openid profile email offline_access" add_client e2e-refresh client_secret_basic "$REFRESH_NAME" \
-    --grant-type refresh_token) || die "adding client e2e-refresh failed"
+    --grant-type refresh_token --refresh-grace "$REFRESH_GRACE") || die "adding client e2e-refresh failed"
 REFRESH_ID=$(json_field client_id <<<"$OUT") && REFRESH_SECRET=$(json_field client_secret <<<"$OUT") \
     || die "unexpected output from 'clients add e2e-refresh --json': $OUT"
 OUT=$(SCOPE="openid profile email offline_access" add_client e2e-public-refresh none "$PUBLIC_REFRESH_NAME" \
@@ -173,7 +174,7 @@ THROTTLED_CLIENT_ID=$(json_field client_id <<<"$OUT") && THROTTLED_CLIENT_SECRET
     || die "unexpected output from 'clients add e2e-throttled --json': $OUT"
 
 # --- wrangler dev -----------------------------------------------------------------------------
-start_wrangler "$PORT" --var "ISSUER:$ISSUER" --var "CODE_TTL_SECONDS:$CODE_TTL" --var "REFRESH_GRACE_SECONDS:$REFRESH_GRACE"
+start_wrangler "$PORT" --var "ISSUER:$ISSUER" --var "CODE_TTL_SECONDS:$CODE_TTL"
 wait_ready "$ISSUER/.well-known/openid-configuration"
 say "provider is up"
 

@@ -74,16 +74,45 @@ impl ErrorCode {
     }
 }
 
-/// An error with a description safe to show the client or the user.
+/// An error with a description safe to show the client or the user. Descriptions never
+/// echo what a request sent (a value, a claim name, an unknown parameter's name).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthError {
     pub code: ErrorCode,
+    /// Only RFC 6749 §5.2's characters (%x20-21 / %x23-5B / %x5D-7E) ([`description_text`]).
     pub description: String,
+}
+
+/// `text` in the characters RFC 6749 §5.2 allows in `error_description`: `§` is spelled
+/// "section", quotes become apostrophes, a backslash a slash, anything else outside the set
+/// (non-ASCII, controls) a question mark.
+pub fn description_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '§' => out.push_str("section "),
+            '"' | '“' | '”' | '’' => out.push('\''),
+            '\\' => out.push('/'),
+            '\u{20}'..='\u{7e}' => out.push(c),
+            _ => out.push('?'),
+        }
+    }
+    out.replace("section  ", "section ")
+}
+
+/// A name taken from a request, for a description: shown when it is plainly a parameter or
+/// claim name (`a-z`, `_`, at most 32), else "a parameter".
+pub fn quoted_name(name: &str) -> String {
+    if !name.is_empty() && name.len() <= 32 && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+        format!("'{name}'")
+    } else {
+        "a parameter".into()
+    }
 }
 
 impl OAuthError {
     pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
-        OAuthError { code, description: description.into() }
+        OAuthError { code, description: description_text(&description.into()) }
     }
     pub fn invalid_request(d: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidRequest, d)
@@ -112,6 +141,21 @@ impl fmt::Display for OAuthError {
 }
 
 impl std::error::Error for OAuthError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_stay_within_rfc6749_characters() {
+        let e = OAuthError::invalid_request("repeated (RFC 6749 §3.1): \"x\" \\ é\u{7}\nend");
+        assert_eq!(e.description, "repeated (RFC 6749 section 3.1): 'x' / ???end");
+        assert!(e.description.bytes().all(|b| b == 0x20 || b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b)));
+        assert_eq!(quoted_name("client_id"), "'client_id'");
+        assert_eq!(quoted_name("<script>"), "a parameter");
+        assert_eq!(quoted_name(&"a".repeat(33)), "a parameter");
+    }
+}
 
 /// A storage failure. `Unavailable` is a store that failed or timed out (maps to
 /// `temporarily_unavailable`); `Malformed` is a record that does not parse or validate, with a

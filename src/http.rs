@@ -1,7 +1,7 @@
 //! Platform-neutral HTTP values. The platform layer converts the runtime's request into
 //! [`Request`] and [`Response`] back, so every endpoint runs and is tested on the host.
 
-use crate::error::OAuthError;
+use crate::error::{quoted_name, OAuthError};
 
 /// Upper bounds on what a request may carry (hostile input: answer 4xx, never work hard).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -110,15 +110,15 @@ impl Params {
                 return Err(OAuthError::invalid_request("a parameter is not valid percent-encoded UTF-8"));
             }
             if v.len() > MAX_PARAM_BYTES {
-                return Err(OAuthError::invalid_request(format!("parameter '{}' is too long", truncate(&k, 40))));
+                return Err(OAuthError::invalid_request(format!("parameter {} is too long", quoted_name(&k))));
             }
             if v.is_empty() {
                 continue;
             }
             if pairs.iter().any(|(n, _)| *n == k) {
                 return Err(OAuthError::invalid_request(format!(
-                    "parameter '{}' is repeated (RFC 6749 §3.1)",
-                    truncate(&k, 40)
+                    "parameter {} is repeated (RFC 6749 §3.1)",
+                    quoted_name(&k)
                 )));
             }
             pairs.push((k.into_owned(), v.into_owned()));
@@ -135,9 +135,48 @@ impl Params {
     }
 }
 
-fn truncate(s: &str, n: usize) -> String {
-    s.chars().take(n).collect()
+/// A request body read chunk by chunk with a cap (a chunked upload declares no length):
+/// reading stops at the first chunk that would pass [`MAX_BODY_BYTES`], before it is copied.
+#[derive(Debug, Default)]
+pub struct CappedBody {
+    bytes: Vec<u8>,
 }
+
+/// The body is larger than [`MAX_BODY_BYTES`] (413 Content Too Large, RFC 9110 §15.5.14).
+#[derive(Debug, PartialEq, Eq)]
+pub struct TooLarge;
+
+impl CappedBody {
+    /// Whether a chunk of `len` bytes still fits; reading stops when it does not.
+    pub fn room_for(&self, len: usize) -> Result<(), TooLarge> {
+        if self.bytes.len().saturating_add(len) > MAX_BODY_BYTES {
+            Err(TooLarge)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Appends a chunk `room_for` accepted, through `copy` (which fills the slice it is given).
+    pub fn append(&mut self, len: usize, copy: impl FnOnce(&mut [u8])) -> Result<(), TooLarge> {
+        self.room_for(len)?;
+        let start = self.bytes.len();
+        self.bytes.resize(start + len, 0);
+        if let Some(tail) = self.bytes.get_mut(start..) {
+            copy(tail);
+        }
+        Ok(())
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+/// 413 for a body over [`MAX_BODY_BYTES`].
+pub fn too_large() -> Response {
+    error_json(&OAuthError::invalid_request("the request body is too large (at most 64 KiB)")).with_status(413)
+}
+
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
@@ -239,6 +278,21 @@ mod tests {
         assert!(Params::parse(&[b'a', b'=', 0xff]).is_err());
         let many: String = (0..100).map(|i| format!("p{i}=1&")).collect();
         assert!(Params::parse(many.as_bytes()).unwrap_err().description.contains("too many"));
+    }
+
+    #[test]
+    fn capped_body_stops_before_the_chunk_that_passes_the_cap() {
+        let mut b = CappedBody::default();
+        let chunk = vec![7u8; 16 * 1024];
+        for _ in 0..4 {
+            b.append(chunk.len(), |dst| dst.copy_from_slice(&chunk)).unwrap();
+        }
+        assert_eq!(b.room_for(1), Err(TooLarge));
+        assert_eq!(b.append(1, |_| panic!("never copied")), Err(TooLarge));
+        assert_eq!(b.into_bytes().len(), MAX_BODY_BYTES);
+        let mut b = CappedBody::default();
+        assert_eq!(b.append(MAX_BODY_BYTES + 1, |_| panic!("never copied")), Err(TooLarge));
+        assert_eq!(too_large().status, 413);
     }
 
     #[test]

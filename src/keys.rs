@@ -168,6 +168,15 @@ fn default_use() -> String {
 }
 
 impl PrivateJwk {
+    /// Zeroes and drops the private members.
+    pub fn wipe_private(&mut self) {
+        let wipe = |s: &mut String| std::mem::take(s).into_bytes().fill(0);
+        match &mut self.key {
+            KeyMaterial::Rsa { d, p, q, dp, dq, qi, .. } => [d, p, q, dp, dq, qi].into_iter().for_each(wipe),
+            KeyMaterial::Ec { d, .. } | KeyMaterial::Okp { d, .. } => wipe(d),
+        }
+    }
+
     /// The key's algorithm (`parse` has checked that `alg`, when given, matches the key).
     pub fn alg(&self) -> Alg {
         self.alg.or_else(|| self.key.alg().ok()).unwrap_or_default()
@@ -262,6 +271,14 @@ impl PrivateJwkSet {
         self.keys.iter().find(|k| k.kid == kid)
     }
 
+    /// Zeroes and drops the private members of key `kid` (once the runtime holds it as a
+    /// non-extractable key); its public members stay, for verification and the JWKS.
+    pub fn forget_private(&mut self, kid: &str) {
+        if let Some(k) = self.keys.iter_mut().find(|k| k.kid == kid) {
+            k.wipe_private();
+        }
+    }
+
     /// Every key: its kid, algorithm and whether it is its algorithm's signer.
     pub fn infos(&self) -> Vec<KeyInfo> {
         self.keys
@@ -305,6 +322,24 @@ mod tests {
     fn fixture() -> Vec<Value> {
         let v: Value = serde_json::from_str(test_key::MULTI).unwrap();
         v["keys"].as_array().unwrap().clone()
+    }
+
+    #[test]
+    fn private_members_can_be_dropped_keeping_the_public_ones() {
+        let mut set = PrivateJwkSet::parse(test_key::MULTI).unwrap();
+        let public_before = set.public_jwks();
+        let kids: Vec<String> = set.keys.iter().map(|k| k.kid.clone()).collect();
+        for kid in &kids {
+            set.forget_private(kid);
+        }
+        for k in &set.keys {
+            let d = match &k.key {
+                KeyMaterial::Rsa { d, p, qi, .. } => [d, p, qi].iter().all(|s| s.is_empty()),
+                KeyMaterial::Ec { d, .. } | KeyMaterial::Okp { d, .. } => d.is_empty(),
+            };
+            assert!(d, "{} keeps a private member", k.kid);
+        }
+        assert_eq!(set.public_jwks(), public_before, "the JWKS is unchanged");
     }
 
     #[test]

@@ -117,6 +117,43 @@ fn log(line: &str) {
     console_error!("{}", line);
 }
 
+/// Why a request could not be read: malformed (400) or too large (413).
+enum Unreadable {
+    Bad(OAuthError),
+    TooLarge,
+}
+
+impl From<OAuthError> for Unreadable {
+    fn from(e: OAuthError) -> Unreadable {
+        Unreadable::Bad(e)
+    }
+}
+
+/// The body, read chunk by chunk and given up at the first chunk past the cap (a chunked
+/// upload declares no length: it is never read whole).
+async fn read_body(req: &web_sys::Request) -> std::result::Result<Vec<u8>, Unreadable> {
+    use wasm_bindgen::JsCast;
+    let Some(stream) = req.body() else { return Ok(Vec::new()) };
+    let unreadable = |_| OAuthError::invalid_request("the request body could not be read");
+    let reader: web_sys::ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    let mut body = http::CappedBody::default();
+    loop {
+        let step = JsFuture::from(reader.read()).await.map_err(unreadable)?;
+        let done = js_sys::Reflect::get(&step, &"done".into()).map_err(unreadable)?;
+        if done.is_truthy() {
+            return Ok(body.into_bytes());
+        }
+        let chunk = js_sys::Uint8Array::new(&js_sys::Reflect::get(&step, &"value".into()).map_err(unreadable)?);
+        let len = chunk.length() as usize;
+        if body.room_for(len).is_err() {
+            // Stop the upload; nothing more is read (the promise's outcome does not matter).
+            let _ = reader.cancel();
+            return Err(Unreadable::TooLarge);
+        }
+        body.append(len, |dst| chunk.copy_to(dst)).map_err(|_| Unreadable::TooLarge)?;
+    }
+}
+
 /// `bare` (method and path) completed with the query, the headers the provider reads
 /// ([`http::READ_HEADERS`], by name: not every header the client sent) and the body, read out
 /// of JavaScript.
@@ -124,7 +161,7 @@ async fn to_http(
     req: &web_sys::Request,
     bare: http::Request,
     query: &str,
-) -> std::result::Result<http::Request, OAuthError> {
+) -> std::result::Result<http::Request, Unreadable> {
     let unreadable = |_| OAuthError::invalid_request("the request headers could not be read");
     let js_headers = req.headers();
     let mut headers = Vec::with_capacity(http::READ_HEADERS.len());
@@ -139,15 +176,10 @@ async fn to_http(
     } else {
         let declared = js_headers.get("content-length").map_err(unreadable)?.and_then(|v| v.parse::<usize>().ok());
         if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
-            return Err(OAuthError::invalid_request("the request body is too large"));
+            return Err(Unreadable::TooLarge);
         }
-        let unreadable = |_| OAuthError::invalid_request("the request body could not be read");
-        let buffer = JsFuture::from(req.array_buffer().map_err(unreadable)?).await.map_err(unreadable)?;
-        js_sys::Uint8Array::new(&buffer).to_vec()
+        read_body(req).await?
     };
-    if body.len() > MAX_BODY_BYTES {
-        return Err(OAuthError::invalid_request("the request body is too large"));
-    }
     Ok(http::Request { query: query.to_string(), headers, body, ..bare })
 }
 
@@ -199,7 +231,8 @@ pub async fn main(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_
     }
     let req = match to_http(&req, bare, query).await {
         Ok(r) => r,
-        Err(e) => return finish(error_json(&e)),
+        Err(Unreadable::Bad(e)) => return finish(error_json(&e)),
+        Err(Unreadable::TooLarge) => return finish(http::too_large()),
     };
     let Some(stores) = stores(&env) else {
         log("configuration error: a CLIENTS/USERS KV or GRANTS/THROTTLES/ACCOUNTS Durable Object binding is missing");

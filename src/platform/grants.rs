@@ -17,7 +17,7 @@
 use super::objects::{self, object_class, ObjectClass, ObjectStorage};
 use crate::error::StoreError;
 use crate::model::grant::home_of;
-use crate::protocol::grant_object::{self, cleanup_at, revoked_until, Command, Reply, Stored};
+use crate::protocol::grant_object::{self, cleanup_at, revoked_until, AlarmStep, Command, Reply, Stored};
 use crate::store::cache::Recent;
 use crate::store::GrantStore;
 use std::cell::{Cell, RefCell};
@@ -111,18 +111,24 @@ impl ObjectClass for GrantObject {
     async fn alarm(&self) -> Result<()> {
         // Unknown until this handler sets it (a failed run may leave any alarm behind).
         self.alarm.set(None);
-        // It deletes what is done (or everything).
+        // It deletes what is done.
         self.recent.borrow_mut().clear();
         let storage = self.store.storage();
         let now = super::now();
-        match self.store.load::<Stored>(KEY).await {
-            Ok(Some(st)) if st.expires_at() >= now => return storage.set_alarm(cleanup_at(&st) * 1000).await,
-            Ok(Some(_)) | Err(_) => return storage.delete_all().await,
-            Ok(None) => {}
+        let retry = || storage.set_alarm((now + grant_object::ALARM_RETRY_SECONDS) * 1000);
+        let read = self.store.load::<Stored>(KEY).await;
+        match grant_object::alarm_step(read.as_ref().map(Option::as_ref), now) {
+            AlarmStep::Again(at) => return storage.set_alarm(at * 1000).await,
+            AlarmStep::DeleteAll => return storage.delete_all().await,
+            AlarmStep::Sweep => {}
         }
-        // A home (or nothing): delete the grants that are done, wake again for the next.
-        let revoked_at = self.revoked_at().await?;
-        let (gone, next) = grant_object::sweep(self.store.list::<Stored>(HOME_PREFIX).await?, revoked_at, now);
+        // A home (or nothing): delete the grants that are done, wake again for the next. A
+        // read that fails deletes nothing: the alarm runs again a minute later.
+        let (Ok(revoked_at), Ok(entries)) = (self.revoked_at().await, self.store.list::<Stored>(HOME_PREFIX).await)
+        else {
+            return retry().await;
+        };
+        let (gone, next) = grant_object::sweep(entries, revoked_at, now);
         match next {
             None => {
                 self.alarm.set(Some(None));

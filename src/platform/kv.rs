@@ -5,18 +5,19 @@ use crate::error::StoreError;
 use crate::model::custom_scope::scope_key;
 use crate::model::user::user_key;
 use crate::model::{Client, ScopeDef, User};
-use crate::store::cache::TtlCache;
+use crate::store::cache::{TtlCache, NEGATIVE_TTL_MS};
 use crate::store::{find_user_by_login, ClientStore, UserStore};
 use std::cell::RefCell;
 use worker::kv::KvStore;
 
 thread_local! {
-    // Per isolate (store::cache): client records and custom scopes, 60 s.
-    static CLIENTS: RefCell<TtlCache<Client>> = RefCell::new(TtlCache::default());
-    static SCOPES: RefCell<TtlCache<ScopeDef>> = RefCell::new(TtlCache::default());
+    // Per isolate (store::cache): client records and custom scopes, 60 s; that one does not
+    // exist, 30 s.
+    static CLIENTS: RefCell<TtlCache<Option<Client>>> = RefCell::new(TtlCache::default());
+    static SCOPES: RefCell<TtlCache<Option<ScopeDef>>> = RefCell::new(TtlCache::default());
     // User records read by username (an ongoing session, userinfo, refresh), 60 s. Sign-in
     // (`find_by_login`) always reads KV: a changed password or a removed account counts at once.
-    static USERS: RefCell<TtlCache<User>> = RefCell::new(TtlCache::default());
+    static USERS: RefCell<TtlCache<Option<User>>> = RefCell::new(TtlCache::default());
 }
 
 pub struct KvClients(pub KvStore);
@@ -26,21 +27,28 @@ async fn get(kv: &KvStore, key: &str) -> Result<Option<String>, StoreError> {
     kv.get(key).text().await.map_err(|e| StoreError::Unavailable(format!("KV get '{key}': {e}")))
 }
 
-/// A record from the isolate's cache, or read from KV, parsed, and cached (records that exist only).
+/// A record from the isolate's cache, or read from KV, parsed, and cached; `negative`: also
+/// remember for a short time that there is none.
 async fn cached<V: Clone + 'static>(
-    cache: &'static std::thread::LocalKey<RefCell<TtlCache<V>>>,
+    cache: &'static std::thread::LocalKey<RefCell<TtlCache<Option<V>>>>,
     kv: &KvStore,
     key: &str,
+    negative: bool,
     parse: impl FnOnce(&str) -> Result<V, String>,
 ) -> Result<Option<V>, StoreError> {
     if let Some(v) = cache.with(|c| c.borrow().get(key, now_ms())) {
-        return Ok(Some(v));
+        return Ok(v);
     }
     match get(kv, key).await? {
-        None => Ok(None),
+        None => {
+            if negative {
+                cache.with(|c| c.borrow_mut().put_for(key, None, now_ms(), NEGATIVE_TTL_MS));
+            }
+            Ok(None)
+        }
         Some(json) => {
             let v = parse(&json).map_err(StoreError::Malformed)?;
-            cache.with(|c| c.borrow_mut().put(key, v.clone(), now_ms()));
+            cache.with(|c| c.borrow_mut().put(key, Some(v.clone()), now_ms()));
             Ok(Some(v))
         }
     }
@@ -51,11 +59,11 @@ impl ClientStore for KvClients {
         if !crate::model::client::valid_client_id(client_id) {
             return Ok(None);
         }
-        cached(&CLIENTS, &self.0, client_id, |json| Client::from_record(client_id, json)).await
+        cached(&CLIENTS, &self.0, client_id, true, |json| Client::from_record(client_id, json)).await
     }
     async fn scope(&self, name: &str) -> Result<Option<ScopeDef>, StoreError> {
         let key = scope_key(name);
-        cached(&SCOPES, &self.0, &key, |json| ScopeDef::from_record(&key, json)).await
+        cached(&SCOPES, &self.0, &key, true, |json| ScopeDef::from_record(&key, json)).await
     }
 }
 
@@ -65,6 +73,7 @@ impl UserStore for KvUsers {
     }
     async fn by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
         let key = user_key(username);
-        cached(&USERS, &self.0, &key, |json| User::from_record(&key, json)).await
+        // A user removed is not cached as absent: sessions and refreshes find out at once.
+        cached(&USERS, &self.0, &key, false, |json| User::from_record(&key, json)).await
     }
 }

@@ -15,7 +15,8 @@ use web_sys::{CryptoKey, SubtleCrypto, WorkerGlobalScope};
 /// of the isolate: private keys (non-extractable, usage `sign`) for the signers, public keys
 /// (usage `verify`) for any published key.
 pub struct WebCrypto {
-    set: PrivateJwkSet,
+    /// The key set; a signing key's private members are dropped once it is imported.
+    set: RefCell<PrivateJwkSet>,
     infos: Vec<KeyInfo>,
     signing: RefCell<Vec<(Alg, CryptoKey)>>,
     verifying: RefCell<Vec<(String, CryptoKey)>>,
@@ -98,16 +99,25 @@ async fn import(k: &PrivateJwk, private: bool) -> Result<CryptoKey, String> {
 
 impl WebCrypto {
     pub fn new(set: PrivateJwkSet) -> Self {
-        WebCrypto { infos: set.infos(), set, signing: RefCell::new(vec![]), verifying: RefCell::new(vec![]) }
+        WebCrypto {
+            infos: set.infos(),
+            set: RefCell::new(set),
+            signing: RefCell::new(vec![]),
+            verifying: RefCell::new(vec![]),
+        }
     }
 
     async fn signing_key(&self, alg: Alg) -> Result<CryptoKey, String> {
         if let Some((_, k)) = self.signing.borrow().iter().find(|(a, _)| *a == alg) {
             return Ok(k.clone());
         }
-        let jwk = self.set.signer(alg).ok_or(format!("no {alg} signing key"))?;
-        let key = import(jwk, true).await?;
+        let mut jwk = self.set.borrow().signer(alg).cloned().ok_or(format!("no {alg} signing key"))?;
+        let imported = import(&jwk, true).await;
+        jwk.wipe_private();
+        let key = imported?;
         self.signing.borrow_mut().push((alg, key.clone()));
+        // The runtime holds it now, non-extractable: the worker keeps no copy of the private key.
+        self.set.borrow_mut().forget_private(&jwk.kid);
         Ok(key)
     }
 
@@ -135,8 +145,8 @@ impl Crypto for WebCrypto {
     }
 
     async fn verify(&self, kid: &str, data: &[u8], sig: &[u8]) -> Result<bool, String> {
-        let Some(jwk) = self.set.get(kid) else { return Ok(false) };
-        let key = self.verifying_key(jwk).await?;
+        let Some(jwk) = self.set.borrow().get(kid).cloned() else { return Ok(false) };
+        let key = self.verifying_key(&jwk).await?;
         let (_, params) = algorithms(jwk.alg())?;
         let promise = subtle()?
             .verify_with_object_and_u8_array_and_u8_array(&params, &key, sig, data)

@@ -353,7 +353,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
                     // select_account: the login page is where an account is chosen.
                     "login" | "select_account" => prompt.login = true,
                     "consent" => prompt.consent = true,
-                    _ => return Err(OAuthError::invalid_request(format!("unsupported prompt value '{v}'"))),
+                    _ => return Err(OAuthError::invalid_request("prompt has a value that is not supported")),
                 }
             }
             if prompt.none && values.len() > 1 {
@@ -434,10 +434,12 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         if !requested.contains(&"openid") {
             return Err(OAuthError::invalid_scope("scope must include openid"));
         }
+        // Only the custom scopes this client's record lists are looked up (an operator's short
+        // list): any other name is ignored as unknown, and costs no KV read.
         let custom: Vec<&str> = requested
             .iter()
             .copied()
-            .filter(|s| !scope::is_supported(s) && custom_scope::valid_scope_name(s))
+            .filter(|s| !scope::is_supported(s) && custom_scope::valid_scope_name(s) && client.allows_scope(s))
             .collect();
         if custom.len() > MAX_CUSTOM_SCOPES {
             return Err(OAuthError::invalid_scope("too many scopes requested"));

@@ -33,14 +33,14 @@ impl ClaimsRequest {
                 _ => continue, // §5.5: other members are ignored
             };
             let Value::Object(members) = members else {
-                return Err(bad(&format!("'{target}' must be an object")));
+                return Err(bad(&format!("{} must be an object", crate::error::quoted_name(&target))));
             };
             for (name, spec) in members {
                 match &spec {
                     Value::Null => {}
                     Value::Object(o) => {
                         if o.get("essential").is_some_and(|e| !e.is_boolean()) {
-                            return Err(bad(&format!("'{name}': essential must be true or false")));
+                            return Err(bad("essential must be true or false"));
                         }
                         if name == "sub" {
                             if let Some(Value::String(s)) = o.get("value") {
@@ -48,7 +48,7 @@ impl ClaimsRequest {
                             }
                         }
                     }
-                    _ => return Err(bad(&format!("'{name}' must be null or an object"))),
+                    _ => return Err(bad("each claim must be null or an object")),
                 }
                 if !names.contains(&name) {
                     names.push(name);

@@ -27,13 +27,28 @@ pub struct Presented {
 pub struct AuthError {
     pub error: OAuthError,
     pub basic: bool,
+    /// No client has the presented id.
+    pub unknown: bool,
 }
 
+/// RFC 6749 §2.3.1: the id and the secret are each form-urlencoded (Appendix B) before
+/// Basic encoding, so each is decoded as one value: `+` is a space, `%XX` a byte, and nothing
+/// else is special (a literal `&` or `=` stays as it is). `None` for a bad `%` sequence or
+/// bytes that are not UTF-8.
 fn form_decode(s: &str) -> Option<String> {
-    // RFC 6749 §2.3.1: id and secret are form-urlencoded before Basic encoding.
-    let decoded: String =
-        url::form_urlencoded::parse(format!("v={s}").as_bytes()).next().map(|(_, v)| v.into_owned())?;
-    (!decoded.contains('\u{FFFD}')).then_some(decoded)
+    let mut out = Vec::with_capacity(s.len());
+    let mut bytes = s.bytes();
+    while let Some(b) = bytes.next() {
+        out.push(match b {
+            b'+' => b' ',
+            b'%' => {
+                let hex = |c: Option<u8>| (c? as char).to_digit(16);
+                (hex(bytes.next())? * 16 + hex(bytes.next())?) as u8
+            }
+            other => other,
+        });
+    }
+    String::from_utf8(out).ok()
 }
 
 pub fn presented(req: &Request, form: &Params) -> Result<Presented, AuthError> {
@@ -44,7 +59,7 @@ pub fn presented(req: &Request, form: &Params) -> Result<Presented, AuthError> {
     let body_secret = form.get("client_secret");
     let body_id = form.get("client_id");
     if let Some(b64) = basic {
-        let fail = |d: &str| AuthError { error: OAuthError::invalid_client(d), basic: true };
+        let fail = |d: &str| AuthError { error: OAuthError::invalid_client(d), basic: true, unknown: false };
         if body_secret.is_some() {
             return Err(fail("use one client authentication method, not Basic and client_secret together"));
         }
@@ -62,7 +77,7 @@ pub fn presented(req: &Request, form: &Params) -> Result<Presented, AuthError> {
         }
         return Ok(Presented { client_id: id, secret: Some(secret), method: AuthMethod::ClientSecretBasic });
     }
-    let fail = |d: &str| AuthError { error: OAuthError::invalid_client(d), basic: false };
+    let fail = |d: &str| AuthError { error: OAuthError::invalid_client(d), basic: false, unknown: false };
     let Some(id) = body_id else {
         return Err(fail("client authentication is required (client_secret_basic, client_secret_post, or client_id for public clients)"));
     };
@@ -77,13 +92,13 @@ pub fn presented(req: &Request, form: &Params) -> Result<Presented, AuthError> {
 /// Authenticates the presented credentials against the client record.
 pub async fn authenticate<C: ClientStore>(clients: &C, p: &Presented, log: &dyn Fn(&str)) -> Result<Client, AuthError> {
     let basic = p.method == AuthMethod::ClientSecretBasic;
-    let fail = |d: String| AuthError { error: OAuthError::invalid_client(d), basic };
+    let fail = |d: String| AuthError { error: OAuthError::invalid_client(d), basic, unknown: false };
     let client = match clients.client(&p.client_id).await {
         Ok(Some(c)) => c,
         Ok(None) => {
             // Same work as a real check, so unknown ids are not told apart by timing.
             let _ = verify_client_secret(p.secret.as_deref().unwrap_or(""), &format!("sha256:{}", b64url(&[0; 32])));
-            return Err(fail("client authentication failed".into()));
+            return Err(AuthError { unknown: true, ..fail("client authentication failed".into()) });
         }
         Err(StoreError::Malformed(m)) => {
             log(&m);
@@ -94,6 +109,7 @@ pub async fn authenticate<C: ClientStore>(clients: &C, p: &Presented, log: &dyn 
             return Err(AuthError {
                 error: OAuthError::unavailable("the client store is unavailable, retry later"),
                 basic,
+                unknown: false,
             });
         }
     };
@@ -160,9 +176,20 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             Ok(c) => c,
             Err(e) => {
                 if e.error.code == ErrorCode::InvalidClient {
+                    // A made-up client id is counted under the address only: no object per id.
+                    let key = if e.unknown { throttle::unknown_clients_key(client_ip(req)) } else { key };
                     let fail = TCommand::Fail { policy: self.config.client_policy() };
-                    if let Err(se) = self.throttles.send(&key, fail).await {
-                        (self.log)(&format!("client authentication: throttle store: {se}"));
+                    match self.throttles.send(&key, fail).await {
+                        // The address is past its limit of made-up ids: it waits like a guesser.
+                        Ok(Verdict::Blocked { retry_after, .. }) if e.unknown => {
+                            let err = OAuthError::invalid_client(format!(
+                                "too many failed client authentications; retry after {retry_after} seconds"
+                            ));
+                            let r = error_json(&err).with_status(429);
+                            return Err(r.with_header("retry-after", &retry_after.to_string()));
+                        }
+                        Ok(_) => {}
+                        Err(se) => (self.log)(&format!("client authentication: throttle store: {se}")),
                     }
                 }
                 return Err(auth_error(e));
@@ -174,5 +201,26 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             }
         }
         Ok(client)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_each_form_decoded_once() {
+        assert_eq!(form_decode("a+b%2Bc").as_deref(), Some("a b+c"));
+        assert_eq!(form_decode("s&e=c%26r%3Det").as_deref(), Some("s&e=c&r=et"), "a literal & or = is kept");
+        assert_eq!(form_decode("%C3%A9").as_deref(), Some("é"));
+        for bad in ["%", "%4", "%zz", "%FF"] {
+            assert_eq!(form_decode(bad), None, "{bad}");
+        }
+        let basic = |id: &str, secret: &str| {
+            let v = format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")));
+            Request { headers: vec![("authorization".into(), v)], ..Default::default() }
+        };
+        let p = presented(&basic("my%3Aclient", "pa:ss&w=rd"), &Params::default()).unwrap();
+        assert_eq!((p.client_id.as_str(), p.secret.as_deref()), ("my:client", Some("pa:ss&w=rd")), "split on the first ':'");
     }
 }

@@ -523,20 +523,48 @@ pub fn revoked_until(revoked_at: i64) -> i64 {
     revoked_at + TOMBSTONE_SECONDS
 }
 
+/// When an alarm that could not read its storage runs again (seconds).
+pub const ALARM_RETRY_SECONDS: i64 = 60;
+/// When a home's alarm looks again at an entry it could not parse (seconds).
+pub const UNREADABLE_RETRY_SECONDS: i64 = 86_400;
+
+/// What an object's alarm does after reading the value of a grant's own object.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AlarmStep {
+    /// The grant lives on: run again at this time (seconds).
+    Again(i64),
+    /// Nothing in it can be used any more: delete the object's storage.
+    DeleteAll,
+    /// No value: the object is a home (or empty): sweep its grants.
+    Sweep,
+}
+
+/// The alarm's step after reading `KEY`. A read that failed deletes nothing: the object runs
+/// again a minute later. (Deleting on an error would forget a redeemed code, which could then
+/// be redeemed again.)
+pub fn alarm_step<E>(read: Result<Option<&Stored>, E>, now: i64) -> AlarmStep {
+    match read {
+        Ok(Some(st)) if st.expires_at() >= now => AlarmStep::Again(cleanup_at(st)),
+        Ok(Some(_)) => AlarmStep::DeleteAll,
+        Ok(None) => AlarmStep::Sweep,
+        Err(_) => AlarmStep::Again(now + ALARM_RETRY_SECONDS),
+    }
+}
+
 /// A home object's alarm (model::grant::home_of): of its grants, `None` where a value could
-/// not be read, which to delete (nothing in them can be used any more, or unreadable) and when
-/// to run again (the earliest [`cleanup_at`] of the rest, or when the home's revocation time
-/// may go; `None`: nothing is left).
+/// not be parsed, which to delete (nothing in them can be used any more) and when to run
+/// again (the earliest [`cleanup_at`] of the rest, or when the home's revocation time may go;
+/// `None`: nothing is left). An entry that cannot be parsed is kept (it may be a redeemed
+/// code's grant) and looked at again a day later.
 pub fn sweep(entries: Vec<(String, Option<Stored>)>, revoked_at: Option<i64>, now: i64) -> (Vec<String>, Option<i64>) {
     let mut gone = Vec::new();
     let mut next: Option<i64> = revoked_at.map(revoked_until).filter(|&at| at > now);
+    let mut keep_until = |at: i64| next = Some(next.map_or(at, |n: i64| n.min(at)));
     for (key, st) in entries {
         match st {
-            Some(st) if st.expires_at() >= now => {
-                let at = cleanup_at(&st);
-                next = Some(next.map_or(at, |n| n.min(at)));
-            }
-            _ => gone.push(key),
+            Some(st) if st.expires_at() >= now => keep_until(cleanup_at(&st)),
+            Some(_) => gone.push(key),
+            None => keep_until(now + UNREADABLE_RETRY_SECONDS),
         }
     }
     (gone, next)
@@ -552,12 +580,11 @@ mod tests {
         let entries = vec![
             ("grant:a".to_string(), reserved(100)),
             ("grant:b".to_string(), reserved(300)),
-            ("grant:c".to_string(), None),
             ("grant:d".to_string(), Some(Stored::Declined { expires_at: 200 })),
         ];
-        assert_eq!(sweep(entries.clone(), None, 150), (vec!["grant:a".into(), "grant:c".into()], Some(260)));
-        assert_eq!(sweep(entries.clone(), None, 100), (vec!["grant:c".into()], Some(160)));
-        let all: Vec<String> = vec!["grant:a".into(), "grant:b".into(), "grant:c".into(), "grant:d".into()];
+        assert_eq!(sweep(entries.clone(), None, 150), (vec!["grant:a".into()], Some(260)));
+        assert_eq!(sweep(entries.clone(), None, 100), (vec![], Some(160)));
+        let all: Vec<String> = vec!["grant:a".into(), "grant:b".into(), "grant:d".into()];
         assert_eq!(sweep(entries.clone(), None, 301), (all.clone(), None));
         assert_eq!(sweep(vec![], None, 0), (vec![], None));
         // A revoked home keeps its revocation time until no code from before can be redeemed.
@@ -565,6 +592,21 @@ mod tests {
         assert_eq!(sweep(entries.clone(), Some(100), 150).1, Some(260));
         assert_eq!(sweep(entries, Some(100), 301), (all, Some(100 + TOMBSTONE_SECONDS)));
         assert_eq!(sweep(vec![], Some(100), 100 + TOMBSTONE_SECONDS), (vec![], None));
+    }
+
+    /// Nothing is deleted because it could not be read: a redeemed code's grant deleted by
+    /// mistake would let the code be redeemed again.
+    #[test]
+    fn an_alarm_never_deletes_what_it_could_not_read() {
+        let live = Stored::Reserved { expires_at: 500 };
+        let done = Stored::Reserved { expires_at: 100 };
+        assert_eq!(alarm_step(Ok::<_, ()>(Some(&live)), 200), AlarmStep::Again(560));
+        assert_eq!(alarm_step(Ok::<_, ()>(Some(&done)), 200), AlarmStep::DeleteAll);
+        assert_eq!(alarm_step(Ok::<_, ()>(None), 200), AlarmStep::Sweep);
+        assert_eq!(alarm_step(Err("storage unavailable"), 200), AlarmStep::Again(200 + ALARM_RETRY_SECONDS));
+        // In a home: an entry that cannot be parsed is kept and looked at again.
+        let entries = vec![("grant:x".to_string(), None), ("grant:old".to_string(), Some(done))];
+        assert_eq!(sweep(entries, None, 200), (vec!["grant:old".into()], Some(200 + UNREADABLE_RETRY_SECONDS)));
     }
 
     #[test]

@@ -199,6 +199,11 @@ pub fn ip_key(ip: &str) -> String {
     }
 }
 
+/// Failed authentications with client ids that do not exist, from one address.
+pub fn unknown_clients_key(ip: &str) -> String {
+    format!("client-unknown:{}", ip_key(ip))
+}
+
 pub fn client_key(client_id: &str, ip: &str) -> String {
     format!("client:{}", crate::crypto::b64url(&crate::crypto::sha256(format!("{client_id}\0{ip}").as_bytes())))
 }

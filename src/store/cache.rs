@@ -3,8 +3,8 @@
 //! read by username). [`Recent`]: the values a Durable Object instance last wrote.
 //! Workers KV itself serves reads from an edge cache for 60 s (`cacheTtl`), so caching them as
 //! long in the isolate adds no new kind of staleness, and saves a KV read (a promise round trip
-//! and a JSON parse) per request. Only records that exist are cached: a newly added client is
-//! found at once. The client-authentication throttle also keeps its "no failures" verdicts here
+//! and a JSON parse) per request. That a client or scope does not exist is cached for 30 s
+//! ([`NEGATIVE_TTL_MS`]): made-up names cannot make every request read KV. The client-authentication throttle also keeps its "no failures" verdicts here
 //! (platform/throttles.rs).
 
 use crate::error::StoreError;
@@ -16,6 +16,9 @@ use std::rc::Rc;
 
 /// How long a record is reused: KV's own default edge-cache time.
 pub const TTL_MS: i64 = 60_000;
+/// How long "no such record" is reused (a made-up client id or scope name costs one KV read
+/// per isolate per this time; a record added meanwhile is found this much later at most).
+pub const NEGATIVE_TTL_MS: i64 = 30_000;
 /// At most this many records; when full the cache starts over (hostile ids cannot grow it).
 pub const MAX_ENTRIES: usize = 256;
 
@@ -39,10 +42,14 @@ impl<V: Clone> TtlCache<V> {
     }
 
     pub fn put(&mut self, key: &str, value: V, now_ms: i64) {
+        self.put_for(key, value, now_ms, TTL_MS);
+    }
+
+    pub fn put_for(&mut self, key: &str, value: V, now_ms: i64, ttl_ms: i64) {
         if self.entries.len() >= MAX_ENTRIES && !self.entries.contains_key(key) {
             self.entries.clear();
         }
-        self.entries.insert(key.to_string(), (now_ms + TTL_MS, value));
+        self.entries.insert(key.to_string(), (now_ms + ttl_ms, value));
     }
 }
 

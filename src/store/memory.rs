@@ -16,6 +16,8 @@ use std::collections::{BTreeMap, HashMap};
 #[derive(Default)]
 pub struct MemoryKv {
     pub records: RefCell<HashMap<String, String>>,
+    /// Reads made through the store traits (what a request costs in KV reads).
+    pub reads: Cell<usize>,
 }
 
 impl MemoryKv {
@@ -25,18 +27,22 @@ impl MemoryKv {
     pub fn get(&self, key: &str) -> Option<String> {
         self.records.borrow().get(key).cloned()
     }
+    fn read(&self, key: &str) -> Option<String> {
+        self.reads.set(self.reads.get() + 1);
+        self.get(key)
+    }
 }
 
 impl ClientStore for MemoryKv {
     async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
-        match self.get(client_id) {
+        match self.read(client_id) {
             None => Ok(None),
             Some(json) => Client::from_record(client_id, &json).map(Some).map_err(StoreError::Malformed),
         }
     }
     async fn scope(&self, name: &str) -> Result<Option<ScopeDef>, StoreError> {
         let key = crate::model::custom_scope::scope_key(name);
-        match self.get(&key) {
+        match self.read(&key) {
             None => Ok(None),
             Some(json) => ScopeDef::from_record(&key, &json).map(Some).map_err(StoreError::Malformed),
         }

@@ -74,6 +74,10 @@ export async function newBrowser(vp, options = {}) {
   return { context, page };
 }
 
+/// PKCE (RFC 7636 Appendix B's verifier and its S256 challenge): every client uses it.
+export const VERIFIER = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
+const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
+
 /// The authorization request of the seeded client, as an application would send it.
 export function authorizeUrl(params = {}) {
   const q = new URLSearchParams({
@@ -83,6 +87,8 @@ export function authorizeUrl(params = {}) {
     scope: 'openid profile email',
     state: `st-${Math.random().toString(36).slice(2)}`,
     nonce: `n-${Math.random().toString(36).slice(2)}`,
+    code_challenge: CHALLENGE,
+    code_challenge_method: 'S256',
     ...params,
   });
   return `${env.issuer}/authorize?${q}`;
@@ -133,7 +139,7 @@ export async function redeem(code) {
       authorization: `Basic ${Buffer.from(`${env.clientId}:${env.clientSecret}`).toString('base64')}`,
       'content-type': 'application/x-www-form-urlencoded',
     },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: callback }),
+    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: callback, code_verifier: VERIFIER }),
   });
   const body = await r.json();
   assert.equal(r.status, 200, JSON.stringify(body));

@@ -102,3 +102,26 @@ fn login_from(w: &World, page: &Response, ip: &str, username: &str, password: &s
     let tx = hidden(page, "tx");
     w.post("/login", &[("tx", &tx), ("username", username), ("password", password)], &[("cf-connecting-ip", ip)])
 }
+
+/// Made-up client ids at the token endpoint are counted under the address only (no object per
+/// id), and an address past the limit waits.
+#[test]
+fn made_up_client_ids_are_counted_per_address() {
+    let w = World::new();
+    let ip = "198.51.100.99";
+    let mut statuses = vec![];
+    for i in 0..12 {
+        let r = w.post(
+            "/token",
+            &[("grant_type", "authorization_code"), ("code", "x"), ("client_id", &format!("nope-{i}")), ("client_secret", "s")],
+            &[("cf-connecting-ip", ip)],
+        );
+        statuses.push(r.status);
+    }
+    // The 10th (CLIENT_MAX_FAILURES) made-up id locks the address's count of them.
+    assert_eq!(statuses[..9], [401; 9]);
+    assert_eq!(statuses[9..], [429, 429, 429]);
+    let counters = w.throttles.counters.borrow();
+    assert_eq!(counters.len(), 1, "one counter, the address's: {:?}", counters.keys().collect::<Vec<_>>());
+    assert!(counters.contains_key(&crate::protocol::throttle::unknown_clients_key(ip)));
+}

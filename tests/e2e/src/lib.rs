@@ -125,7 +125,7 @@ pub fn random() -> String {
 pub enum Kind {
     /// `client_secret_basic`
     Basic,
-    /// `client_secret_post`
+    /// `client_secret_post`, and registered without PKCE (`--pkce optional`, a legacy client)
     Post,
     /// `none` (public client, PKCE required)
     Public,
@@ -304,7 +304,7 @@ pub struct Page {
 }
 
 impl Page {
-    fn read(method: &str, url: &str, r: reqwest::Result<reqwest::blocking::Response>) -> Page {
+    pub fn read(method: &str, url: &str, r: reqwest::Result<reqwest::blocking::Response>) -> Page {
         let r = r.unwrap_or_else(|e| panic!("{method} {url} failed: {}", error_chain(&e)));
         let status = r.status().as_u16();
         let headers = r.headers().clone();
@@ -619,10 +619,10 @@ pub struct AuthzRequest {
 
 impl AuthzRequest {
     /// `response_type=code`, the client's id, the registered redirect URI,
-    /// `scope=openid profile email`, a random state and nonce, and `prompt=consent` (so the
+    /// `scope=openid profile email`, a random state and nonce, `prompt=consent` (so the
     /// consent page shows even when the seeded user's consent is remembered; tests of
-    /// remembered consent remove it); for the public client also a random S256 PKCE
-    /// challenge is NOT added (use [`AuthzRequest::pkce`]).
+    /// remembered consent remove it), and PKCE (every client must use it unless its record
+    /// opts out): the S256 challenge of [`VERIFIER`], which [`code_grant`] sends by default.
     pub fn new(kind: Kind) -> Self {
         AuthzRequest { params: Vec::new() }
             .set("response_type", "code")
@@ -632,6 +632,13 @@ impl AuthzRequest {
             .set("state", &random())
             .set("nonce", &random())
             .set("prompt", "consent")
+            .set("code_challenge", CHALLENGE)
+            .set("code_challenge_method", "S256")
+    }
+
+    /// No PKCE (for the client registered with `--pkce optional`, and the tests of PKCE).
+    pub fn without_pkce(self) -> Self {
+        self.remove("code_challenge").remove("code_challenge_method")
     }
 
     pub fn set(mut self, name: &str, value: &str) -> Self {
@@ -730,13 +737,31 @@ pub fn client_request(path: &str, auth: ClientAuth, form: &[(&str, &str)]) -> Pa
     Page::read("POST", &url, req.send())
 }
 
-/// The authorization code grant form.
+/// The PKCE verifier of [`AuthzRequest::new`]'s challenge (RFC 7636 Appendix B's example).
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// The authorization code grant form, with `verifier` (`None`: [`VERIFIER`], for a code from
+/// [`AuthzRequest::new`]).
 pub fn code_grant<'a>(code: &'a str, redirect_uri: &'a str, verifier: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
-    let mut form = vec![("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect_uri)];
-    if let Some(v) = verifier {
-        form.push(("code_verifier", v));
-    }
+    let mut form = code_grant_without_verifier(code, redirect_uri);
+    form.push(("code_verifier", verifier.unwrap_or(VERIFIER)));
     form
+}
+
+/// [`CHALLENGE`] for an `openidconnect` authorization request.
+pub fn pkce_challenge() -> PkceCodeChallenge {
+    PkceCodeChallenge::from_code_verifier_sha256(&pkce_verifier())
+}
+
+/// [`VERIFIER`] for an `openidconnect` code exchange.
+pub fn pkce_verifier() -> openidconnect::PkceCodeVerifier {
+    openidconnect::PkceCodeVerifier::new(VERIFIER.to_string())
+}
+
+/// The authorization code grant form with no `code_verifier`.
+pub fn code_grant_without_verifier<'a>(code: &'a str, redirect_uri: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect_uri)]
 }
 
 /// Asserts an RFC 6749 §5.2 error: the status, JSON content type, the `error` code and (if

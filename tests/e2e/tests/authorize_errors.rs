@@ -35,21 +35,29 @@ fn unregistered_redirect_uri_gets_an_error_page_not_a_redirect() {
 }
 
 #[test]
-fn public_client_without_code_challenge_is_invalid_request() {
-    // RFC 7636 §4.4.1: the server requires PKCE from public clients.
-    let req = AuthzRequest::new(Kind::Public);
-    let page = Browser::new().get(&req.url());
-    assert_redirect_error(&page, req.state(), "invalid_request");
+fn a_request_without_code_challenge_is_invalid_request() {
+    // RFC 7636 §4.4.1, RFC 9700 §2.1.1: PKCE is required of public clients, and of
+    // confidential ones unless their record opts out (e2e-post does: a legacy client).
+    for kind in [Kind::Public, Kind::Basic] {
+        let req = AuthzRequest::new(kind).without_pkce();
+        let page = Browser::new().get(&req.url());
+        assert_redirect_error(&page, req.state(), "invalid_request");
+    }
+    let code = obtain_code(&AuthzRequest::new(Kind::Post).without_pkce());
+    assert_token_success(&token_request(Kind::Post.auth(), &code_grant_without_verifier(&code, &env().redirect_uri)));
 }
 
 #[test]
-fn public_client_with_plain_pkce_is_invalid_request() {
+fn plain_pkce_is_invalid_request_and_not_advertised() {
     let (_, verifier) = PkceCodeChallenge::new_random_sha256();
-    // With "plain" the challenge is the verifier itself.
-    let req =
-        AuthzRequest::new(Kind::Public).set("code_challenge", verifier.secret()).set("code_challenge_method", "plain");
-    let page = Browser::new().get(&req.url());
-    assert_redirect_error(&page, req.state(), "invalid_request");
+    // With "plain" the challenge is the verifier itself (RFC 9700 §2.1.1: not to be used).
+    for kind in [Kind::Public, Kind::Basic, Kind::Post] {
+        let req = AuthzRequest::new(kind).set("code_challenge", verifier.secret()).set("code_challenge_method", "plain");
+        let page = Browser::new().get(&req.url());
+        assert_redirect_error(&page, req.state(), "invalid_request");
+    }
+    let metadata = Browser::new().get(&endpoint("/.well-known/openid-configuration")).json();
+    assert_eq!(metadata["code_challenge_methods_supported"], serde_json::json!(["S256"]));
 }
 
 #[test]

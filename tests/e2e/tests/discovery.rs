@@ -142,7 +142,7 @@ fn advertises_exactly_what_is_implemented() {
     assert_eq!(set("id_token_signing_alg_values_supported"), sorted(&["RS256", "ES256", "EdDSA"]));
     assert_eq!(set("scopes_supported"), sorted(&["openid", "profile", "email", "address", "phone", "offline_access"]));
     assert_eq!(set("subject_types_supported"), sorted(&["public", "pairwise"]));
-    assert_eq!(set("code_challenge_methods_supported"), sorted(&["S256", "plain"]));
+    assert_eq!(set("code_challenge_methods_supported"), sorted(&["S256"]));
     for claim in ["sub", "name", "email", "email_verified", "address", "phone_number", "auth_time", "nonce"] {
         assert!(strings(&d, "claims_supported").contains(&claim.to_string()), "claims_supported lacks {claim}");
     }

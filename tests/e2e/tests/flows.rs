@@ -179,7 +179,7 @@ fn public_client_with_pkce_s256() {
 
 #[test]
 fn the_same_user_has_the_same_sub_across_logins() {
-    let a = full_flow(Kind::Basic, false, &[]);
+    let a = full_flow(Kind::Basic, true, &[]);
     let b = full_flow(Kind::Basic, true, &["email"]);
     assert_eq!(a.claims.subject(), b.claims.subject(), "sub must be stable for a user and client");
 }

@@ -57,7 +57,7 @@ impl Session {
     }
 }
 
-/// Discovery, authorization with `offline_access` (PKCE for the public client), code
+/// Discovery, authorization with `offline_access` (and PKCE, which every client uses), code
 /// exchange: the relying party's session.
 fn sign_in(kind: Kind) -> Session {
     let http = Recorder::new();
@@ -70,9 +70,7 @@ fn sign_in(kind: Kind) -> Session {
         // consent page shows even when an earlier test's consent is remembered).
         .add_prompt(openidconnect::core::CoreAuthPrompt::Consent);
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    if kind == Kind::PublicRefresh {
-        request = request.set_pkce_challenge(challenge);
-    }
+    request = request.set_pkce_challenge(challenge);
     let (url, csrf, nonce) = request.url();
     let browser = Browser::new();
     let tx = browser.open_login(url.as_str());
@@ -81,10 +79,7 @@ fn sign_in(kind: Kind) -> Session {
     assert!(text.contains("stay connected"), "the consent page must describe offline_access:\n{text}");
     let params = redirect_params(&browser.consent(&consent_form(&page).tx(), "allow"));
     let code = assert_redirect_code(&params, csrf.secret());
-    let mut exchange = client.exchange_code(AuthorizationCode::new(code)).expect("token endpoint");
-    if kind == Kind::PublicRefresh {
-        exchange = exchange.set_pkce_verifier(verifier);
-    }
+    let exchange = client.exchange_code(AuthorizationCode::new(code)).expect("token endpoint").set_pkce_verifier(verifier);
     let tokens = exchange.request(&http).unwrap_or_else(|e| panic!("token request failed: {}", error_chain(&e)));
     assert!(tokens.refresh_token().is_some(), "offline_access granted to a refresh client: a refresh token");
     let scopes: Vec<String> = tokens.scopes().expect("scope").iter().map(|s| s.to_string()).collect();

@@ -16,12 +16,14 @@ fn flow(client_id: &str, secret: &str, alg: CoreJwsSigningAlgorithm) -> (String,
     let (url, csrf, nonce) = client
         .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
         .add_prompt(openidconnect::core::CoreAuthPrompt::Consent)
+        .set_pkce_challenge(pkce_challenge())
         .url();
     let params = Browser::new().authorize_allow(url.as_str());
     let code = assert_redirect_code(&params, csrf.secret());
     let token = client
         .exchange_code(AuthorizationCode::new(code))
         .expect("token endpoint configured")
+        .set_pkce_verifier(pkce_verifier())
         .request(&http)
         .unwrap_or_else(|e| panic!("token request failed: {}", error_chain(&e)));
     let id_token = token.id_token().expect("an id_token");

@@ -112,11 +112,7 @@ impl Brand {
             .transpose()?;
         let accent_dark = set("BRAND_ACCENT_DARK")
             .map(|v| {
-                colour(
-                    "BRAND_ACCENT_DARK",
-                    &v,
-                    &[(CARD_DARK, "the dark page"), (ON_ACCENT_DARK, "dark button text")],
-                )
+                colour("BRAND_ACCENT_DARK", &v, &[(CARD_DARK, "the dark page"), (ON_ACCENT_DARK, "dark button text")])
             })
             .transpose()?;
         let css = match set("BRAND_CSS") {

@@ -188,8 +188,11 @@ mod tests {
     fn refresh_settings() {
         let c = Config::from_vars(vars(&[("ISSUER", "https://a.example")])).unwrap();
         assert_eq!((c.refresh_token_ttl, c.refresh_token_max_lifetime), (30 * 86_400, 365 * 86_400));
-        let c = Config::from_vars(vars(&[("ISSUER", "https://a.example"), ("REFRESH_TOKEN_MAX_LIFETIME_SECONDS", "86400")]))
-            .unwrap();
+        let c = Config::from_vars(vars(&[
+            ("ISSUER", "https://a.example"),
+            ("REFRESH_TOKEN_MAX_LIFETIME_SECONDS", "86400"),
+        ]))
+        .unwrap();
         assert_eq!(c.refresh_token_max_lifetime, 86_400);
         for (k, v) in [
             ("REFRESH_TOKEN_MAX_LIFETIME_SECONDS", "0"),

@@ -302,7 +302,9 @@ mod tests {
     /// RFC 5869 Appendix A.1 and A.3 (no salt, no info).
     #[test]
     fn hkdf_rfc5869_vectors() {
-        let hex = |s: &str| (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect::<Vec<u8>>();
+        let hex = |s: &str| {
+            (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect::<Vec<u8>>()
+        };
         let mut okm = [0u8; 42];
         hkdf_sha256(&hex("000102030405060708090a0b0c"), &[0x0b; 22], &hex("f0f1f2f3f4f5f6f7f8f9"), &mut okm);
         assert_eq!(

@@ -150,7 +150,10 @@ mod tests {
     fn descriptions_stay_within_rfc6749_characters() {
         let e = OAuthError::invalid_request("repeated (RFC 6749 §3.1): \"x\" \\ é\u{7}\nend");
         assert_eq!(e.description, "repeated (RFC 6749 section 3.1): 'x' / ???end");
-        assert!(e.description.bytes().all(|b| b == 0x20 || b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b)));
+        assert!(e
+            .description
+            .bytes()
+            .all(|b| b == 0x20 || b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b)));
         assert_eq!(quoted_name("client_id"), "'client_id'");
         assert_eq!(quoted_name("<script>"), "a parameter");
         assert_eq!(quoted_name(&"a".repeat(33)), "a parameter");

@@ -177,7 +177,6 @@ pub fn too_large() -> Response {
     error_json(&OAuthError::invalid_request("the request body is too large (at most 64 KiB)")).with_status(413)
 }
 
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
     pub status: u16,

@@ -158,8 +158,8 @@ impl Overrides {
     /// Parses `MESSAGES`: `{"<locale>": {"<key>": "<text>"}}`. Every locale must have a
     /// catalog, every key must exist, and a text must keep the original's `{placeholders}`.
     pub fn parse(json: &str) -> Result<Overrides, String> {
-        let raw: BTreeMap<String, BTreeMap<String, String>> =
-            serde_json::from_str(json).map_err(|e| format!("MESSAGES is not a JSON object of objects of strings: {e}"))?;
+        let raw: BTreeMap<String, BTreeMap<String, String>> = serde_json::from_str(json)
+            .map_err(|e| format!("MESSAGES is not a JSON object of objects of strings: {e}"))?;
         let mut out = BTreeMap::new();
         for (tag, messages) in raw {
             let locale = LOCALES
@@ -295,7 +295,10 @@ mod tests {
     fn fill_escapes_the_text_not_the_arguments() {
         let o = Overrides::default();
         let t = Text::new(Locale::En, &o);
-        assert_eq!(t.html("login.lead", &[("client", "<strong>A&amp;B</strong>")]), "to continue to <strong>A&amp;B</strong>");
+        assert_eq!(
+            t.html("login.lead", &[("client", "<strong>A&amp;B</strong>")]),
+            "to continue to <strong>A&amp;B</strong>"
+        );
         assert_eq!(fill("a {x} & {y} {unknown", &[("x", "<b>")], crate::pages::escape), "a <b> &amp; {y} {unknown");
         assert_eq!(t.get("no.such.key"), "no.such.key");
     }

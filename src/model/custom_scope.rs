@@ -3,8 +3,8 @@
 //! custom claims it releases. Users carry the values in their record's `claims`; a client
 //! may request the scope only if its own `scope` lists it.
 
-use crate::model::scope;
 use crate::i18n::{Locale, LOCALES};
+use crate::model::scope;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

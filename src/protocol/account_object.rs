@@ -364,7 +364,8 @@ pub fn apply(acct: &mut Account, cmd: Command, now: i64) -> (Changes, Reply) {
             Reply::Withdrawing { grants, home: Some(c.home.clone()) }
         }
         Command::Forget { client_id, home, revoked } => {
-            let Some(pos) = acct.consents.iter().position(|c| c.client_id == client_id && c.withdrawing && c.home == home)
+            let Some(pos) =
+                acct.consents.iter().position(|c| c.client_id == client_id && c.withdrawing && c.home == home)
             else {
                 return (ch, Reply::Withdrawn);
             };
@@ -619,13 +620,18 @@ mod tests {
         assert_eq!(run(&mut st, check("h2", &["openid"], None, true), 211), active(200, false, false));
         let consented = |grant: &str| Command::Consented { client_id: "app".into(), grant_id: grant.into() };
         assert_eq!(run(&mut st, consented("g2"), 211), Reply::Consent { live: false });
-        assert!(matches!(run(&mut st, Command::List { id_hash: "h2".into() }, 211), Reply::Consents { consents, .. } if consents.len() == 1));
+        assert!(
+            matches!(run(&mut st, Command::List { id_hash: "h2".into() }, 211), Reply::Consents { consents, .. } if consents.len() == 1)
+        );
         // Forgotten only once every grant it holds is revoked.
-        let forget = |revoked: &[&str]| Command::Forget { client_id: "app".into(), home: HOME.into(), revoked: items(revoked) };
+        let forget =
+            |revoked: &[&str]| Command::Forget { client_id: "app".into(), home: HOME.into(), revoked: items(revoked) };
         assert_eq!(run(&mut st, forget(&["g2"]), 212), Reply::Pending { grants: items(&["g5", "g6"]) });
         assert_eq!(run(&mut st, forget(&["g2", "g5", "g6"]), 213), Reply::Withdrawn);
         assert_eq!(run(&mut st, forget(&["g2", "g5", "g6"]), 214), Reply::Withdrawn, "repeatable");
-        assert!(matches!(run(&mut st, Command::List { id_hash: "h2".into() }, 214), Reply::Consents { consents, .. } if consents.is_empty()));
+        assert!(
+            matches!(run(&mut st, Command::List { id_hash: "h2".into() }, 214), Reply::Consents { consents, .. } if consents.is_empty())
+        );
         let r = run(&mut st, Command::Withdraw { id_hash: "zz".into(), client_id: "app".into() }, 220);
         assert_eq!(r, Reply::NoSession);
         let r = run(&mut st, Command::Withdraw { id_hash: "h2".into(), client_id: "app".into() }, 220);
@@ -652,7 +658,8 @@ mod tests {
     #[test]
     fn allowed_again_during_a_withdrawal_is_a_new_consent() {
         let mut st = None;
-        let start = Command::Start { session: session("h1", 1000), client_id: "app".into(), items: vec![], grant: None };
+        let start =
+            Command::Start { session: session("h1", 1000), client_id: "app".into(), items: vec![], grant: None };
         run(&mut st, start, 1);
         run(&mut st, allow(&["openid"], "g1"), 2);
         run(&mut st, Command::Withdraw { id_hash: "h1".into(), client_id: "app".into() }, 3);

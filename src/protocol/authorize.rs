@@ -70,7 +70,9 @@ pub fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
             Response::redirect(url.as_str())
         }
         // Registered redirect URIs are validated when the client record is read.
-        Err(_) => pages::bare_error_page(400, "Invalid redirect URI", "The application's redirect URI is not a valid URI."),
+        Err(_) => {
+            pages::bare_error_page(400, "Invalid redirect URI", "The application's redirect URI is not a valid URI.")
+        }
     }
 }
 
@@ -541,7 +543,8 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             (false, true) => (" autofocus", ""),
         };
         let tx = ix.seal(&self.keys.page);
-        let lead = ui.text.html("login.lead", &[("client", &format!("<strong>{}</strong>", pages::escape(&ix.client_name)))]);
+        let lead =
+            ui.text.html("login.lead", &[("client", &format!("<strong>{}</strong>", pages::escape(&ix.client_name)))]);
         let body = pages::render(
             pages::LOGIN,
             &ui,

@@ -221,6 +221,10 @@ mod tests {
             Request { headers: vec![("authorization".into(), v)], ..Default::default() }
         };
         let p = presented(&basic("my%3Aclient", "pa:ss&w=rd"), &Params::default()).unwrap();
-        assert_eq!((p.client_id.as_str(), p.secret.as_deref()), ("my:client", Some("pa:ss&w=rd")), "split on the first ':'");
+        assert_eq!(
+            (p.client_id.as_str(), p.secret.as_deref()),
+            ("my:client", Some("pa:ss&w=rd")),
+            "split on the first ':'"
+        );
     }
 }

@@ -143,7 +143,11 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         }
         // A grant recorded meanwhile (another tab's consent form) is revoked too, then again.
         for _ in 0..3 {
-            let forget = AccountCommand::Forget { client_id: client_id.to_string(), home: home.clone(), revoked: grants.clone() };
+            let forget = AccountCommand::Forget {
+                client_id: client_id.to_string(),
+                home: home.clone(),
+                revoked: grants.clone(),
+            };
             match self.accounts.send(&cookie.sub, forget).await {
                 Ok(AccountReply::Withdrawn) => return Ok(true),
                 Ok(AccountReply::Pending { grants: more }) => {

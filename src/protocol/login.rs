@@ -16,8 +16,8 @@ use super::{device, sealed_code, Provider};
 use crate::crypto::{self, random_token, Crypto, PasswordHash};
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::http::{Params, Request, Response};
-use crate::model::Grant;
 use crate::i18n::Locale;
+use crate::model::Grant;
 use crate::pages::{self, ErrorText, Sources};
 use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
 use futures_util::future::{join, join_all};
@@ -205,7 +205,9 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
                 self.revoke_grants("login", &evicted).await;
                 consented
             }
-            (other, ()) => return self.unavailable_page(&ix, login, &format!("login: could not start a session: {other:?}")),
+            (other, ()) => {
+                return self.unavailable_page(&ix, login, &format!("login: could not start a session: {other:?}"))
+            }
         };
         let secure = self.config.secure_cookies;
         let set_session = session::set_cookie(&cookie, secure, self.config.session_ttl);
@@ -303,7 +305,11 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         .iter()
         .filter_map(|(key, uri)| {
             uri.as_ref().map(|u| {
-                format!("<a href=\"{}\" rel=\"noopener\" target=\"_blank\">{}</a>", pages::escape(u), pages::escape(&ui.t(key)))
+                format!(
+                    "<a href=\"{}\" rel=\"noopener\" target=\"_blank\">{}</a>",
+                    pages::escape(u),
+                    pages::escape(&ui.t(key))
+                )
             })
         })
         .collect();
@@ -363,7 +369,9 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
                 let err = OAuthError::new(ErrorCode::AccessDenied, "the user denied the request");
                 return error_redirect(&to, &self.config.issuer, &err);
             }
-            _ => return pages::error_page(&ui, 400, ErrorText { message: "error.choose_allow_deny.message", ..INVALID }),
+            _ => {
+                return pages::error_page(&ui, 400, ErrorText { message: "error.choose_allow_deny.message", ..INVALID })
+            }
         }
         // Consent is given by the person signed in, in this browser, now: the session cookie of
         // the same user, live in their account object (a consent page left open after signing
@@ -378,7 +386,11 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             Ok(h) => h,
             Err(e) => {
                 (self.log)(&format!("consent: {e}"));
-                return error_redirect(&to, &self.config.issuer, &OAuthError::new(ErrorCode::ServerError, "internal error"));
+                return error_redirect(
+                    &to,
+                    &self.config.issuer,
+                    &OAuthError::new(ErrorCode::ServerError, "internal error"),
+                );
             }
         };
         // Remember the consent (and the session's new client) and the grant under it first:

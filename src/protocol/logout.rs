@@ -15,8 +15,8 @@ use super::Provider;
 use crate::crypto::Crypto;
 use crate::error::StoreError;
 use crate::http::{Params, Request, Response};
-use crate::model::Client;
 use crate::i18n::Locale;
+use crate::model::Client;
 use crate::pages::{self, ErrorText, Sources, Ui};
 use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
 use serde::{Deserialize, Serialize};
@@ -178,13 +178,17 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         if req.is_cross_site(&self.config.issuer) {
             return pages::error_page(&browser, 403, super::login::CROSS_SITE);
         }
-        let tx: LogoutTx =
-            match sealed::open(CONTEXT, &self.keys.page, form.get("tx").unwrap_or(""), self.now, |t: &LogoutTx| t.exp)
-            {
-                Ok(t) => t,
-                Err(OpenError::Expired) => return bad_form(&browser, "error.logout.expired"),
-                Err(OpenError::Invalid) => return bad_form(&browser, "error.invalid_form.message"),
-            };
+        let tx: LogoutTx = match sealed::open(
+            CONTEXT,
+            &self.keys.page,
+            form.get("tx").unwrap_or(""),
+            self.now,
+            |t: &LogoutTx| t.exp,
+        ) {
+            Ok(t) => t,
+            Err(OpenError::Expired) => return bad_form(&browser, "error.logout.expired"),
+            Err(OpenError::Invalid) => return bad_form(&browser, "error.invalid_form.message"),
+        };
         let ui = self.ui(tx.locale);
         let cookie_ok = interaction::csrf_cookie(req, self.config.secure_cookies)
             .is_some_and(|c| crate::crypto::ct_eq(c.as_bytes(), tx.csrf.as_bytes()));

@@ -10,7 +10,6 @@
 
 use super::account_object::{Command as AccountCommand, Reply as AccountReply};
 use super::grant_object::{secret_hash, Command, RefreshCommand, Reply};
-use futures_util::future::join;
 use super::token::Issued;
 use super::Provider;
 use crate::crypto::{b64url, b64url_decode, random_bytes, random_token, sha256, Crypto};
@@ -19,6 +18,7 @@ use crate::http::{error_json, Params, Response};
 use crate::model::grant::split_handle;
 use crate::model::Client;
 use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
+use futures_util::future::join;
 
 const RETRY_LABEL: &[u8] = b"edge-oidc/refresh-retry\0";
 
@@ -109,8 +109,10 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
         // together. A removed user or a withdrawn consent ends the grant; a check that could
         // not be made undoes the rotation, so that the client's retry is not taken for reuse.
         let own_sub = grant.local_sub.as_ref().unwrap_or(&grant.sub).clone();
-        let consented = AccountCommand::Consented { client_id: client.client_id.clone(), grant_id: grant_id.to_string() };
-        let (user, consent) = join(self.users.by_username(&grant.username), self.accounts.send(&own_sub, consented)).await;
+        let consented =
+            AccountCommand::Consented { client_id: client.client_id.clone(), grant_id: grant_id.to_string() };
+        let (user, consent) =
+            join(self.users.by_username(&grant.username), self.accounts.send(&own_sub, consented)).await;
         let ended = match (&user, &consent) {
             (Ok(Some(u)), _) if u.sub != own_sub => Some("the user no longer exists"),
             (Ok(None), _) => Some("the user no longer exists"),

@@ -5,11 +5,11 @@ use super::discovery::{
     USERINFO_PATH,
 };
 use super::Provider;
+use crate::brand::THEME_PATH;
 use crate::config::Config;
 use crate::crypto::Crypto;
 use crate::error::OAuthError;
 use crate::http::{error_json, Request, Response};
-use crate::brand::THEME_PATH;
 use crate::pages::{self, ErrorText, Ui};
 use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
 

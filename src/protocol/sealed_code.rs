@@ -44,13 +44,7 @@ pub struct Opened {
 }
 
 /// The code for `grant`, issued at `issued_at`, valid until `expires_at`.
-pub fn seal(
-    key: &[u8; 32],
-    grant_id: &str,
-    grant: &Grant,
-    issued_at: i64,
-    expires_at: i64,
-) -> Result<String, String> {
+pub fn seal(key: &[u8; 32], grant_id: &str, grant: &Grant, issued_at: i64, expires_at: i64) -> Result<String, String> {
     let json = serde_json::to_vec(&Payload { grant, exp: expires_at, iat: issued_at }).map_err(|e| e.to_string())?;
     let sealed = aead_seal(key, grant_id.as_bytes(), &json)?;
     Ok(format!("{grant_id}{SEPARATOR}{}", b64url(&sealed)))

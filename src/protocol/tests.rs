@@ -124,7 +124,8 @@ impl World {
                 .replace("openid profile email", "openid"),
         );
         w.clients.put("broken", r#"{"client_id":"broken","redirect_uris":[]}"#);
-        let mut legacy: Value = serde_json::from_str(&client_record("legacy", "client_secret_basic", Some(BASIC_SECRET))).unwrap();
+        let mut legacy: Value =
+            serde_json::from_str(&client_record("legacy", "client_secret_basic", Some(BASIC_SECRET))).unwrap();
         legacy["require_pkce"] = json!(false);
         w.clients.put("legacy", &legacy.to_string());
         let hash = hash_password(PASSWORD, 10_000).unwrap().to_phc();
@@ -294,7 +295,8 @@ fn add_pkce(req: &mut Request) {
         }
         format!("code_challenge={CHALLENGE}&code_challenge_method=S256")
     } else {
-        let redeem = url::form_urlencoded::parse(text.as_bytes()).any(|(k, v)| k == "grant_type" && v == "authorization_code");
+        let redeem =
+            url::form_urlencoded::parse(text.as_bytes()).any(|(k, v)| k == "grant_type" && v == "authorization_code");
         if !redeem || !has("code") || has("code_verifier") {
             return;
         }

@@ -124,13 +124,11 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
             code_verifier: form.get("code_verifier").map(str::to_string),
             access_token_hash: secret_hash(&access_secret),
             access_expires_at: self.now + self.config.access_token_ttl,
-            refresh: refresh_secret
-                .as_deref()
-                .map(|s| NewRefresh {
-                    hash: secret_hash(s),
-                    expires_at: self.now + self.config.refresh_token_ttl,
-                    max_expires_at: self.now + self.config.refresh_token_max_lifetime,
-                }),
+            refresh: refresh_secret.as_deref().map(|s| NewRefresh {
+                hash: secret_hash(s),
+                expires_at: self.now + self.config.refresh_token_ttl,
+                max_expires_at: self.now + self.config.refresh_token_max_lifetime,
+            }),
             sealed,
             sealed_iat,
         };

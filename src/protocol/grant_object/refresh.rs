@@ -138,7 +138,11 @@ mod tests {
             code_verifier: None,
             access_token_hash: secret_hash("at0"),
             access_expires_at: T0 + 3600,
-            refresh: Some(NewRefresh { hash: secret_hash("rt0"), expires_at: T0 + 86_400, max_expires_at: T0 + MAX_LIFE }),
+            refresh: Some(NewRefresh {
+                hash: secret_hash("rt0"),
+                expires_at: T0 + 86_400,
+                max_expires_at: T0 + MAX_LIFE,
+            }),
             sealed: None,
             sealed_iat: 0,
         }

@@ -43,7 +43,11 @@ fn cross_site_form_posts_are_refused() {
     assert_eq!(r.status, 403);
     assert!(w.get("/consents").body_str().contains("basic app"), "nothing withdrawn");
     let out = w.get("/logout");
-    let r = w.post("/logout", &[("tx", &hidden(&out, "tx")), ("decision", "logout")], &[("origin", "https://evil.example")]);
+    let r = w.post(
+        "/logout",
+        &[("tx", &hidden(&out, "tx")), ("decision", "logout")],
+        &[("origin", "https://evil.example")],
+    );
     assert_eq!(r.status, 403);
     assert!(r.header("set-cookie").is_none(), "still signed in");
     // The pages' referrer policy lets the browser send its Origin on these posts.
@@ -62,7 +66,10 @@ fn a_busy_address_does_not_lock_out_the_people_behind_it() {
     let r = login_from(&w, &page, "198.51.100.1", "alice", PASSWORD);
     assert_eq!(r.status, 200);
     let device = w.cookies.borrow().iter().find(|(n, _)| n.ends_with("oidc_device")).cloned().expect("a device cookie");
-    assert!(r.headers.iter().any(|(k, v)| k == "set-cookie" && v.contains("HttpOnly") && v.contains("Max-Age=7776000")));
+    assert!(r
+        .headers
+        .iter()
+        .any(|(k, v)| k == "set-cookie" && v.contains("HttpOnly") && v.contains("Max-Age=7776000")));
     // A guessing storm from the office's shared address.
     w.fresh_browser();
     w.cookies.borrow_mut().retain(|(n, _)| !n.ends_with("oidc_device"));
@@ -113,7 +120,12 @@ fn made_up_client_ids_are_counted_per_address() {
     for i in 0..12 {
         let r = w.post(
             "/token",
-            &[("grant_type", "authorization_code"), ("code", "x"), ("client_id", &format!("nope-{i}")), ("client_secret", "s")],
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", "x"),
+                ("client_id", &format!("nope-{i}")),
+                ("client_secret", "s"),
+            ],
             &[("cf-connecting-ip", ip)],
         );
         statuses.push(r.status);

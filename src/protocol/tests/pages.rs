@@ -45,7 +45,9 @@ fn sign_in_form_may_lead_to_the_client() {
     let native = json!({"client_id": "native", "redirect_uris": ["http://127.0.0.1/cb", "com.example.app:/cb"],
         "token_endpoint_auth_method": "none", "scope": "openid"});
     w.clients.put("native", &native.to_string());
-    for (uri, source) in [("http://127.0.0.1:51000/cb", "http://127.0.0.1:51000"), ("com.example.app:/cb", "com.example.app:")] {
+    for (uri, source) in
+        [("http://127.0.0.1:51000/cb", "http://127.0.0.1:51000"), ("com.example.app:/cb", "com.example.app:")]
+    {
         let page = w.authorize(&[
             ("response_type", "code"),
             ("client_id", "native"),
@@ -69,7 +71,8 @@ fn every_form_allows_exactly_where_it_leads() {
     redirect_params(&w.consent(&consent, "allow"), CB);
     assert_eq!(directive(&w.get("/consents"), "form-action"), ["'self'"]);
     let logout_uri = "https://app.example/bye";
-    let mut rec: Value = serde_json::from_str(&client_record("basic", "client_secret_basic", Some(BASIC_SECRET))).unwrap();
+    let mut rec: Value =
+        serde_json::from_str(&client_record("basic", "client_secret_basic", Some(BASIC_SECRET))).unwrap();
     rec["post_logout_redirect_uris"] = json!([logout_uri]);
     w.clients.put("basic", &rec.to_string());
     let confirm = w.get(&format!("/logout?client_id=basic&post_logout_redirect_uri={logout_uri}"));
@@ -91,11 +94,8 @@ fn language_from_ui_locales_then_accept_language_then_default() {
     // The language stays with the interaction: the consent page is Japanese too, whatever
     // the browser says.
     let tx = hidden(&page, "tx");
-    let consent = w.post(
-        "/login",
-        &[("tx", &tx), ("username", "alice"), ("password", PASSWORD)],
-        &[("accept-language", "de")],
-    );
+    let consent =
+        w.post("/login", &[("tx", &tx), ("username", "alice"), ("password", PASSWORD)], &[("accept-language", "de")]);
     assert!(consent.body_str().contains("アクセスを許可しますか"), "{}", consent.body_str());
     assert!(consent.body_str().contains("メールアドレスとその確認状況を見る"));
     let get = |w: &World, al: &str| {
@@ -129,7 +129,8 @@ fn the_operator_look_and_the_client_links() {
         _ => None,
     })
     .unwrap();
-    let mut rec: Value = serde_json::from_str(&client_record("basic", "client_secret_basic", Some(BASIC_SECRET))).unwrap();
+    let mut rec: Value =
+        serde_json::from_str(&client_record("basic", "client_secret_basic", Some(BASIC_SECRET))).unwrap();
     rec["logo_uri"] = json!("https://img.app.example/logo.png");
     rec["policy_uri"] = json!("https://app.example/privacy");
     rec["tos_uri"] = json!("https://app.example/terms");
@@ -137,7 +138,10 @@ fn the_operator_look_and_the_client_links() {
     w.clients.put("basic", &rec.to_string());
     let page = w.authorize(&base("basic"));
     let body = page.body_str();
-    assert!(body.contains("<h1>Welcome back</h1>") && body.contains("<title>Welcome back – Example ID</title>"), "{body}");
+    assert!(
+        body.contains("<h1>Welcome back</h1>") && body.contains("<title>Welcome back – Example ID</title>"),
+        "{body}"
+    );
     assert!(body.contains("class=\"product\">Example ID<") && body.contains("https://cdn.example.net/logo.svg"));
     let theme = body.split("href=\"").find_map(|s| s.strip_prefix("/assets/theme.css")).expect("theme link");
     assert!(theme.starts_with("?v="));
@@ -173,7 +177,8 @@ fn custom_scope_descriptions_per_language() {
     let def = json!({"name": "groups", "description": "see your teams", "descriptions": {"fr": "voir vos équipes"},
         "claims": ["groups"]});
     w.clients.put("scope:groups", &def.to_string());
-    let mut rec: Value = serde_json::from_str(&client_record("basic", "client_secret_basic", Some(BASIC_SECRET))).unwrap();
+    let mut rec: Value =
+        serde_json::from_str(&client_record("basic", "client_secret_basic", Some(BASIC_SECRET))).unwrap();
     rec["scope"] = json!("openid email groups");
     w.clients.put("basic", &rec.to_string());
     for (lang, want) in [("fr", "Voir vos équipes"), ("de", "See your teams")] {

@@ -296,8 +296,10 @@ fn by_default_a_rotated_token_is_never_accepted_again() {
     let w = world();
     let rp0 = Some(("rp0", REFRESH_SECRET));
     let p = w.code_for("rp0", &[("scope", SCOPE)]);
-    let (_, v0, _) = w
-        .token(&[("grant_type", "authorization_code"), ("code", param(&p, "code").unwrap()), ("redirect_uri", CB)], rp0);
+    let (_, v0, _) = w.token(
+        &[("grant_type", "authorization_code"), ("code", param(&p, "code").unwrap()), ("redirect_uri", CB)],
+        rp0,
+    );
     let (st, v1) = refresh(&w, &s(&v0, "refresh_token"), &[], rp0);
     assert_eq!(st, 200, "{v1}");
     assert_invalid_grant(refresh(&w, &s(&v0, "refresh_token"), &[], rp0), "already used");

@@ -52,7 +52,8 @@ fn plain_pkce_is_invalid_request_and_not_advertised() {
     let (_, verifier) = PkceCodeChallenge::new_random_sha256();
     // With "plain" the challenge is the verifier itself (RFC 9700 §2.1.1: not to be used).
     for kind in [Kind::Public, Kind::Basic, Kind::Post] {
-        let req = AuthzRequest::new(kind).set("code_challenge", verifier.secret()).set("code_challenge_method", "plain");
+        let req =
+            AuthzRequest::new(kind).set("code_challenge", verifier.secret()).set("code_challenge_method", "plain");
         let page = Browser::new().get(&req.url());
         assert_redirect_error(&page, req.state(), "invalid_request");
     }

@@ -81,7 +81,13 @@ fn forms_posted_from_another_site_are_refused() {
     let page = Page::read(
         "POST",
         &endpoint("/login"),
-        browser.http.post(endpoint("/login")).header("origin", &e.issuer).header("sec-fetch-site", "same-origin").form(&form).send(),
+        browser
+            .http
+            .post(endpoint("/login"))
+            .header("origin", &e.issuer)
+            .header("sec-fetch-site", "same-origin")
+            .form(&form)
+            .send(),
     );
     page.assert_status(200);
 }
@@ -92,9 +98,11 @@ fn forms_posted_from_another_site_are_refused() {
 fn a_rotated_refresh_token_is_never_accepted_again() {
     let req = AuthzRequest::new(Kind::PublicRefresh).set("scope", "openid offline_access");
     let code = obtain_code(&req);
-    let first = assert_token_success(&token_request(Kind::PublicRefresh.auth(), &code_grant(&code, &env().redirect_uri, None)));
+    let first =
+        assert_token_success(&token_request(Kind::PublicRefresh.auth(), &code_grant(&code, &env().redirect_uri, None)));
     let rt0 = first["refresh_token"].as_str().expect("a refresh token").to_string();
-    let refresh = |rt: &str| token_request(Kind::PublicRefresh.auth(), &[("grant_type", "refresh_token"), ("refresh_token", rt)]);
+    let refresh =
+        |rt: &str| token_request(Kind::PublicRefresh.auth(), &[("grant_type", "refresh_token"), ("refresh_token", rt)]);
     let second = assert_token_success(&refresh(&rt0));
     assert_oauth_error(&refresh(&rt0), 400, "invalid_grant");
     // Reuse revoked the family: the new tokens stop working too.

@@ -79,7 +79,8 @@ fn sign_in(kind: Kind) -> Session {
     assert!(text.contains("stay connected"), "the consent page must describe offline_access:\n{text}");
     let params = redirect_params(&browser.consent(&consent_form(&page).tx(), "allow"));
     let code = assert_redirect_code(&params, csrf.secret());
-    let exchange = client.exchange_code(AuthorizationCode::new(code)).expect("token endpoint").set_pkce_verifier(verifier);
+    let exchange =
+        client.exchange_code(AuthorizationCode::new(code)).expect("token endpoint").set_pkce_verifier(verifier);
     let tokens = exchange.request(&http).unwrap_or_else(|e| panic!("token request failed: {}", error_chain(&e)));
     assert!(tokens.refresh_token().is_some(), "offline_access granted to a refresh client: a refresh token");
     let scopes: Vec<String> = tokens.scopes().expect("scope").iter().map(|s| s.to_string()).collect();

@@ -318,7 +318,8 @@ fn custom_scope_and_claims_parameter() {
     // A client whose record does not list the scope: it is ignored (not looked up at all).
     let req = AuthzRequest::new(Kind::Basic).set("scope", "openid groups");
     let code = obtain_code(&req);
-    let tokens = assert_token_success(&token_request(Kind::Basic.auth(), &code_grant(&code, &env().redirect_uri, None)));
+    let tokens =
+        assert_token_success(&token_request(Kind::Basic.auth(), &code_grant(&code, &env().redirect_uri, None)));
     assert_eq!(tokens["scope"], "openid", "{tokens}");
 }
 

@@ -3,7 +3,7 @@
 //! read: a bad value gives the 503 configuration page naming it, never a broken page.
 //! The stylesheet the worker serves at [`THEME_PATH`] is built once from them.
 
-use url::Url;
+pub use crate::model::uri::{origin, web_url};
 
 pub const THEME_PATH: &str = "/assets/theme.css";
 /// The most CSS `BRAND_CSS` may hold.
@@ -153,23 +153,6 @@ impl Brand {
     pub fn theme_version(&self) -> String {
         crate::crypto::b64url(&crate::crypto::sha256(self.theme_css().as_bytes())[..6])
     }
-}
-
-/// An absolute `https` URL (or `http` on loopback, for development), as the parser
-/// serialises it; for images and links the pages show.
-pub fn web_url(s: &str) -> Result<String, String> {
-    let u = Url::parse(s).map_err(|e| format!("is not an absolute URL ({e})"))?;
-    let loopback = matches!(u.host_str(), Some("127.0.0.1") | Some("localhost") | Some("[::1]"));
-    match u.scheme() {
-        "https" => Ok(u.into()),
-        "http" if loopback => Ok(u.into()),
-        _ => Err("must be an https URL".into()),
-    }
-}
-
-/// The origin of a URL, for the pages' Content-Security-Policy (`img-src`).
-pub fn origin(url: &str) -> Option<String> {
-    Url::parse(url).ok().map(|u| u.origin().ascii_serialization()).filter(|o| o != "null")
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use crate::brand::Brand;
 use crate::crypto::{DEFAULT_PBKDF2_ITERATIONS, MIN_PBKDF2_ITERATIONS};
 use crate::i18n::{Locale, Overrides, LOCALES};
-use crate::protocol::throttle::Policy;
+use crate::objects::throttle::Policy;
 use url::Url;
 
 #[derive(Debug, Clone)]

@@ -8,10 +8,8 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-pub use crate::keys::{Alg, KeyInfo};
-
-#[cfg(not(target_arch = "wasm32"))]
-pub mod native;
+mod alg;
+pub use alg::{Alg, KeyInfo};
 
 pub fn b64url(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)

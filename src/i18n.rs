@@ -225,7 +225,7 @@ impl<'a> Text<'a> {
     /// The message as HTML: its text escaped, its placeholders filled with `args`, which are
     /// HTML already.
     pub fn html(&self, key: &str, args: &[(&str, &str)]) -> String {
-        fill(&self.get(key), args, crate::pages::escape)
+        fill(&self.get(key), args, crate::html::escape)
     }
 }
 
@@ -299,7 +299,7 @@ mod tests {
             t.html("login.lead", &[("client", "<strong>A&amp;B</strong>")]),
             "to continue to <strong>A&amp;B</strong>"
         );
-        assert_eq!(fill("a {x} & {y} {unknown", &[("x", "<b>")], crate::pages::escape), "a <b> &amp; {y} {unknown");
+        assert_eq!(fill("a {x} & {y} {unknown", &[("x", "<b>")], crate::html::escape), "a <b> &amp; {y} {unknown");
         assert_eq!(t.get("no.such.key"), "no.such.key");
     }
 

@@ -1,9 +1,12 @@
-//! The records: clients and users (KV, written by operators) and grants (Durable Object).
+//! The records: clients and users (KV, written by operators) and grants (Durable Object),
+//! and the rules on their values (scopes, PKCE).
 
 pub mod client;
 pub mod custom_scope;
 pub mod grant;
+pub mod pkce;
 pub mod scope;
+pub mod uri;
 pub mod user;
 
 pub use client::{AuthMethod, Client, SubjectType};

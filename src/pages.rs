@@ -7,6 +7,7 @@
 
 use crate::brand::{self, Brand, THEME_PATH};
 use crate::config::Config;
+pub use crate::html::escape;
 use crate::http::Response;
 use crate::i18n::{Locale, Text};
 use std::sync::OnceLock;
@@ -38,21 +39,6 @@ impl<'a> Ui<'a> {
     pub fn t(&self, key: &str) -> String {
         self.text.get(key)
     }
-}
-
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 /// Fills a template in one pass: `{{{name}}}` from `raw`, `{{name}}` from `escaped`,

@@ -104,6 +104,19 @@ fn stores(env: &Env) -> Option<Rc<Stores>> {
     Some(s)
 }
 
+/// The provider on Workers: KV, Durable Objects (a throttle's clean checks remembered per
+/// isolate, store::cache::CleanChecks), WebCrypto.
+struct Workers;
+
+impl crate::protocol::Backend for Workers {
+    type Clients = kv::KvClients;
+    type Users = kv::KvUsers;
+    type Grants = grants::DoGrants;
+    type Throttles = CleanChecks<throttles::DoThrottles>;
+    type Accounts = accounts::DoAccounts;
+    type Crypto = webcrypto::WebCrypto;
+}
+
 /// The clock, in milliseconds (`Date.now()`: one call, no `Date` object).
 fn now_ms() -> i64 {
     js_sys::Date::now() as i64
@@ -239,8 +252,8 @@ pub async fn main(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_
         return finish(error_json(&OAuthError::unavailable("the provider's storage bindings are missing")));
     };
     let now_ms = now_ms();
-    let throttles = CleanChecks { inner: &stores.throttles, clean: CLEAN_CHECKS.with(Rc::clone), now_ms };
-    let provider = Provider {
+    let throttles = CleanChecks { inner: stores.throttles.clone(), clean: CLEAN_CHECKS.with(Rc::clone), now_ms };
+    let provider = Provider::<Workers> {
         config: &iso.config,
         clients: &stores.clients,
         users: &stores.users,

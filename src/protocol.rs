@@ -2,46 +2,55 @@
 //! request, the stores, the clock and the signer, returning a response value.
 //! [`router::handle`] dispatches by method and path.
 
-pub mod account_object;
 pub mod authorize;
 pub mod claims;
 pub mod client_auth;
 pub mod consents;
 pub mod device;
 pub mod discovery;
-pub mod grant_object;
 pub mod id_token;
 pub mod interaction;
 pub mod login;
 pub mod logout;
-pub mod pkce;
 pub mod refresh;
 pub mod revocation;
 pub mod router;
 pub mod sealed;
 pub mod sealed_code;
 pub mod session;
-pub mod throttle;
 pub mod token;
 pub mod userinfo;
 
 use crate::config::Config;
+use crate::crypto::Crypto;
 use crate::http::Request;
 use crate::i18n::{self, Locale};
 use crate::pages::Ui;
+use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
+
+/// The stores and the crypto a provider runs on: KV, Durable Objects and WebCrypto in the
+/// worker (`platform`), in-memory stores and a pure-Rust signer in the host tests.
+pub trait Backend {
+    type Clients: ClientStore;
+    type Users: UserStore;
+    type Grants: GrantStore;
+    type Throttles: ThrottleStore;
+    type Accounts: AccountStore;
+    type Crypto: Crypto;
+}
 
 /// Everything an endpoint may use. Built per request by the platform layer (and by tests,
 /// with in-memory stores and a fixed `now`).
-pub struct Provider<'a, C, U, G, T, A, K> {
+pub struct Provider<'a, B: Backend> {
     pub config: &'a Config,
-    pub clients: &'a C,
-    pub users: &'a U,
-    pub grants: &'a G,
-    pub throttles: &'a T,
+    pub clients: &'a B::Clients,
+    pub users: &'a B::Users,
+    pub grants: &'a B::Grants,
+    pub throttles: &'a B::Throttles,
     /// Users' sessions and consents (one Durable Object per user).
-    pub accounts: &'a A,
+    pub accounts: &'a B::Accounts,
     /// Signing (it owns the key set and its kids), verification, password hashing.
-    pub crypto: &'a K,
+    pub crypto: &'a B::Crypto,
     /// The keys derived from `SESSION_KEY` (page state, sealed codes, device cookies).
     pub keys: &'a crate::crypto::SessionKeys,
     /// Key for pairwise subject identifiers (`PAIRWISE_SALT`), if configured.
@@ -52,7 +61,7 @@ pub struct Provider<'a, C, U, G, T, A, K> {
     pub log: &'a dyn Fn(&str),
 }
 
-impl<'a, C, U, G, T, A, K> Provider<'a, C, U, G, T, A, K> {
+impl<'a, B: Backend> Provider<'a, B> {
     /// The page language for this request: `ui_locales` (OpenID Connect Core §3.1.2.1,
     /// RP-Initiated Logout §2) if given, then `Accept-Language`, then `DEFAULT_LOCALE`.
     pub fn locale(&self, req: &Request, ui_locales: Option<&str>) -> Locale {

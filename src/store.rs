@@ -4,9 +4,9 @@
 use crate::error::StoreError;
 use crate::model::ScopeDef;
 use crate::model::{Client, User};
-use crate::protocol::account_object;
-use crate::protocol::grant_object::{Command, Reply};
-use crate::protocol::throttle;
+use crate::objects::account as account_object;
+use crate::objects::grant::{Command, Reply};
+use crate::objects::throttle;
 
 pub mod cache;
 pub mod memory;
@@ -45,6 +45,12 @@ pub trait AccountStore {
 pub trait ThrottleStore {
     /// Sends a command to the counter object named `key` (one round trip).
     async fn send(&self, key: &str, cmd: throttle::Command) -> Result<throttle::Verdict, StoreError>;
+}
+
+impl<T: ThrottleStore> ThrottleStore for &T {
+    async fn send(&self, key: &str, cmd: throttle::Command) -> Result<throttle::Verdict, StoreError> {
+        (**self).send(key, cmd).await
+    }
 }
 
 /// Resolves a login (username, or email through its `email:` alias) with a raw KV getter.

@@ -3,8 +3,8 @@
 //! the secrets it shows, and hold no plaintext secret. Also: generated signing keys,
 //! the test key fixture, `--help`, and how failures are reported.
 
-use edge_oidc::crypto::native::{pbkdf2_sha256, NativeCrypto};
 use edge_oidc::crypto::{b64url, b64url_decode, sha256, verify_client_secret, Crypto, PasswordHash};
+use edge_oidc::keys::native::{pbkdf2_sha256, NativeCrypto};
 use edge_oidc::keys::{Alg, KeyMaterial, PrivateJwk, PrivateJwkSet};
 use edge_oidc::model::client::{AuthMethod, Client};
 use edge_oidc::model::user::{EmailAlias, User};

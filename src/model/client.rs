@@ -165,7 +165,7 @@ impl Client {
             ("tos_uri", &self.tos_uri),
         ] {
             if let Some(u) = uri {
-                crate::brand::web_url(u).map_err(|e| format!("{field}: '{u}' {e}"))?;
+                crate::model::uri::web_url(u).map_err(|e| format!("{field}: '{u}' {e}"))?;
             }
         }
         match (self.token_endpoint_auth_method.is_public(), &self.client_secret_hash) {

@@ -5,9 +5,9 @@
 
 use super::objects::{object_class, ObjectClass, ObjectStorage};
 use crate::error::StoreError;
-use crate::protocol::account_object::{
-    self, entries, from_entries, Account, Command, Consent, Reply, Session, StoredGrant, CONSENTS_KEY, GRANT_PREFIX,
-    SESSIONS_KEY,
+use crate::objects::account::{
+    self as account_object, entries, from_entries, Account, Command, Consent, Reply, Session, StoredGrant,
+    CONSENTS_KEY, GRANT_PREFIX, SESSIONS_KEY,
 };
 use crate::store::AccountStore;
 use std::cell::RefCell;

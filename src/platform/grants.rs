@@ -17,7 +17,7 @@
 use super::objects::{self, object_class, ObjectClass, ObjectStorage};
 use crate::error::StoreError;
 use crate::model::grant::home_of;
-use crate::protocol::grant_object::{self, cleanup_at, revoked_until, AlarmStep, Command, Reply, Stored};
+use crate::objects::grant::{self as grant_object, cleanup_at, revoked_until, AlarmStep, Command, Reply, Stored};
 use crate::store::cache::Recent;
 use crate::store::GrantStore;
 use std::cell::{Cell, RefCell};

@@ -21,8 +21,8 @@
 
 use super::objects;
 use crate::crypto::{random_token, Crypto};
-use crate::protocol::grant_object::{Command, Reply};
-use crate::protocol::throttle::{Command as TCommand, Policy, Verdict};
+use crate::objects::grant::{Command, Reply};
+use crate::objects::throttle::{Command as TCommand, Policy, Verdict};
 use crate::store::GrantStore;
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use std::cell::RefCell;
@@ -118,7 +118,7 @@ async fn userinfo_steps(req: &web_sys::Request, env: &Env, params: &crate::http:
     let mut grant = None;
     if with.contains('o') {
         let Some((id, secret)) = crate::model::grant::split_handle(&token) else { return fail("token".into()) };
-        let cmd = Command::Access { token_hash: crate::protocol::grant_object::secret_hash(secret) };
+        let cmd = Command::Access { token_hash: crate::objects::grant::secret_hash(secret) };
         if with.contains('i') {
             // The same call, its reply not parsed.
             let (object, at) = super::grants::DoGrants::object_of(id);

@@ -2,7 +2,7 @@
 
 use super::objects::{object_class, ObjectClass, ObjectStorage};
 use crate::error::StoreError;
-use crate::protocol::throttle::{self, Command, Counter, Verdict, PENDING_TIMEOUT_MS};
+use crate::objects::throttle::{self, Command, Counter, Verdict, PENDING_TIMEOUT_MS};
 use crate::store::ThrottleStore;
 use std::cell::Cell;
 use worker::{ObjectNamespace, Result};
@@ -67,6 +67,7 @@ impl ObjectClass for ThrottleObject {
     }
 }
 
+#[derive(Clone)]
 pub struct DoThrottles(pub ObjectNamespace);
 
 impl ThrottleStore for DoThrottles {

@@ -5,19 +5,20 @@
 //! §4.1.2.1: no open redirector). After that, errors go back to the client with `error`,
 //! `error_description`, `state` and `iss` (RFC 9207). A valid request shows the login page.
 
-use super::account_object::{Command as AccountCommand, Reply as AccountReply};
 use super::claims::{self, ClaimsRequest, Release};
-use super::grant_object::{Command, Reply};
 use super::interaction::{self, ClientLinks, Interaction, SignedIn};
 use super::login::CodeIssue;
-use super::{id_token, pkce, session, Provider};
+use super::{id_token, session, Backend, Provider};
 use crate::crypto::{random_token, Crypto};
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::http::{Params, Request, Response};
 use crate::model::grant::homed_grant_id;
+use crate::model::pkce;
 use crate::model::{custom_scope, scope, Client, ScopeDef};
+use crate::objects::account::{Command as AccountCommand, Reply as AccountReply};
+use crate::objects::grant::{Command, Reply};
 use crate::pages::{self, ErrorText, Sources, Ui};
-use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
+use crate::store::{AccountStore, ClientStore, GrantStore, UserStore};
 use futures_util::future::join_all;
 use serde_json::Value;
 use url::Url;
@@ -94,9 +95,7 @@ pub fn form_target(redirect_uri: &str) -> Vec<String> {
     }
 }
 
-impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountStore, K: Crypto>
-    Provider<'_, C, U, G, T, A, K>
-{
+impl<B: Backend> Provider<'_, B> {
     pub async fn authorize(&self, req: &Request) -> Response {
         let params = match req.method.as_str() {
             "GET" | "HEAD" => req.query_params(),

@@ -2,13 +2,13 @@
 //! exactly the method the client is registered with, one method per request.
 
 use super::login::client_ip;
-use super::throttle::{self, Command as TCommand, Verdict};
-use super::Provider;
-use crate::crypto::{b64url, verify_client_secret, Crypto};
+use super::{Backend, Provider};
+use crate::crypto::{b64url, verify_client_secret};
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::http::{error_json, Params, Request, Response};
 use crate::model::{AuthMethod, Client};
-use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
+use crate::objects::throttle::{self, Command as TCommand, Verdict};
+use crate::store::{ClientStore, ThrottleStore};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use futures_util::future::join;
@@ -137,9 +137,7 @@ pub fn auth_error(e: AuthError) -> Response {
     r
 }
 
-impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountStore, K: Crypto>
-    Provider<'_, C, U, G, T, A, K>
-{
+impl<B: Backend> Provider<'_, B> {
     /// The prologue of the token, revocation and introspection endpoints: the form body and
     /// the client it authenticates.
     pub async fn client_form(&self, req: &Request) -> Result<(Params, Client), Response> {

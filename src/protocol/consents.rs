@@ -4,14 +4,14 @@
 //! The Revoke forms carry the browser's anti-CSRF cookie value (double submit), on top of
 //! the session cookie's SameSite=Lax.
 
-use super::account_object::{Command as AccountCommand, Consent, Reply as AccountReply};
 use super::interaction;
 use super::session;
-use super::Provider;
-use crate::crypto::{ct_eq, Crypto};
+use super::{Backend, Provider};
+use crate::crypto::ct_eq;
 use crate::http::{Request, Response};
+use crate::objects::account::{Command as AccountCommand, Consent, Reply as AccountReply};
 use crate::pages::{self, ErrorText, Sources, Ui};
-use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
+use crate::store::{AccountStore, ClientStore, GrantStore};
 use futures_util::future::{join, join_all};
 
 /// Added to the time a home's grants are revoked: a code issued without a page just before
@@ -27,9 +27,7 @@ fn not_signed_in(ui: &Ui<'_>) -> Response {
 const INVALID: ErrorText<'static> =
     ErrorText::new("error.invalid_request.title", "error.invalid_request.message", "invalid_request");
 
-impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountStore, K: Crypto>
-    Provider<'_, C, U, G, T, A, K>
-{
+impl<B: Backend> Provider<'_, B> {
     pub async fn consents(&self, req: &Request) -> Response {
         let ui = self.ui(self.locale(req, None));
         let Some(cookie) = session::from_request(req, self.config.secure_cookies) else { return not_signed_in(&ui) };
@@ -110,9 +108,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
     }
 }
 
-impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountStore, K: Crypto>
-    Provider<'_, C, U, G, T, A, K>
-{
+impl<B: Backend> Provider<'_, B> {
     /// Withdraws the consent given to `client_id`, revoking first and forgetting afterwards
     /// (each step repeatable): the consent stops authorizing anything, every grant under it
     /// and its home are revoked (RFC 7009 §2.1 semantics: all of it), and only then is it

@@ -39,7 +39,7 @@ pub fn document(config: &Config, pairwise: bool, algs: &[Alg]) -> Value {
         "subject_types_supported": subject_types,
         "id_token_signing_alg_values_supported": algs,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "code_challenge_methods_supported": [crate::protocol::pkce::S256],
+        "code_challenge_methods_supported": [crate::model::pkce::S256],
         "claims_supported": scope::all_claims(),
         "claim_types_supported": ["normal"],
         "claims_parameter_supported": true,

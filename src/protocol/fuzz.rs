@@ -110,7 +110,7 @@ proptest! {
 }
 
 mod refresh_sequences {
-    use crate::protocol::grant_object::{
+    use crate::objects::grant::{
         apply, secret_hash, Command, GrantState, NewRefresh, RefreshCommand, Reply, Stored, MAX_ACCESS_TOKENS,
         MAX_PREVIOUS_REFRESH,
     };

@@ -6,29 +6,27 @@
 //! to the client with the code, `state` and `iss` (RFC 6749 §4.1.2, RFC 9207); Deny
 //! redirects with `access_denied`.
 
-use super::account_object::{Command as AccountCommand, GrantRef, Reply as AccountReply, Session};
 use super::authorize::{error_redirect, form_target, redirect_with, ErrorRedirect};
-use super::grant_object::{secret_hash, Command, GrantState, Reply};
 use super::interaction::{self, Interaction, OpenError, SignedIn};
 use super::session::{self, SessionCookie};
-use super::throttle::{self, Command as TCommand, Verdict};
-use super::{device, sealed_code, Provider};
-use crate::crypto::{self, random_token, Crypto, PasswordHash};
+use super::{device, sealed_code, Backend, Provider};
+use crate::crypto::{self, random_token, PasswordHash};
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::http::{Params, Request, Response};
 use crate::i18n::Locale;
 use crate::model::Grant;
+use crate::objects::account::{Command as AccountCommand, GrantRef, Reply as AccountReply, Session};
+use crate::objects::grant::{secret_hash, Command, GrantState, Reply};
+use crate::objects::throttle::{self, Command as TCommand, Verdict};
 use crate::pages::{self, ErrorText, Sources};
-use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
+use crate::store::{AccountStore, GrantStore, ThrottleStore, UserStore};
 use futures_util::future::{join, join_all};
 
 pub const MAX_LOGIN_LEN: usize = 254;
 pub const MAX_PASSWORD_LEN: usize = 1024;
 const BAD_CREDENTIALS: &str = "login.bad_credentials";
 
-impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountStore, K: Crypto>
-    Provider<'_, C, U, G, T, A, K>
-{
+impl<B: Backend> Provider<'_, B> {
     /// Parses a posted form and opens its interaction, checking the anti-CSRF binding.
     /// Problems found before the interaction is open are shown in the browser's language.
     fn open_form(&self, req: &Request) -> Result<(Params, Interaction), Response> {
@@ -422,7 +420,7 @@ impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountSt
     /// record of it. A grant with `offline_access` lives as long as it is refreshed.
     pub(super) fn grant_expiry(&self, scope: &str) -> i64 {
         if scope.split(' ').any(|s| s == crate::model::scope::OFFLINE_ACCESS) {
-            super::account_object::NEVER
+            crate::objects::account::NEVER
         } else {
             self.now + self.config.code_ttl + self.config.access_token_ttl
         }

@@ -6,19 +6,19 @@
 //! client that received a grant through this session — it is ended at once; otherwise the
 //! user confirms on a page (§2: protects against logout forged by another site).
 
-use super::account_object::{Command as AccountCommand, Reply as AccountReply};
 use super::authorize::{form_target, redirect_with, MAX_STATE_LEN};
 use super::interaction;
 use super::sealed::{self, OpenError};
 use super::session::{self, SessionCookie};
-use super::Provider;
-use crate::crypto::Crypto;
+use super::{Backend, Provider};
+
 use crate::error::StoreError;
 use crate::http::{Params, Request, Response};
 use crate::i18n::Locale;
 use crate::model::Client;
+use crate::objects::account::{Command as AccountCommand, Reply as AccountReply};
 use crate::pages::{self, ErrorText, Sources, Ui};
-use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
+use crate::store::{AccountStore, ClientStore};
 use serde::{Deserialize, Serialize};
 
 const CONTEXT: &[u8] = b"edge-oidc/logout/v1\0";
@@ -46,9 +46,7 @@ fn bad_form(ui: &Ui<'_>, message: &str) -> Response {
     pages::error_page(ui, 400, ErrorText::new("error.logout.title", message, "invalid_request"))
 }
 
-impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountStore, K: Crypto>
-    Provider<'_, C, U, G, T, A, K>
-{
+impl<B: Backend> Provider<'_, B> {
     pub async fn logout(&self, req: &Request) -> Response {
         let params = match req.method.as_str() {
             "POST" => req.form(),

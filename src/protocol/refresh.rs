@@ -8,16 +8,16 @@
 //! secret)`, a one-time pad only the holder of the previous token can open, so the object
 //! still keeps nothing but hashes and sealed values.
 
-use super::account_object::{Command as AccountCommand, Reply as AccountReply};
-use super::grant_object::{secret_hash, Command, RefreshCommand, Reply};
 use super::token::Issued;
-use super::Provider;
-use crate::crypto::{b64url, b64url_decode, random_bytes, random_token, sha256, Crypto};
+use super::{Backend, Provider};
+use crate::crypto::{b64url, b64url_decode, random_bytes, random_token, sha256};
 use crate::error::{OAuthError, StoreError};
 use crate::http::{error_json, Params, Response};
 use crate::model::grant::split_handle;
 use crate::model::Client;
-use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
+use crate::objects::account::{Command as AccountCommand, Reply as AccountReply};
+use crate::objects::grant::{secret_hash, Command, RefreshCommand, Reply};
+use crate::store::{AccountStore, GrantStore, UserStore};
 use futures_util::future::join;
 
 const RETRY_LABEL: &[u8] = b"edge-oidc/refresh-retry\0";
@@ -60,9 +60,7 @@ fn requested_scope(form: &Params) -> Result<Option<String>, OAuthError> {
     Ok(Some(scopes.join(" ")))
 }
 
-impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountStore, K: Crypto>
-    Provider<'_, C, U, G, T, A, K>
-{
+impl<B: Backend> Provider<'_, B> {
     pub(super) async fn refresh_grant(&self, form: &Params, client: &Client) -> Result<Issued, Response> {
         let Some(presented) = form.get("refresh_token") else {
             return Err(error_json(&OAuthError::invalid_request("refresh_token is required")));

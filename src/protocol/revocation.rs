@@ -3,19 +3,16 @@
 //! issued to it; anything else is answered as an unknown token. Revoking any token of a
 //! grant (access or refresh) revokes the grant: all its tokens (RFC 7009 §2.1).
 
-use super::grant_object::{secret_hash, Command, Reply};
-use super::Provider;
-use crate::crypto::Crypto;
+use super::{Backend, Provider};
 use crate::error::OAuthError;
 use crate::http::{error_json, Request, Response};
 use crate::model::grant::split_handle;
 use crate::model::Client;
-use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
+use crate::objects::grant::{secret_hash, Command, Reply};
+use crate::store::GrantStore;
 use serde_json::json;
 
-impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountStore, K: Crypto>
-    Provider<'_, C, U, G, T, A, K>
-{
+impl<B: Backend> Provider<'_, B> {
     /// The authenticated client and the required `token` parameter (RFC 7009 §2.1, RFC 7662 §2.1).
     async fn token_param(&self, req: &Request) -> Result<(Client, String), Response> {
         let (form, client) = self.client_form(req).await?;

@@ -4,14 +4,12 @@ use super::discovery::{
     AUTHORIZE_PATH, CONSENTS_PATH, END_SESSION_PATH, INTROSPECTION_PATH, JWKS_PATH, REVOCATION_PATH, TOKEN_PATH,
     USERINFO_PATH,
 };
-use super::Provider;
+use super::{Backend, Provider};
 use crate::brand::THEME_PATH;
 use crate::config::Config;
-use crate::crypto::Crypto;
 use crate::error::OAuthError;
 use crate::http::{error_json, Request, Response};
 use crate::pages::{self, ErrorText, Ui};
-use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
 
 /// Documents prepared once per isolate: the discovery document, the public JWKS and the
 /// operator's theme stylesheet.
@@ -98,9 +96,7 @@ pub fn static_route(req: &Request, docs: &Documents) -> Option<Response> {
     })
 }
 
-impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountStore, K: Crypto>
-    Provider<'_, C, U, G, T, A, K>
-{
+impl<B: Backend> Provider<'_, B> {
     /// The endpoints that need stores and keys.
     pub async fn handle(&self, req: &Request) -> Response {
         let m = req.method.as_str();

@@ -14,10 +14,10 @@
 //! was issued). Withdrawing the consent revokes the home: codes issued until then cannot
 //! create their grant there afterwards (`grant_object::gate_sealed`, by the code's issue time).
 
-use super::grant_object::{secret_hash, GrantState};
 use crate::crypto::{aead_open, aead_seal, b64url, b64url_decode};
 use crate::model::grant::{is_b64url, is_grant_id};
 use crate::model::Grant;
+use crate::objects::grant::{secret_hash, GrantState};
 use serde::{Deserialize, Serialize};
 
 /// Separates the grant id from the sealed grant (never in a `<grant id>.<secret>` handle).

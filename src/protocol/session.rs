@@ -1,12 +1,12 @@
 //! The browser login session cookie. Its value is `<base64url(sub)>.<session id>`: the
 //! user's own `sub` names their account Durable Object (where the session lives, see
-//! [`super::account_object`]), and the 256-bit random session id is the secret, stored
+//! [`crate::objects::account`]), and the 256-bit random session id is the secret, stored
 //! there only as a SHA-256 hash. HttpOnly, SameSite=Lax, and `__Host-` with Secure when
 //! the issuer is https (RFC 6265bis §4.1.3.2).
 
 use crate::crypto::{b64url, b64url_decode, random_token};
 use crate::http::Request;
-use crate::protocol::grant_object::secret_hash;
+use crate::objects::grant::secret_hash;
 
 pub struct SessionCookie {
     /// The user's own `sub` (not pairwise).

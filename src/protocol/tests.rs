@@ -4,9 +4,9 @@
 use super::router::{static_route, Documents};
 use super::Provider;
 use crate::config::Config;
-use crate::crypto::native::{hash_password, NativeCrypto};
 use crate::crypto::{b64url, hash_client_secret, sha256};
 use crate::http::{Request, Response};
+use crate::keys::native::{hash_password, NativeCrypto};
 use crate::keys::{test_key, PrivateJwkSet};
 use crate::model::Client;
 use crate::store::memory::{MemoryAccounts, MemoryGrants, MemoryKv, MemoryThrottles};
@@ -47,6 +47,18 @@ fn block_on<F: Future>(f: F) -> F::Output {
             return v;
         }
     }
+}
+
+/// The provider on the in-memory stores and the pure-Rust signer.
+pub(crate) struct Memory;
+
+impl super::Backend for Memory {
+    type Clients = MemoryKv;
+    type Users = MemoryKv;
+    type Grants = MemoryGrants;
+    type Throttles = MemoryThrottles;
+    type Accounts = MemoryAccounts;
+    type Crypto = NativeCrypto;
 }
 
 pub(crate) struct World {
@@ -156,7 +168,7 @@ impl World {
             return super::router::finish(r, &self.config);
         }
         let log = |l: &str| self.logs.borrow_mut().push(l.to_string());
-        let p = Provider {
+        let p = Provider::<Memory> {
             config: &self.config,
             clients: &self.clients,
             users: &self.users,
@@ -1004,9 +1016,9 @@ fn unknown_accounts_get_the_same_page_and_are_counted_per_ip() {
         login_from(&w, &page, "192.0.2.1", &format!("made-up-{i}"), "x");
     }
     let counters = w.throttles.counters.borrow();
-    assert!(!counters.contains_key(&crate::protocol::throttle::account_key("nobody")));
-    assert!(!counters.keys().any(|k| k.starts_with("login:") && *k != crate::protocol::throttle::account_key("alice")));
-    assert!(counters.contains_key(&crate::protocol::throttle::ip_key("192.0.2.1")), "the address is counted");
+    assert!(!counters.contains_key(&crate::objects::throttle::account_key("nobody")));
+    assert!(!counters.keys().any(|k| k.starts_with("login:") && *k != crate::objects::throttle::account_key("alice")));
+    assert!(counters.contains_key(&crate::objects::throttle::ip_key("192.0.2.1")), "the address is counted");
 }
 
 #[test]
@@ -1175,7 +1187,7 @@ fn every_page_renews_the_csrf_cookie() {
 fn concurrent_wrong_passwords_cannot_pass_the_lock() {
     // Attempts are counted before the password check: with the in-memory store the calls
     // interleave like concurrent requests would if each stopped between check and count.
-    use crate::protocol::throttle::{account_key, Command as T};
+    use crate::objects::throttle::{account_key, Command as T};
     use crate::store::ThrottleStore;
     let w = World::new();
     let policy = w.config.account_policy();

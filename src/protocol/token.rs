@@ -6,15 +6,15 @@
 //! then signs the ID token. A sealed code (returning users, [`super::sealed_code`]) brings its
 //! grant along: that same round trip stores it (in the user's home object, model::grant::home_of).
 
-use super::grant_object::{secret_hash, Command, NewRefresh, Reply};
 use super::id_token::{self, IdTokenInput};
-use super::{sealed_code, Provider};
+use super::{sealed_code, Backend, Provider};
 use crate::crypto::{b64url, random_bytes, random_token, Crypto};
 use crate::error::{ErrorCode, OAuthError};
 use crate::http::{error_json, Params, Request, Response};
 use crate::model::grant::split_handle;
 use crate::model::{Client, Grant};
-use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
+use crate::objects::grant::{secret_hash, Command, NewRefresh, Reply};
+use crate::store::GrantStore;
 use serde::Serialize;
 
 /// What a successful grant hands back to the client.
@@ -37,9 +37,7 @@ struct TokenResponse<'a> {
     refresh_token: Option<&'a str>,
 }
 
-impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountStore, K: Crypto>
-    Provider<'_, C, U, G, T, A, K>
-{
+impl<B: Backend> Provider<'_, B> {
     pub async fn token(&self, req: &Request) -> Response {
         let (form, client) = match self.client_form(req).await {
             Ok(v) => v,

@@ -1,12 +1,11 @@
 //! UserInfo endpoint (OpenID Connect Core §5.3) with Bearer tokens (RFC 6750).
 
-use super::grant_object::{secret_hash, Command, Reply};
-use super::Provider;
-use crate::crypto::Crypto;
+use super::{Backend, Provider};
 use crate::error::{OAuthError, StoreError};
 use crate::http::{error_json, Request, Response};
 use crate::model::grant::split_handle;
-use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
+use crate::objects::grant::{secret_hash, Command, Reply};
+use crate::store::{GrantStore, UserStore};
 use serde_json::Value;
 
 /// RFC 6750 §3: the challenge. A request with no credentials gets none of the error
@@ -26,9 +25,7 @@ fn unauthorized(err: &OAuthError) -> Response {
     error_json(err).with_header("www-authenticate", &challenge(Some(err)))
 }
 
-impl<C: ClientStore, U: UserStore, G: GrantStore, T: ThrottleStore, A: AccountStore, K: Crypto>
-    Provider<'_, C, U, G, T, A, K>
-{
+impl<B: Backend> Provider<'_, B> {
     pub async fn userinfo(&self, req: &Request) -> Response {
         let header = req.header("authorization").map(str::trim);
         let body_token = if req.method == "POST" && req.is_form() {

@@ -8,7 +8,7 @@
 //! (platform/throttles.rs).
 
 use crate::error::StoreError;
-use crate::protocol::throttle::{Command, Verdict};
+use crate::objects::throttle::{Command, Verdict};
 use crate::store::ThrottleStore;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -60,13 +60,13 @@ impl<V: Clone> TtlCache<V> {
 /// failures in other isolates reaches a key this isolate saw clean within [`TTL_MS`]; client
 /// keys include the IP, so that is an IP that just authenticated successfully. A guesser's own
 /// failures always reach the object, and its lock holds everywhere at once.
-pub struct CleanChecks<'a, S> {
-    pub inner: &'a S,
+pub struct CleanChecks<S> {
+    pub inner: S,
     pub clean: Rc<RefCell<TtlCache<()>>>,
     pub now_ms: i64,
 }
 
-impl<S: ThrottleStore> ThrottleStore for CleanChecks<'_, S> {
+impl<S: ThrottleStore> ThrottleStore for CleanChecks<S> {
     async fn send(&self, key: &str, cmd: Command) -> Result<Verdict, StoreError> {
         let check = matches!(cmd, Command::Check);
         if check && self.clean.borrow().get(key, self.now_ms).is_some() {
@@ -157,13 +157,13 @@ mod tests {
 
     #[test]
     fn clean_checks_skip_the_object_until_a_failure() {
-        use crate::protocol::throttle::Policy;
+        use crate::objects::throttle::Policy;
         use crate::store::memory::MemoryThrottles;
         use futures_util::FutureExt;
         let store = MemoryThrottles::default();
         let clean = Rc::new(RefCell::new(TtlCache::default()));
         let at = |now_ms| CleanChecks { inner: &store, clean: clean.clone(), now_ms };
-        let run = |c: &CleanChecks<'_, MemoryThrottles>, cmd| c.send("k", cmd).now_or_never().unwrap().unwrap();
+        let run = |c: &CleanChecks<&MemoryThrottles>, cmd| c.send("k", cmd).now_or_never().unwrap().unwrap();
         let policy = Policy { delay_from: u32::MAX, lock_at: Some(1), lock_seconds: 60 };
         assert_eq!(run(&at(0), Command::Check), Verdict::Allowed);
         // Another isolate locks the key: this one still sees it clean until the entry expires.

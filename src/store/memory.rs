@@ -6,9 +6,9 @@ use crate::error::StoreError;
 use crate::model::grant::home_of;
 use crate::model::user::user_key;
 use crate::model::{Client, ScopeDef, User};
-use crate::protocol::account_object::{self, Account};
-use crate::protocol::grant_object::{self, Command, Reply, Stored};
-use crate::protocol::throttle::{self, Counter, Verdict};
+use crate::objects::account::{self as account_object, Account};
+use crate::objects::grant::{self as grant_object, Command, Reply, Stored};
+use crate::objects::throttle::{self, Counter, Verdict};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 

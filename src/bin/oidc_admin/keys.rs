@@ -302,7 +302,7 @@ mod tests {
             assert_eq!(k.alg(), alg);
             let set = PrivateJwkSet { keys: vec![k] };
             set.validate().unwrap();
-            edge_oidc::crypto::native::NativeCrypto::from_set(&set).unwrap();
+            edge_oidc::keys::native::NativeCrypto::from_set(&set).unwrap();
         }
     }
 

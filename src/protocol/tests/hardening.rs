@@ -135,5 +135,5 @@ fn made_up_client_ids_are_counted_per_address() {
     assert_eq!(statuses[9..], [429, 429, 429]);
     let counters = w.throttles.counters.borrow();
     assert_eq!(counters.len(), 1, "one counter, the address's: {:?}", counters.keys().collect::<Vec<_>>());
-    assert!(counters.contains_key(&crate::protocol::throttle::unknown_clients_key(ip)));
+    assert!(counters.contains_key(&crate::objects::throttle::unknown_clients_key(ip)));
 }

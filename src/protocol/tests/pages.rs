@@ -2,7 +2,7 @@
 //! that form can lead, the language, the operator's look, the client's links, HSTS.
 
 use super::*;
-use crate::protocol::throttle::{self, Command as TCommand, Policy};
+use crate::objects::throttle::{self, Command as TCommand, Policy};
 use crate::store::ThrottleStore;
 
 fn base(client: &str) -> Vec<(&str, &str)> {

@@ -348,10 +348,10 @@ fn a_refresh_fails_once_the_consent_is_withdrawn() {
     let mut acct = w.accounts.objects.borrow().get(sub).cloned().unwrap();
     acct.consents.retain(|c| c.client_id != "rp");
     w.accounts.objects.borrow_mut().insert(sub.into(), acct.clone());
-    crate::protocol::account_object::map::write(
+    crate::objects::account::map::write(
         w.accounts.stored.borrow_mut().get_mut(sub).unwrap(),
         &acct,
-        &crate::protocol::account_object::everything(&acct),
+        &crate::objects::account::everything(&acct),
     );
     assert_invalid_grant(refresh(&w, &s(&v, "refresh_token"), &[], RP), "withdrew the consent");
     assert_eq!(userinfo(&w, &s(&v, "access_token")), 401, "and the grant is revoked");

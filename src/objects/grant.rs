@@ -6,8 +6,8 @@
 //! (`platform::grant_do`) and the in-memory store (`store::memory`) both run it.
 
 use crate::crypto::{b64url, ct_eq, sha256};
+use crate::model::pkce;
 use crate::model::Grant;
-use crate::protocol::pkce;
 use serde::{Deserialize, Serialize};
 
 mod refresh;

@@ -2,7 +2,7 @@
 //! (The worker uses WebCrypto instead: faster, and it avoids the `rsa` crate's
 //! private-key timing issue RUSTSEC-2023-0071 on the request path.)
 
-use super::{b64url_decode, Alg, Crypto, KeyInfo, PasswordHash};
+use crate::crypto::{b64url_decode, random_bytes, Alg, Crypto, KeyInfo, PasswordHash};
 use crate::keys::{KeyMaterial, PrivateJwk, PrivateJwkSet};
 use rsa::pkcs1v15::{Signature as RsaSignature, SigningKey as RsaSigningKey};
 use rsa::signature::{Keypair, SignatureEncoding, Signer, Verifier};
@@ -115,7 +115,7 @@ pub fn pbkdf2_sha256(password: &[u8], salt: &[u8], iterations: u32, len: usize) 
 
 /// Hashes a password for a user record (operator tool).
 pub fn hash_password(password: &str, iterations: u32) -> Result<PasswordHash, String> {
-    let salt = super::random_bytes::<16>()?.to_vec();
+    let salt = random_bytes::<16>()?.to_vec();
     let hash = pbkdf2_sha256(password.as_bytes(), &salt, iterations, 32);
     Ok(PasswordHash { iterations, salt, hash })
 }

@@ -38,6 +38,14 @@ pub fn path_and_query(url: &str) -> Option<(&str, &str)> {
 }
 
 impl Request {
+    /// The client's address as the edge reports it (`CF-Connecting-IP`), or "unknown".
+    pub fn client_ip(&self) -> &str {
+        self.header("cf-connecting-ip")
+            .map(str::trim)
+            .filter(|ip| !ip.is_empty() && ip.len() <= 64)
+            .unwrap_or("unknown")
+    }
+
     /// A browser's form post from another site (Fetch Metadata `Sec-Fetch-Site`, else the
     /// `Origin` header, RFC 6454 §7): anything but this issuer's own origin. Requests that
     /// carry neither (not from a browser that sends them) are not judged here.

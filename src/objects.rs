@@ -10,4 +10,5 @@
 
 pub mod account;
 pub mod grant;
+pub mod home;
 pub mod throttle;

@@ -156,6 +156,7 @@ pub fn page_response(status: u16, html: String, sources: &Sources) -> Response {
 
 /// What an error page says: a heading and a sentence for the person (message keys), and
 /// for the application's developer the error code and, if any, a technical detail.
+#[derive(Debug, Clone, Copy)]
 pub struct ErrorText<'a> {
     pub title: &'a str,
     pub message: &'a str,
@@ -194,12 +195,6 @@ pub fn bare_error_page(status: u16, heading: &str, message: &str) -> Response {
         m = escape(message)
     );
     page_response(status, html, &Sources::default())
-}
-
-/// A store did not answer: 503 with `Retry-After` (RFC 6749 §4.1.2.1 `temporarily_unavailable`).
-pub fn unavailable_page(ui: &Ui<'_>) -> Response {
-    let e = ErrorText::new("error.unavailable.title", "error.unavailable.message", "temporarily_unavailable");
-    error_page(ui, 503, e).with_header("retry-after", "5")
 }
 
 /// A page that only tells the user something (signed out, nothing to show).

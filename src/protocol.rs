@@ -1,23 +1,34 @@
-//! One module per endpoint. Each is a method on [`Provider`]: a function of the parsed
-//! request, the stores, the clock and the signer, returning a response value.
-//! [`router::handle`] dispatches by method and path.
+//! The endpoints, each a method on [`Provider`]: a function of the parsed request, the stores,
+//! the clock and the signer, returning a response — or a [`failure::Failure`], which the
+//! [`router`] turns into its response (JSON, page or redirect) and logs, once.
+//!
+//! - [`authorize`]: the authorization endpoint (OpenID Connect Core §3.1.2);
+//! - [`interaction`]: the sign-in and consent forms it shows, and their state;
+//! - [`token`]: the token endpoint, its grants and client authentication;
+//! - [`userinfo`], [`revocation`] (and introspection), [`logout`], [`consents`] ("your
+//!   applications"), [`discovery`];
+//! - what several share, each in a module named after it: [`redirect`] (back to the client),
+//!   [`issue`] (authorization codes), [`revoke`], [`subject`] (pairwise `sub`), [`claims`],
+//!   [`id_token`], [`session`], [`sealed`] (page state), [`sealed_code`], [`device`].
 
 pub mod authorize;
 pub mod claims;
-pub mod client_auth;
 pub mod consents;
 pub mod device;
 pub mod discovery;
+pub mod failure;
 pub mod id_token;
 pub mod interaction;
-pub mod login;
+pub mod issue;
 pub mod logout;
-pub mod refresh;
+pub mod redirect;
 pub mod revocation;
+pub mod revoke;
 pub mod router;
 pub mod sealed;
 pub mod sealed_code;
 pub mod session;
+pub mod subject;
 pub mod token;
 pub mod userinfo;
 
@@ -27,6 +38,7 @@ use crate::http::Request;
 use crate::i18n::{self, Locale};
 use crate::pages::Ui;
 use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
+use failure::Failure;
 
 /// The stores and the crypto a provider runs on: KV, Durable Objects and WebCrypto in the
 /// worker (`platform`), in-memory stores and a pure-Rust signer in the host tests.
@@ -72,6 +84,11 @@ impl<'a, B: Backend> Provider<'a, B> {
     pub fn ui(&self, locale: Locale) -> Ui<'a> {
         Ui::new(self.config, locale)
     }
+}
+
+/// A random value, or the failure to make one (the platform's generator failed).
+pub fn random<V>(v: Result<V, String>) -> Result<V, Failure> {
+    v.map_err(|e| Failure::unavailable(format!("random: {e}")))
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 use crate::error::StoreError;
 use crate::model::ScopeDef;
 use crate::model::{Client, User};
-use crate::objects::account as account_object;
-use crate::objects::grant::{Command, Reply};
+use crate::objects::account::AccountOp;
+use crate::objects::grant::GrantOp;
 use crate::objects::throttle;
 
 pub mod cache;
@@ -29,7 +29,7 @@ pub trait UserStore {
 #[allow(async_fn_in_trait)]
 pub trait GrantStore {
     /// Sends a command to the grant's object (one round trip) and returns its reply.
-    async fn send(&self, grant_id: &str, cmd: Command) -> Result<Reply, StoreError>;
+    async fn send<O: GrantOp>(&self, grant_id: &str, op: O) -> Result<O::Reply, StoreError>;
     /// Revokes every grant of a home (model::grant::home), and the codes issued for it
     /// until `revoked_at` ([`Command::RevokeHome`]).
     async fn revoke_home(&self, home: &str, revoked_at: i64) -> Result<(), StoreError>;
@@ -38,7 +38,7 @@ pub trait GrantStore {
 #[allow(async_fn_in_trait)]
 pub trait AccountStore {
     /// Sends a command to the account object of the user whose own `sub` is `sub`.
-    async fn send(&self, sub: &str, cmd: account_object::Command) -> Result<account_object::Reply, StoreError>;
+    async fn send<O: AccountOp>(&self, sub: &str, op: O) -> Result<O::Reply, StoreError>;
 }
 
 #[allow(async_fn_in_trait)]

@@ -6,10 +6,11 @@
 use super::objects::{object_class, ObjectClass, ObjectStorage};
 use crate::error::StoreError;
 use crate::objects::account::{
-    self as account_object, entries, from_entries, Account, Command, Consent, Reply, Session, StoredGrant,
+    self as account_object, entries, from_entries, Account, AccountOp, Command, Consent, Session, StoredGrant,
     CONSENTS_KEY, GRANT_PREFIX, SESSIONS_KEY,
 };
 use crate::store::AccountStore;
+use serde_json::Value;
 use std::cell::RefCell;
 use worker::{ObjectNamespace, Result};
 
@@ -27,13 +28,13 @@ object_class!(Accounts, AccountObject);
 impl ObjectClass for AccountObject {
     const WHAT: &'static str = "account";
     type Command = Command;
-    type Reply = Reply;
+    type Reply = Value;
 
     fn new(store: ObjectStorage) -> Self {
         AccountObject { store, cached: RefCell::new(None) }
     }
 
-    async fn apply(&self, _at: &str, cmd: Command) -> Result<Reply> {
+    async fn apply(&self, _at: &str, cmd: Command) -> Result<Value> {
         // Taken out while the command runs: a failed read or write leaves it unknown.
         let cached = self.cached.borrow_mut().take();
         let mut acct = match cached {
@@ -84,7 +85,7 @@ impl AccountObject {
 pub struct DoAccounts(pub ObjectNamespace);
 
 impl AccountStore for DoAccounts {
-    async fn send(&self, sub: &str, cmd: Command) -> std::result::Result<Reply, StoreError> {
-        super::objects::call(&self.0, &format!("account:{sub}"), &cmd).await
+    async fn send<O: AccountOp>(&self, sub: &str, op: O) -> std::result::Result<O::Reply, StoreError> {
+        super::objects::call(&self.0, &format!("account:{sub}"), &op.into()).await
     }
 }

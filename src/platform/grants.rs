@@ -16,19 +16,13 @@
 
 use super::objects::{self, object_class, ObjectClass, ObjectStorage};
 use crate::error::StoreError;
-use crate::model::grant::home_of;
-use crate::objects::grant::{self as grant_object, cleanup_at, revoked_until, AlarmStep, Command, Reply, Stored};
+use crate::objects::grant::{GrantOp, Stored};
+use crate::objects::home::{self, AlarmStep, ObjectCommand, RevokeHome, ENTRY_PREFIX, OWN_KEY, REVOKED_KEY};
 use crate::store::cache::Recent;
 use crate::store::GrantStore;
+use serde_json::Value;
 use std::cell::{Cell, RefCell};
 use worker::{ObjectNamespace, Result};
-
-/// The value of an object of one grant.
-const KEY: &str = "grant";
-/// The prefix of a home's entries: `grant:<id>`.
-const HOME_PREFIX: &str = "grant:";
-/// A home's key for when its grants were revoked (seconds).
-const REVOKED: &str = "revoked";
 
 pub struct GrantObject {
     store: ObjectStorage,
@@ -50,8 +44,8 @@ object_class!(Grants, GrantObject);
 impl ObjectClass for GrantObject {
     const WHAT: &'static str = "grant";
     const KEYED: bool = true;
-    type Command = Command;
-    type Reply = Reply;
+    type Command = ObjectCommand;
+    type Reply = Value;
 
     fn new(store: ObjectStorage) -> Self {
         GrantObject {
@@ -62,15 +56,18 @@ impl ObjectClass for GrantObject {
         }
     }
 
-    async fn apply(&self, at: &str, mut cmd: Command) -> Result<Reply> {
-        if let (Command::RevokeHome { revoked_at }, "") = (&cmd, at) {
-            return self.revoke_home(*revoked_at).await;
-        }
-        let key = match at {
-            "" => KEY.to_string(),
-            id if home_of(id).is_some() => format!("{HOME_PREFIX}{id}"),
-            _ => return Err(worker::Error::RustError(format!("not a grant of a home: {at:?}"))),
+    async fn apply(&self, at: &str, cmd: ObjectCommand) -> Result<Value> {
+        let cmd = match (cmd, at) {
+            (ObjectCommand::RevokeHome { revoke_home }, "") => return self.revoke_home(revoke_home.revoked_at).await,
+            (ObjectCommand::RevokeHome { .. }, _) => {
+                return Err(worker::Error::RustError("a home is revoked as a whole".into()))
+            }
+            (ObjectCommand::Grant(cmd), _) => cmd,
         };
+        if !at.is_empty() && crate::model::grant::home_of(at).is_none() {
+            return Err(worker::Error::RustError(format!("not a grant of a home: {at:?}")));
+        }
+        let key = home::storage_key(at);
         let remembered = self.recent.borrow().get(&key);
         let current: Option<Stored> = match remembered {
             Some(st) => Some(st),
@@ -82,30 +79,21 @@ impl ObjectClass for GrantObject {
                 loaded
             }
         };
-        let first_write = current.is_none();
-        // Only a sealed code's first redemption can create an entry: only it needs to know
-        // whether (and when) the home was revoked.
-        if first_write && key != KEY && matches!(cmd, Command::Redeem { sealed: Some(_), .. }) {
-            grant_object::gate_sealed(&mut cmd, self.revoked_at().await?);
-        }
-        let (write, reply) = grant_object::apply(current, cmd, super::now());
-        if let Some(st) = write {
+        // A home's revocation time is read only when a sealed code's first redemption asks.
+        let revoked = if home::needs_revoked(at, current.as_ref(), &cmd) { self.revoked_at().await? } else { None };
+        let step = home::apply_entry(at, current, cmd, || revoked, super::now());
+        if let Some(st) = step.write {
             self.store.save(&key, &st).await?;
-            let first_cleanup = first_write.then(|| cleanup_at(&st) * 1000);
             self.recent.borrow_mut().written(&key, st);
-            // Delete what nothing can use any more. The alarm is set at a grant's first write
-            // only: when it fires on a grant that lives on (a code redeemed for tokens, a
-            // refreshed grant), `alarm` sets it again. That keeps a storage operation off every
-            // token and refresh request.
-            if let Some(at_ms) = first_cleanup {
-                if key == KEY {
-                    self.store.storage().set_alarm(at_ms).await?;
+            if let Some(by) = step.alarm_by {
+                if at.is_empty() {
+                    self.store.storage().set_alarm(by * 1000).await?;
                 } else {
-                    self.schedule_home(at_ms).await?;
+                    self.schedule_home(by).await?;
                 }
             }
         }
-        Ok(reply)
+        Ok(step.reply)
     }
 
     async fn alarm(&self) -> Result<()> {
@@ -115,20 +103,20 @@ impl ObjectClass for GrantObject {
         self.recent.borrow_mut().clear();
         let storage = self.store.storage();
         let now = super::now();
-        let retry = || storage.set_alarm((now + grant_object::ALARM_RETRY_SECONDS) * 1000);
-        let read = self.store.load::<Stored>(KEY).await;
-        match grant_object::alarm_step(read.as_ref().map(Option::as_ref), now) {
+        let retry = || storage.set_alarm((now + home::ALARM_RETRY_SECONDS) * 1000);
+        let read = self.store.load::<Stored>(OWN_KEY).await;
+        match home::alarm_step(read.as_ref().map(Option::as_ref), now) {
             AlarmStep::Again(at) => return storage.set_alarm(at * 1000).await,
             AlarmStep::DeleteAll => return storage.delete_all().await,
             AlarmStep::Sweep => {}
         }
         // A home (or nothing): delete the grants that are done, wake again for the next. A
         // read that fails deletes nothing: the alarm runs again a minute later.
-        let (Ok(revoked_at), Ok(entries)) = (self.revoked_at().await, self.store.list::<Stored>(HOME_PREFIX).await)
+        let (Ok(revoked_at), Ok(entries)) = (self.revoked_at().await, self.store.list::<Stored>(ENTRY_PREFIX).await)
         else {
             return retry().await;
         };
-        let (gone, next) = grant_object::sweep(entries, revoked_at, now);
+        let (gone, next) = home::sweep(entries, revoked_at, now);
         match next {
             None => {
                 self.alarm.set(Some(None));
@@ -150,36 +138,37 @@ impl GrantObject {
         if let Some(known) = self.revoked.get() {
             return Ok(known);
         }
-        let at = self.store.load::<i64>(REVOKED).await?;
+        let at = self.store.load::<i64>(REVOKED_KEY).await?;
         self.revoked.set(Some(at));
         Ok(at)
     }
 
     /// Consent withdrawn: delete every grant of this home (their tokens stop working), and
     /// keep the time so that codes issued until then cannot create their grant afterwards.
-    async fn revoke_home(&self, revoked_at: i64) -> Result<Reply> {
-        let at = self.revoked_at().await?.map_or(revoked_at, |r| r.max(revoked_at));
-        self.store.save(REVOKED, &at).await?;
+    async fn revoke_home(&self, revoked_at: i64) -> Result<Value> {
+        let (at, alarm_by) = home::revoke(self.revoked_at().await?, revoked_at);
+        self.store.save(REVOKED_KEY, &at).await?;
         self.revoked.set(Some(Some(at)));
         let keys: Vec<String> =
-            self.store.list::<serde::de::IgnoredAny>(HOME_PREFIX).await?.into_iter().map(|(k, _)| k).collect();
+            self.store.list::<serde::de::IgnoredAny>(ENTRY_PREFIX).await?.into_iter().map(|(k, _)| k).collect();
         self.store.delete(&keys).await?;
         self.recent.borrow_mut().clear();
-        self.schedule_home(revoked_until(at) * 1000).await?;
-        Ok(Reply::Revoked)
+        self.schedule_home(alarm_by).await?;
+        Ok(serde_json::json!({}))
     }
 
-    /// A home's alarm fires no later than `at_ms`: set when none is set or it is later.
-    async fn schedule_home(&self, at_ms: i64) -> Result<()> {
+    /// A home's alarm runs no later than `at` (seconds): set when none is set or it is later.
+    async fn schedule_home(&self, at: i64) -> Result<()> {
         let current = match self.alarm.get() {
             Some(known) => known,
             None => self.store.storage().get_alarm().await?,
         };
-        if current.is_none_or(|c| c > at_ms) {
-            self.store.storage().set_alarm(at_ms).await?;
-            self.alarm.set(Some(Some(at_ms)));
-        } else {
-            self.alarm.set(Some(current));
+        match home::earlier_alarm(current.map(|ms| ms / 1000), at) {
+            Some(at) => {
+                self.store.storage().set_alarm(at * 1000).await?;
+                self.alarm.set(Some(Some(at * 1000)));
+            }
+            None => self.alarm.set(Some(current)),
         }
         Ok(())
     }
@@ -187,27 +176,15 @@ impl GrantObject {
 
 pub struct DoGrants(pub ObjectNamespace);
 
-impl DoGrants {
-    /// Where a grant lives: its home's entry (the object `home:<home>`, the entry named by the
-    /// id), or an object of its own named after the id (no entry).
-    pub fn object_of(grant_id: &str) -> (String, &str) {
-        match home_of(grant_id) {
-            Some(home) => (format!("home:{home}"), grant_id),
-            None => (grant_id.to_string(), ""),
-        }
-    }
-}
-
 impl GrantStore for DoGrants {
-    async fn send(&self, grant_id: &str, cmd: Command) -> std::result::Result<Reply, StoreError> {
-        let (object, at) = Self::object_of(grant_id);
-        objects::call_at(&self.0, &object, at, &cmd).await
+    async fn send<O: GrantOp>(&self, grant_id: &str, op: O) -> std::result::Result<O::Reply, StoreError> {
+        let (object, at) = home::locate(grant_id);
+        objects::call_at(&self.0, &object, at, &op.into()).await
     }
 
-    async fn revoke_home(&self, home: &str, revoked_at: i64) -> std::result::Result<(), StoreError> {
-        match objects::call_at(&self.0, &format!("home:{home}"), "", &Command::RevokeHome { revoked_at }).await? {
-            Reply::Revoked => Ok(()),
-            other => Err(StoreError::Unavailable(format!("grant home: unexpected reply {other:?}"))),
-        }
+    async fn revoke_home(&self, home_name: &str, revoked_at: i64) -> std::result::Result<(), StoreError> {
+        let cmd = ObjectCommand::RevokeHome { revoke_home: RevokeHome { revoked_at } };
+        let _: serde::de::IgnoredAny = objects::call_at(&self.0, &format!("home:{home_name}"), "", &cmd).await?;
+        Ok(())
     }
 }

@@ -4,12 +4,11 @@
 //! The Revoke forms carry the browser's anti-CSRF cookie value (double submit), on top of
 //! the session cookie's SameSite=Lax.
 
-use super::interaction;
-use super::session;
-use super::{Backend, Provider};
+use super::failure::{Failure, CROSS_SITE, INVALID};
+use super::{interaction, random, session, Backend, Provider};
 use crate::crypto::ct_eq;
 use crate::http::{Request, Response};
-use crate::objects::account::{Command as AccountCommand, Consent, Reply as AccountReply};
+use crate::objects::account::{Consent, Forget, ForgetReply, List, ListReply, Withdraw, WithdrawReply};
 use crate::pages::{self, ErrorText, Sources, Ui};
 use crate::store::{AccountStore, ClientStore, GrantStore};
 use futures_util::future::{join, join_all};
@@ -24,59 +23,44 @@ fn not_signed_in(ui: &Ui<'_>) -> Response {
     pages::message_page(ui, 200, "consents.not_signed_in.title", "consents.not_signed_in.message")
 }
 
-const INVALID: ErrorText<'static> =
-    ErrorText::new("error.invalid_request.title", "error.invalid_request.message", "invalid_request");
-
 impl<B: Backend> Provider<'_, B> {
-    pub async fn consents(&self, req: &Request) -> Response {
+    pub async fn consents(&self, req: &Request) -> Result<Response, Failure> {
         let ui = self.ui(self.locale(req, None));
-        let Some(cookie) = session::from_request(req, self.config.secure_cookies) else { return not_signed_in(&ui) };
+        let locale = ui.text.locale;
+        let Some(cookie) = session::from_request(req, self.config.secure_cookies) else {
+            return Ok(not_signed_in(&ui));
+        };
         let mut notice = None;
         if req.method == "POST" {
             if req.is_cross_site(&self.config.issuer) {
-                return pages::error_page(&ui, 403, super::login::CROSS_SITE);
+                return Err(Failure::page(locale, 403, CROSS_SITE));
             }
-            let form = match req.form() {
-                Ok(f) => f,
-                Err(e) => return pages::error_page(&ui, 400, INVALID.detail(&e.description)),
-            };
+            let form = req.form().map_err(|e| Failure::page_detail(locale, 400, INVALID, e.description))?;
             let csrf_ok = match (form.get("csrf"), interaction::csrf_cookie(req, self.config.secure_cookies)) {
                 (Some(a), Some(b)) => ct_eq(a.as_bytes(), b.as_bytes()),
                 _ => false,
             };
             if !csrf_ok {
                 let e = ErrorText::new("error.refused.title", "error.consents.reload", "invalid_request");
-                return pages::error_page(&ui, 403, e);
+                return Err(Failure::page(locale, 403, e));
             }
             let Some(client_id) = form.get("client_id") else {
-                return pages::error_page(&ui, 400, ErrorText { message: "error.consents.choose", ..INVALID });
+                return Err(Failure::page(locale, 400, ErrorText { message: "error.consents.choose", ..INVALID }));
             };
-            match self.withdraw(&cookie, client_id).await {
-                Ok(true) => {}
-                Ok(false) => return not_signed_in(&ui),
-                Err(()) => return pages::unavailable_page(&ui),
+            if !self.withdraw(&cookie, client_id).await.map_err(|f| f.on_page(locale))? {
+                return Ok(not_signed_in(&ui));
             }
             notice = Some(match self.clients.client(client_id).await {
                 Ok(Some(c)) => c.display_name().to_string(),
                 _ => client_id.to_string(),
             });
         }
-        let (username, consents) =
-            match self.accounts.send(&cookie.sub, AccountCommand::List { id_hash: cookie.id_hash() }).await {
-                Ok(AccountReply::Consents { username, consents }) => (username, consents),
-                Ok(_) => return not_signed_in(&ui),
-                Err(e) => {
-                    (self.log)(&format!("consents: account store: {e}"));
-                    return pages::unavailable_page(&ui);
-                }
-            };
-        let csrf = match interaction::csrf_value(req, self.config.secure_cookies) {
-            Ok(c) => c,
-            Err(e) => {
-                (self.log)(&format!("consents: {e}"));
-                return pages::unavailable_page(&ui);
-            }
+        let list = self.accounts.send(&cookie.sub, List { id_hash: cookie.id_hash() }).await;
+        let (username, consents) = match list.map_err(|e| Failure::from(e).on_page(locale))? {
+            ListReply::Consents { username, consents } => (username, consents),
+            ListReply::NoSession => return Ok(not_signed_in(&ui)),
         };
+        let csrf = random(interaction::csrf_value(req, self.config.secure_cookies)).map_err(|f| f.on_page(locale))?;
         let names = join_all(consents.iter().map(|c| self.clients.client(&c.client_id))).await;
         let list = render_list(
             &consents,
@@ -101,10 +85,10 @@ impl<B: Backend> Provider<'_, B> {
             &[("notice", &notice_html), ("list", &list), ("signed_in_as", &signed_in_as)],
             &[],
         );
-        pages::page(&ui, 200, &ui.t("consents.title"), &body, Sources::default()).with_header(
+        Ok(pages::page(&ui, 200, &ui.t("consents.title"), &body, Sources::default()).with_header(
             "set-cookie",
             &interaction::set_csrf_cookie(&csrf, self.config.secure_cookies, self.config.interaction_ttl),
-        )
+        ))
     }
 }
 
@@ -112,18 +96,14 @@ impl<B: Backend> Provider<'_, B> {
     /// Withdraws the consent given to `client_id`, revoking first and forgetting afterwards
     /// (each step repeatable): the consent stops authorizing anything, every grant under it
     /// and its home are revoked (RFC 7009 §2.1 semantics: all of it), and only then is it
-    /// deleted. `Ok(false)`: no live session. `Err`: a step failed (logged): the consent stays
+    /// deleted. `Ok(false)`: no live session. `Err`: a step failed: the consent stays
     /// listed, marked, for the user to try again.
-    async fn withdraw(&self, cookie: &session::SessionCookie, client_id: &str) -> Result<bool, ()> {
-        let fail = |e: String| {
-            (self.log)(&format!("consents: {e}"));
-            Err(())
-        };
-        let cmd = AccountCommand::Withdraw { id_hash: cookie.id_hash(), client_id: client_id.to_string() };
-        let (mut grants, home) = match self.accounts.send(&cookie.sub, cmd).await {
-            Ok(AccountReply::Withdrawing { grants, home }) => (grants, home),
-            Ok(_) => return Ok(false),
-            Err(e) => return fail(format!("account store: {e}")),
+    async fn withdraw(&self, cookie: &session::SessionCookie, client_id: &str) -> Result<bool, Failure> {
+        let fail = |e: &str| Err(Failure::unavailable(format!("consents: {e}")));
+        let withdraw = Withdraw { id_hash: cookie.id_hash(), client_id: client_id.to_string() };
+        let (mut grants, home) = match self.accounts.send(&cookie.sub, withdraw).await? {
+            WithdrawReply::Withdrawing { grants, home } => (grants, home),
+            WithdrawReply::NoSession => return Ok(false),
         };
         let Some(home) = home else { return Ok(true) };
         let (pages_revoked, home_revoked) = join(
@@ -132,30 +112,25 @@ impl<B: Backend> Provider<'_, B> {
         )
         .await;
         if let Err(e) = home_revoked {
-            return fail(format!("revoking the grants made without a page failed: {e}"));
+            return fail(&format!("revoking the grants made without a page failed: {e}"));
         }
         if !pages_revoked {
-            return Err(());
+            return fail("revoking a grant failed");
         }
         // A grant recorded meanwhile (another tab's consent form) is revoked too, then again.
         for _ in 0..3 {
-            let forget = AccountCommand::Forget {
-                client_id: client_id.to_string(),
-                home: home.clone(),
-                revoked: grants.clone(),
-            };
-            match self.accounts.send(&cookie.sub, forget).await {
-                Ok(AccountReply::Withdrawn) => return Ok(true),
-                Ok(AccountReply::Pending { grants: more }) => {
+            let forget = Forget { client_id: client_id.to_string(), home: home.clone(), revoked: grants.clone() };
+            match self.accounts.send(&cookie.sub, forget).await? {
+                ForgetReply::Withdrawn => return Ok(true),
+                ForgetReply::Pending { grants: more } => {
                     if !self.revoke_grants("consents", &more).await {
-                        return Err(());
+                        return fail("revoking a grant failed");
                     }
                     grants.extend(more);
                 }
-                other => return fail(format!("forgetting the consent: {other:?}")),
             }
         }
-        fail("forgetting the consent: grants kept being added".into())
+        fail("forgetting the consent: grants kept being added")
     }
 }
 

@@ -2,9 +2,9 @@
 //! can send makes a parser or an endpoint panic or answer 5xx (other than 503 with
 //! `Retry-After`). `PROPTEST_CASES` raises the count (CI: see Makefile).
 
-use super::client_auth;
 use super::interaction::Interaction;
 use super::tests::World;
+use super::token::client_auth;
 use crate::crypto::PasswordHash;
 use crate::http::{Params, Request};
 use crate::model::grant::split_handle;
@@ -111,15 +111,15 @@ proptest! {
 
 mod refresh_sequences {
     use crate::objects::grant::{
-        apply, secret_hash, Command, GrantState, NewRefresh, RefreshCommand, Reply, Stored, MAX_ACCESS_TOKENS,
+        secret_hash, Create, GrantOp, GrantState, NewRefresh, Redeem, Refresh, RefreshReply, Stored, MAX_ACCESS_TOKENS,
         MAX_PREVIOUS_REFRESH,
     };
     use proptest::prelude::*;
 
     const GRACE: i64 = 10;
 
-    fn refresh(presented: &str, new: &str, client: &str) -> Command {
-        Command::Refresh(Box::new(RefreshCommand {
+    fn refresh(presented: &str, new: &str, client: &str) -> Refresh {
+        Refresh {
             token_hash: secret_hash(presented),
             client_id: client.into(),
             scope: None,
@@ -129,7 +129,7 @@ mod refresh_sequences {
             access_token_hash: secret_hash(&format!("at-{new}")),
             access_expires_at: 0,
             grace_seconds: GRACE,
-        }))
+        }
     }
 
     proptest! {
@@ -147,15 +147,15 @@ mod refresh_sequences {
                 auth_time: now, id_token_claims: Default::default(), userinfo_claims: vec![], custom_scopes: Default::default(),
             };
             let st = GrantState::new(grant, secret_hash("code"), now + 60);
-            let (mut s, _) = apply(None, Command::Create { state: Box::new(st) }, now);
-            let redeem = Command::Redeem {
+            let (mut s, _) = Create { state: Box::new(st) }.apply(None, now);
+            let redeem = Redeem {
                 code_hash: secret_hash("code"), client_id: "app".into(), redirect_uri: "https://app.example/cb".into(),
                 code_verifier: None, access_token_hash: secret_hash("at-rt0"), access_expires_at: now + 50,
                 refresh: Some(NewRefresh { hash: secret_hash("rt0"), expires_at: now + 100, max_expires_at: now + 1000 }),
                 sealed: None,
                 sealed_iat: 0,
             };
-            let (w, _) = apply(s.clone(), redeem, now);
+            let (w, _) = redeem.apply(s.clone(), now);
             s = w;
             // The model: issued refresh tokens in order, when the last rotation happened, revoked.
             let mut issued = vec!["rt0".to_string()];
@@ -171,26 +171,26 @@ mod refresh_sequences {
                     4 => (issued[pick % issued.len()].clone(), "other"),
                     _ => { now += dt; continue; }
                 };
-                let Command::Refresh(mut cmd) = refresh(&presented, &new, client) else { unreachable!() };
+                let mut cmd = refresh(&presented, &new, client);
                 cmd.refresh_expires_at = now + 100;
                 cmd.access_expires_at = now + 50;
-                let (w, reply) = apply(s.clone(), Command::Refresh(cmd), now);
+                let (w, reply) = cmd.apply(s.clone(), now);
                 let pos = issued.iter().position(|t| *t == presented).unwrap_or(0);
                 let age = issued.len() - 1 - pos;
                 let known = age <= MAX_PREVIOUS_REFRESH;
                 let live = !revoked && now < expires;
                 match reply {
-                    Reply::Refreshed { retry_box: None, .. } => {
+                    RefreshReply::Refreshed { retry_box: None, .. } => {
                         prop_assert!(live && client == "app" && age == 0);
                         issued.push(new);
                         rotated_at = now;
                         expires = now + 100;
                     }
-                    Reply::Refreshed { retry_box: Some(b), .. } => {
+                    RefreshReply::Refreshed { retry_box: Some(b), .. } => {
                         prop_assert!(live && client == "app" && age == 1 && now < rotated_at + GRACE);
                         prop_assert_eq!(b, format!("box-{}", issued.last().unwrap()));
                     }
-                    Reply::InvalidGrant { .. } => {
+                    RefreshReply::InvalidGrant { .. } => {
                         let retry = age == 1 && now < rotated_at + GRACE;
                         prop_assert!(!live || client != "app" || !known || (age >= 1 && !retry), "refused a valid refresh");
                         if live && client == "app" && known && age >= 1 {

@@ -1,15 +1,23 @@
-//! State carried by the login and consent pages between requests: the validated
-//! authorization request (and, after login, who signed in), serialised into a hidden form
-//! field and protected by HMAC-SHA256 under `SESSION_KEY`. It is bound to the browser by
-//! an anti-CSRF cookie whose value it carries: a form posted from another site, or from a
-//! browser that did not load the page, is refused.
+//! The sign-in and consent forms ([`login`], [`consent`], their [`pages`]) and the state
+//! they carry between requests: the validated authorization request (and, after sign-in, who
+//! signed in), sealed into a hidden form field with HMAC-SHA256 under a key derived from
+//! `SESSION_KEY`. It is bound to the browser by an anti-CSRF cookie whose value it carries: a
+//! form posted from another site, or from a browser that did not load the page, is refused.
 
-use super::sealed;
+mod consent;
+mod login;
+mod pages;
+
+pub use login::{MAX_LOGIN_LEN, MAX_PASSWORD_LEN};
+
+use super::failure::{Failure, CROSS_SITE, EXPIRED, INVALID, REFUSED};
 pub use super::sealed::OpenError;
+use super::{sealed, Backend, Provider};
 use crate::crypto::ct_eq;
-use crate::http::Request;
+use crate::http::{Params, Request};
 use crate::i18n::Locale;
 use crate::model::{Client, Grant};
+use crate::pages::ErrorText;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -176,6 +184,43 @@ pub fn set_csrf_cookie(value: &str, secure: bool, max_age: i64) -> String {
 /// Does the posting browser hold the cookie this page was issued for?
 pub fn csrf_matches(req: &Request, secure: bool, interaction: &Interaction) -> bool {
     csrf_cookie(req, secure).is_some_and(|v| ct_eq(v.as_bytes(), interaction.csrf.as_bytes()))
+}
+
+/// A form whose state cannot be read (tampered with, or not ours).
+const INVALID_FORM: ErrorText<'static> = ErrorText { message: "error.invalid_form.message", ..INVALID };
+
+impl<B: Backend> Provider<'_, B> {
+    /// Parses a posted form and opens its interaction, checking the anti-CSRF binding.
+    /// Problems found before the interaction is open are shown in the browser's language.
+    fn open_form(&self, req: &Request) -> Result<(Params, Interaction), Failure> {
+        let locale = self.locale(req, None);
+        // A form posted from another site is refused before anything else (CSRF, RFC 9700
+        // §4.4.1; the anti-CSRF cookie and SameSite are the other two lines).
+        if req.is_cross_site(&self.config.issuer) {
+            return Err(Failure::page(locale, 403, CROSS_SITE));
+        }
+        let form = req.form().map_err(|e| Failure::page_detail(locale, 400, INVALID, e.description))?;
+        let tx = form.get("tx").ok_or_else(|| Failure::page(locale, 400, INVALID_FORM))?;
+        let ix = match Interaction::open(tx, &self.keys.page, self.now) {
+            Ok(ix) => ix,
+            Err(OpenError::Expired) => return Err(Failure::page(locale, 400, EXPIRED)),
+            Err(OpenError::Invalid) => return Err(Failure::page(locale, 400, INVALID_FORM)),
+        };
+        if !csrf_matches(req, self.config.secure_cookies, &ix) {
+            return Err(Failure::page(ix.locale, 403, REFUSED));
+        }
+        Ok((form, ix))
+    }
+
+    /// Until when a grant with this scope can hold a live token: for the account object's
+    /// record of it. A grant with `offline_access` lives as long as it is refreshed.
+    fn grant_expiry(&self, scope: &str) -> i64 {
+        if scope.split(' ').any(|s| s == crate::model::scope::OFFLINE_ACCESS) {
+            crate::objects::account::NEVER
+        } else {
+            self.now + self.config.code_ttl + self.config.access_token_ttl
+        }
+    }
 }
 
 #[cfg(test)]

@@ -3,62 +3,47 @@
 //! issued to it; anything else is answered as an unknown token. Revoking any token of a
 //! grant (access or refresh) revokes the grant: all its tokens (RFC 7009 §2.1).
 
+use super::failure::Failure;
 use super::{Backend, Provider};
 use crate::error::OAuthError;
-use crate::http::{error_json, Request, Response};
+use crate::http::{Request, Response};
 use crate::model::grant::split_handle;
 use crate::model::Client;
-use crate::objects::grant::{secret_hash, Command, Reply};
+use crate::objects::grant::{secret_hash, Introspect, IntrospectReply, Revoke};
 use crate::store::GrantStore;
 use serde_json::json;
 
 impl<B: Backend> Provider<'_, B> {
     /// The authenticated client and the required `token` parameter (RFC 7009 §2.1, RFC 7662 §2.1).
-    async fn token_param(&self, req: &Request) -> Result<(Client, String), Response> {
+    async fn token_param(&self, req: &Request) -> Result<(Client, String), Failure> {
         let (form, client) = self.client_form(req).await?;
-        let token = form.get("token").ok_or_else(|| error_json(&OAuthError::invalid_request("token is required")))?;
+        let token = form.get("token").ok_or_else(|| OAuthError::invalid_request("token is required"))?;
         Ok((client, token.to_string()))
     }
 
-    pub async fn revoke(&self, req: &Request) -> Response {
-        let (client, token) = match self.token_param(req).await {
-            Ok(v) => v,
-            Err(r) => return r,
-        };
+    pub async fn revoke(&self, req: &Request) -> Result<Response, Failure> {
+        let (client, token) = self.token_param(req).await?;
         // RFC 7009 §2.1: token_type_hint is only a hint; both kinds are looked up anyway.
         // §2.2: an invalid or unknown token is answered 200 as well.
         let ok = Response::new(200, "application/json", "{}").no_store().cors();
-        let Some((grant_id, secret)) = split_handle(&token) else { return ok };
-        let cmd = Command::Revoke { token_hash: secret_hash(secret), client_id: client.client_id };
-        match self.grants.send(grant_id, cmd).await {
-            Ok(_) => ok,
-            Err(e) => {
-                (self.log)(&format!("revoke: grant store: {e}"));
-                // §2.2.1: 503 when the server cannot revoke right now.
-                error_json(&OAuthError::unavailable("revocation is temporarily unavailable, retry"))
-            }
-        }
+        let Some((grant_id, secret)) = split_handle(&token) else { return Ok(ok) };
+        // §2.2.1: 503 when the server cannot revoke right now.
+        self.grants.send(grant_id, Revoke { token_hash: secret_hash(secret), client_id: client.client_id }).await?;
+        Ok(ok)
     }
 
-    pub async fn introspect(&self, req: &Request) -> Response {
-        let (client, token) = match self.token_param(req).await {
-            Ok(v) => v,
-            Err(r) => return r,
-        };
+    pub async fn introspect(&self, req: &Request) -> Result<Response, Failure> {
+        let (client, token) = self.token_param(req).await?;
         let inactive = Response::json(200, &json!({"active": false})).no_store().cors();
-        let Some((grant_id, secret)) = split_handle(&token) else { return inactive };
+        let Some((grant_id, secret)) = split_handle(&token) else { return Ok(inactive) };
         let (grant, issued_at, expires_at, access) =
-            match self.grants.send(grant_id, Command::Introspect { token_hash: secret_hash(secret) }).await {
-                Ok(Reply::Active { grant, issued_at, expires_at }) => (grant, issued_at, expires_at, true),
-                Ok(Reply::ActiveRefresh { grant, issued_at, expires_at }) => (grant, issued_at, expires_at, false),
-                Ok(_) => return inactive,
-                Err(e) => {
-                    (self.log)(&format!("introspect: grant store: {e}"));
-                    return error_json(&OAuthError::unavailable("introspection is temporarily unavailable, retry"));
-                }
+            match self.grants.send(grant_id, Introspect { token_hash: secret_hash(secret) }).await? {
+                IntrospectReply::Access { grant, issued_at, expires_at } => (grant, issued_at, expires_at, true),
+                IntrospectReply::Refresh { grant, issued_at, expires_at } => (grant, issued_at, expires_at, false),
+                IntrospectReply::Inactive => return Ok(inactive),
             };
         if grant.client_id != client.client_id {
-            return inactive;
+            return Ok(inactive);
         }
         // RFC 7662 §2.2: the token's meta-information. token_type (RFC 6749 §7.1) describes
         // access tokens only, so a refresh token has none.
@@ -83,6 +68,6 @@ impl<B: Backend> Provider<'_, B> {
                 fields.remove("username");
             }
         }
-        Response::json(200, &body).no_store().cors()
+        Ok(Response::json(200, &body).no_store().cors())
     }
 }

@@ -1,9 +1,11 @@
-//! Dispatch by method and path. Every outcome is a [`Response`]; nothing is an `Err`.
+//! Dispatch by method and path. Endpoints answer `Result<Response, Failure>`; here a
+//! [`Failure`] becomes its response (JSON, page or redirect), and its detail a log line, once.
 
 use super::discovery::{
     AUTHORIZE_PATH, CONSENTS_PATH, END_SESSION_PATH, INTROSPECTION_PATH, JWKS_PATH, REVOCATION_PATH, TOKEN_PATH,
     USERINFO_PATH,
 };
+use super::failure::Failure;
 use super::{Backend, Provider};
 use crate::brand::THEME_PATH;
 use crate::config::Config;
@@ -99,47 +101,59 @@ pub fn static_route(req: &Request, docs: &Documents) -> Option<Response> {
 impl<B: Backend> Provider<'_, B> {
     /// The endpoints that need stores and keys.
     pub async fn handle(&self, req: &Request) -> Response {
+        match self.route(req).await {
+            Ok(r) => r,
+            Err(f) => {
+                if let Some(detail) = &f.detail {
+                    (self.log)(&format!("{} {}: {}: {detail}", req.method, req.path, f.error.code.as_str()));
+                }
+                f.into_response(self.config)
+            }
+        }
+    }
+
+    async fn route(&self, req: &Request) -> Result<Response, Failure> {
         let m = req.method.as_str();
         let ui = || self.ui(self.locale(req, None));
-        match req.path.as_str() {
+        Ok(match req.path.as_str() {
             "/" => pages::index_page(&ui()),
             AUTHORIZE_PATH => match m {
-                "GET" | "HEAD" | "POST" => self.authorize(req).await,
+                "GET" | "HEAD" | "POST" => self.authorize(req).await?,
                 _ => not_allowed_page(&ui(), "GET, POST"),
             },
             "/login" => match m {
-                "POST" => self.login(req).await,
+                "POST" => self.login(req).await?,
                 _ => not_allowed_page(&ui(), "POST"),
             },
             "/consent" => match m {
-                "POST" => self.consent(req).await,
+                "POST" => self.consent(req).await?,
                 _ => not_allowed_page(&ui(), "POST"),
             },
             END_SESSION_PATH => match m {
-                "GET" | "HEAD" | "POST" => self.logout(req).await,
+                "GET" | "HEAD" | "POST" => self.logout(req).await?,
                 _ => not_allowed_page(&ui(), "GET, POST"),
             },
             CONSENTS_PATH => match m {
-                "GET" | "HEAD" | "POST" => self.consents(req).await,
+                "GET" | "HEAD" | "POST" => self.consents(req).await?,
                 _ => not_allowed_page(&ui(), "GET, POST"),
             },
             TOKEN_PATH => match m {
-                "POST" => self.token(req).await,
+                "POST" => self.token(req).await?,
                 _ => not_allowed_json("POST, OPTIONS"),
             },
             REVOCATION_PATH => match m {
-                "POST" => self.revoke(req).await,
+                "POST" => self.revoke(req).await?,
                 _ => not_allowed_json("POST, OPTIONS"),
             },
             INTROSPECTION_PATH => match m {
-                "POST" => self.introspect(req).await,
+                "POST" => self.introspect(req).await?,
                 _ => not_allowed_json("POST, OPTIONS"),
             },
             USERINFO_PATH => match m {
-                "GET" | "POST" => self.userinfo(req).await,
+                "GET" | "POST" => self.userinfo(req).await?,
                 _ => not_allowed_json("GET, POST, OPTIONS"),
             },
             _ => not_found(&ui()),
-        }
+        })
     }
 }

@@ -1,10 +1,11 @@
 //! UserInfo endpoint (OpenID Connect Core §5.3) with Bearer tokens (RFC 6750).
 
+use super::failure::Failure;
 use super::{Backend, Provider};
 use crate::error::{OAuthError, StoreError};
-use crate::http::{error_json, Request, Response};
+use crate::http::{Request, Response};
 use crate::model::grant::split_handle;
-use crate::objects::grant::{secret_hash, Command, Reply};
+use crate::objects::grant::{secret_hash, Access, AccessReply};
 use crate::store::{GrantStore, UserStore};
 use serde_json::Value;
 
@@ -21,69 +22,57 @@ fn challenge(err: Option<&OAuthError>) -> String {
     }
 }
 
-fn unauthorized(err: &OAuthError) -> Response {
-    error_json(err).with_header("www-authenticate", &challenge(Some(err)))
+fn unauthorized(err: OAuthError) -> Failure {
+    let challenge = challenge(Some(&err));
+    Failure::json(err).with_header("www-authenticate", challenge)
 }
 
 impl<B: Backend> Provider<'_, B> {
-    pub async fn userinfo(&self, req: &Request) -> Response {
+    pub async fn userinfo(&self, req: &Request) -> Result<Response, Failure> {
         let header = req.header("authorization").map(str::trim);
         let body_token = if req.method == "POST" && req.is_form() {
-            match req.form() {
-                Ok(f) => f.get("access_token").map(str::to_string),
-                Err(e) => return error_json(&e),
-            }
+            req.form()?.get("access_token").map(str::to_string)
         } else {
             None
         };
         let token = match (header, body_token) {
+            // RFC 6750 §2: one method only.
             (Some(_), Some(_)) => {
-                // RFC 6750 §2: one method only.
-                return error_json(&OAuthError::invalid_request("send the access token in one place only"));
+                return Err(OAuthError::invalid_request("send the access token in one place only").into())
             }
             (Some(h), None) => match h.split_once(' ') {
                 Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") => t.trim().to_string(),
-                _ => return unauthorized(&OAuthError::invalid_token("the Authorization header is not a Bearer token")),
+                _ => {
+                    return Err(unauthorized(OAuthError::invalid_token(
+                        "the Authorization header is not a Bearer token",
+                    )))
+                }
             },
             (None, Some(t)) => t,
             (None, None) => {
                 // RFC 6750 §3.1: no credentials, no error code — just the challenge.
-                return Response { status: 401, headers: vec![], body: vec![] }
+                return Ok(Response { status: 401, headers: vec![], body: vec![] }
                     .with_header("www-authenticate", &challenge(None))
                     .no_store()
-                    .cors();
+                    .cors());
             }
         };
-        let Some((grant_id, secret)) = split_handle(&token) else {
-            return unauthorized(&OAuthError::invalid_token("the access token is invalid"));
-        };
-        let grant = match self.grants.send(grant_id, Command::Access { token_hash: secret_hash(secret) }).await {
-            Ok(Reply::Active { grant, .. }) => grant,
-            Ok(Reply::InvalidToken { description }) => return unauthorized(&OAuthError::invalid_token(description)),
-            Ok(other) => {
-                (self.log)(&format!("userinfo: unexpected grant object reply {other:?}"));
-                return error_json(&OAuthError::unavailable("the grant store answered unexpectedly, retry"));
-            }
-            Err(e) => {
-                (self.log)(&format!("userinfo: grant store: {e}"));
-                return error_json(&OAuthError::unavailable("the grant store is unavailable, retry"));
+        let (grant_id, secret) = split_handle(&token)
+            .ok_or_else(|| unauthorized(OAuthError::invalid_token("the access token is invalid")))?;
+        let grant = match self.grants.send(grant_id, Access { token_hash: secret_hash(secret) }).await? {
+            AccessReply::Active { grant, .. } => grant,
+            AccessReply::InvalidToken { description } => {
+                return Err(unauthorized(OAuthError::invalid_token(description)))
             }
         };
         // Fresh claims from the user record; a removed or re-created user has no access.
         let user = match self.users.by_username(&grant.username).await {
             Ok(Some(u)) if u.sub == *grant.local_sub.as_ref().unwrap_or(&grant.sub) => u,
-            Ok(_) => return unauthorized(&OAuthError::invalid_token("the user no longer exists")),
-            Err(e) => {
-                (self.log)(&format!("userinfo: {e}"));
-                return match e {
-                    StoreError::Unavailable(_) => {
-                        error_json(&OAuthError::unavailable("the user store is unavailable, retry"))
-                    }
-                    StoreError::Malformed(_) => {
-                        unauthorized(&OAuthError::invalid_token("the user's record cannot be read"))
-                    }
-                };
+            Ok(_) => return Err(unauthorized(OAuthError::invalid_token("the user no longer exists"))),
+            Err(StoreError::Malformed(m)) => {
+                return Err(unauthorized(OAuthError::invalid_token("the user's record cannot be read")).logged(m))
             }
+            Err(e) => return Err(e.into()),
         };
         let mut claims = if grant.userinfo_claims.is_empty() {
             user.claims_for_scopes(grant.scopes())
@@ -92,6 +81,6 @@ impl<B: Backend> Provider<'_, B> {
         };
         // The sub this client knows the user by (pairwise or public).
         claims.insert("sub".into(), Value::String(grant.sub.clone()));
-        Response::json(200, &claims).no_store().cors()
+        Ok(Response::json(200, &claims).no_store().cors())
     }
 }

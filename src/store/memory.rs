@@ -3,11 +3,11 @@
 
 use super::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
 use crate::error::StoreError;
-use crate::model::grant::home_of;
 use crate::model::user::user_key;
 use crate::model::{Client, ScopeDef, User};
-use crate::objects::account::{self as account_object, Account};
-use crate::objects::grant::{self as grant_object, Command, Reply, Stored};
+use crate::objects::account::{self as account_object, Account, AccountOp};
+use crate::objects::grant::{self as grant_object, GrantOp, Stored};
+use crate::objects::home;
 use crate::objects::throttle::{self, Counter, Verdict};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
@@ -62,41 +62,102 @@ impl UserStore for MemoryKv {
     }
 }
 
+/// A `Grants` Durable Object's storage: its grants by storage key, a home's revocation time,
+/// and its alarm (seconds).
+#[derive(Debug, Clone, Default)]
+pub struct MemoryObject {
+    pub entries: BTreeMap<String, Stored>,
+    pub revoked: Option<i64>,
+    pub alarm: Option<i64>,
+}
+
+/// The `Grants` objects, by name, running the objects' own rules (`objects::home`,
+/// `objects::grant`) as the Durable Object does; commands and replies go through their JSON
+/// form, as on the wire.
 #[derive(Default)]
 pub struct MemoryGrants {
-    /// By grant id (a home's grants too: their ids start with the home).
-    pub objects: RefCell<HashMap<String, Stored>>,
-    /// Homes whose grants were revoked, and when.
-    pub revoked_homes: RefCell<HashMap<String, i64>>,
+    pub objects: RefCell<HashMap<String, MemoryObject>>,
     pub now: Cell<i64>,
     /// When set, every call fails as an unavailable Durable Object would.
     pub fail: Cell<bool>,
 }
 
-impl GrantStore for MemoryGrants {
-    async fn send(&self, grant_id: &str, mut cmd: Command) -> Result<Reply, StoreError> {
-        if self.fail.get() {
-            return Err(StoreError::Unavailable("grant object did not answer".into()));
-        }
-        let current = self.objects.borrow().get(grant_id).cloned();
-        if let (None, Some(home)) = (&current, home_of(grant_id)) {
-            grant_object::gate_sealed(&mut cmd, self.revoked_homes.borrow().get(home).copied());
-        }
-        let (write, reply) = grant_object::apply(current, cmd, self.now.get());
-        if let Some(st) = write {
-            self.objects.borrow_mut().insert(grant_id.to_string(), st);
-        }
-        Ok(reply)
+impl MemoryGrants {
+    /// The grant stored under `grant_id`, if any.
+    pub fn stored(&self, grant_id: &str) -> Option<Stored> {
+        let (object, at) = home::locate(grant_id);
+        self.objects.borrow().get(&object).and_then(|o| o.entries.get(&home::storage_key(at)).cloned())
     }
 
-    async fn revoke_home(&self, home: &str, revoked_at: i64) -> Result<(), StoreError> {
+    /// Runs every alarm due by `now`, as the runtime would.
+    pub fn run_alarms(&self) {
+        let now = self.now.get();
+        let mut objects = self.objects.borrow_mut();
+        objects.retain(|_, o| {
+            if o.alarm.is_none_or(|a| a > now) {
+                return true;
+            }
+            o.alarm = None;
+            match home::alarm_step(Ok::<_, ()>(o.entries.get(home::OWN_KEY)), now) {
+                home::AlarmStep::Again(at) => o.alarm = Some(at),
+                home::AlarmStep::DeleteAll => return false,
+                home::AlarmStep::Sweep => {
+                    let entries = o.entries.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
+                    let (gone, next) = home::sweep(entries, o.revoked, now);
+                    match next {
+                        None => return false,
+                        Some(at) => {
+                            gone.iter().for_each(|k| drop(o.entries.remove(k)));
+                            o.alarm = Some(at);
+                        }
+                    }
+                }
+            }
+            true
+        });
+    }
+}
+
+impl GrantStore for MemoryGrants {
+    async fn send<O: GrantOp>(&self, grant_id: &str, op: O) -> Result<O::Reply, StoreError> {
         if self.fail.get() {
             return Err(StoreError::Unavailable("grant object did not answer".into()));
         }
-        self.objects.borrow_mut().retain(|id, _| home_of(id) != Some(home));
-        let mut homes = self.revoked_homes.borrow_mut();
-        let at = homes.entry(home.to_string()).or_insert(revoked_at);
-        *at = (*at).max(revoked_at);
+        // On the wire: the command as JSON, parsed by the object.
+        let json = serde_json::to_string(&op.into()).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let cmd: grant_object::Command =
+            serde_json::from_str(&json).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let (name, at) = home::locate(grant_id);
+        let mut objects = self.objects.borrow_mut();
+        let key = home::storage_key(at);
+        let (current, revoked) = match objects.get(&name) {
+            Some(o) => (o.entries.get(&key).cloned(), o.revoked),
+            None => (None, None),
+        };
+        let step = home::apply_entry(at, current, cmd, || revoked, self.now.get());
+        // An object exists once something is written to it.
+        if let Some(st) = step.write {
+            let object = objects.entry(name).or_default();
+            object.entries.insert(key, st);
+            if let Some(a) = step.alarm_by.and_then(|by| home::earlier_alarm(object.alarm, by)) {
+                object.alarm = Some(a);
+            }
+        }
+        serde_json::from_value(step.reply).map_err(|e| StoreError::Unavailable(format!("malformed reply: {e}")))
+    }
+
+    async fn revoke_home(&self, home_name: &str, revoked_at: i64) -> Result<(), StoreError> {
+        if self.fail.get() {
+            return Err(StoreError::Unavailable("grant object did not answer".into()));
+        }
+        let mut objects = self.objects.borrow_mut();
+        let object = objects.entry(format!("home:{home_name}")).or_default();
+        let (at, alarm_by) = home::revoke(object.revoked, revoked_at);
+        object.revoked = Some(at);
+        object.entries.clear();
+        if let Some(a) = home::earlier_alarm(object.alarm, alarm_by) {
+            object.alarm = Some(a);
+        }
         Ok(())
     }
 }
@@ -139,13 +200,17 @@ pub struct MemoryAccounts {
 }
 
 impl AccountStore for MemoryAccounts {
-    async fn send(&self, sub: &str, cmd: account_object::Command) -> Result<account_object::Reply, StoreError> {
+    async fn send<O: AccountOp>(&self, sub: &str, op: O) -> Result<O::Reply, StoreError> {
         if self.fail.get() {
             return Err(StoreError::Unavailable("account object did not answer".into()));
         }
+        let wire = |e: serde_json::Error| StoreError::Unavailable(format!("malformed account message: {e}"));
+        let json = serde_json::to_string(&op.into()).map_err(wire)?;
+        let cmd: account_object::Command = serde_json::from_str(&json).map_err(wire)?;
         let before = self.objects.borrow().get(sub).cloned().unwrap_or_default();
         let mut acct = before.clone();
         let (changes, reply) = account_object::apply(&mut acct, cmd, self.now.get());
+        let reply = serde_json::from_value(reply).map_err(wire)?;
         // The contract the object's cached account and its writes rely on (platform/accounts.rs).
         if !changes.any() {
             assert_eq!(acct, before, "account_object::apply changed the account without asking for a write");

@@ -8,26 +8,27 @@
 //! secret)`, a one-time pad only the holder of the previous token can open, so the object
 //! still keeps nothing but hashes and sealed values.
 
-use super::token::Issued;
-use super::{Backend, Provider};
+use super::Issued;
 use crate::crypto::{b64url, b64url_decode, random_bytes, random_token, sha256};
 use crate::error::{OAuthError, StoreError};
-use crate::http::{error_json, Params, Response};
+use crate::http::Params;
 use crate::model::grant::split_handle;
 use crate::model::Client;
-use crate::objects::account::{Command as AccountCommand, Reply as AccountReply};
-use crate::objects::grant::{secret_hash, Command, RefreshCommand, Reply};
+use crate::objects::account::{Consented, Standing};
+use crate::objects::grant::{secret_hash, Refresh, RefreshReply, RevokeAll, Unrotate};
+use crate::protocol::failure::Failure;
+use crate::protocol::{random, Backend, Provider};
 use crate::store::{AccountStore, GrantStore, UserStore};
 use futures_util::future::join;
 
 const RETRY_LABEL: &[u8] = b"edge-oidc/refresh-retry\0";
 
 /// The pad that seals the next secret for the holder of `presented` (a refresh secret).
-pub fn retry_key(presented: &str) -> [u8; 32] {
+fn retry_key(presented: &str) -> [u8; 32] {
     sha256(&[RETRY_LABEL, presented.as_bytes()].concat())
 }
 
-pub fn seal(secret: &[u8; 32], key: &[u8; 32]) -> String {
+fn seal(secret: &[u8; 32], key: &[u8; 32]) -> String {
     let mut out = [0u8; 32];
     for (o, (s, k)) in out.iter_mut().zip(secret.iter().zip(key)) {
         *o = s ^ k;
@@ -36,7 +37,7 @@ pub fn seal(secret: &[u8; 32], key: &[u8; 32]) -> String {
 }
 
 /// The refresh secret (base64url) in a box sealed with `key`.
-pub fn open(boxed: &str, key: &[u8; 32]) -> Option<String> {
+fn open(boxed: &str, key: &[u8; 32]) -> Option<String> {
     let bytes: [u8; 32] = b64url_decode(boxed)?.try_into().ok()?;
     let mut out = [0u8; 32];
     for (o, (b, k)) in out.iter_mut().zip(bytes.iter().zip(key)) {
@@ -61,20 +62,18 @@ fn requested_scope(form: &Params) -> Result<Option<String>, OAuthError> {
 }
 
 impl<B: Backend> Provider<'_, B> {
-    pub(super) async fn refresh_grant(&self, form: &Params, client: &Client) -> Result<Issued, Response> {
-        let Some(presented) = form.get("refresh_token") else {
-            return Err(error_json(&OAuthError::invalid_request("refresh_token is required")));
-        };
-        let asked = requested_scope(form).map_err(|e| error_json(&e))?;
-        let Some((grant_id, secret)) = split_handle(presented) else {
-            return Err(error_json(&OAuthError::invalid_grant("the refresh token is invalid or has expired")));
-        };
-        let access_secret = self.random(random_token::<32>())?;
-        let next = self.random(random_bytes::<32>())?;
+    pub(super) async fn refresh_grant(&self, form: &Params, client: &Client) -> Result<Issued, Failure> {
+        let presented =
+            form.get("refresh_token").ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+        let asked = requested_scope(form)?;
+        let (grant_id, secret) = split_handle(presented)
+            .ok_or_else(|| OAuthError::invalid_grant("the refresh token is invalid or has expired"))?;
+        let access_secret = random(random_token::<32>())?;
+        let next = random(random_bytes::<32>())?;
         let key = retry_key(secret);
         let new_hash = secret_hash(&b64url(&next));
         let access_token_hash = secret_hash(&access_secret);
-        let cmd = RefreshCommand {
+        let refresh = Refresh {
             token_hash: secret_hash(secret),
             client_id: client.client_id.clone(),
             scope: asked.clone(),
@@ -85,64 +84,48 @@ impl<B: Backend> Provider<'_, B> {
             access_expires_at: self.now + self.config.access_token_ttl,
             grace_seconds: client.refresh_grace_seconds,
         };
-        let (mut grant, retry_box) = match self.grants.send(grant_id, Command::Refresh(Box::new(cmd))).await {
-            Ok(Reply::Refreshed { grant, retry_box }) => (grant, retry_box),
-            Ok(Reply::InvalidGrant { description }) => return Err(error_json(&OAuthError::invalid_grant(description))),
-            Ok(Reply::InvalidScope { description }) => return Err(error_json(&OAuthError::invalid_scope(description))),
-            Ok(other) => return Err(self.unexpected("refresh", &other)),
-            Err(e) => return Err(self.store_unavailable("refresh", &e.to_string())),
+        let (mut grant, retry_box) = match self.grants.send(grant_id, refresh).await? {
+            RefreshReply::Refreshed { grant, retry_box } => (grant, retry_box),
+            RefreshReply::InvalidGrant { description } => return Err(OAuthError::invalid_grant(description).into()),
+            RefreshReply::InvalidScope { description } => return Err(OAuthError::invalid_scope(description).into()),
         };
         let refresh_secret = match retry_box {
             None => b64url(&next),
             // A retry within grace: the current token, opened with the presented one.
-            Some(b) => match open(&b, &key) {
-                Some(s) => s,
-                None => {
-                    (self.log)("refresh: the grant object's retry box is malformed");
-                    return Err(error_json(&OAuthError::unavailable("the grant store answered unexpectedly, retry")));
-                }
-            },
+            Some(b) => open(&b, &key)
+                .ok_or_else(|| Failure::unavailable("refresh: the grant object's retry box is malformed"))?,
         };
         // The user must still exist (the same person), and the consent still stand: checked
         // together. A removed user or a withdrawn consent ends the grant; a check that could
         // not be made undoes the rotation, so that the client's retry is not taken for reuse.
         let own_sub = grant.local_sub.as_ref().unwrap_or(&grant.sub).clone();
-        let consented =
-            AccountCommand::Consented { client_id: client.client_id.clone(), grant_id: grant_id.to_string() };
+        let consented = Consented { client_id: client.client_id.clone(), grant_id: grant_id.to_string() };
         let (user, consent) =
             join(self.users.by_username(&grant.username), self.accounts.send(&own_sub, consented)).await;
         let ended = match (&user, &consent) {
             (Ok(Some(u)), _) if u.sub != own_sub => Some("the user no longer exists"),
             (Ok(None), _) => Some("the user no longer exists"),
-            (_, Ok(AccountReply::Consent { live: false })) => Some("the user withdrew the consent"),
+            (_, Ok(Standing { live: false })) => Some("the user withdrew the consent"),
             _ => None,
         };
         if let Some(why) = ended {
-            if let Err(e) = self.grants.send(grant_id, Command::RevokeAll).await {
+            if let Err(e) = self.grants.send(grant_id, RevokeAll {}).await {
                 (self.log)(&format!("refresh: grant store: {e}"));
             }
-            return Err(error_json(&OAuthError::invalid_grant(why)));
+            return Err(OAuthError::invalid_grant(why).into());
         }
         let failure = match (user, consent) {
-            (Ok(Some(_)), Ok(AccountReply::Consent { live: true })) => None,
+            (Ok(_), Ok(_)) => None,
             (Err(StoreError::Malformed(m)), _) => {
-                (self.log)(&m);
-                Some(OAuthError::invalid_grant("the user's record cannot be read"))
+                Some(Failure::json(OAuthError::invalid_grant("the user's record cannot be read")).logged(m))
             }
-            (Err(StoreError::Unavailable(m)), _) => {
-                (self.log)(&format!("refresh: user store unavailable: {m}"));
-                Some(OAuthError::unavailable("the user store is unavailable, retry"))
-            }
-            (_, other) => {
-                (self.log)(&format!("refresh: account store: {other:?}"));
-                Some(OAuthError::unavailable("the session store is unavailable, retry"))
-            }
+            (Err(e), _) | (_, Err(e)) => Some(Failure::from(e)),
         };
-        if let Some(err) = failure {
-            if let Err(e) = self.grants.send(grant_id, Command::Unrotate { new_hash, access_token_hash }).await {
+        if let Some(f) = failure {
+            if let Err(e) = self.grants.send(grant_id, Unrotate { new_hash, access_token_hash }).await {
                 (self.log)(&format!("refresh: could not undo the rotation: {e}"));
             }
-            return Err(error_json(&err));
+            return Err(f);
         }
         let access_token = format!("{grant_id}.{access_secret}");
         // OpenID Connect Core §12.2: same iss, sub, aud, azp and auth_time; a new iat; no

@@ -1,13 +1,13 @@
 //! Client authentication at the token endpoint (RFC 6749 §2.3.1, OpenID Connect Core §9):
 //! exactly the method the client is registered with, one method per request.
 
-use super::login::client_ip;
-use super::{Backend, Provider};
 use crate::crypto::{b64url, verify_client_secret};
 use crate::error::{ErrorCode, OAuthError, StoreError};
-use crate::http::{error_json, Params, Request, Response};
+use crate::http::{Params, Request};
 use crate::model::{AuthMethod, Client};
 use crate::objects::throttle::{self, Command as TCommand, Verdict};
+use crate::protocol::failure::Failure;
+use crate::protocol::{Backend, Provider};
 use crate::store::{ClientStore, ThrottleStore};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -29,6 +29,8 @@ pub struct AuthError {
     pub basic: bool,
     /// No client has the presented id.
     pub unknown: bool,
+    /// For the operator's log (a client record that cannot be read).
+    pub detail: Option<String>,
 }
 
 /// RFC 6749 §2.3.1: the id and the secret are each form-urlencoded (Appendix B) before
@@ -59,7 +61,8 @@ pub fn presented(req: &Request, form: &Params) -> Result<Presented, AuthError> {
     let body_secret = form.get("client_secret");
     let body_id = form.get("client_id");
     if let Some(b64) = basic {
-        let fail = |d: &str| AuthError { error: OAuthError::invalid_client(d), basic: true, unknown: false };
+        let fail =
+            |d: &str| AuthError { error: OAuthError::invalid_client(d), basic: true, unknown: false, detail: None };
         if body_secret.is_some() {
             return Err(fail("use one client authentication method, not Basic and client_secret together"));
         }
@@ -77,7 +80,7 @@ pub fn presented(req: &Request, form: &Params) -> Result<Presented, AuthError> {
         }
         return Ok(Presented { client_id: id, secret: Some(secret), method: AuthMethod::ClientSecretBasic });
     }
-    let fail = |d: &str| AuthError { error: OAuthError::invalid_client(d), basic: false, unknown: false };
+    let fail = |d: &str| AuthError { error: OAuthError::invalid_client(d), basic: false, unknown: false, detail: None };
     let Some(id) = body_id else {
         return Err(fail("client authentication is required (client_secret_basic, client_secret_post, or client_id for public clients)"));
     };
@@ -89,116 +92,107 @@ pub fn presented(req: &Request, form: &Params) -> Result<Presented, AuthError> {
     })
 }
 
-/// Authenticates the presented credentials against the client record.
-pub async fn authenticate<C: ClientStore>(clients: &C, p: &Presented, log: &dyn Fn(&str)) -> Result<Client, AuthError> {
+/// Authenticates the presented credentials against the client record; a store failure is
+/// the caller's to answer.
+pub async fn authenticate<C: ClientStore>(clients: &C, p: &Presented) -> Result<Result<Client, AuthError>, StoreError> {
     let basic = p.method == AuthMethod::ClientSecretBasic;
-    let fail = |d: String| AuthError { error: OAuthError::invalid_client(d), basic, unknown: false };
+    let fail = |d: String| AuthError { error: OAuthError::invalid_client(d), basic, unknown: false, detail: None };
     let client = match clients.client(&p.client_id).await {
         Ok(Some(c)) => c,
         Ok(None) => {
             // Same work as a real check, so unknown ids are not told apart by timing.
             let _ = verify_client_secret(p.secret.as_deref().unwrap_or(""), &format!("sha256:{}", b64url(&[0; 32])));
-            return Err(AuthError { unknown: true, ..fail("client authentication failed".into()) });
+            return Ok(Err(AuthError { unknown: true, ..fail("client authentication failed".into()) }));
         }
-        Err(StoreError::Malformed(m)) => {
-            log(&m);
-            return Err(fail(m));
-        }
-        Err(StoreError::Unavailable(m)) => {
-            log(&format!("token: client store unavailable: {m}"));
-            return Err(AuthError {
-                error: OAuthError::unavailable("the client store is unavailable, retry later"),
-                basic,
-                unknown: false,
-            });
-        }
+        Err(StoreError::Malformed(m)) => return Ok(Err(AuthError { detail: Some(m.clone()), ..fail(m) })),
+        Err(e) => return Err(e),
     };
     if client.token_endpoint_auth_method != p.method {
-        return Err(fail(format!(
+        return Ok(Err(fail(format!(
             "this client is registered for {}, not {}",
             client.token_endpoint_auth_method.as_str(),
             p.method.as_str()
-        )));
+        ))));
     }
-    match (&p.secret, &client.client_secret_hash) {
+    Ok(match (&p.secret, &client.client_secret_hash) {
         (Some(secret), Some(hash)) if verify_client_secret(secret, hash) => Ok(client),
         (None, None) => Ok(client),
         _ => Err(fail("client authentication failed".into())),
+    })
+}
+
+/// The failure: RFC 6749 §5.2 JSON; `invalid_client` after Basic carries
+/// `WWW-Authenticate: Basic`.
+impl From<AuthError> for Failure {
+    fn from(e: AuthError) -> Failure {
+        let basic = e.basic && e.error.code == ErrorCode::InvalidClient;
+        let f = Failure { detail: e.detail, ..Failure::json(e.error) };
+        if basic {
+            f.with_header("www-authenticate", "Basic realm=\"token\", charset=\"UTF-8\"")
+        } else {
+            f
+        }
     }
 }
 
-/// The error response: RFC 6749 §5.2 JSON; `invalid_client` after Basic carries
-/// `WWW-Authenticate: Basic`.
-pub fn auth_error(e: AuthError) -> Response {
-    let mut r = error_json(&e.error);
-    if e.basic && e.error.code == ErrorCode::InvalidClient {
-        r = r.with_header("www-authenticate", "Basic realm=\"token\", charset=\"UTF-8\"");
-    }
-    r
+/// 429 for a client (or an address) past its limit, with `Retry-After`.
+fn too_many(description: String, retry_after: i64) -> Failure {
+    Failure::json(OAuthError::invalid_client(description))
+        .with_status(429)
+        .with_header("retry-after", retry_after.to_string())
 }
 
 impl<B: Backend> Provider<'_, B> {
     /// The prologue of the token, revocation and introspection endpoints: the form body and
     /// the client it authenticates.
-    pub async fn client_form(&self, req: &Request) -> Result<(Params, Client), Response> {
-        let form = req.form().map_err(|e| error_json(&e))?;
+    pub async fn client_form(&self, req: &Request) -> Result<(Params, Client), Failure> {
+        let form = req.form()?;
         let client = self.authenticate_client(req, &form).await?;
         Ok((form, client))
     }
 
     /// Client authentication for the token, revocation and introspection endpoints, with
     /// failures counted per client and IP (the check runs in parallel with the client lookup).
-    pub async fn authenticate_client(&self, req: &Request, form: &Params) -> Result<Client, Response> {
-        let p = presented(req, form).map_err(auth_error)?;
-        let key = throttle::client_key(&p.client_id, client_ip(req));
-        let (verdict, auth) =
-            join(self.throttles.send(&key, TCommand::Check), authenticate(self.clients, &p, self.log)).await;
-        let had_failures = match verdict {
-            Ok(Verdict::Busy) => {
-                let err = OAuthError::invalid_client("too many client authentications at once; retry after 1 second");
-                return Err(error_json(&err).with_status(429).with_header("retry-after", "1"));
+    pub async fn authenticate_client(&self, req: &Request, form: &Params) -> Result<Client, Failure> {
+        let p = presented(req, form)?;
+        let key = throttle::client_key(&p.client_id, req.client_ip());
+        let (verdict, auth) = join(self.throttles.send(&key, TCommand::Check), authenticate(self.clients, &p)).await;
+        let had_failures = match verdict? {
+            Verdict::Busy => {
+                return Err(too_many("too many client authentications at once; retry after 1 second".into(), 1))
             }
-            Ok(Verdict::Blocked { retry_after, .. }) => {
-                let err = OAuthError::invalid_client(format!(
-                    "too many failed client authentications; retry after {retry_after} seconds"
-                ));
-                return Err(error_json(&err).with_status(429).with_header("retry-after", &retry_after.to_string()));
+            Verdict::Blocked { retry_after, .. } => {
+                let d = format!("too many failed client authentications; retry after {retry_after} seconds");
+                return Err(too_many(d, retry_after));
             }
-            Ok(v) => v == Verdict::AllowedAfterFailures,
-            Err(e) => {
-                (self.log)(&format!("client authentication: throttle store: {e}"));
-                return Err(error_json(&OAuthError::unavailable("the provider is temporarily unavailable, retry")));
-            }
+            v => v == Verdict::AllowedAfterFailures,
         };
-        let client = match auth {
-            Ok(c) => c,
-            Err(e) => {
-                if e.error.code == ErrorCode::InvalidClient {
-                    // A made-up client id is counted under the address only: no object per id.
-                    let key = if e.unknown { throttle::unknown_clients_key(client_ip(req)) } else { key };
-                    let fail = TCommand::Fail { policy: self.config.client_policy() };
-                    match self.throttles.send(&key, fail).await {
-                        // The address is past its limit of made-up ids: it waits like a guesser.
-                        Ok(Verdict::Blocked { retry_after, .. }) if e.unknown => {
-                            let err = OAuthError::invalid_client(format!(
-                                "too many failed client authentications; retry after {retry_after} seconds"
-                            ));
-                            let r = error_json(&err).with_status(429);
-                            return Err(r.with_header("retry-after", &retry_after.to_string()));
-                        }
-                        Ok(_) => {}
-                        Err(se) => (self.log)(&format!("client authentication: throttle store: {se}")),
+        let e = match auth? {
+            Ok(client) => {
+                if had_failures {
+                    if let Err(e) = self.throttles.send(&key, TCommand::Succeed).await {
+                        (self.log)(&format!("client authentication: throttle store: {e}"));
                     }
                 }
-                return Err(auth_error(e));
+                return Ok(client);
             }
+            Err(e) => e,
         };
-        if had_failures {
-            if let Err(e) = self.throttles.send(&key, TCommand::Succeed).await {
-                (self.log)(&format!("client authentication: throttle store: {e}"));
+        if e.error.code == ErrorCode::InvalidClient {
+            // A made-up client id is counted under the address only: no object per id.
+            let key = if e.unknown { throttle::unknown_clients_key(req.client_ip()) } else { key };
+            let fail = TCommand::Fail { policy: self.config.client_policy() };
+            match self.throttles.send(&key, fail).await {
+                // The address is past its limit of made-up ids: it waits like a guesser.
+                Ok(Verdict::Blocked { retry_after, .. }) if e.unknown => {
+                    let d = format!("too many failed client authentications; retry after {retry_after} seconds");
+                    return Err(too_many(d, retry_after));
+                }
+                Ok(_) => {}
+                Err(se) => (self.log)(&format!("client authentication: throttle store: {se}")),
             }
         }
-        Ok(client)
+        Err(e.into())
     }
 }
 

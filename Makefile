@@ -37,6 +37,7 @@ test: unit clippy e2e browser
 clippy: tools
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy --lib --target wasm32-unknown-unknown --features bench -- -D warnings
 
 # Benchmark suite (bench/README.md): builds its own release workers under .bench/out, runs them
 # with miniflare on loopback, writes bench/RESULTS.md. BENCH_ARGS=--quick for a short run.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark suite (issue 5; method in bench/README.md). `make bench` runs this.
+# The benchmark suite (method in bench/README.md). `make bench` runs this.
 #
 #   bash scripts/bench.sh            # build what is stale, then the full run (a few minutes)
 #   bash scripts/bench.sh --quick    # small batches: checks that everything works, figures indicative

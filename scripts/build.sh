@@ -13,6 +13,6 @@ worker-build --release >&2
 # The entry module: Durable Object classes callable by RPC (scripts/entry.js).
 bash scripts/entry.sh build
 # Drop the name and producers sections (function names for debuggers: ~45 KB gzip, nothing at
-# run time) so the deployed wasm stays under the 400 KB gzip budget (README "Performance").
+# run time) so the deployed wasm stays under the 400 KB gzip budget (docs/performance.md).
 "$WASM_OPT_BIN" build/index_bg.wasm --strip-debug --strip-producers -o build/index_bg.wasm
 touch "$stamp"

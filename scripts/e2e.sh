@@ -9,7 +9,7 @@
 # Each run uses its own directory .e2e/<timestamp>-<pid>/ (state, dev vars, wrangler config and
 # log), kept when the run fails and deleted after a successful one unless E2E_KEEP=1.
 # E2E_START_TIMEOUT (seconds, default 120) bounds the wait for the provider to answer.
-# The hostile-request storm (tests/e2e/tests/hostile.rs) reads E2E_HOSTILE_REQUESTS (default
+# The hostile-request storm (tests/e2e/tests/hostile/) reads E2E_HOSTILE_REQUESTS (default
 # 3000), E2E_HOSTILE_SEED, E2E_HOSTILE_THREADS (8) and E2E_HOSTILE_SECONDS (240) from the
 # environment.
 set -euo pipefail

@@ -1,5 +1,5 @@
 //! The operator's look: product name, logo, accent colours and an extra stylesheet, from
-//! wrangler variables (README "The operator's look"). Checked when the configuration is
+//! wrangler variables (docs/pages.md, "The operator's look"). Checked when the configuration is
 //! read: a bad value gives the 503 configuration page naming it, never a broken page.
 //! The stylesheet the worker serves at [`THEME_PATH`] is built once from them.
 

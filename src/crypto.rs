@@ -203,7 +203,7 @@ pub struct PasswordHash {
 }
 
 /// Iterations used by the operator tool unless told otherwise. 100,000 is the most that
-/// production Workers' WebCrypto allows; README "Password hashing" has the measured cost.
+/// production Workers' WebCrypto allows; docs/configuration.md, "Password hashing cost", has the measured cost.
 pub const DEFAULT_PBKDF2_ITERATIONS: u32 = 100_000;
 pub const MIN_PBKDF2_ITERATIONS: u32 = 10_000;
 pub const MAX_PBKDF2_ITERATIONS: u32 = 100_000;
@@ -257,7 +257,7 @@ impl PasswordHash {
 }
 
 /// Signing, signature verification and password hashing, provided by the platform.
-/// Implementations: WebCrypto (`platform::webcrypto`) in the worker, [`native::NativeCrypto`]
+/// Implementations: WebCrypto (`platform::webcrypto`) in the worker, `keys::native::NativeCrypto`
 /// on the host. Both are built from the `SIGNING_KEYS` set and own its key ids.
 #[allow(async_fn_in_trait)] // futures are polled on one thread in Workers
 pub trait Crypto {

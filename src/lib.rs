@@ -1,14 +1,17 @@
 //! edge-oidc: an OpenID Connect provider for Cloudflare Workers.
 //!
-//! Layers (see README "Code map"):
-//! - [`model`]: the records operators keep in KV (clients, users) and the grant kept in a
-//!   Durable Object; plain data with validation.
+//! Layers, from the top down (docs/architecture.md; `tests/layout.rs` keeps them):
+//! - `platform` (wasm32 only): the only code that touches the Workers runtime.
 //! - [`protocol`]: one module per endpoint, each a function of a parsed request, the stores,
 //!   the clock and the signer. Runs under plain `cargo test` on the host.
-//! - [`store`]: the narrow storage traits and in-memory implementations for tests.
-//! - `platform` (wasm32 only): the only code that touches the Workers runtime.
+//! - [`pages`], [`config`], [`brand`]: what people see, and the operator's settings.
+//! - [`store`]: the narrow storage traits, per-isolate caches, in-memory implementations.
+//! - [`objects`]: the Durable Objects' state machines, `apply(state, command, now)`.
+//! - [`model`]: the records operators keep in KV (clients, users, scopes) and the grant;
+//!   plain data with validation.
+//! - [`i18n`], [`keys`], [`crypto`], [`html`], [`http`], [`error`]: the foundations.
 
-// No panic can be reached from a request (issue: hardening): request paths may not
+// No panic can be reached from a request: request paths may not
 // unwrap, expect, panic or index unchecked. Enforced by `make clippy`, part of `make test`.
 #![cfg_attr(
     not(test),

@@ -62,8 +62,8 @@ fn isolate(env: &Env) -> std::result::Result<Rc<Isolate>, String> {
     if let Some(i) = ISOLATE.with(|c| c.borrow().clone()) {
         return Ok(i);
     }
-    let keys_json = var(env, "SIGNING_KEYS").ok_or("the SIGNING_KEYS secret is not set (see README: Configuration)")?;
-    let session = var(env, "SESSION_KEY").ok_or("the SESSION_KEY secret is not set (see README: Configuration)")?;
+    let keys_json = var(env, "SIGNING_KEYS").ok_or("the SIGNING_KEYS secret is not set (see docs/configuration.md)")?;
+    let session = var(env, "SESSION_KEY").ok_or("the SESSION_KEY secret is not set (see docs/configuration.md)")?;
     let salt = var(env, "PAIRWISE_SALT");
     let config = Config::from_vars(|name| var(env, name))?;
     let keys = PrivateJwkSet::parse(&keys_json)?;

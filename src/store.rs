@@ -31,7 +31,7 @@ pub trait GrantStore {
     /// Sends a command to the grant's object (one round trip) and returns its reply.
     async fn send<O: GrantOp>(&self, grant_id: &str, op: O) -> Result<O::Reply, StoreError>;
     /// Revokes every grant of a home (model::grant::home), and the codes issued for it
-    /// until `revoked_at` ([`Command::RevokeHome`]).
+    /// until `revoked_at` (`RevokeHome`).
     async fn revoke_home(&self, home: &str, revoked_at: i64) -> Result<(), StoreError>;
 }
 

@@ -81,7 +81,7 @@ pub fn home_of(id: &str) -> Option<&str> {
 /// session, consent on record): the consent's home, naming the Durable Object that keeps every
 /// such grant under that consent, then 22 random characters. The home object exists from the
 /// user's earlier sign-ins, so redeeming the code creates no object (a new SQLite-backed object
-/// costs ~2 ms of CPU, README "Performance"). The home is random, made when the consent is
+/// costs ~2 ms of CPU, docs/performance.md). The home is random, made when the consent is
 /// given and kept with it ([`new_home`]): it reveals nothing, differs per client (pairwise
 /// subjects stay unlinkable), and depends on no key, so withdrawing the consent reaches it
 /// after any `SESSION_KEY` rotation.

@@ -5,7 +5,7 @@
 //! The call is a JavaScript RPC (`namespace.get(idFromName(name)).command(at, json)`), not an
 //! HTTP request to the object's `fetch`: no `Request` or `Response` is built on either side and
 //! no body is read through a promise, which makes the object round trip about half as costly
-//! (README, "Current figures"). workerd offers RPC only on classes that extend `DurableObject`, which a
+//! (bench/RESULTS.md). workerd offers RPC only on classes that extend `DurableObject`, which a
 //! wasm-bindgen class cannot: the worker's entry module (scripts/entry.js, put around
 //! worker-build's output by scripts/entry.sh) declares each class as such a subclass that
 //! hands `command` and `alarm` to the wasm one.

@@ -21,7 +21,8 @@
 
 use super::objects;
 use crate::crypto::{random_token, Crypto};
-use crate::objects::grant::{Command, Reply};
+use crate::objects::grant::{Access, AccessReply, Reserve, ReserveReply};
+use crate::objects::home;
 use crate::objects::throttle::{Command as TCommand, Policy, Verdict};
 use crate::store::GrantStore;
 use js_sys::{Array, Object, Reflect, Uint8Array};
@@ -91,8 +92,8 @@ async fn do_write(env: &Env) -> Result<(), String> {
     let id = random_token::<16>()?;
     // Far in the future, so that the object's alarm never fires during a benchmark run.
     let expires_at = super::now() + 3600;
-    match stores.grants.send(&id, Command::Reserve { expires_at }).await.map_err(|e| e.to_string())? {
-        Reply::Reserved => Ok(()),
+    match stores.grants.send(&id, Reserve { expires_at }).await.map_err(|e| e.to_string())? {
+        ReserveReply::Reserved => Ok(()),
         other => Err(format!("unexpected reply {other:?}")),
     }
 }
@@ -111,17 +112,21 @@ async fn userinfo_steps(req: &web_sys::Request, env: &Env, params: &crate::http:
     if with.contains('h') {
         let bare = crate::http::Request { method: req.method(), path: "/".into(), ..Default::default() };
         if let Err(e) = super::to_http(req, bare, "").await {
-            return fail(e.description);
+            return fail(match e {
+                super::Unreadable::Bad(e) => e.description,
+                super::Unreadable::TooLarge => "too large".into(),
+            });
         }
     }
     let Ok(stores) = bindings(env) else { return fail("bindings".into()) };
     let mut grant = None;
     if with.contains('o') {
         let Some((id, secret)) = crate::model::grant::split_handle(&token) else { return fail("token".into()) };
-        let cmd = Command::Access { token_hash: crate::objects::grant::secret_hash(secret) };
+        let access = Access { token_hash: crate::objects::grant::secret_hash(secret) };
+        let cmd = crate::objects::grant::Command::from(access.clone());
         if with.contains('i') {
             // The same call, its reply not parsed.
-            let (object, at) = super::grants::DoGrants::object_of(id);
+            let (object, at) = home::locate(id);
             let r: Result<serde::de::IgnoredAny, _> = objects::call_at(&stores.grants.0, &object, at, &cmd).await;
             return match r {
                 Ok(_) => crate::http::Response::new(200, "text/plain", "ok"),
@@ -130,15 +135,15 @@ async fn userinfo_steps(req: &web_sys::Request, env: &Env, params: &crate::http:
         }
         if with.contains('g') {
             // A grant object of its own that was never written (the read finds nothing).
-            let r: Result<Reply, _> = objects::call(&stores.grants.0, "bench:probe-grant", &cmd).await;
+            let r: Result<AccessReply, _> = objects::call(&stores.grants.0, "bench:probe-grant", &cmd).await;
             return match r {
-                Ok(Reply::InvalidToken { .. }) => crate::http::Response::new(200, "text/plain", "ok"),
+                Ok(AccessReply::InvalidToken { .. }) => crate::http::Response::new(200, "text/plain", "ok"),
                 other => fail(format!("{other:?}")),
             };
         }
-        match stores.grants.send(id, cmd).await {
-            Ok(Reply::Active { grant: g, .. }) => grant = Some(g),
-            Ok(Reply::InvalidToken { .. }) if with.contains('m') => {}
+        match stores.grants.send(id, access).await {
+            Ok(AccessReply::Active { grant: g, .. }) => grant = Some(g),
+            Ok(AccessReply::InvalidToken { .. }) if with.contains('m') => {}
             other => return fail(format!("{other:?}")),
         }
     }

@@ -3,8 +3,8 @@
 //! An ordered list of checks. Until the client and its redirect URI are established, an
 //! error is shown as a page and never redirected (OpenID Connect Core §3.1.2.6, RFC 6749
 //! §4.1.2.1: no open redirector). After that, errors go back to the client with `error`,
-//! `error_description`, `state` and `iss` (RFC 9207) ([`checks`]). A valid request shows the
-//! sign-in page, or answers at once for a live session ([`Provider::with_session`]).
+//! `error_description`, `state` and `iss` (RFC 9207) (`checks`). A valid request shows the
+//! sign-in page, or answers at once for a live session (`Provider::with_session`).
 
 mod checks;
 

@@ -1,4 +1,4 @@
-//! The sign-in and consent forms ([`login`], [`consent`], their [`pages`]) and the state
+//! The sign-in and consent forms (`login`, `consent`, their `pages`) and the state
 //! they carry between requests: the validated authorization request (and, after sign-in, who
 //! signed in), sealed into a hidden form field with HMAC-SHA256 under a key derived from
 //! `SESSION_KEY`. It is bound to the browser by an anti-CSRF cookie whose value it carries: a

@@ -79,7 +79,7 @@ pub fn static_route(req: &Request, docs: &Documents) -> Option<Response> {
         JWKS_PATH => match m {
             // JWKS (RFC 7517 §5): relying parties may cache it for max-age. Ten minutes keeps the
             // load low and bounds how long a rotation must wait between publishing a key and
-            // signing with it (README "Signing keys and key rotation"); a relying party that meets
+            // signing with it (docs/key-rotation.md); a relying party that meets
             // an unknown kid refetches anyway (OpenID Connect Core §10.1.1).
             "GET" | "HEAD" => Response::new(200, "application/jwk-set+json", docs.jwks.clone())
                 .with_header("cache-control", "public, max-age=600")

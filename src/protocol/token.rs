@@ -2,8 +2,8 @@
 //!
 //! Authenticates the client with its registered method ([`client_auth`]), then runs the grant
 //! in the grant's Durable Object (one round trip: the code is checked, consumed and the
-//! tokens' hashes stored atomically, [`code`]; a refresh token is rotated the same way,
-//! [`refresh`]), then signs the ID token.
+//! tokens' hashes stored atomically, `code`; a refresh token is rotated the same way,
+//! `refresh`), then signs the ID token.
 
 pub mod client_auth;
 mod code;

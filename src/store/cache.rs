@@ -87,7 +87,7 @@ impl<S: ThrottleStore> ThrottleStore for CleanChecks<S> {
 /// An object is the only writer of its storage and runs one event at a time, so what it last
 /// wrote under a key is what a read would return: the userinfo request that follows a token
 /// request, or a refresh, is answered from memory, without a storage read and a parse
-/// (measured: 0.08 ms of userinfo's object call, README "Current figures"). A write always
+/// (measured: 0.08 ms of userinfo's object call, bench/RESULTS.md). A write always
 /// becomes the newest entry, the oldest going when full; a value read from storage is kept only
 /// while there is room, so that reads never push out what was just written (what was written
 /// last is what is read next). Whatever deletes keys must [`Recent::clear`] it.

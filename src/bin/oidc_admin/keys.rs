@@ -1,5 +1,5 @@
 //! `oidc-admin keys`: the SIGNING_KEYS and SESSION_KEY secrets, and key rotation on a key
-//! set file (README "Signing keys and key rotation").
+//! set file (docs/key-rotation.md).
 
 use crate::cli::{AlgArg, KeysCommand};
 use crate::error::{failed, usage, Result};

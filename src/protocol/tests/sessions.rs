@@ -548,7 +548,7 @@ fn replacing_session_key_keeps_withdrawal_working() {
     let homed = redeem(&w, &redirect_params(&w.authorize(&base("basic")), CB));
     let in_flight = redirect_params(&w.authorize(&base("basic")), CB);
     w.session_keys = crate::crypto::SessionKeys::derive(&[43; 32]);
-    // A code sealed under the old key cannot be redeemed (README: Secrets).
+    // A code sealed under the old key cannot be redeemed (docs/configuration.md, "Secrets").
     let form =
         [("grant_type", "authorization_code"), ("code", param(&in_flight, "code").unwrap()), ("redirect_uri", CB)];
     assert_eq!(w.token(&form, Some(("basic", BASIC_SECRET))).0, 400);

@@ -26,7 +26,7 @@
 //!                                                                              + its name upper-cased)
 //!                        unknown_users_fail_..._success_resets_...          5 (ghost-* names)
 //!                                                                              + 4 (throttled-user2)
-//!   hostile.rs, concurrency.rs, flows.rs, token_errors.rs, discovery.rs,     0 (hostile.rs only
+//!   hostile/, concurrency.rs, flows.rs, token_errors.rs, discovery.rs,     0 (hostile/ only
 //!   hardening.rs         posts forged or cookie-less `tx` values; hardening.rs's are refused as
 //!                        cross-site before any check: no password is ever checked)
 //!   total                                                                     18

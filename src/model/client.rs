@@ -255,24 +255,41 @@ impl Client {
     }
 
     /// OpenID Connect Core §3.1.2.1: the redirect URI must exactly match a registered one
-    /// (simple string comparison, RFC 9700 §2.1).
-    /// Native apps on loopback may use any port (RFC 8252 §7.3, RFC 9700 §2.1): an
-    /// `http://127.0.0.1` or `http://[::1]` URI matches a registered one that differs only
-    /// in the port.
+    /// (simple string comparison, RFC 9700 §2.1). The one exception is for native apps, which
+    /// are public clients (RFC 8252 §8.4): on loopback they may use any port (RFC 8252 §7.3,
+    /// RFC 9700 §2.1), so a public client's `http://127.0.0.1` or `http://[::1]` URI matches
+    /// a registered one that differs only in the port.
     pub fn has_redirect_uri(&self, uri: &str) -> bool {
-        self.redirect_uris.iter().any(|r| r == uri || loopback_match(r, uri))
+        let native = self.token_endpoint_auth_method.is_public();
+        self.redirect_uris.iter().any(|r| r == uri || (native && loopback_match(r, uri)))
     }
 }
 
 fn loopback_match(registered: &str, presented: &str) -> bool {
-    let (Ok(mut a), Ok(mut b)) = (Url::parse(registered), Url::parse(presented)) else { return false };
-    let loopback_ip = |u: &Url| u.scheme() == "http" && matches!(u.host_str(), Some("127.0.0.1") | Some("[::1]"));
-    if !loopback_ip(&a) || !loopback_ip(&b) || presented.contains('#') {
-        return false;
+    match (split_loopback(registered), split_loopback(presented)) {
+        (Some(a), Some(b)) => a == b && !presented.contains('#'),
+        _ => false,
     }
-    // Compare everything but the port, as serialised strings.
-    let (_, _) = (a.set_port(None), b.set_port(None));
-    a.as_str() == b.as_str()
+}
+
+/// An `http://127.0.0.1` or `http://[::1]` URI as written, without its port: the scheme and
+/// host, and the rest (path and query). The comparison stays a string comparison (RFC 9700
+/// §2.1): another spelling of the same URI (`HTTP://`, dot segments, `:09000`) does not match.
+fn split_loopback(uri: &str) -> Option<(&str, &str)> {
+    let prefix = ["http://127.0.0.1", "http://[::1]"].into_iter().find(|p| uri.starts_with(p))?;
+    let after = uri.get(prefix.len()..)?;
+    let rest = match after.strip_prefix(':') {
+        Some(port) => {
+            let digits = port.bytes().take_while(u8::is_ascii_digit).count();
+            let n: u32 = port.get(..digits)?.parse().ok()?;
+            if !(1..=5).contains(&digits) || port.starts_with('0') || !(1..=65535).contains(&n) {
+                return None;
+            }
+            port.get(digits..)?
+        }
+        None => after,
+    };
+    (rest.is_empty() || rest.starts_with('/') || rest.starts_with('?')).then_some((prefix, rest))
 }
 
 pub fn valid_client_id(id: &str) -> bool {
@@ -350,12 +367,31 @@ mod tests {
     fn loopback_redirect_uris_may_change_port_only() {
         let mut c = Client::from_record("app", &record("")).unwrap();
         c.redirect_uris = vec!["http://127.0.0.1/cb".into(), "https://app.example/cb".into()];
+        // A confidential client is not a native app: its URIs match exactly, port included.
+        assert!(!c.has_redirect_uri("http://127.0.0.1:51234/cb"));
+        assert!(c.has_redirect_uri("http://127.0.0.1/cb"));
+        c.token_endpoint_auth_method = AuthMethod::None;
+        c.client_secret_hash = None;
         assert!(c.has_redirect_uri("http://127.0.0.1:51234/cb"));
         assert!(c.has_redirect_uri("http://127.0.0.1/cb"));
         assert!(!c.has_redirect_uri("http://127.0.0.1:51234/other"));
         assert!(!c.has_redirect_uri("http://localhost:51234/cb"));
         assert!(!c.has_redirect_uri("https://app.example:444/cb"));
         assert!(!c.has_redirect_uri("http://127.0.0.1:51234/cb?x=1"));
+        // Another spelling of the same URI is another string.
+        for other in [
+            "HTTP://127.0.0.1:51234/cb",
+            "http://127.0.0.1:051234/cb",
+            "http://127.0.0.1:51234/x/../cb",
+            "http://127.0.0.1.:51234/cb",
+            "http://2130706433:51234/cb",
+            "http://127.0.0.1:51234/cb ",
+            "http://127.0.0.1:99999/cb",
+            "http://127.0.0.1:/cb",
+            "http://127.0.0.1:51234/cb#x",
+        ] {
+            assert!(!c.has_redirect_uri(other), "{other}");
+        }
     }
 
     #[test]

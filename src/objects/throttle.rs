@@ -199,6 +199,11 @@ pub fn ip_key(ip: &str) -> String {
     }
 }
 
+/// A browser known to an account (a device cookie, `protocol::device`): its own counter.
+pub fn device_key(id: &str) -> String {
+    format!("device:{}", crate::crypto::b64url(&crate::crypto::sha256(id.as_bytes())))
+}
+
 /// Failed authentications with client ids that do not exist, from one address.
 pub fn unknown_clients_key(ip: &str) -> String {
     format!("client-unknown:{}", ip_key(ip))

@@ -30,7 +30,7 @@ pub fn document(config: &Config, pairwise: bool, algs: &[Alg]) -> Value {
         "revocation_endpoint": config.endpoint(REVOCATION_PATH),
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint": config.endpoint(INTROSPECTION_PATH),
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "end_session_endpoint": config.endpoint(END_SESSION_PATH),
         "scopes_supported": scope::SUPPORTED,
         "response_types_supported": ["code"],

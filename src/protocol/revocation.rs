@@ -1,9 +1,11 @@
 //! Token revocation (RFC 7009) and introspection (RFC 7662), both client-authenticated
-//! exactly like the token endpoint. A client can revoke and introspect only the tokens
+//! exactly like the token endpoint; introspection only for confidential clients (RFC 7662
+//! §2.1: a public client cannot authenticate). A client can revoke and introspect only the tokens
 //! issued to it; anything else is answered as an unknown token. Revoking any token of a
 //! grant (access or refresh) revokes the grant: all its tokens (RFC 7009 §2.1).
 
 use super::failure::Failure;
+use super::token::client_auth::BASIC_CHALLENGE;
 use super::{Backend, Provider};
 use crate::error::OAuthError;
 use crate::http::{Request, Response};
@@ -34,6 +36,12 @@ impl<B: Backend> Provider<'_, B> {
 
     pub async fn introspect(&self, req: &Request) -> Result<Response, Failure> {
         let (client, token) = self.token_param(req).await?;
+        // RFC 7662 §2.1, §4: the endpoint needs the caller's authentication (against token
+        // scanning); a public client's id proves nothing.
+        if client.token_endpoint_auth_method.is_public() {
+            let d = "introspection needs client authentication (RFC 7662 §2.1): a public client cannot introspect";
+            return Err(Failure::json(OAuthError::invalid_client(d)).with_header("www-authenticate", BASIC_CHALLENGE));
+        }
         let inactive = Response::json(200, &json!({"active": false})).no_store().cors();
         let Some((grant_id, secret)) = split_handle(&token) else { return Ok(inactive) };
         let (grant, issued_at, expires_at, access) =

@@ -32,10 +32,17 @@ impl Documents {
     }
 }
 
-/// What every response gets on its way out: `Strict-Transport-Security` when the issuer is
-/// https (RFC 6797; the pages, the JSON endpoints and the redirects alike). Two years, not
+/// What every response gets on its way out: `X-Content-Type-Options: nosniff`, and
+/// `Strict-Transport-Security` when the issuer is https (RFC 6797; the pages, the JSON
+/// endpoints and the redirects alike). Two years, not
 /// `includeSubDomains`: the operator's other hosts are not this provider's to decide.
 pub fn finish(r: Response, config: &Config) -> Response {
+    // Never sniffed as anything but what it says it is (JSON included).
+    let r = if r.header("x-content-type-options").is_none() {
+        r.with_header("x-content-type-options", "nosniff")
+    } else {
+        r
+    };
     if config.secure_cookies {
         r.with_header("strict-transport-security", "max-age=63072000")
     } else {
@@ -116,7 +123,10 @@ impl<B: Backend> Provider<'_, B> {
         let m = req.method.as_str();
         let ui = || self.ui(self.locale(req, None));
         Ok(match req.path.as_str() {
-            "/" => pages::index_page(&ui()),
+            "/" => match m {
+                "GET" | "HEAD" => pages::index_page(&ui()),
+                _ => not_allowed_page(&ui(), "GET"),
+            },
             AUTHORIZE_PATH => match m {
                 "GET" | "HEAD" | "POST" => self.authorize(req).await?,
                 _ => not_allowed_page(&ui(), "GET, POST"),

@@ -188,6 +188,13 @@ impl<B: Backend> Provider<'_, B> {
                 Some((c.to_string(), pkce::S256.to_string()))
             }
         };
+        // RFC 9700 §2.1.1: a client that does not use PKCE prevents code injection with the
+        // nonce (OpenID Connect): one of the two is required.
+        if pkce.is_none() && params.get("nonce").is_none() {
+            return Err(Failure::json(OAuthError::invalid_request(
+                "without PKCE, nonce is required (RFC 9700 §2.1.1): send code_challenge (S256) or nonce",
+            )));
+        }
         let (names, defs) = scopes;
         let release = claims::release(&names, &defs, &claims_req, |s| client.allows_scope(s));
         Ok(Validated {

@@ -3,7 +3,7 @@
 //! or, for a consent on record, the code.
 
 use super::{Interaction, SignedIn, INVALID};
-use crate::crypto::{self, PasswordHash};
+use crate::crypto::{self, random_token, PasswordHash};
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::http::{Request, Response};
 use crate::objects::account::{End, GrantRef, Session, Start, Started};
@@ -48,15 +48,21 @@ impl<B: Backend> Provider<'_, B> {
         // Throttling, counted before the password is checked (atomically, so concurrent
         // guesses cannot slip past the limit). A known account is counted under its username
         // however it was typed (name or email). An unknown name is counted under the client IP
-        // only: a made-up name creates no object (storage amplification). The IP is not
-        // counted for a browser that signed in to this account before (a device cookie), so
-        // a storm from a shared address does not slow down the people behind it.
+        // only: a made-up name creates no object (storage amplification). A browser that signed
+        // in to this account before (a device cookie) is counted under its own id instead of
+        // the account and the IP: a guessing storm, from anywhere, neither slows down nor locks
+        // out the people who signed in there before (OWASP, device cookies).
         let account_key = throttle::account_key(user.as_ref().map_or(login, |u| u.username.as_str()));
-        let account = user.as_ref().map(|_| account_key.as_str());
-        let known_device =
-            user.is_some() && device::knows(req, self.config.secure_cookies, &self.keys.device, &account_key, self.now);
+        let device = user
+            .as_ref()
+            .and_then(|_| device::known(req, self.config.secure_cookies, &self.keys.device, &account_key, self.now));
+        let first_key = match &device {
+            Some(id) => Some(throttle::device_key(id)),
+            None => user.as_ref().map(|_| account_key.clone()),
+        };
+        let account = first_key.as_deref();
         let ip_key = throttle::ip_key(req.client_ip());
-        let ip = (!known_device).then_some(ip_key.as_str());
+        let ip = device.is_none().then_some(ip_key.as_str());
         let (a, i) = join(
             self.count(account, Count::Attempt { policy: self.config.account_policy() }),
             self.count(ip, Count::Attempt { policy: self.config.ip_policy() }),
@@ -159,9 +165,13 @@ impl<B: Backend> Provider<'_, B> {
         };
         self.revoke_grants("login", &evicted).await;
         let secure = self.config.secure_cookies;
+        let device_id = match device {
+            Some(id) => id,
+            None => random_token::<16>().map_err(|e| self.unavailable(&ix, login, e))?,
+        };
         let cookies = [
             session::set_cookie(&cookie, secure, self.config.session_ttl),
-            device::set_cookie(secure, &self.keys.device, &account_key, self.now),
+            device::set_cookie(secure, &self.keys.device, &account_key, &device_id, self.now),
         ];
         let answer = if consented && !ix.force_consent {
             let (redirect_uri, state) = (ix.redirect_uri.clone(), ix.state.clone());

@@ -104,11 +104,16 @@ impl<B: Backend> Provider<'_, B> {
     }
 }
 
-/// The host the user goes back to (the consent page names it), or the scheme of a native
-/// app's private-use redirect URI.
+/// The host the user goes back to (the consent page names it), with its port on loopback
+/// (where any local program may listen on another), or the scheme of a native app's
+/// private-use redirect URI.
 fn redirect_host(redirect_uri: &str) -> String {
     match url::Url::parse(redirect_uri) {
-        Ok(u) => u.host_str().map_or_else(|| format!("{}:", u.scheme()), str::to_string),
+        Ok(u) => match (u.host_str(), u.port()) {
+            (Some(h @ ("127.0.0.1" | "[::1]" | "localhost")), Some(p)) => format!("{h}:{p}"),
+            (Some(h), _) => h.to_string(),
+            (None, _) => format!("{}:", u.scheme()),
+        },
         Err(_) => redirect_uri.to_string(),
     }
 }

@@ -126,7 +126,12 @@ fn authorize_errors_after_redirect_uri_redirect_with_state_and_iss() {
             base(&[("response_type", "code"), ("scope", "openid"), ("request_uri", "https://x.example/r")], "basic"),
             "request_uri_not_supported",
         ),
-        (base(&[("response_type", "code"), ("scope", "openid"), ("prompt", "none")], "legacy"), "login_required"),
+        (
+            base(&[("response_type", "code"), ("scope", "openid"), ("prompt", "none"), ("nonce", "n")], "legacy"),
+            "login_required",
+        ),
+        // Without PKCE, the nonce is what prevents code injection (RFC 9700 §2.1.1).
+        (base(&[("response_type", "code"), ("scope", "openid")], "legacy"), "invalid_request"),
         (
             base(&[("response_type", "code"), ("scope", "openid"), ("response_mode", "fragment")], "basic"),
             "invalid_request",
@@ -151,7 +156,7 @@ fn authorize_errors_after_redirect_uri_redirect_with_state_and_iss() {
     ));
     assert_eq!(r.status, 200, "{}", r.body_str());
     // A legacy confidential client whose record opts out may leave PKCE out.
-    let r = w.authorize(&base(&[("response_type", "code"), ("scope", "openid")], "legacy"));
+    let r = w.authorize(&base(&[("response_type", "code"), ("scope", "openid"), ("nonce", "n-1")], "legacy"));
     assert_eq!(r.status, 200, "{}", r.body_str());
     let d: Value = serde_json::from_slice(&w.get("/.well-known/openid-configuration").body).unwrap();
     assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
@@ -274,17 +279,30 @@ fn pairwise_subjects() {
     assert_eq!(d["subject_types_supported"], json!(["public", "pairwise"]));
 }
 
-/// A loopback redirect URI matches by its parsed form (RFC 8252 §7.3), so the request's spelling
+/// A public client's loopback redirect URI may differ in its port only (RFC 8252 §7.3), so the request's spelling
 /// may differ from the registered one; what is sent back is the parser's, never the request's
 /// (the e2e hostile storm sent `http:/127.0.0.1:…`).
 #[test]
-fn loopback_redirects_are_sent_back_as_parsed() {
+fn loopback_redirects_match_as_strings_but_for_the_port() {
     let w = World::new();
-    for uri in ["http:/127.0.0.1:9000/cb", "http://127.0.0.1:9000/cb", "HTTP://127.0.0.1:4711/cb"] {
+    for uri in ["http://127.0.0.1:9000/cb", "http://127.0.0.1:4711/cb", "http://127.0.0.1/cb"] {
         let r =
-            w.authorize(&[("response_type", "code"), ("client_id", "basic"), ("redirect_uri", uri), ("state", "s")]);
+            w.authorize(&[("response_type", "code"), ("client_id", "public"), ("redirect_uri", uri), ("state", "s")]);
         assert_eq!(r.status, 303, "{uri}: {}", r.body_str());
         let loc = r.header("location").unwrap();
-        assert!(loc.starts_with("http://127.0.0.1:") && loc.contains("/cb?error=invalid_scope"), "{uri}: {loc}");
+        assert!(loc.starts_with(&format!("{uri}?error=invalid_scope")), "{uri}: {loc}");
+    }
+    // Another spelling is another URI, even if a parser would make the same of it.
+    for uri in ["http:/127.0.0.1:9000/cb", "HTTP://127.0.0.1:4711/cb", "http://127.0.0.1:9000/x/../cb"] {
+        let r = w.authorize(&[("response_type", "code"), ("client_id", "public"), ("redirect_uri", uri)]);
+        assert_eq!((r.status, r.header("location")), (400, None), "{uri}");
+    }
+    // Another port is a native app's privilege (RFC 8252 §7.3): a confidential client's
+    // loopback URI matches exactly, and anything else is a page, never a redirect.
+    let exact = [("response_type", "code"), ("client_id", "basic"), ("redirect_uri", "http://127.0.0.1:9000/cb")];
+    assert_eq!(w.authorize(&exact).status, 303);
+    for uri in ["http://127.0.0.1:4711/cb", "http://127.0.0.1/cb"] {
+        let r = w.authorize(&[("response_type", "code"), ("client_id", "basic"), ("redirect_uri", uri)]);
+        assert_eq!((r.status, r.header("location")), (400, None), "{uri}");
     }
 }

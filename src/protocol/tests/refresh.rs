@@ -400,12 +400,11 @@ fn introspection_userinfo_and_revocation_of_refresh_tokens() {
     assert!(i.get("token_type").is_none(), "{i}");
     // Not an access token.
     assert_eq!(userinfo(&w, &rt), 401);
-    // Another client cannot see or revoke it.
+    // Another client cannot see or revoke it; a public client cannot introspect at all
+    // (RFC 7662 §2.1: it cannot authenticate).
     let spa = [("client_id", "spa")];
-    assert_eq!(
-        w.token_like("/introspect", &[&[("token", rt.as_str())], spa.as_slice()].concat(), None).1["active"],
-        false
-    );
+    let (status, v) = w.token_like("/introspect", &[&[("token", rt.as_str())], spa.as_slice()].concat(), None);
+    assert_eq!((status, v["error"].as_str()), (401, Some("invalid_client")), "{v}");
     w.token_like("/revoke", &[&[("token", rt.as_str())], spa.as_slice()].concat(), None);
     assert_eq!(userinfo(&w, &at), 200);
     // The owner revokes the refresh token: the access token goes too (RFC 7009 §2.1).

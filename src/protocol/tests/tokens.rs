@@ -15,7 +15,8 @@ fn token_client_authentication() {
     // The registered method only: basic client using client_secret_post.
     let (s, v, r) = w.token(&[f.as_slice(), &[("client_id", "basic"), ("client_secret", BASIC_SECRET)]].concat(), None);
     assert_eq!((s, v["error"].as_str()), (401, Some("invalid_client")));
-    assert!(r.header("www-authenticate").is_none());
+    // Every 401 carries a challenge (RFC 9110 §15.5.2): the header scheme a client may use.
+    assert_eq!(r.header("www-authenticate"), Some("Basic realm=\"token\", charset=\"UTF-8\""));
     let (s, v, _) = w.token(&[f.as_slice(), &[("client_id", "post"), ("client_secret", "wrong")]].concat(), None);
     assert_eq!((s, v["error"].as_str()), (401, Some("invalid_client")));
     let (s, v, _) = w.token(&[f.as_slice(), &[("client_id", "public"), ("client_secret", "anything")]].concat(), None);

@@ -121,19 +121,23 @@ pub async fn authenticate<C: ClientStore>(clients: &C, p: &Presented) -> Result<
     })
 }
 
-/// The failure: RFC 6749 §5.2 JSON; `invalid_client` after Basic carries
-/// `WWW-Authenticate: Basic`.
+/// The failure: RFC 6749 §5.2 JSON. `invalid_client` is a 401, which carries a challenge
+/// (RFC 9110 §15.5.2): the scheme a client may authenticate with in a header, Basic (RFC 6749
+/// §5.2 requires it when the client tried the header).
 impl From<AuthError> for Failure {
     fn from(e: AuthError) -> Failure {
-        let basic = e.basic && e.error.code == ErrorCode::InvalidClient;
+        let challenge = e.error.code == ErrorCode::InvalidClient;
         let f = Failure { detail: e.detail, ..Failure::json(e.error) };
-        if basic {
-            f.with_header("www-authenticate", "Basic realm=\"token\", charset=\"UTF-8\"")
+        if challenge {
+            f.with_header("www-authenticate", BASIC_CHALLENGE)
         } else {
             f
         }
     }
 }
+
+/// The challenge of a client authentication failure.
+pub const BASIC_CHALLENGE: &str = "Basic realm=\"token\", charset=\"UTF-8\"";
 
 /// 429 for a client (or an address) past its limit, with `Retry-After`.
 fn too_many(description: String, retry_after: i64) -> Failure {

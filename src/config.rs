@@ -7,6 +7,9 @@ use crate::i18n::{Locale, Overrides, LOCALES};
 use crate::objects::throttle::Policy;
 use url::Url;
 
+pub mod clients;
+pub use clients::{ClientsConfig, Registration};
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The issuer identifier (OpenID Connect Discovery §3, RFC 8414 §2): https (or http on
@@ -44,6 +47,8 @@ pub struct Config {
     pub default_locale: Locale,
     /// The operator's replacements for catalog messages (`MESSAGES`).
     pub messages: Overrides,
+    /// Clients that appear without an operator (metadata documents, registration).
+    pub clients: ClientsConfig,
 }
 
 pub const DEFAULT_CODE_TTL: i64 = 60;
@@ -101,7 +106,9 @@ impl Config {
             None => Overrides::default(),
             Some(v) => Overrides::parse(&v)?,
         };
+        let clients = ClientsConfig::from_vars(&get, loopback)?;
         Ok(Config {
+            clients,
             brand,
             default_locale,
             messages,

@@ -9,7 +9,9 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 mod alg;
+mod jwk;
 pub use alg::{Alg, KeyInfo};
+pub use jwk::{PublicJwk, PublicKey};
 
 pub fn b64url(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
@@ -281,6 +283,10 @@ pub trait Crypto {
     /// Verifies a JWS signature made by the published key `kid`, with that key's algorithm.
     /// `Ok(false)` for a wrong signature or an unknown kid.
     async fn verify(&self, kid: &str, data: &[u8], sig: &[u8]) -> Result<bool, String>;
+
+    /// Verifies a JWS signature made with another party's key (a client's, RFC 7523), with
+    /// that key's algorithm. `Ok(false)` for a wrong signature.
+    async fn verify_with(&self, key: &PublicJwk, data: &[u8], sig: &[u8]) -> Result<bool, String>;
 
     /// PBKDF2-HMAC-SHA256.
     async fn pbkdf2_sha256(&self, password: &[u8], salt: &[u8], iterations: u32, len: usize)

@@ -1,7 +1,7 @@
 //! OAuth 2.0 / OpenID Connect errors.
 //!
 //! Each [`ErrorCode`] variant is an error code registered by RFC 6749 (§4.1.2.1, §5.2),
-//! RFC 6750 (§3.1) or OpenID Connect Core 1.0 (§3.1.2.6). An [`OAuthError`] pairs a code
+//! RFC 6750 (§3.1), RFC 7591 (§3.2.2), RFC 8707 (§2) or OpenID Connect Core 1.0 (§3.1.2.6). An [`OAuthError`] pairs a code
 //! with a client-safe description; the platform layer turns every error into a response,
 //! so nothing reaches the runtime as `Err`.
 
@@ -39,6 +39,14 @@ pub enum ErrorCode {
     RequestUriNotSupported,
     /// RFC 6750 §3.1: the access token is missing, expired, revoked or malformed.
     InvalidToken,
+    /// RFC 6750 §3.1: the access token does not carry the scope the request needs.
+    InsufficientScope,
+    /// RFC 8707 §2: the resource is invalid, missing, unknown or malformed.
+    InvalidTarget,
+    /// RFC 7591 §3.2.2: a redirect URI of a registration is not acceptable.
+    InvalidRedirectUri,
+    /// RFC 7591 §3.2.2: other client metadata of a registration is not acceptable.
+    InvalidClientMetadata,
 }
 
 impl ErrorCode {
@@ -59,6 +67,10 @@ impl ErrorCode {
             ErrorCode::RequestNotSupported => "request_not_supported",
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
             ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::InsufficientScope => "insufficient_scope",
+            ErrorCode::InvalidTarget => "invalid_target",
+            ErrorCode::InvalidRedirectUri => "invalid_redirect_uri",
+            ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
         }
     }
 
@@ -68,7 +80,7 @@ impl ErrorCode {
             ErrorCode::InvalidClient | ErrorCode::InvalidToken => 401,
             ErrorCode::ServerError => 500,
             ErrorCode::TemporarilyUnavailable => 503,
-            ErrorCode::AccessDenied => 403,
+            ErrorCode::AccessDenied | ErrorCode::InsufficientScope => 403,
             _ => 400,
         }
     }
@@ -128,6 +140,9 @@ impl OAuthError {
     }
     pub fn invalid_token(d: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidToken, d)
+    }
+    pub fn invalid_target(d: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidTarget, d)
     }
     pub fn unavailable(d: impl Into<String>) -> Self {
         Self::new(ErrorCode::TemporarilyUnavailable, d)

@@ -124,6 +124,10 @@ impl Params {
                 continue;
             }
             if pairs.iter().any(|(n, _)| *n == k) {
+                // RFC 8707 §2 allows several; this provider issues tokens for one at a time.
+                if k == "resource" {
+                    return Err(OAuthError::invalid_target("one resource per request is supported (RFC 8707 §2)"));
+                }
                 return Err(OAuthError::invalid_request(format!(
                     "parameter {} is repeated (RFC 6749 §3.1)",
                     quoted_name(&k)
@@ -253,6 +257,25 @@ pub fn error_json(err: &OAuthError) -> Response {
         r = r.with_header("retry-after", "5");
     }
     r
+}
+
+/// What a fetch of another server returned (a client's metadata document or JWK Set).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fetched {
+    pub status: u16,
+    /// `Location`, for a redirect (followed, or not, by the caller).
+    pub location: Option<String>,
+    pub cache_control: Option<String>,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// Fetching from other servers: never following redirects itself (the caller checks each
+/// hop), giving up after `timeout_ms`, and reading at most `max_bytes` of the body (more is
+/// an error, not a truncated body).
+#[allow(async_fn_in_trait)]
+pub trait Fetch {
+    async fn get(&self, url: &str, max_bytes: usize, timeout_ms: u32) -> Result<Fetched, String>;
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! else the first of that algorithm not marked `"retired_at"`. A retired key never signs.
 
 use crate::crypto::{b64url, b64url_decode, sha256};
-pub use crate::crypto::{Alg, KeyInfo};
+pub use crate::crypto::{Alg, KeyInfo, PublicJwk};
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;
 
@@ -378,5 +378,34 @@ mod tests {
         assert!(PrivateJwkSet::parse_any(&json!({ "keys": keys[2..] }).to_string()).is_ok());
         assert!(set(json!([])).unwrap_err().contains("no keys"));
         assert!(set(json!([{"kty": "oct", "kid": "x", "k": "AA"}])).is_err());
+    }
+
+    #[test]
+    fn public_keys_of_every_kind_and_nothing_private() {
+        let set = PrivateJwkSet::parse(test_key::MULTI).unwrap();
+        let public = set.public_jwks();
+        let keys = crate::crypto::PublicJwk::parse_set(&public).unwrap();
+        assert_eq!(keys.iter().map(|k| k.alg).collect::<Vec<_>>(), [Alg::RS256, Alg::RS256, Alg::ES256, Alg::EdDSA]);
+        // The private key set itself is refused.
+        let private: Value = serde_json::from_str(test_key::MULTI).unwrap();
+        let e = crate::crypto::PublicJwk::parse_set(&private).unwrap_err();
+        assert!(e.contains("private members"), "{e}");
+        let es = keys.iter().find(|k| k.alg == Alg::ES256).unwrap();
+        assert_eq!(crate::crypto::PublicJwk::select(&keys, es.kid.as_deref(), Alg::ES256), Some(es));
+        assert_eq!(crate::crypto::PublicJwk::select(&keys, None, Alg::ES256), Some(es), "the only ES256 key");
+        assert_eq!(
+            crate::crypto::PublicJwk::select(&keys, None, Alg::RS256),
+            None,
+            "two RS256 keys: the kid must say which"
+        );
+        assert_eq!(crate::crypto::PublicJwk::select(&keys, Some("nope"), Alg::ES256), None);
+        let bad = serde_json::json!({"keys": [{"kty": "EC", "crv": "P-384", "x": "AA", "y": "AA"}]});
+        assert!(crate::crypto::PublicJwk::parse_set(&bad).is_err());
+        let wrong_alg = serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": es_x(), "alg": "ES256"});
+        assert!(crate::crypto::PublicJwk::parse(&wrong_alg).unwrap_err().contains("signs EdDSA"));
+    }
+
+    fn es_x() -> String {
+        crate::crypto::b64url(&[7u8; 32])
     }
 }

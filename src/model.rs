@@ -1,10 +1,12 @@
-//! The records: clients and users (KV, written by operators) and grants (Durable Object),
+//! The records: clients, users, custom scopes and resources (KV, written by operators) and
+//! grants (Durable Object),
 //! and the rules on their values (scopes, PKCE).
 
 pub mod client;
 pub mod custom_scope;
 pub mod grant;
 pub mod pkce;
+pub mod resource;
 pub mod scope;
 pub mod uri;
 pub mod user;
@@ -12,4 +14,5 @@ pub mod user;
 pub use client::{AuthMethod, Client, SubjectType};
 pub use custom_scope::ScopeDef;
 pub use grant::Grant;
+pub use resource::{Resource, TokenFormat};
 pub use user::User;

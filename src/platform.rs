@@ -3,6 +3,7 @@
 //! Object and WebCrypto implementations of the store and crypto traits.
 
 mod accounts;
+mod fetch;
 mod grants;
 mod kv;
 mod objects;
@@ -18,7 +19,7 @@ use crate::keys::PrivateJwkSet;
 use crate::pages;
 use crate::protocol::router::{self, Documents};
 use crate::protocol::Provider;
-use crate::store::cache::{CleanChecks, TtlCache};
+use crate::store::cache::{CachedFetch, CleanChecks, TtlCache};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen_futures::JsFuture;
@@ -52,6 +53,8 @@ thread_local! {
     static STORES: RefCell<Option<Rc<Stores>>> = const { RefCell::new(None) };
     /// Throttle counters this isolate saw clean (store::cache::CleanChecks).
     static CLEAN_CHECKS: Rc<RefCell<TtlCache<()>>> = Rc::new(RefCell::new(TtlCache::default()));
+    /// Documents fetched from other servers (store::cache::CachedFetch).
+    static FETCHED: Rc<RefCell<TtlCache<http::Fetched>>> = Rc::new(RefCell::new(TtlCache::default()));
 }
 
 fn var(env: &Env, name: &str) -> Option<String> {
@@ -115,6 +118,7 @@ impl crate::protocol::Backend for Workers {
     type Throttles = CleanChecks<throttles::DoThrottles>;
     type Accounts = accounts::DoAccounts;
     type Crypto = webcrypto::WebCrypto;
+    type Fetch = CachedFetch<fetch::WorkerFetch>;
 }
 
 /// The clock, in milliseconds (`Date.now()`: one call, no `Date` object).
@@ -253,6 +257,7 @@ pub async fn main(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_
     };
     let now_ms = now_ms();
     let throttles = CleanChecks { inner: stores.throttles.clone(), clean: CLEAN_CHECKS.with(Rc::clone), now_ms };
+    let fetch = CachedFetch { inner: fetch::WorkerFetch, cache: FETCHED.with(Rc::clone), now_ms };
     let provider = Provider::<Workers> {
         config: &iso.config,
         clients: &stores.clients,
@@ -261,6 +266,7 @@ pub async fn main(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_
         throttles: &throttles,
         accounts: &stores.accounts,
         crypto: &iso.crypto,
+        fetch: &fetch,
         keys: &iso.keys,
         pairwise_salt: iso.pairwise_salt.as_deref(),
         now: now_ms / 1000,

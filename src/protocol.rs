@@ -11,8 +11,10 @@
 //!   [`issue`] (authorization codes), [`revoke`], [`subject`] (pairwise `sub`), [`claims`],
 //!   [`id_token`], [`session`], [`sealed`] (page state), [`sealed_code`], [`device`].
 
+pub mod access_token;
 pub mod authorize;
 pub mod claims;
+pub mod clients;
 pub mod consents;
 pub mod device;
 pub mod discovery;
@@ -22,6 +24,8 @@ pub mod interaction;
 pub mod issue;
 pub mod logout;
 pub mod redirect;
+pub mod registration;
+pub mod resources;
 pub mod revocation;
 pub mod revoke;
 pub mod router;
@@ -34,7 +38,7 @@ pub mod userinfo;
 
 use crate::config::Config;
 use crate::crypto::Crypto;
-use crate::http::Request;
+use crate::http::{Fetch, Request};
 use crate::i18n::{self, Locale};
 use crate::pages::Ui;
 use crate::store::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
@@ -49,6 +53,8 @@ pub trait Backend {
     type Throttles: ThrottleStore;
     type Accounts: AccountStore;
     type Crypto: Crypto;
+    /// Fetches from other servers (clients' metadata documents and JWK Sets).
+    type Fetch: Fetch;
 }
 
 /// Everything an endpoint may use. Built per request by the platform layer (and by tests,
@@ -63,6 +69,7 @@ pub struct Provider<'a, B: Backend> {
     pub accounts: &'a B::Accounts,
     /// Signing (it owns the key set and its kids), verification, password hashing.
     pub crypto: &'a B::Crypto,
+    pub fetch: &'a B::Fetch,
     /// The keys derived from `SESSION_KEY` (page state, sealed codes, device cookies).
     pub keys: &'a crate::crypto::SessionKeys,
     /// Key for pairwise subject identifiers (`PAIRWISE_SALT`), if configured.

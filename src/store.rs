@@ -2,8 +2,7 @@
 //! The Workers implementations (KV, Durable Objects) are in `platform`.
 
 use crate::error::StoreError;
-use crate::model::ScopeDef;
-use crate::model::{Client, User};
+use crate::model::{Client, Resource, ScopeDef, User};
 use crate::objects::account::AccountOp;
 use crate::objects::grant::GrantOp;
 use crate::objects::throttle;
@@ -17,6 +16,13 @@ pub trait ClientStore {
     async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError>;
     /// A custom scope defined by the operator (key `scope:<name>`); `Ok(None)` if undefined.
     async fn scope(&self, name: &str) -> Result<Option<ScopeDef>, StoreError>;
+    /// A resource server (key `resource:<uri>`, RFC 8707); `Ok(None)` if unknown.
+    async fn resource(&self, uri: &str) -> Result<Option<Resource>, StoreError>;
+    /// Writes a client that registered itself (RFC 7591), to be deleted by the store at
+    /// `expires_at` (seconds since the epoch) unless written again.
+    async fn put_client(&self, client: &Client, expires_at: i64) -> Result<(), StoreError>;
+    /// Deletes a client that registered itself (RFC 7592 §2.3).
+    async fn delete_client(&self, client_id: &str) -> Result<(), StoreError>;
 }
 
 #[allow(async_fn_in_trait)]

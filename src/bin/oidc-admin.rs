@@ -17,6 +17,8 @@ mod kv;
 mod output;
 #[path = "oidc_admin/password.rs"]
 mod password;
+#[path = "oidc_admin/resources.rs"]
+mod resources;
 #[path = "oidc_admin/scopes.rs"]
 mod scopes;
 #[path = "oidc_admin/users.rs"]
@@ -53,6 +55,7 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Clients(c) => clients::run(c, &mut target)?,
         Command::Users(u) => users::run(u, &mut target)?,
         Command::Scopes(s) => scopes::run(s, &mut target)?,
+        Command::Resources(r) => resources::run(r, &mut target)?,
         Command::Demo(d) => demo::run(d, &mut target)?,
     };
     print_outcome(&target, outcome, cli.json)

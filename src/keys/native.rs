@@ -2,7 +2,7 @@
 //! (The worker uses WebCrypto instead: faster, and it avoids the `rsa` crate's
 //! private-key timing issue RUSTSEC-2023-0071 on the request path.)
 
-use crate::crypto::{b64url_decode, random_bytes, Alg, Crypto, KeyInfo, PasswordHash};
+use crate::crypto::{b64url_decode, random_bytes, Alg, Crypto, KeyInfo, PasswordHash, PublicJwk, PublicKey};
 use crate::keys::{KeyMaterial, PrivateJwk, PrivateJwkSet};
 use rsa::pkcs1v15::{Signature as RsaSignature, SigningKey as RsaSigningKey};
 use rsa::signature::{Keypair, SignatureEncoding, Signer, Verifier};
@@ -94,6 +94,35 @@ impl Crypto for NativeCrypto {
 
     async fn verify(&self, kid: &str, data: &[u8], sig: &[u8]) -> Result<bool, String> {
         Ok(self.key(kid).is_some_and(|k| k.verify(data, sig)))
+    }
+
+    async fn verify_with(&self, key: &PublicJwk, data: &[u8], sig: &[u8]) -> Result<bool, String> {
+        let bytes = |v: &str| b64url_decode(v).ok_or_else(|| "a JWK member is not base64url".to_string());
+        Ok(match &key.key {
+            PublicKey::Rsa { n, e } => {
+                let public =
+                    rsa::RsaPublicKey::new(BigUint::from_bytes_be(&bytes(n)?), BigUint::from_bytes_be(&bytes(e)?))
+                        .map_err(|e| format!("invalid RSA key: {e}"))?;
+                let k = rsa::pkcs1v15::VerifyingKey::<Sha256>::new(public);
+                RsaSignature::try_from(sig).is_ok_and(|s| k.verify(data, &s).is_ok())
+            }
+            PublicKey::Ec { x, y } => {
+                let point = p256::EncodedPoint::from_affine_coordinates(
+                    bytes(x)?.as_slice().into(),
+                    bytes(y)?.as_slice().into(),
+                    false,
+                );
+                let k = p256::ecdsa::VerifyingKey::from_encoded_point(&point)
+                    .map_err(|e| format!("invalid P-256 key: {e}"))?;
+                p256::ecdsa::Signature::from_slice(sig).is_ok_and(|s| k.verify(data, &s).is_ok())
+            }
+            PublicKey::Ed25519 { x } => {
+                let raw: [u8; 32] = bytes(x)?.try_into().map_err(|_| "an Ed25519 key is 32 bytes".to_string())?;
+                let k =
+                    ed25519_dalek::VerifyingKey::from_bytes(&raw).map_err(|e| format!("invalid Ed25519 key: {e}"))?;
+                ed25519_dalek::Signature::from_slice(sig).is_ok_and(|s| k.verify_strict(data, &s).is_ok())
+            }
+        })
     }
 
     async fn pbkdf2_sha256(

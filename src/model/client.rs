@@ -12,6 +12,8 @@ use url::Url;
 pub enum AuthMethod {
     ClientSecretBasic,
     ClientSecretPost,
+    /// A JWT signed with one of the client's keys (RFC 7523 §2.2, OpenID Connect Core §9).
+    PrivateKeyJwt,
     None,
 }
 
@@ -20,11 +22,16 @@ impl AuthMethod {
         match self {
             AuthMethod::ClientSecretBasic => "client_secret_basic",
             AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
             AuthMethod::None => "none",
         }
     }
     pub fn is_public(self) -> bool {
         self == AuthMethod::None
+    }
+    /// Whether the client proves itself with a secret we keep the hash of.
+    pub fn uses_secret(self) -> bool {
+        matches!(self, AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost)
     }
 }
 
@@ -45,7 +52,7 @@ impl SubjectType {
 }
 
 /// RFC 7591 §2 `grant_types` values this provider supports.
-pub const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token"];
+pub const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
 
 fn default_auth_method() -> AuthMethod {
     // RFC 7591 §2: the default is client_secret_basic.
@@ -67,6 +74,8 @@ pub struct Client {
     pub client_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_name: Option<String>,
+    /// Empty only for a client that never redirects (client credentials alone).
+    #[serde(default)]
     pub redirect_uris: Vec<String>,
     #[serde(default = "default_auth_method")]
     pub token_endpoint_auth_method: AuthMethod,
@@ -112,6 +121,28 @@ pub struct Client {
     /// default) refuses every retry. At most 300; confidential clients only.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub refresh_grace_seconds: i64,
+    /// The client's public keys for `private_key_jwt` (RFC 7591 §2 `jwks`), or where to
+    /// fetch them (`jwks_uri`, https): exactly one of the two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// The resources (RFC 8707) this client may ask tokens for; empty: any registered one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
+    /// A client that registered itself (RFC 7591): the hash of its registration access
+    /// token (RFC 7592), and until when its record is kept if it is not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_access_token_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_expires_at: Option<i64>,
+    /// Not stored: the record is the client's metadata document (its id is the URL it was
+    /// fetched from), not one the operator wrote.
+    #[serde(skip)]
+    pub from_metadata_document: bool,
+    /// Not stored: a metadata document without `scope` may ask for any resource's API scopes.
+    #[serde(skip)]
+    pub any_api_scope: bool,
 }
 
 fn is_zero(n: &i64) -> bool {
@@ -149,8 +180,21 @@ impl Client {
         if !valid_client_id(&self.client_id) {
             return Err("client_id must be 1-128 characters of A-Z a-z 0-9 . _ ~ -".into());
         }
-        if self.redirect_uris.is_empty() {
-            return Err("redirect_uris must list at least one URI".into());
+        self.validate_metadata()
+    }
+
+    /// The checks of [`Client::validate`] but the id's form: for a client whose id is the URL
+    /// of its metadata document.
+    pub fn validate_document(&self) -> Result<(), String> {
+        if self.token_endpoint_auth_method.uses_secret() || self.client_secret_hash.is_some() {
+            return Err("a metadata document's client holds no secret".into());
+        }
+        self.validate_metadata()
+    }
+
+    fn validate_metadata(&self) -> Result<(), String> {
+        if self.allows_grant("authorization_code") && self.redirect_uris.is_empty() {
+            return Err("redirect_uris must list at least one URI (the authorization code grant redirects)".into());
         }
         for uri in &self.redirect_uris {
             validate_redirect_uri(uri).map_err(|e| format!("redirect_uris: '{uri}' {e}"))?;
@@ -168,21 +212,44 @@ impl Client {
                 crate::model::uri::web_url(u).map_err(|e| format!("{field}: '{u}' {e}"))?;
             }
         }
-        match (self.token_endpoint_auth_method.is_public(), &self.client_secret_hash) {
-            (true, Some(_)) => {
-                return Err("client_secret_hash must be absent when token_endpoint_auth_method is none".into())
+        let method = self.token_endpoint_auth_method;
+        match (method.uses_secret(), &self.client_secret_hash) {
+            (false, Some(_)) => {
+                return Err(format!(
+                    "client_secret_hash must be absent when token_endpoint_auth_method is {}",
+                    method.as_str()
+                ))
             }
-            (false, None) => {
-                return Err(format!("client_secret_hash is required for {}", self.token_endpoint_auth_method.as_str()))
-            }
-            (false, Some(h)) => {
+            (true, None) => return Err(format!("client_secret_hash is required for {}", method.as_str())),
+            (true, Some(h)) => {
                 let ok =
                     h.strip_prefix("sha256:").and_then(crate::crypto::b64url_decode).is_some_and(|b| b.len() == 32);
                 if !ok {
                     return Err("client_secret_hash must be sha256:<43 base64url characters> (use oidc-admin)".into());
                 }
             }
-            (true, None) => {}
+            (false, None) => {}
+        }
+        match (method == AuthMethod::PrivateKeyJwt, &self.jwks, &self.jwks_uri) {
+            (true, Some(_), Some(_)) => return Err("jwks and jwks_uri: give one of the two (RFC 7591 §2)".into()),
+            (true, None, None) => return Err("private_key_jwt needs the client's keys: jwks or jwks_uri".into()),
+            (true, Some(set), None) => {
+                crate::crypto::PublicJwk::parse_set(set).map_err(|e| format!("jwks: {e}"))?;
+            }
+            (true, None, Some(uri)) => {
+                crate::model::uri::fetchable_url(uri).map_err(|e| format!("jwks_uri: '{uri}' {e}"))?;
+            }
+            (false, None, None) => {}
+            (false, _, _) => return Err("jwks and jwks_uri are for token_endpoint_auth_method private_key_jwt".into()),
+        }
+        for r in &self.resources {
+            crate::model::resource::valid_resource_uri(r).map_err(|e| format!("resources: '{r}' {e}"))?;
+        }
+        if self.grant_types.is_empty() {
+            return Err(
+                "grant_types: a client needs a grant (authorization_code with redirect_uris, or client_credentials)"
+                    .into(),
+            );
         }
         for g in &self.grant_types {
             if !GRANT_TYPES.contains(&g.as_str()) {
@@ -193,6 +260,11 @@ impl Client {
         if self.allows_grant("refresh_token") && !self.allows_grant("authorization_code") {
             return Err("grant_types: refresh_token needs authorization_code".into());
         }
+        // RFC 6749 §4.4: the client credentials grant is for confidential clients only.
+        if self.allows_grant("client_credentials") && method.is_public() {
+            return Err("grant_types: client_credentials needs a confidential client (it authenticates)".into());
+        }
+
         for r in &self.response_types {
             if r != "code" {
                 return Err(format!("response_types: '{r}' is not supported (supported: code)"));
@@ -213,10 +285,8 @@ impl Client {
             return Err("subject_type pairwise needs all redirect_uris on one host (the sector identifier, OpenID Connect Core §8.1; sector_identifier_uri is not supported)".into());
         }
         let scopes: Vec<&str> = self.scope.split(' ').filter(|s| !s.is_empty()).collect();
-        if !scopes.contains(&"openid") {
-            return Err("scope must include openid".into());
-        }
-        // Standard scopes, or custom ones (defined by `scope:<name>` records).
+        // Standard scopes, custom ones (defined by `scope:<name>` records) and the API scopes
+        // of resources (`resource:<uri>` records).
         for s in scopes {
             if !scope::is_supported(s) && !crate::model::custom_scope::valid_scope_name(s) {
                 return Err(format!("scope: '{s}' is not a valid scope name (RFC 6749 §3.3)"));
@@ -252,6 +322,21 @@ impl Client {
 
     pub fn allows_scope(&self, s: &str) -> bool {
         self.scope.split(' ').any(|x| x == s)
+    }
+
+    /// Whether the client may ask for `s`, an API scope a resource defines.
+    pub fn allows_api_scope(&self, s: &str) -> bool {
+        self.any_api_scope || self.allows_scope(s)
+    }
+
+    /// Whether the client may ask tokens for the resource `uri` (registered, RFC 8707).
+    pub fn allows_resource(&self, uri: &str) -> bool {
+        self.resources.is_empty() || self.resources.iter().any(|r| r == uri)
+    }
+
+    /// A client the operator did not register: its metadata document, or a registration.
+    pub fn is_unregistered(&self) -> bool {
+        self.from_metadata_document || self.registration_access_token_hash.is_some()
     }
 
     /// OpenID Connect Core §3.1.2.1: the redirect URI must exactly match a registered one

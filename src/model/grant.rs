@@ -37,11 +37,30 @@ pub struct Grant {
     /// The custom scopes granted and the claims each releases (for narrowing on refresh).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub custom_scopes: BTreeMap<String, Vec<String>>,
+    /// The resource server its access tokens are for (RFC 8707), if one was named, with
+    /// what its record said when the grant was made: its tokens' lifetime and format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_ttl: Option<i64>,
+    #[serde(default, skip_serializing_if = "crate::model::TokenFormat::is_default")]
+    pub access_token_format: crate::model::TokenFormat,
 }
 
 impl Grant {
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
         self.scope.split(' ').filter(|s| !s.is_empty())
+    }
+
+    /// An OpenID Connect grant (its tokens include an ID token, userinfo answers them), or
+    /// plain OAuth (an access token for a resource).
+    pub fn is_openid(&self) -> bool {
+        self.scopes().any(|s| s == crate::model::scope::OPENID)
+    }
+
+    /// A client's own grant (RFC 6749 §4.4): no user in it.
+    pub fn is_client_credentials(&self) -> bool {
+        self.username.is_empty()
     }
 
     /// Narrows the grant to `scope` (a refresh with a smaller scope, RFC 6749 §6): standard

@@ -1,6 +1,10 @@
 //! Scopes and the claims they release (OpenID Connect Core §5.4).
 
-pub const SUPPORTED: &[&str] = &["openid", "profile", "email", "address", "phone", OFFLINE_ACCESS];
+pub const SUPPORTED: &[&str] = &[OPENID, "profile", "email", "address", "phone", OFFLINE_ACCESS];
+
+/// OpenID Connect Core §3.1.2.1: makes a request an OpenID Connect one (an ID token); without
+/// it the request is plain OAuth (an access token for a resource).
+pub const OPENID: &str = "openid";
 
 /// OpenID Connect Core §11: asks for a refresh token. Granted only to clients allowed the
 /// refresh_token grant; ignored for others.

@@ -24,7 +24,7 @@ pub mod tokens;
 
 pub use issue::{Create, Decline, DeclineReply, Issue, IssueReply, Redeem, RedeemReply, Reserve, ReserveReply};
 pub use refresh::{Refresh, RefreshReply, Unrotate};
-pub use tokens::{Access, AccessReply, Introspect, IntrospectReply, Revoke, RevokeAll};
+pub use tokens::{Access, AccessReply, Introspect, IntrospectReply, Mint, MintReply, Revoke, RevokeAll};
 
 /// What the object stores (one value, key `grant`): first a reservation made when the
 /// user signs in (so each login form and consent form works once), then the grant.
@@ -189,6 +189,7 @@ pub enum Command {
     Introspect(Introspect),
     Revoke(Revoke),
     RevokeAll(RevokeAll),
+    Mint(Mint),
 }
 
 macro_rules! into_command {
@@ -213,6 +214,7 @@ into_command! {
     Introspect => Command::Introspect,
     Revoke => Command::Revoke,
     RevokeAll => Command::RevokeAll,
+    Mint => Command::Mint,
 }
 
 /// Runs a command that came over the wire; the reply as JSON, for the caller to read as the
@@ -234,6 +236,7 @@ pub fn apply(state: Option<Stored>, cmd: Command, now: i64) -> (Option<Stored>, 
         Command::Introspect(op) => run(state, op, now),
         Command::Revoke(op) => run(state, op, now),
         Command::RevokeAll(op) => run(state, op, now),
+        Command::Mint(op) => run(state, op, now),
     }
 }
 

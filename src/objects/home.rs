@@ -251,6 +251,7 @@ mod tests {
                 1060,
             ))),
             sealed_iat: iat,
+            resource: None,
         };
         let run = |iat, revoked: Option<i64>| apply_op(&homed, None, redeem(iat), || revoked, 1010);
         // No revocation: the code brings its grant, and the alarm is set by its first write.

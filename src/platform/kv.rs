@@ -3,8 +3,9 @@
 use super::now_ms;
 use crate::error::StoreError;
 use crate::model::custom_scope::scope_key;
+use crate::model::resource::resource_key;
 use crate::model::user::user_key;
-use crate::model::{Client, ScopeDef, User};
+use crate::model::{Client, Resource, ScopeDef, User};
 use crate::store::cache::{TtlCache, NEGATIVE_TTL_MS};
 use crate::store::{find_user_by_login, ClientStore, UserStore};
 use std::cell::RefCell;
@@ -15,6 +16,7 @@ thread_local! {
     // exist, 30 s.
     static CLIENTS: RefCell<TtlCache<Option<Client>>> = RefCell::new(TtlCache::default());
     static SCOPES: RefCell<TtlCache<Option<ScopeDef>>> = RefCell::new(TtlCache::default());
+    static RESOURCES: RefCell<TtlCache<Option<Resource>>> = RefCell::new(TtlCache::default());
     // User records read by username (an ongoing session, userinfo, refresh), 60 s. Sign-in
     // (`find_by_login`) always reads KV: a changed password or a removed account counts at once.
     static USERS: RefCell<TtlCache<Option<User>>> = RefCell::new(TtlCache::default());
@@ -64,6 +66,29 @@ impl ClientStore for KvClients {
     async fn scope(&self, name: &str) -> Result<Option<ScopeDef>, StoreError> {
         let key = scope_key(name);
         cached(&SCOPES, &self.0, &key, true, |json| ScopeDef::from_record(&key, json)).await
+    }
+    async fn resource(&self, uri: &str) -> Result<Option<Resource>, StoreError> {
+        let key = resource_key(uri);
+        cached(&RESOURCES, &self.0, &key, true, |json| Resource::from_record(&key, json)).await
+    }
+    async fn put_client(&self, client: &Client, expires_at: i64) -> Result<(), StoreError> {
+        let json = serde_json::to_string(client).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let unavailable =
+            |e: worker::kv::KvError| StoreError::Unavailable(format!("KV put '{}': {e}", client.client_id));
+        self.0
+            .put(&client.client_id, json)
+            .map_err(unavailable)?
+            .expiration(expires_at.max(0) as u64)
+            .execute()
+            .await
+            .map_err(unavailable)?;
+        CLIENTS.with(|c| c.borrow_mut().put(&client.client_id, Some(client.clone()), now_ms()));
+        Ok(())
+    }
+    async fn delete_client(&self, client_id: &str) -> Result<(), StoreError> {
+        self.0.delete(client_id).await.map_err(|e| StoreError::Unavailable(format!("KV delete '{client_id}': {e}")))?;
+        CLIENTS.with(|c| c.borrow_mut().put_for(client_id, None, now_ms(), NEGATIVE_TTL_MS));
+        Ok(())
     }
 }
 

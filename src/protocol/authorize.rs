@@ -11,20 +11,21 @@ mod checks;
 pub use checks::Hint;
 use checks::Validated;
 
+use super::clients::ClientError;
 use super::failure::{Failure, INVALID, MISCONFIGURED};
 use super::interaction::{Interaction, SignedIn};
 use super::issue::CodeIssue;
 use super::redirect::ErrorRedirect;
 use super::{random, session, Backend, Provider};
 use crate::crypto::{random_token, Crypto};
-use crate::error::{ErrorCode, OAuthError, StoreError};
+use crate::error::{ErrorCode, OAuthError};
 use crate::http::{Request, Response};
 use crate::model::grant::homed_grant_id;
 use crate::model::Client;
 use crate::objects::account::{Check, CheckReply};
 use crate::objects::grant::{Reserve, ReserveReply};
 use crate::pages::ErrorText;
-use crate::store::{AccountStore, ClientStore, GrantStore, UserStore};
+use crate::store::{AccountStore, GrantStore, UserStore};
 
 pub const MAX_STATE_LEN: usize = 2048;
 pub const MAX_NONCE_LEN: usize = 512;
@@ -42,14 +43,14 @@ impl<B: Backend> Provider<'_, B> {
         let invalid = |detail: &str| Failure::page_detail(locale, 400, INVALID, detail);
         // 1. The client.
         let client_id = params.get("client_id").ok_or_else(|| invalid("The request has no client_id."))?;
-        let client = match self.clients.client(client_id).await {
+        let client = match self.client(client_id).await {
             Ok(Some(c)) => c,
             Ok(None) => {
                 let e = ErrorText::new("error.unknown_client.title", "error.unknown_client.message", "invalid_client");
                 return Err(Failure::page(locale, 400, e));
             }
-            Err(StoreError::Malformed(m)) => return Err(Failure::page_detail(locale, 400, MISCONFIGURED, &m).logged(m)),
-            Err(e) => return Err(Failure::from(e).on_page(locale)),
+            Err(ClientError::Unusable(m)) => return Err(Failure::page_detail(locale, 400, MISCONFIGURED, &m).logged(m)),
+            Err(ClientError::Store(e)) => return Err(Failure::from(e).on_page(locale)),
         };
         // 2. The redirect URI: required by OpenID Connect, matched exactly.
         let redirect_uri = params.get("redirect_uri").ok_or_else(|| invalid("The request has no redirect_uri."))?;

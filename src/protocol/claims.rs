@@ -5,7 +5,7 @@
 
 use crate::error::OAuthError;
 use crate::i18n::Text;
-use crate::model::{scope, ScopeDef};
+use crate::model::{scope, Resource, ScopeDef};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -136,13 +136,20 @@ pub fn release(
 /// One line per consent item (a scope, or `claim:<name>`) for the consent page, in the
 /// page's language: the catalog's for standard scopes and claims, the operator's (in that
 /// language where given) for custom scopes.
-pub fn describe(items: &[String], custom: &[ScopeDef], text: &Text<'_>) -> Vec<String> {
+pub fn describe(items: &[String], custom: &[ScopeDef], resource: Option<&Resource>, text: &Text<'_>) -> Vec<String> {
     items
         .iter()
         .filter_map(|item| {
             if let Some(claim) = item.strip_prefix("claim:") {
                 let label = text.get(&format!("claim.{claim}"));
                 return Some(text.fill("scope.claim", &[("claim", &label)]));
+            }
+            if let Some(uri) = item.strip_prefix("resource:") {
+                let name = resource.filter(|r| r.resource == uri).map_or(uri, |r| r.display_name());
+                return Some(text.fill("scope.resource", &[("resource", name)]));
+            }
+            if let Some(api) = resource.and_then(|r| r.scope(item)) {
+                return Some(capitalise(api.description_in(text.locale)));
             }
             match custom.iter().find(|d| d.name == *item) {
                 Some(def) => Some(capitalise(def.description_in(text.locale))),
@@ -215,7 +222,7 @@ mod tests {
         assert!(!r.id_token.contains(&"sub".to_string()) && !r.id_token.contains(&"nonsense".to_string()));
         assert_eq!(r.consent, s(&["openid", "profile", "groups", "claim:email", "claim:phone_number"]));
         let o = crate::i18n::Overrides::default();
-        let en = describe(&r.consent, std::slice::from_ref(&groups), &Text::new(crate::i18n::Locale::En, &o));
+        let en = describe(&r.consent, std::slice::from_ref(&groups), None, &Text::new(crate::i18n::Locale::En, &o));
         assert_eq!(
             en,
             s(&[
@@ -226,7 +233,7 @@ mod tests {
                 "See your phone number"
             ])
         );
-        let de = describe(&r.consent, &[groups], &Text::new(crate::i18n::Locale::De, &o));
+        let de = describe(&r.consent, &[groups], None, &Text::new(crate::i18n::Locale::De, &o));
         assert_eq!(de[2], "Deine Gruppen sehen");
         assert_eq!(r.custom_scopes["groups"], s(&["groups"]));
         // A client that may not ask for the phone scope cannot get phone_number by name either.

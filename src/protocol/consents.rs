@@ -146,7 +146,7 @@ fn render_list(consents: &[Consent], names: impl Iterator<Item = Option<String>>
             .items
             .iter()
             .map(|i| {
-                let described = super::claims::describe(std::slice::from_ref(i), &[], &ui.text);
+                let described = super::claims::describe(std::slice::from_ref(i), &[], None, &ui.text);
                 described.into_iter().next().unwrap_or_else(|| i.clone())
             })
             .collect();

@@ -1,9 +1,10 @@
-//! OpenID Connect Discovery 1.0 §3 and RFC 8414 §2 metadata. Only what is implemented is
-//! advertised. The platform serialises this once per isolate.
+//! OpenID Connect Discovery 1.0 §3 and RFC 8414 §2 metadata. Only what is implemented (and
+//! turned on: registration, client ID metadata documents) is advertised. The platform serialises this once per isolate.
 
-use crate::config::Config;
+use crate::config::{Config, Registration};
 use crate::keys::Alg;
 use crate::model::scope;
+use crate::protocol::registration::REGISTRATION_PATH;
 use serde_json::{json, Value};
 
 pub const AUTHORIZE_PATH: &str = "/authorize";
@@ -21,24 +22,29 @@ pub const CONSENTS_PATH: &str = "/consents";
 pub fn document(config: &Config, pairwise: bool, algs: &[Alg]) -> Value {
     let subject_types: &[&str] = if pairwise { &["public", "pairwise"] } else { &["public"] };
     let algs: Vec<&str> = algs.iter().map(|a| a.as_str()).collect();
-    json!({
+    let auth_methods = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"];
+    let assertion_algs = ["RS256", "ES256", "EdDSA"];
+    let mut d = json!({
         "issuer": config.issuer,
         "authorization_endpoint": config.endpoint(AUTHORIZE_PATH),
         "token_endpoint": config.endpoint(TOKEN_PATH),
         "userinfo_endpoint": config.endpoint(USERINFO_PATH),
         "jwks_uri": config.endpoint(JWKS_PATH),
         "revocation_endpoint": config.endpoint(REVOCATION_PATH),
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "introspection_endpoint": config.endpoint(INTROSPECTION_PATH),
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "end_session_endpoint": config.endpoint(END_SESSION_PATH),
         "scopes_supported": scope::SUPPORTED,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": subject_types,
         "id_token_signing_alg_values_supported": algs,
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "code_challenge_methods_supported": [crate::model::pkce::S256],
         "claims_supported": scope::all_claims(),
         "claim_types_supported": ["normal"],
@@ -48,7 +54,13 @@ pub fn document(config: &Config, pairwise: bool, algs: &[Alg]) -> Value {
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
         "ui_locales_supported": crate::i18n::LOCALES.iter().map(|l| l.tag()).collect::<Vec<_>>(),
-    })
+        // draft-ietf-oauth-client-id-metadata-document §6: an https URL as client_id.
+        "client_id_metadata_document_supported": config.clients.metadata_documents,
+    });
+    if let (true, Some(o)) = (config.clients.registration != Registration::Off, d.as_object_mut()) {
+        o.insert("registration_endpoint".into(), json!(config.endpoint(REGISTRATION_PATH)));
+    }
+    d
 }
 
 #[cfg(test)]

@@ -129,6 +129,7 @@ mod refresh_sequences {
             access_token_hash: secret_hash(&format!("at-{new}")),
             access_expires_at: 0,
             grace_seconds: GRACE,
+            resource: None,
         }
     }
 
@@ -144,7 +145,7 @@ mod refresh_sequences {
                 client_id: "app".into(), redirect_uri: "https://app.example/cb".into(),
                 scope: "openid offline_access".into(), nonce: None, code_challenge: None,
                 code_challenge_method: None, sub: "s".into(), local_sub: None, username: "alice".into(),
-                auth_time: now, id_token_claims: Default::default(), userinfo_claims: vec![], custom_scopes: Default::default(),
+                auth_time: now, id_token_claims: Default::default(), userinfo_claims: vec![], custom_scopes: Default::default(), resource: None, access_token_ttl: None, access_token_format: Default::default(),
             };
             let st = GrantState::new(grant, secret_hash("code"), now + 60);
             let (mut s, _) = Create { state: Box::new(st) }.apply(None, now);
@@ -154,6 +155,7 @@ mod refresh_sequences {
                 refresh: Some(NewRefresh { hash: secret_hash("rt0"), expires_at: now + 100, max_expires_at: now + 1000 }),
                 sealed: None,
                 sealed_iat: 0,
+                resource: None,
             };
             let (w, _) = redeem.apply(s.clone(), now);
             s = w;

@@ -52,8 +52,19 @@ pub fn claims(i: &IdTokenInput<'_>) -> Map<String, Value> {
 
 /// Signs `claims` with the signing key of `alg`; its `kid` goes in the header.
 pub async fn sign<K: Crypto>(crypto: &K, alg: Alg, claims: &Map<String, Value>) -> Result<String, String> {
+    sign_jws(crypto, alg, "JWT", claims).await
+}
+
+/// Signs `claims` as a JWS of type `typ` (RFC 7515 §4.1.9: `JWT`, or `at+jwt` for an access
+/// token, RFC 9068 §2.1).
+pub async fn sign_jws<K: Crypto>(
+    crypto: &K,
+    alg: Alg,
+    typ: &str,
+    claims: &Map<String, Value>,
+) -> Result<String, String> {
     let kid = crypto.signing_kid(alg).ok_or_else(|| format!("no {alg} signing key in SIGNING_KEYS"))?;
-    let header = json!({"alg": alg.as_str(), "typ": "JWT", "kid": kid});
+    let header = json!({"alg": alg.as_str(), "typ": typ, "kid": kid});
     let signing_input = format!(
         "{}.{}",
         b64url(header.to_string().as_bytes()),
@@ -72,6 +83,17 @@ fn json_part<T: serde::de::DeserializeOwned>(part: &str) -> Option<T> {
 /// Returns its claims. `exp` is NOT checked: an `id_token_hint` may have expired (OpenID
 /// Connect Core §3.1.2.1), as may the hint of RP-initiated logout; callers decide.
 pub async fn verify_own_token<K: Crypto>(crypto: &K, issuer: &str, jwt: &str) -> Result<Map<String, Value>, String> {
+    verify_own_jws(crypto, issuer, jwt, None).await
+}
+
+/// [`verify_own_token`] for a JWS of type `typ` (an access token: `at+jwt`); `None`: anything
+/// but an access token, which is never taken for an ID token (RFC 9068 §4, RFC 8725 §3.11).
+pub async fn verify_own_jws<K: Crypto>(
+    crypto: &K,
+    issuer: &str,
+    jwt: &str,
+    typ: Option<&str>,
+) -> Result<Map<String, Value>, String> {
     let parts: Vec<&str> = jwt.split('.').collect();
     let [header_b64, payload, signature] = parts.as_slice() else {
         return Err("not a compact JWS (three base64url parts separated by dots)".into());
@@ -80,6 +102,13 @@ pub async fn verify_own_token<K: Crypto>(crypto: &K, issuer: &str, jwt: &str) ->
     // RFC 7515 §4.1.11: this provider never sets `crit`, so a token with it is not ours.
     if header.contains_key("crit") {
         return Err("the JWS header has a crit parameter".into());
+    }
+    let own_typ = header.get("typ").and_then(Value::as_str).map(|t| t.to_ascii_lowercase());
+    let access = matches!(own_typ.as_deref(), Some("at+jwt" | "application/at+jwt"));
+    match typ {
+        Some(_) if !access => return Err("the token is not an access token (typ at+jwt)".into()),
+        None if access => return Err("the token is an access token, not an ID token".into()),
+        _ => {}
     }
     let kid = header.get("kid").and_then(Value::as_str).ok_or("the JWS header has no kid")?;
     let key_alg = crypto.key_alg(kid).ok_or("the token was not signed by a key of this provider (unknown kid)")?;

@@ -16,7 +16,7 @@ use super::{sealed, Backend, Provider};
 use crate::crypto::ct_eq;
 use crate::http::{Params, Request};
 use crate::i18n::Locale;
-use crate::model::{Client, Grant};
+use crate::model::{Client, Grant, TokenFormat};
 use crate::pages::ErrorText;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -77,6 +77,18 @@ pub struct Interaction {
     /// The client's links and logo, for the consent page.
     #[serde(default, skip_serializing_if = "ClientLinks::is_empty")]
     pub links: ClientLinks,
+    /// The resource the access tokens are for (RFC 8707), and its tokens' lifetime and
+    /// format, as its record says now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_ttl: Option<i64>,
+    #[serde(default, skip_serializing_if = "TokenFormat::is_default")]
+    pub access_token_format: TokenFormat,
+    /// A client the operator did not register (a metadata document, a registration): the
+    /// consent page says so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unregistered: bool,
 }
 
 /// OpenID Connect Registration §2 metadata the consent page shows.
@@ -145,6 +157,9 @@ impl Interaction {
             id_token_claims: user.claims,
             userinfo_claims: self.userinfo_claims,
             custom_scopes: self.custom_scopes,
+            resource: self.resource,
+            access_token_ttl: self.access_token_ttl,
+            access_token_format: self.access_token_format,
         }
     }
 }
@@ -251,6 +266,10 @@ mod tests {
             custom_scopes: Default::default(),
             locale: Locale::De,
             links: ClientLinks { policy_uri: Some("https://c.example/privacy".into()), ..Default::default() },
+            resource: None,
+            access_token_ttl: None,
+            access_token_format: TokenFormat::Opaque,
+            unregistered: false,
         }
     }
 

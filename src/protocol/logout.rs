@@ -7,6 +7,7 @@
 //! user confirms on a page (§2: protects against logout forged by another site).
 
 use super::authorize::MAX_STATE_LEN;
+use super::clients::ClientError;
 use super::failure::{Failure, CROSS_SITE, REFUSED};
 use super::redirect::{form_target, redirect_with};
 use super::sealed::{self, OpenError};
@@ -18,7 +19,7 @@ use crate::i18n::Locale;
 use crate::model::Client;
 use crate::objects::account::{End, EndReply};
 use crate::pages::{self, ErrorText, Sources, Ui};
-use crate::store::{AccountStore, ClientStore};
+use crate::store::AccountStore;
 use serde::{Deserialize, Serialize};
 
 const CONTEXT: &[u8] = b"edge-oidc/logout/v1\0";
@@ -74,11 +75,11 @@ impl<B: Backend> Provider<'_, B> {
         };
         let client = match client_id {
             None => None,
-            Some(id) => match self.clients.client(&id).await {
+            Some(id) => match self.client(&id).await {
                 Ok(Some(c)) => Some(c),
                 Ok(None) => return Err(bad_request(locale, "No application is registered with this client_id.")),
-                Err(StoreError::Malformed(m)) => return Err(bad_request(locale, &m).logged(m)),
-                Err(e) => return Err(Failure::from(e).on_page(locale)),
+                Err(ClientError::Unusable(m)) => return Err(bad_request(locale, &m).logged(m)),
+                Err(ClientError::Store(e)) => return Err(Failure::from(e).on_page(locale)),
             },
         };
         // §3: only a registered post_logout_redirect_uri, compared exactly.

@@ -1,18 +1,21 @@
 //! Token revocation (RFC 7009) and introspection (RFC 7662), both client-authenticated
 //! exactly like the token endpoint; introspection only for confidential clients (RFC 7662
-//! §2.1: a public client cannot authenticate). A client can revoke and introspect only the tokens
-//! issued to it; anything else is answered as an unknown token. Revoking any token of a
-//! grant (access or refresh) revokes the grant: all its tokens (RFC 7009 §2.1).
+//! §2.1: a public client cannot authenticate). A client can revoke and introspect the tokens
+//! issued to it; a resource server (a client its resource record names in
+//! `introspection_clients`) can introspect the access tokens for it (RFC 7662 §4); anything
+//! else is answered as an unknown token. Revoking any token of a grant (access or refresh,
+//! opaque or JWT) revokes the grant: all its tokens (RFC 7009 §2.1) — a JWT access token
+//! its resource server checks on its own stays valid until it expires.
 
 use super::failure::Failure;
 use super::token::client_auth::BASIC_CHALLENGE;
 use super::{Backend, Provider};
 use crate::error::OAuthError;
+use crate::error::StoreError;
 use crate::http::{Request, Response};
-use crate::model::grant::split_handle;
 use crate::model::Client;
-use crate::objects::grant::{secret_hash, Introspect, IntrospectReply, Revoke};
-use crate::store::GrantStore;
+use crate::objects::grant::{Introspect, IntrospectReply, Revoke};
+use crate::store::{ClientStore, GrantStore};
 use serde_json::json;
 
 impl<B: Backend> Provider<'_, B> {
@@ -23,14 +26,25 @@ impl<B: Backend> Provider<'_, B> {
         Ok((client, token.to_string()))
     }
 
+    /// Whether `client` is the resource server of `resource` (its record's
+    /// `introspection_clients`).
+    async fn serves(&self, client: &Client, resource: Option<&str>) -> Result<bool, Failure> {
+        let Some(uri) = resource else { return Ok(false) };
+        match self.clients.resource(uri).await {
+            Ok(Some(r)) => Ok(r.introspection_clients.contains(&client.client_id)),
+            Ok(None) | Err(StoreError::Malformed(_)) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     pub async fn revoke(&self, req: &Request) -> Result<Response, Failure> {
         let (client, token) = self.token_param(req).await?;
         // RFC 7009 §2.1: token_type_hint is only a hint; both kinds are looked up anyway.
         // §2.2: an invalid or unknown token is answered 200 as well.
         let ok = Response::new(200, "application/json", "{}").no_store().cors();
-        let Some((grant_id, secret)) = split_handle(&token) else { return Ok(ok) };
+        let Some(r) = self.token_ref(&token).await else { return Ok(ok) };
         // §2.2.1: 503 when the server cannot revoke right now.
-        self.grants.send(grant_id, Revoke { token_hash: secret_hash(secret), client_id: client.client_id }).await?;
+        self.grants.send(&r.grant_id, Revoke { token_hash: r.hash, client_id: client.client_id }).await?;
         Ok(ok)
     }
 
@@ -43,14 +57,14 @@ impl<B: Backend> Provider<'_, B> {
             return Err(Failure::json(OAuthError::invalid_client(d)).with_header("www-authenticate", BASIC_CHALLENGE));
         }
         let inactive = Response::json(200, &json!({"active": false})).no_store().cors();
-        let Some((grant_id, secret)) = split_handle(&token) else { return Ok(inactive) };
+        let Some(r) = self.token_ref(&token).await else { return Ok(inactive) };
         let (grant, issued_at, expires_at, access) =
-            match self.grants.send(grant_id, Introspect { token_hash: secret_hash(secret) }).await? {
+            match self.grants.send(&r.grant_id, Introspect { token_hash: r.hash }).await? {
                 IntrospectReply::Access { grant, issued_at, expires_at } => (grant, issued_at, expires_at, true),
                 IntrospectReply::Refresh { grant, issued_at, expires_at } => (grant, issued_at, expires_at, false),
                 IntrospectReply::Inactive => return Ok(inactive),
             };
-        if grant.client_id != client.client_id {
+        if grant.client_id != client.client_id && !(access && self.serves(&client, grant.resource.as_deref()).await?) {
             return Ok(inactive);
         }
         // RFC 7662 §2.2: the token's meta-information. token_type (RFC 6749 §7.1) describes
@@ -63,7 +77,7 @@ impl<B: Backend> Provider<'_, B> {
             "exp": expires_at,
             "iat": issued_at,
             "sub": grant.sub,
-            "aud": grant.client_id,
+            "aud": grant.resource.as_deref().unwrap_or(&grant.client_id),
             "iss": self.config.issuer,
         });
         if let Some(fields) = body.as_object_mut() {

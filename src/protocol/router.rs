@@ -6,6 +6,7 @@ use super::discovery::{
     USERINFO_PATH,
 };
 use super::failure::Failure;
+use super::registration::REGISTRATION_PATH;
 use super::{Backend, Provider};
 use crate::brand::THEME_PATH;
 use crate::config::Config;
@@ -98,7 +99,8 @@ pub fn static_route(req: &Request, docs: &Documents) -> Option<Response> {
         THEME_PATH => Response::new(200, "text/css; charset=utf-8", docs.theme_css.clone())
             .with_header("cache-control", "public, max-age=86400")
             .with_header("x-content-type-options", "nosniff"),
-        TOKEN_PATH | REVOCATION_PATH | INTROSPECTION_PATH if m == "OPTIONS" => preflight("POST"),
+        TOKEN_PATH | REVOCATION_PATH | INTROSPECTION_PATH | REGISTRATION_PATH if m == "OPTIONS" => preflight("POST"),
+        p if m == "OPTIONS" && p.starts_with("/register/") => preflight("GET, PUT, DELETE"),
         USERINFO_PATH if m == "OPTIONS" => preflight("GET, POST"),
         // Everything else, pages in the browser's language included, needs the headers.
         _ => return None,
@@ -154,6 +156,16 @@ impl<B: Backend> Provider<'_, B> {
             REVOCATION_PATH => match m {
                 "POST" => self.revoke(req).await?,
                 _ => not_allowed_json("POST, OPTIONS"),
+            },
+            REGISTRATION_PATH => match m {
+                "POST" => self.register(req).await?,
+                _ => not_allowed_json("POST, OPTIONS"),
+            },
+            p if p.starts_with("/register/") => match m {
+                "GET" | "PUT" | "DELETE" => {
+                    self.manage_registration(req, p.get("/register/".len()..).unwrap_or_default()).await?
+                }
+                _ => not_allowed_json("GET, PUT, DELETE, OPTIONS"),
             },
             INTROSPECTION_PATH => match m {
                 "POST" => self.introspect(req).await?,

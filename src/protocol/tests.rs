@@ -9,21 +9,25 @@ use crate::http::{Request, Response};
 use crate::keys::native::{hash_password, NativeCrypto};
 use crate::keys::{test_key, PrivateJwkSet};
 use crate::model::Client;
-use crate::store::memory::{MemoryAccounts, MemoryGrants, MemoryKv, MemoryThrottles};
+use crate::store::cache::{CachedFetch, TtlCache};
+use crate::store::memory::{MemoryAccounts, MemoryFetch, MemoryGrants, MemoryKv, MemoryThrottles};
 use serde_json::{json, Value};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::pin;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use url::Url;
 
 mod authorize;
+mod clients;
 mod flows;
 mod forms;
 mod hardening;
 mod pages;
 mod refresh;
+mod resources;
 mod sessions;
 mod signing;
 mod tokens;
@@ -64,6 +68,7 @@ impl super::Backend for Memory {
     type Throttles = MemoryThrottles;
     type Accounts = MemoryAccounts;
     type Crypto = NativeCrypto;
+    type Fetch = CachedFetch<MemoryFetch>;
 }
 
 pub(crate) struct World {
@@ -85,6 +90,9 @@ pub(crate) struct World {
     /// a `code_challenge` get [`CHALLENGE`] (S256) added, and code redemptions without a
     /// `code_verifier` get [`VERIFIER`]. Off for the tests of PKCE itself.
     auto_pkce: Cell<bool>,
+    /// Other servers (metadata documents, JWK Sets), and the isolate's cache of them.
+    fetch: MemoryFetch,
+    fetch_cache: Rc<RefCell<TtlCache<crate::http::Fetched>>>,
 }
 
 fn client_record(id: &str, method: &str, secret: Option<&str>) -> String {
@@ -106,12 +114,21 @@ impl World {
     }
 
     pub(crate) fn with_keys(jwks: &str) -> World {
+        World::with(jwks, &[])
+    }
+
+    /// A world with settings besides the issuer (`[vars]` and secrets by name).
+    pub(crate) fn with_vars(vars: &[(&str, &str)]) -> World {
+        World::with(test_key::MULTI, vars)
+    }
+
+    fn with(jwks: &str, vars: &[(&str, &str)]) -> World {
         let keys = PrivateJwkSet::parse(jwks).expect("fixture key");
         let crypto = NativeCrypto::from_set(&keys).expect("fixture key");
         let config = Config::from_vars(|k| match k {
             "ISSUER" => Some(ISSUER.into()),
             "CODE_TTL_SECONDS" => Some("60".into()),
-            _ => None,
+            _ => vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()),
         })
         .unwrap();
         let w = World {
@@ -128,6 +145,8 @@ impl World {
             logs: RefCell::new(vec![]),
             cookies: RefCell::new(vec![]),
             auto_pkce: Cell::new(true),
+            fetch: MemoryFetch::default(),
+            fetch_cache: Rc::new(RefCell::new(TtlCache::default())),
         };
         w.grants.now.set(T0);
         w.throttles.now.set(T0);
@@ -173,6 +192,8 @@ impl World {
             return super::router::finish(r, &self.config);
         }
         let log = |l: &str| self.logs.borrow_mut().push(l.to_string());
+        let fetch =
+            CachedFetch { inner: self.fetch.clone(), cache: self.fetch_cache.clone(), now_ms: self.now.get() * 1000 };
         let p = Provider::<Memory> {
             config: &self.config,
             clients: &self.clients,
@@ -181,6 +202,7 @@ impl World {
             throttles: &self.throttles,
             accounts: &self.accounts,
             crypto: &self.crypto,
+            fetch: &fetch,
             keys: &self.session_keys,
             pairwise_salt: Some(b"pairwise-salt-for-tests-0123456789"),
             now: self.now.get(),

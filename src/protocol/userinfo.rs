@@ -2,7 +2,7 @@
 
 use super::failure::Failure;
 use super::{Backend, Provider};
-use crate::error::{OAuthError, StoreError};
+use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::http::{Request, Response};
 use crate::model::grant::split_handle;
 use crate::objects::grant::{secret_hash, Access, AccessReply};
@@ -65,6 +65,19 @@ impl<B: Backend> Provider<'_, B> {
                 return Err(unauthorized(OAuthError::invalid_token(description)))
             }
         };
+        // Only an OpenID Connect grant's token reads the user's claims (RFC 6750 §3.1:
+        // 403 insufficient_scope); a token for a resource server is for that server alone.
+        if !grant.is_openid() {
+            let e =
+                OAuthError::new(ErrorCode::InsufficientScope, "userinfo needs an access token with the openid scope");
+            let challenge = format!("{}, scope=\"openid\"", challenge(Some(&e)));
+            return Err(Failure::json(e).with_header("www-authenticate", challenge));
+        }
+        if grant.resource.is_some() {
+            return Err(unauthorized(OAuthError::invalid_token(
+                "the access token is for a resource server, not for userinfo",
+            )));
+        }
         // Fresh claims from the user record; a removed or re-created user has no access.
         let user = match self.users.by_username(&grant.username).await {
             Ok(Some(u)) if u.sub == *grant.local_sub.as_ref().unwrap_or(&grant.sub) => u,

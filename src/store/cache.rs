@@ -1,6 +1,7 @@
 //! Caches. [`TtlCache`]: a small per-isolate cache with a time-to-live, for the records every
 //! request reads and that operators rarely change (client records, custom scopes, user records
 //! read by username). [`Recent`]: the values a Durable Object instance last wrote.
+//! [`CachedFetch`]: documents fetched from other servers, as their `Cache-Control` allows.
 //! Workers KV itself serves reads from an edge cache for 60 s (`cacheTtl`), so caching them as
 //! long in the isolate adds no new kind of staleness, and saves a KV read (a promise round trip
 //! and a JSON parse) per request. That a client or scope does not exist is cached for 30 s
@@ -8,6 +9,7 @@
 //! (platform/throttles.rs).
 
 use crate::error::StoreError;
+use crate::http::{Fetch, Fetched};
 use crate::objects::throttle::{Command, Verdict};
 use crate::store::ThrottleStore;
 use std::cell::RefCell;
@@ -80,6 +82,49 @@ impl<S: ThrottleStore> ThrottleStore for CleanChecks<S> {
             self.clean.borrow_mut().put(key, (), self.now_ms);
         }
         Ok(verdict)
+    }
+}
+
+/// Fetches from other servers through an isolate's cache, as their `Cache-Control` allows
+/// (RFC 9111 §5.2.2): a 200 is kept for its `max-age` (at most a day; five minutes when it says
+/// nothing), never when it says `no-store`, `no-cache` or `private`. A client's metadata
+/// document or JWK Set is then fetched once per isolate, not once per request.
+pub struct CachedFetch<F> {
+    pub inner: F,
+    pub cache: Rc<RefCell<TtlCache<Fetched>>>,
+    pub now_ms: i64,
+}
+
+/// How long a fetched document is kept without a `max-age`, and at most.
+pub const FETCH_DEFAULT_TTL_S: i64 = 300;
+pub const FETCH_MAX_TTL_S: i64 = 86_400;
+
+/// Seconds a response may be reused, from its `Cache-Control`.
+pub fn reuse_seconds(cache_control: Option<&str>) -> i64 {
+    let Some(cc) = cache_control else { return FETCH_DEFAULT_TTL_S };
+    let mut ttl = FETCH_DEFAULT_TTL_S;
+    for d in cc.split(',').map(|d| d.trim().to_ascii_lowercase()) {
+        if matches!(d.as_str(), "no-store" | "no-cache" | "private") {
+            return 0;
+        }
+        if let Some(v) = d.strip_prefix("max-age=") {
+            ttl = v.trim_matches('"').parse::<i64>().unwrap_or(0);
+        }
+    }
+    ttl.clamp(0, FETCH_MAX_TTL_S)
+}
+
+impl<F: Fetch> Fetch for CachedFetch<F> {
+    async fn get(&self, url: &str, max_bytes: usize, timeout_ms: u32) -> Result<Fetched, String> {
+        if let Some(hit) = self.cache.borrow().get(url, self.now_ms) {
+            return Ok(hit);
+        }
+        let r = self.inner.get(url, max_bytes, timeout_ms).await?;
+        let ttl = reuse_seconds(r.cache_control.as_deref());
+        if r.status == 200 && ttl > 0 {
+            self.cache.borrow_mut().put_for(url, r.clone(), self.now_ms, ttl * 1000);
+        }
+        Ok(r)
     }
 }
 

@@ -3,14 +3,16 @@
 
 use super::{AccountStore, ClientStore, GrantStore, ThrottleStore, UserStore};
 use crate::error::StoreError;
+use crate::http::{Fetch, Fetched};
 use crate::model::user::user_key;
-use crate::model::{Client, ScopeDef, User};
+use crate::model::{Client, Resource, ScopeDef, User};
 use crate::objects::account::{self as account_object, Account, AccountOp};
 use crate::objects::grant::{self as grant_object, GrantOp, Stored};
 use crate::objects::home;
 use crate::objects::throttle::{self, Counter, Verdict};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 /// A KV namespace: raw JSON strings by key, parsed on read like the real one.
 #[derive(Default)]
@@ -18,6 +20,8 @@ pub struct MemoryKv {
     pub records: RefCell<HashMap<String, String>>,
     /// Reads made through the store traits (what a request costs in KV reads).
     pub reads: Cell<usize>,
+    /// When records written with an expiration go (seconds), as KV's `expiration`.
+    pub expirations: RefCell<HashMap<String, i64>>,
 }
 
 impl MemoryKv {
@@ -47,6 +51,24 @@ impl ClientStore for MemoryKv {
             Some(json) => ScopeDef::from_record(&key, &json).map(Some).map_err(StoreError::Malformed),
         }
     }
+    async fn resource(&self, uri: &str) -> Result<Option<Resource>, StoreError> {
+        let key = crate::model::resource::resource_key(uri);
+        match self.read(&key) {
+            None => Ok(None),
+            Some(json) => Resource::from_record(&key, &json).map(Some).map_err(StoreError::Malformed),
+        }
+    }
+    async fn put_client(&self, client: &Client, expires_at: i64) -> Result<(), StoreError> {
+        let json = serde_json::to_string(client).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        self.put(&client.client_id, &json);
+        self.expirations.borrow_mut().insert(client.client_id.clone(), expires_at);
+        Ok(())
+    }
+    async fn delete_client(&self, client_id: &str) -> Result<(), StoreError> {
+        self.records.borrow_mut().remove(client_id);
+        self.expirations.borrow_mut().remove(client_id);
+        Ok(())
+    }
 }
 
 impl UserStore for MemoryKv {
@@ -58,6 +80,45 @@ impl UserStore for MemoryKv {
         match self.get(&key) {
             None => Ok(None),
             Some(json) => User::from_record(&key, &json).map(Some).map_err(StoreError::Malformed),
+        }
+    }
+}
+
+/// Other servers, for the host tests: what each URL answers, and every fetch made (the URL
+/// and when). A clone shares them.
+#[derive(Clone, Default)]
+pub struct MemoryFetch {
+    pub answers: Rc<RefCell<HashMap<String, Fetched>>>,
+    pub fetched: Rc<RefCell<Vec<String>>>,
+}
+
+impl MemoryFetch {
+    /// `url` answers 200 with `body` (JSON) and `cache_control`.
+    pub fn serve(&self, url: &str, body: &str, cache_control: Option<&str>) {
+        let r = Fetched {
+            status: 200,
+            body: body.as_bytes().to_vec(),
+            content_type: Some("application/json".into()),
+            cache_control: cache_control.map(str::to_string),
+            location: None,
+        };
+        self.answers.borrow_mut().insert(url.to_string(), r);
+    }
+
+    /// `url` answers with a redirect to `to`.
+    pub fn redirect(&self, url: &str, to: &str) {
+        let r = Fetched { status: 302, location: Some(to.to_string()), ..Default::default() };
+        self.answers.borrow_mut().insert(url.to_string(), r);
+    }
+}
+
+impl Fetch for MemoryFetch {
+    async fn get(&self, url: &str, max_bytes: usize, _timeout_ms: u32) -> Result<Fetched, String> {
+        self.fetched.borrow_mut().push(url.to_string());
+        match self.answers.borrow().get(url) {
+            Some(r) if r.body.len() > max_bytes => Err(format!("the response is larger than {max_bytes} bytes")),
+            Some(r) => Ok(r.clone()),
+            None => Err("could not connect".into()),
         }
     }
 }

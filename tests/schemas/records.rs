@@ -150,12 +150,42 @@ fn clients_add_public_and_confidential() {
     );
     assert!(err.contains("refresh_token"), "{err}");
 
+    // A machine client: no redirect URI, its own tokens for a resource, keys instead of a secret.
+    let dir = scratch_dir("jwks");
+    let jwks = dir.join("jwks.json");
+    let key = json!({"kty": "OKP", "crv": "Ed25519", "x": b64url(&[5; 32])});
+    std::fs::write(&jwks, json!({"keys": [key]}).to_string()).unwrap();
+    let p = Printed::run(
+        &[
+            "--print",
+            "clients",
+            "add",
+            "robot",
+            "--grant-type",
+            "client_credentials",
+            "--auth-method",
+            "private_key_jwt",
+            "--jwks-file",
+            jwks.to_str().unwrap(),
+            "--scope",
+            "mcp:tools",
+            "--resource",
+            "https://mcp.example.com/mcp",
+        ],
+        "",
+    );
+    let rec = p.record("CLIENTS", "robot");
+    assert_valid("client", rec);
+    assert_eq!(rec["grant_types"], json!(["client_credentials"]));
+    assert!(rec.get("client_secret_hash").is_none() && rec.get("redirect_uris").is_none_or(|r| r == &json!([])));
+    let client = Client::from_record("robot", &rec.to_string()).unwrap();
+    assert_eq!(client.token_endpoint_auth_method, AuthMethod::PrivateKeyJwt);
     let err = admin_err(
-        &["--print", "clients", "add", "x", "--redirect-uri", "https://a.example/cb", "--scope", "profile"],
+        &["--print", "clients", "add", "robot", "--grant-type", "client_credentials", "--auth-method", "none"],
         "",
         2,
     );
-    assert!(err.contains("openid"), "{err}");
+    assert!(err.contains("confidential"), "{err}");
 }
 
 #[test]
@@ -255,7 +285,7 @@ fn broken_records_fail_the_schemas() {
     assert_valid("client", &with(&good_client, json!({"grant_types": ["authorization_code", "refresh_token"]})));
     assert_valid("client", &with(&good_client, json!({"scope": "openid address phone offline_access"})));
     assert_invalid("client", &with(&good_client, json!({"response_types": ["token"]})), "response type token");
-    assert_invalid("client", &with(&good_client, json!({"scope": "profile email"})), "no openid scope");
+    assert_valid("client", &with(&good_client, json!({"scope": "mcp:tools"})));
     assert_valid("client", &with(&good_client, json!({"scope": "openid groups"})));
     assert_invalid("client", &with(&good_client, json!({"scope": "openid \"bad\""})), "a scope with a quote");
     assert_invalid("client", &with(&good_client, json!({"redirect_uris": ["https://a.example/cb#x"]})), "a fragment");
@@ -357,20 +387,66 @@ fn schemas_cover_every_model_field() {
         id_token_signed_response_alg: Alg::ES256,
         require_pkce: false,
         refresh_grace_seconds: 30,
+        jwks: None,
+        jwks_uri: None,
+        resources: vec!["https://api.example/mcp".into()],
+        registration_access_token_hash: s(&edge_oidc::crypto::hash_client_secret("rat")),
+        registration_expires_at: Some(1_800_000_000),
+        from_metadata_document: false,
+        any_api_scope: false,
     };
+    // The keys of a private_key_jwt client: in the record, or where it publishes them.
+    let jwks = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": edge_oidc::crypto::b64url(&[5; 32])}]});
+    let with_keys = Client {
+        token_endpoint_auth_method: AuthMethod::PrivateKeyJwt,
+        client_secret_hash: None,
+        jwks: Some(jwks),
+        grant_types: vec!["client_credentials".into()],
+        redirect_uris: vec![],
+        post_logout_redirect_uris: vec![],
+        subject_type: edge_oidc::model::SubjectType::Public,
+        ..client.clone()
+    };
+    let with_uri = Client { jwks: None, jwks_uri: s("https://app.example/jwks.json"), ..with_keys.clone() };
+    for c in [&client, &with_keys, &with_uri] {
+        c.validate().unwrap();
+    }
     let scope = edge_oidc::model::ScopeDef {
         name: "groups".into(),
         description: "see your teams".into(),
         descriptions: [("de".to_string(), "deine Teams sehen".to_string())].into(),
         claims: vec!["groups".into()],
     };
-    for (name, record) in [
-        ("user", serde_json::to_value(&user).unwrap()),
-        ("client", serde_json::to_value(&client).unwrap()),
-        ("scope", serde_json::to_value(&scope).unwrap()),
+    let resource = edge_oidc::model::Resource {
+        resource: "https://api.example/mcp".into(),
+        name: s("Example API"),
+        scopes: vec![edge_oidc::model::resource::ApiScope {
+            name: "mcp:tools".into(),
+            description: "use your tools".into(),
+            descriptions: [("fr".to_string(), "utiliser vos outils".to_string())].into(),
+        }],
+        access_token_format: edge_oidc::model::TokenFormat::Jwt,
+        access_token_ttl_seconds: Some(600),
+        introspection_clients: vec!["api-server".into()],
+    };
+    resource.validate().unwrap();
+    let clients: Vec<Value> =
+        [&client, &with_keys, &with_uri].iter().map(|c| serde_json::to_value(c).unwrap()).collect();
+    for (name, records) in [
+        ("user", vec![serde_json::to_value(&user).unwrap()]),
+        ("client", clients),
+        ("scope", vec![serde_json::to_value(&scope).unwrap()]),
+        ("resource", vec![serde_json::to_value(&resource).unwrap()]),
     ] {
-        assert_valid(name, &record);
-        let mut fields: Vec<&String> = record.as_object().unwrap().keys().collect();
+        let mut fields: Vec<&String> = vec![];
+        for record in &records {
+            assert_valid(name, record);
+            for k in record.as_object().unwrap().keys() {
+                if !fields.contains(&k) {
+                    fields.push(k);
+                }
+            }
+        }
         let schema = schema(name);
         let mut props: Vec<&String> = schema["properties"].as_object().unwrap().keys().collect();
         fields.sort();
@@ -381,7 +457,7 @@ fn schemas_cover_every_model_field() {
 
 #[test]
 fn schemas_are_documented() {
-    for name in ["client", "user", "user-email", "signing-keys", "scope"] {
+    for name in ["client", "user", "user-email", "signing-keys", "scope", "resource"] {
         let s = schema(name);
         assert_eq!(s["$schema"], "https://json-schema.org/draft/2020-12/schema", "{name}");
         assert!(s["title"].is_string() && s["description"].is_string(), "{name}: title and description");

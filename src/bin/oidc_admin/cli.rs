@@ -75,6 +75,10 @@ pub enum Command {
     /// Define custom scopes and the claims they release (KV binding CLIENTS, key scope:<name>).
     #[command(subcommand, arg_required_else_help = true)]
     Scopes(ScopesCommand),
+    /// Register resource servers (RFC 8707): their URI, API scopes and access tokens (KV
+    /// binding CLIENTS, key resource:<uri>).
+    #[command(subcommand, arg_required_else_help = true)]
+    Resources(ResourcesCommand),
     /// Seed (overwriting) the demo client `demo-app` and the demo user `demo`.
     ///
     /// The user signs in as `demo` (or demo@example.com) with password `demo-password`.
@@ -91,6 +95,7 @@ impl Command {
             Command::Clients(c) => matches!(c, ClientsCommand::Add(_)),
             Command::Users(u) => matches!(u, UsersCommand::Add(_)),
             Command::Scopes(s) => matches!(s, ScopesCommand::Add(_)),
+            Command::Resources(r) => matches!(r, ResourcesCommand::Add(_)),
         }
     }
 }
@@ -213,8 +218,9 @@ pub struct ClientAddArgs {
     pub client_id: String,
 
     /// A redirect URI (repeat for several): https, http on loopback, or a reverse-domain
-    /// private-use scheme (com.example.app:/cb). Matched exactly, no fragment.
-    #[arg(long = "redirect-uri", value_name = "URI", required = true)]
+    /// private-use scheme (com.example.app:/cb). Matched exactly, no fragment. Required unless
+    /// the client only uses client credentials.
+    #[arg(long = "redirect-uri", value_name = "URI")]
     pub redirect_uris: Vec<String>,
 
     /// Display name shown on the consent page.
@@ -222,19 +228,35 @@ pub struct ClientAddArgs {
     pub name: Option<String>,
 
     /// How the client authenticates at the token endpoint; `none` makes a public client
-    /// (no secret, PKCE required).
+    /// (no secret, PKCE required); `private_key_jwt` signs JWTs with its keys (--jwks-file or
+    /// --jwks-uri).
     #[arg(long, value_enum, default_value_t = AuthMethodArg::ClientSecretBasic)]
     pub auth_method: AuthMethodArg,
 
-    /// Space-separated scopes the client may request (openid is required; offline_access
-    /// asks for refresh tokens and needs --grant-type refresh_token).
+    /// The client's public JWK Set, for private_key_jwt: a file holding it.
+    #[arg(long, value_name = "FILE")]
+    pub jwks_file: Option<std::path::PathBuf>,
+
+    /// Where the client publishes its JWK Set, for private_key_jwt (https).
+    #[arg(long, value_name = "URL")]
+    pub jwks_uri: Option<String>,
+
+    /// Space-separated scopes the client may request: openid and the claim scopes for
+    /// OpenID Connect, a resource's API scopes for access tokens (offline_access asks for
+    /// refresh tokens and needs --grant-type refresh_token).
     #[arg(long, default_value = "openid profile email")]
     pub scope: String,
 
-    /// A grant type the client may use besides authorization_code (always included); repeat
-    /// for several. refresh_token: refresh tokens for grants with the offline_access scope.
+    /// A grant type (repeat for several): authorization_code (always, when the client has a
+    /// redirect URI), refresh_token (for grants with offline_access), client_credentials (the
+    /// client's own tokens, confidential clients only).
     #[arg(long = "grant-type", value_enum, value_name = "TYPE")]
     pub grant_types: Vec<GrantTypeArg>,
+
+    /// A resource (RFC 8707) the client may ask tokens for (repeat for several); none: any
+    /// registered one. With client credentials and one resource, the default resource.
+    #[arg(long = "resource", value_name = "URI")]
+    pub resources: Vec<String>,
 
     /// Home page of the client (client_uri), linked from the consent page.
     #[arg(long, value_name = "URL")]
@@ -291,6 +313,9 @@ pub enum AuthMethodArg {
     /// Client secret in the token request body.
     #[value(name = "client_secret_post")]
     ClientSecretPost,
+    /// A JWT signed with the client's own key (RFC 7523): no shared secret.
+    #[value(name = "private_key_jwt")]
+    PrivateKeyJwt,
     /// Public client: no secret (native and browser apps, PKCE required).
     #[value(name = "none")]
     None,
@@ -304,6 +329,9 @@ pub enum GrantTypeArg {
     /// Refresh tokens (RFC 6749 §6), issued when the scope includes offline_access.
     #[value(name = "refresh_token")]
     RefreshToken,
+    /// The client's own access tokens (RFC 6749 §4.4), for its API scopes.
+    #[value(name = "client_credentials")]
+    ClientCredentials,
 }
 
 impl GrantTypeArg {
@@ -311,6 +339,7 @@ impl GrantTypeArg {
         match self {
             GrantTypeArg::AuthorizationCode => "authorization_code",
             GrantTypeArg::RefreshToken => "refresh_token",
+            GrantTypeArg::ClientCredentials => "client_credentials",
         }
     }
 }
@@ -320,6 +349,7 @@ impl From<AuthMethodArg> for AuthMethod {
         match a {
             AuthMethodArg::ClientSecretBasic => AuthMethod::ClientSecretBasic,
             AuthMethodArg::ClientSecretPost => AuthMethod::ClientSecretPost,
+            AuthMethodArg::PrivateKeyJwt => AuthMethod::PrivateKeyJwt,
             AuthMethodArg::None => AuthMethod::None,
         }
     }
@@ -481,6 +511,63 @@ pub struct ScopeAddArgs {
     /// Replace an existing scope with this name.
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ResourcesCommand {
+    /// Register (or with --force replace) a resource server. Clients then ask tokens for it
+    /// with resource=<uri>; its scopes are granted as it defines them.
+    Add(ResourceAddArgs),
+    /// List resource servers: URI, token format, scopes.
+    List,
+    /// Print a resource's record as JSON.
+    Show {
+        /// The resource URI.
+        uri: String,
+    },
+    /// Delete a resource's record (requests naming it then get invalid_target).
+    Remove {
+        /// The resource URI.
+        uri: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ResourceAddArgs {
+    /// The canonical URI clients send as `resource` and tokens carry as `aud`: https, no
+    /// query or fragment (e.g. https://mcp.example.com/mcp).
+    pub uri: String,
+    /// The name the consent page shows.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// An API scope and what the consent page says it allows, NAME=DESCRIPTION (repeat for
+    /// several), e.g. --scope "mcp:tools=use your tools".
+    #[arg(long = "scope", value_name = "NAME=DESCRIPTION")]
+    pub scopes: Vec<String>,
+    /// What its access tokens are: opaque (checked by introspection) or jwt (RFC 9068,
+    /// checked with the JWKS).
+    #[arg(long, value_enum, default_value_t = TokenFormatArg::Opaque)]
+    pub format: TokenFormatArg,
+    /// Its access tokens' lifetime (60-86400; default ACCESS_TOKEN_TTL_SECONDS).
+    #[arg(long, value_name = "SECONDS")]
+    pub access_token_ttl: Option<i64>,
+    /// A confidential client (the resource server's own credentials) that may introspect its
+    /// access tokens (repeat for several).
+    #[arg(long = "introspection-client", value_name = "CLIENT_ID")]
+    pub introspection_clients: Vec<String>,
+    /// Replace an existing resource with this URI.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TokenFormatArg {
+    /// A handle the resource server introspects (RFC 7662).
+    #[value(name = "opaque")]
+    Opaque,
+    /// A signed JWT the resource server checks on its own (RFC 9068).
+    #[value(name = "jwt")]
+    Jwt,
 }
 
 #[derive(Debug, Args)]

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 pub fn run(cmd: &ClientsCommand, kv: &mut impl Kv) -> Result<Outcome> {
     match cmd {
-        ClientsCommand::Add(args) => add(NewClient::from_args(args), args.force, kv),
+        ClientsCommand::Add(args) => add(NewClient::from_args(args)?, args.force, kv),
         ClientsCommand::List => list(kv),
         ClientsCommand::Show { client_id } => show(client_id, kv),
         ClientsCommand::Remove { client_id } => remove(client_id, kv),
@@ -36,11 +36,25 @@ pub struct NewClient {
     pub id_token_alg: Alg,
     pub require_pkce: bool,
     pub refresh_grace: i64,
+    pub jwks: Option<Value>,
+    pub jwks_uri: Option<String>,
+    pub resources: Vec<String>,
 }
 
 impl NewClient {
-    fn from_args(a: &ClientAddArgs) -> NewClient {
-        NewClient {
+    fn from_args(a: &ClientAddArgs) -> Result<NewClient> {
+        let jwks = match &a.jwks_file {
+            None => None,
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|e| usage(format!("--jwks-file {}: {e}", path.display())))?;
+                Some(
+                    serde_json::from_str(&text)
+                        .map_err(|e| usage(format!("--jwks-file {}: not JSON: {e}", path.display())))?,
+                )
+            }
+        };
+        Ok(NewClient {
             client_id: a.client_id.clone(),
             client_name: a.name.clone(),
             redirect_uris: a.redirect_uris.clone(),
@@ -56,21 +70,31 @@ impl NewClient {
             id_token_alg: a.id_token_alg.into(),
             require_pkce: a.pkce == crate::cli::PkceArg::Required,
             refresh_grace: a.refresh_grace,
-        }
+            jwks,
+            jwks_uri: a.jwks_uri.clone(),
+            resources: a.resources.clone(),
+        })
     }
 
     /// The record, and the client secret for confidential clients (256 random bits).
     fn into_record(self, now: i64) -> Result<(Client, Option<String>)> {
-        let secret = match self.auth_method.is_public() {
-            true => None,
-            false => Some(random_token::<32>().map_err(failed)?),
+        let secret = match self.auth_method.uses_secret() {
+            false => None,
+            true => Some(random_token::<32>().map_err(failed)?),
         };
+        let with_code = !self.redirect_uris.is_empty();
+        if !with_code && !self.grant_types.iter().any(|g| g == "client_credentials") {
+            return Err(usage(format!(
+                "client '{}': give --redirect-uri (the authorization code grant), or --grant-type client_credentials for a machine client",
+                self.client_id
+            )));
+        }
         let client = Client {
             client_id: self.client_id,
             client_name: self.client_name,
             redirect_uris: self.redirect_uris,
             token_endpoint_auth_method: self.auth_method,
-            grant_types: grant_types(self.grant_types),
+            grant_types: grant_types(with_code, self.grant_types),
             response_types: vec!["code".into()],
             scope: self.scope.split_whitespace().collect::<Vec<_>>().join(" "),
             client_secret_hash: secret.as_deref().map(hash_client_secret),
@@ -84,15 +108,22 @@ impl NewClient {
             id_token_signed_response_alg: self.id_token_alg,
             require_pkce: self.require_pkce,
             refresh_grace_seconds: self.refresh_grace,
+            jwks: self.jwks,
+            jwks_uri: self.jwks_uri,
+            resources: self.resources,
+            registration_access_token_hash: None,
+            registration_expires_at: None,
+            from_metadata_document: false,
+            any_api_scope: false,
         };
         client.validate().map_err(|e| usage(format!("client '{}': {e}", client.client_id)))?;
         Ok((client, secret))
     }
 }
 
-/// `authorization_code` first, then the others once each.
-fn grant_types(extra: Vec<String>) -> Vec<String> {
-    let mut all = vec!["authorization_code".to_string()];
+/// `authorization_code` first (for a client with a redirect URI), then the others once each.
+fn grant_types(with_code: bool, extra: Vec<String>) -> Vec<String> {
+    let mut all = if with_code { vec!["authorization_code".to_string()] } else { vec![] };
     for g in extra {
         if !all.contains(&g) {
             all.push(g);
@@ -118,6 +149,9 @@ fn credentials_outcome(client: &Client, secret: Option<&str>, location: &str) ->
             "client_id: {id}\nclient_secret: {s}\n\
              The client secret is shown only this once (only its hash is stored). Client written to {location}."
         ),
+        None if client.token_endpoint_auth_method == AuthMethod::PrivateKeyJwt => format!(
+            "client_id: {id}\nThe client authenticates with JWTs signed by its own keys (private_key_jwt). Client written to {location}."
+        ),
         None => format!("client_id: {id}\nPublic client (no secret; it must use PKCE). Client written to {location}."),
     };
     let mut json = json!({ "client_id": id });
@@ -129,7 +163,8 @@ fn credentials_outcome(client: &Client, secret: Option<&str>, location: &str) ->
 
 fn list(kv: &mut impl Kv) -> Result<Outcome> {
     let mut rows = Vec::new();
-    // The namespace also holds custom scopes (`scope:<name>`); client ids have no ':'.
+    // The namespace also holds custom scopes and resources (`scope:`, `resource:`); client ids
+    // have no ':'.
     for id in kv.list(Namespace::Clients, "")?.into_iter().filter(|k| !k.contains(':')) {
         let raw = kv.get(Namespace::Clients, &id)?.unwrap_or_default();
         rows.push(match Client::from_record(&id, &raw) {

@@ -58,6 +58,9 @@ fn demo_client(redirect_uri: &str) -> NewClient {
         id_token_alg: edge_oidc::keys::Alg::RS256,
         require_pkce: true,
         refresh_grace: 0,
+        jwks: None,
+        jwks_uri: None,
+        resources: vec![],
     }
 }
 

@@ -121,6 +121,9 @@ pub struct Redeem {
     /// When the sealed code was issued (for a home's revocation, `home::gate_sealed`).
     #[serde(default)]
     pub sealed_iat: i64,
+    /// The token request's `resource` (RFC 8707 §2.2): it must be the grant's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,6 +133,8 @@ pub enum RedeemReply {
     Granted { grant: Box<Grant>, refresh_issued: bool },
     /// RFC 6749 §5.2 `invalid_grant`, with this description.
     InvalidGrant { description: String },
+    /// RFC 8707 §2: the token request named another resource than the grant's.
+    InvalidTarget { description: String },
 }
 
 impl GrantOp for Redeem {
@@ -183,13 +188,14 @@ impl GrantOp for Redeem {
             }
             (None, None) => {}
         }
+        if self.resource.is_some() && self.resource != st.grant.resource {
+            let description = "resource is not the one of the authorization request (RFC 8707 §2.2)".to_string();
+            return (None, RedeemReply::InvalidTarget { description });
+        }
         st.code_redeemed_at = Some(now);
-        let token = AccessToken {
-            hash: self.access_token_hash,
-            issued_at: now,
-            expires_at: self.access_expires_at,
-            scope: None,
-        };
+        // The resource's own lifetime, as its record said when the grant was made.
+        let expires_at = st.grant.access_token_ttl.map_or(self.access_expires_at, |ttl| now + ttl);
+        let token = AccessToken { hash: self.access_token_hash, issued_at: now, expires_at, scope: None };
         st.add_access_token(token, now);
         let refresh_issued = self.refresh.is_some() && wants_refresh(&st.grant);
         if let Some(r) = self.refresh.filter(|_| refresh_issued) {
@@ -232,6 +238,7 @@ mod tests {
             code_verifier: None,
             access_token_hash: secret_hash("at"),
             access_expires_at: 4600,
+            resource: None,
             refresh: None,
             sealed: None,
             sealed_iat: 0,

@@ -26,6 +26,9 @@ pub struct Refresh {
     pub access_expires_at: i64,
     /// The client's `refresh_grace_seconds`: 0 disables retries.
     pub grace_seconds: i64,
+    /// The request's `resource` (RFC 8707 §2.2): it must be the grant's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,6 +41,8 @@ pub enum RefreshReply {
     InvalidGrant { description: String },
     /// The scope asked for is not within the grant (RFC 6749 §5.2).
     InvalidScope { description: String },
+    /// The resource asked for is not the grant's (RFC 8707 §2).
+    InvalidTarget { description: String },
 }
 
 impl GrantOp for Refresh {
@@ -99,6 +104,10 @@ fn refresh(state: Option<GrantState>, cmd: Refresh, now: i64) -> (Option<GrantSt
         // the legitimate client, so the whole grant goes.
         _ => return revoke_family(st),
     };
+    if cmd.resource.is_some() && cmd.resource != st.grant.resource {
+        let description = "resource is not the one this grant is for (RFC 8707 §2.2)".to_string();
+        return (None, RefreshReply::InvalidTarget { description });
+    }
     if let Some(scope) = &cmd.scope {
         if scope.split(' ').any(|s| !st.grant.scopes().any(|g| g == s)) {
             let description = format!("a requested scope was not granted: ask for a subset of '{}'", st.grant.scope);
@@ -106,7 +115,8 @@ fn refresh(state: Option<GrantState>, cmd: Refresh, now: i64) -> (Option<GrantSt
         }
     }
     let scope = cmd.scope.filter(|s| *s != st.grant.scope);
-    let token = AccessToken { hash: cmd.access_token_hash, issued_at: now, expires_at: cmd.access_expires_at, scope };
+    let expires_at = st.grant.access_token_ttl.map_or(cmd.access_expires_at, |ttl| now + ttl);
+    let token = AccessToken { hash: cmd.access_token_hash, issued_at: now, expires_at, scope };
     st.add_access_token(token, now);
     if retry_box.is_none() {
         let (previous, max_expires_at) = match st.refresh.take() {
@@ -176,6 +186,9 @@ mod tests {
             id_token_claims: Default::default(),
             userinfo_claims: vec![],
             custom_scopes: Default::default(),
+            resource: None,
+            access_token_ttl: None,
+            access_token_format: Default::default(),
         }
     }
 
@@ -197,6 +210,7 @@ mod tests {
             code_verifier: None,
             access_token_hash: secret_hash("at0"),
             access_expires_at: T0 + 3600,
+            resource: None,
             refresh: Some(NewRefresh {
                 hash: secret_hash("rt0"),
                 expires_at: T0 + 86_400,
@@ -217,6 +231,7 @@ mod tests {
             refresh_expires_at: T0 + 200_000,
             access_token_hash: secret_hash(&format!("at-{new}")),
             access_expires_at: T0 + 100_000,
+            resource: None,
             grace_seconds: GRACE,
         }
     }

@@ -1,9 +1,44 @@
 //! A grant's tokens after redemption: checking an access token (userinfo, RFC 6750),
 //! looking one up (introspection, RFC 7662), and revoking (RFC 7009; consent withdrawn).
 
-use super::{grant_of, hash_eq, Done, GrantOp, GrantState, Stored, TOMBSTONE_SECONDS};
+use super::{grant_of, hash_eq, AccessToken, Done, GrantOp, GrantState, Stored, TOMBSTONE_SECONDS};
 use crate::model::Grant;
 use serde::{Deserialize, Serialize};
+
+/// A client's own grant (RFC 6749 §4.4, client credentials): created with its one access
+/// token, never a code. Refused if the id is taken.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Mint {
+    pub grant: Box<Grant>,
+    pub access_token_hash: String,
+    pub access_expires_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum MintReply {
+    Minted,
+    Conflict,
+}
+
+impl GrantOp for Mint {
+    type Reply = MintReply;
+    fn apply(self, state: Option<Stored>, now: i64) -> (Option<Stored>, MintReply) {
+        if state.is_some() {
+            return (None, MintReply::Conflict);
+        }
+        let mut st = GrantState::new(*self.grant, String::new(), now);
+        st.code_redeemed_at = Some(now);
+        let token = AccessToken {
+            hash: self.access_token_hash,
+            issued_at: now,
+            expires_at: self.access_expires_at,
+            scope: None,
+        };
+        st.add_access_token(token, now);
+        (Some(Stored::Grant(Box::new(st))), MintReply::Minted)
+    }
+}
 
 /// Validate an access token (userinfo).
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -5,7 +5,7 @@
 use super::{MAX_NONCE_LEN, MAX_STATE_LEN};
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::http::{Params, Request};
-use crate::model::{custom_scope, pkce, scope, Client, ScopeDef};
+use crate::model::{custom_scope, pkce, scope, Client, Resource, ScopeDef};
 use crate::pages::Ui;
 use crate::protocol::claims::{self, ClaimsRequest, Release};
 use crate::protocol::failure::Failure;
@@ -43,6 +43,8 @@ pub(super) struct Validated {
     pub release: Release,
     /// The definitions of the custom scopes granted (for the consent page's lines).
     pub custom: Vec<ScopeDef>,
+    /// The resource the access tokens are for (RFC 8707).
+    pub resource: Option<Resource>,
 }
 
 impl<B: Backend> Provider<'_, B> {
@@ -103,7 +105,9 @@ impl<B: Backend> Provider<'_, B> {
                 return Err(Failure::json(OAuthError::invalid_request("only response_mode=query is supported")));
             }
         }
-        let scopes = self.granted_scopes(client, params).await?;
+        let resource = self.resource_for(client, params.get("resource")).await?;
+        let scopes = self.granted_scopes(client, params, resource.as_ref()).await?;
+        let openid = scopes.0.iter().any(|s| s == scope::OPENID);
         if let Some(nonce) = params.get("nonce") {
             if nonce.len() > MAX_NONCE_LEN {
                 return Err(Failure::json(OAuthError::invalid_request("nonce is too long")));
@@ -189,14 +193,18 @@ impl<B: Backend> Provider<'_, B> {
             }
         };
         // RFC 9700 §2.1.1: a client that does not use PKCE prevents code injection with the
-        // nonce (OpenID Connect): one of the two is required.
-        if pkce.is_none() && params.get("nonce").is_none() {
+        // nonce (OpenID Connect): one of the two is required; plain OAuth has no nonce.
+        if pkce.is_none() && (params.get("nonce").is_none() || !openid) {
             return Err(Failure::json(OAuthError::invalid_request(
                 "without PKCE, nonce is required (RFC 9700 §2.1.1): send code_challenge (S256) or nonce",
             )));
         }
         let (names, defs) = scopes;
-        let release = claims::release(&names, &defs, &claims_req, |s| client.allows_scope(s));
+        let mut release = claims::release(&names, &defs, &claims_req, |s| client.allows_scope(s));
+        // The consent covers the resource too: allowing one API is not allowing another.
+        if let Some(r) = &resource {
+            release.consent.push(format!("resource:{}", r.resource));
+        }
         Ok(Validated {
             scope: names.join(" "),
             state: params.get("state").map(str::to_string),
@@ -207,15 +215,28 @@ impl<B: Backend> Provider<'_, B> {
             expected_subs,
             release,
             custom: defs,
+            resource,
         })
     }
 
-    /// Scopes (RFC 6749 §3.3): `openid` is required (OpenID Connect Core §3.1.2.1); values
-    /// not understood are ignored; known scopes the client is not registered for are
-    /// refused. Custom scopes are looked up in KV (`scope:<name>`).
-    async fn granted_scopes(&self, client: &Client, params: &Params) -> Result<(Vec<String>, Vec<ScopeDef>), Failure> {
-        let Some(scope_param) = params.get("scope") else {
-            return Err(Failure::json(OAuthError::invalid_scope("scope is required and must include openid")));
+    /// Scopes (RFC 6749 §3.3): with `openid` an OpenID Connect request (Core §3.1.2.1),
+    /// without it plain OAuth, which must name a resource (RFC 8707) and gets its API scopes
+    /// only. Values not understood are ignored; known scopes the client is not registered for
+    /// are refused. Custom scopes are looked up in KV (`scope:<name>`).
+    async fn granted_scopes(
+        &self,
+        client: &Client,
+        params: &Params,
+        resource: Option<&Resource>,
+    ) -> Result<(Vec<String>, Vec<ScopeDef>), Failure> {
+        let scope_param = match (params.get("scope"), resource) {
+            (Some(s), _) => s,
+            (None, Some(_)) => "",
+            (None, None) => {
+                return Err(Failure::json(OAuthError::invalid_scope(
+                    "scope is required: openid for OpenID Connect, or a resource's scopes with resource (RFC 8707)",
+                )))
+            }
         };
         let mut requested: Vec<&str> = Vec::new();
         for s in scope_param.split(' ').filter(|s| !s.is_empty()) {
@@ -223,15 +244,25 @@ impl<B: Backend> Provider<'_, B> {
                 requested.push(s);
             }
         }
-        if !requested.contains(&"openid") {
-            return Err(Failure::json(OAuthError::invalid_scope("scope must include openid")));
+        let openid = requested.contains(&scope::OPENID);
+        if !openid && resource.is_none() {
+            return Err(Failure::json(OAuthError::invalid_scope(
+                "scope must include openid, or the request must name a resource (RFC 8707)",
+            )));
+        }
+        // A resource's own scopes come first: they are granted as the resource defines them.
+        let is_api = |s: &str| resource.is_some_and(|r| r.scope(s).is_some());
+        if !openid {
+            requested.retain(|s| is_api(s) || *s == scope::OFFLINE_ACCESS);
         }
         // Only the custom scopes this client's record lists are looked up (an operator's short
         // list): any other name is ignored as unknown, and costs no KV read.
         let custom: Vec<&str> = requested
             .iter()
             .copied()
-            .filter(|s| !scope::is_supported(s) && custom_scope::valid_scope_name(s) && client.allows_scope(s))
+            .filter(|s| {
+                !scope::is_supported(s) && !is_api(s) && custom_scope::valid_scope_name(s) && client.allows_scope(s)
+            })
             .collect();
         if custom.len() > MAX_CUSTOM_SCOPES {
             return Err(Failure::json(OAuthError::invalid_scope("too many scopes requested")));
@@ -253,6 +284,15 @@ impl<B: Backend> Provider<'_, B> {
         }
         let mut granted = Vec::new();
         for s in requested {
+            if is_api(s) {
+                if !client.allows_api_scope(s) {
+                    return Err(Failure::json(OAuthError::invalid_scope(format!(
+                        "this client may not request the scope '{s}'"
+                    ))));
+                }
+                granted.push(s.to_string());
+                continue;
+            }
             if !scope::is_supported(s) && !defs.iter().any(|d| d.name == s) {
                 continue;
             }
@@ -303,12 +343,16 @@ impl<B: Backend> Provider<'_, B> {
             id_token_claims: v.release.id_token.clone(),
             userinfo_claims: v.release.userinfo.clone(),
             consent: v.release.consent.clone(),
-            descriptions: claims::describe(&v.release.consent, &v.custom, &ui.text),
+            descriptions: claims::describe(&v.release.consent, &v.custom, v.resource.as_ref(), &ui.text),
             force_consent: v.prompt.consent,
             expected_subs: v.expected_subs.clone(),
             custom_scopes: v.release.custom_scopes.clone(),
             locale: ui.text.locale,
             links: ClientLinks::of(client),
+            resource: v.resource.as_ref().map(|r| r.resource.clone()),
+            access_token_ttl: v.resource.as_ref().and_then(|r| r.access_token_ttl_seconds),
+            access_token_format: v.resource.as_ref().map(|r| r.access_token_format).unwrap_or_default(),
+            unregistered: client.is_unregistered(),
         }
     }
 }

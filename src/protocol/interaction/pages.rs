@@ -81,6 +81,13 @@ impl<B: Backend> Provider<'_, B> {
         } else {
             format!("<p class=\"about\">{} {}</p>", pages::escape(&ui.t("consent.about")), about.join(" "))
         };
+        // A client that describes itself: the person is told, and where they will be sent.
+        let unregistered = if ix.unregistered {
+            let text = ui.text.html("consent.unregistered", &[("host", &strong(&host))]);
+            format!("<p class=\"warning\" role=\"note\">{text}</p>")
+        } else {
+            String::new()
+        };
         let tx = ix.seal(&self.keys.page);
         let body = pages::render(
             pages::CONSENT,
@@ -90,6 +97,7 @@ impl<B: Backend> Provider<'_, B> {
                 ("client_logo", &client_logo),
                 ("lead", &ui.text.html("consent.lead", &[("client", &strong(&ix.client_name))])),
                 ("about", &about),
+                ("unregistered", &unregistered),
                 ("signed_in_as", &ui.text.html("consent.signed_in_as", &[("user", &strong(username))])),
                 ("redirect", &ui.text.html("consent.redirect", &[("host", &strong(&host))])),
             ],

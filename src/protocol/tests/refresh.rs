@@ -92,7 +92,7 @@ fn issued_only_with_offline_access_to_clients_allowed_the_grant() {
     let r = refresh(&w, "x".repeat(40).as_str(), &[], Some(("plain", BASIC_SECRET)));
     assert_eq!(r.1["error"], "unauthorized_client");
     let d: Value = serde_json::from_slice(&w.get("/.well-known/openid-configuration").body).unwrap();
-    assert_eq!(d["grant_types_supported"], json!(["authorization_code", "refresh_token"]));
+    assert_eq!(d["grant_types_supported"], json!(["authorization_code", "refresh_token", "client_credentials"]));
     assert!(d["scopes_supported"].as_array().unwrap().contains(&json!("offline_access")));
 }
 

@@ -1,14 +1,18 @@
 //! Client authentication at the token endpoint (RFC 6749 §2.3.1, OpenID Connect Core §9):
-//! exactly the method the client is registered with, one method per request.
+//! exactly the method the client is registered with, one method per request: a secret
+//! (Basic or in the body), a signed JWT (`private_key_jwt`, RFC 7523, checked in
+//! `assertion`), or none for a public client.
 
+use super::assertion::AssertionError;
 use crate::crypto::{b64url, verify_client_secret};
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::http::{Params, Request};
 use crate::model::{AuthMethod, Client};
 use crate::objects::throttle::{self, Command as TCommand, Verdict};
+use crate::protocol::clients::ClientError;
 use crate::protocol::failure::Failure;
 use crate::protocol::{Backend, Provider};
-use crate::store::{ClientStore, ThrottleStore};
+use crate::store::ThrottleStore;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use futures_util::future::join;
@@ -19,7 +23,12 @@ pub struct Presented {
     pub client_id: String,
     pub secret: Option<String>,
     pub method: AuthMethod,
+    /// A `private_key_jwt` client's assertion (RFC 7523 §2.2).
+    pub assertion: Option<String>,
 }
+
+/// RFC 7523 §2.2: the `client_assertion_type` of a JWT client assertion.
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// An authentication failure; `basic` says whether the request used HTTP Basic (then the
 /// 401 carries `WWW-Authenticate: Basic`, RFC 6749 §5.2).
@@ -60,6 +69,34 @@ pub fn presented(req: &Request, form: &Params) -> Result<Presented, AuthError> {
     });
     let body_secret = form.get("client_secret");
     let body_id = form.get("client_id");
+    let assertion = form.get("client_assertion");
+    if assertion.is_some() || form.get("client_assertion_type").is_some() {
+        let fail = |d: &str| AuthError {
+            error: OAuthError::invalid_client(d),
+            basic: basic.is_some(),
+            unknown: false,
+            detail: None,
+        };
+        if basic.is_some() || body_secret.is_some() {
+            return Err(fail("use one client authentication method, not a client assertion and a secret together"));
+        }
+        if form.get("client_assertion_type") != Some(JWT_BEARER) {
+            return Err(fail("client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
+        }
+        let assertion = assertion.ok_or_else(|| fail("client_assertion is missing"))?;
+        // RFC 7523 §3: the client is the assertion's subject; client_id, if sent, must agree.
+        let sub = super::assertion::unverified_subject(assertion)
+            .ok_or_else(|| fail("client_assertion is not a JWT with a sub"))?;
+        if body_id.is_some_and(|b| b != sub) {
+            return Err(fail("client_id does not match the client assertion's sub"));
+        }
+        return Ok(Presented {
+            client_id: sub,
+            secret: None,
+            method: AuthMethod::PrivateKeyJwt,
+            assertion: Some(assertion.to_string()),
+        });
+    }
     if let Some(b64) = basic {
         let fail =
             |d: &str| AuthError { error: OAuthError::invalid_client(d), basic: true, unknown: false, detail: None };
@@ -78,34 +115,41 @@ pub fn presented(req: &Request, form: &Params) -> Result<Presented, AuthError> {
         if body_id.is_some_and(|b| b != id) {
             return Err(fail("client_id in the body does not match the Basic authorization header"));
         }
-        return Ok(Presented { client_id: id, secret: Some(secret), method: AuthMethod::ClientSecretBasic });
+        return Ok(Presented {
+            client_id: id,
+            secret: Some(secret),
+            method: AuthMethod::ClientSecretBasic,
+            assertion: None,
+        });
     }
     let fail = |d: &str| AuthError { error: OAuthError::invalid_client(d), basic: false, unknown: false, detail: None };
     let Some(id) = body_id else {
-        return Err(fail("client authentication is required (client_secret_basic, client_secret_post, or client_id for public clients)"));
+        return Err(fail("client authentication is required (client_secret_basic, client_secret_post, private_key_jwt, or client_id for public clients)"));
     };
-    Ok(match body_secret {
-        Some(s) => {
-            Presented { client_id: id.to_string(), secret: Some(s.to_string()), method: AuthMethod::ClientSecretPost }
-        }
-        None => Presented { client_id: id.to_string(), secret: None, method: AuthMethod::None },
-    })
+    let (secret, method) = match body_secret {
+        Some(s) => (Some(s.to_string()), AuthMethod::ClientSecretPost),
+        None => (None, AuthMethod::None),
+    };
+    Ok(Presented { client_id: id.to_string(), secret, method, assertion: None })
 }
 
-/// Authenticates the presented credentials against the client record; a store failure is
-/// the caller's to answer.
-pub async fn authenticate<C: ClientStore>(clients: &C, p: &Presented) -> Result<Result<Client, AuthError>, StoreError> {
+/// Checks the presented credentials against the client found (or not) for them; an
+/// assertion's signature is checked afterwards (`assertion`), with the client's keys.
+pub fn authenticate(
+    found: Result<Option<Client>, ClientError>,
+    p: &Presented,
+) -> Result<Result<Client, AuthError>, StoreError> {
     let basic = p.method == AuthMethod::ClientSecretBasic;
     let fail = |d: String| AuthError { error: OAuthError::invalid_client(d), basic, unknown: false, detail: None };
-    let client = match clients.client(&p.client_id).await {
+    let client = match found {
         Ok(Some(c)) => c,
         Ok(None) => {
             // Same work as a real check, so unknown ids are not told apart by timing.
             let _ = verify_client_secret(p.secret.as_deref().unwrap_or(""), &format!("sha256:{}", b64url(&[0; 32])));
             return Ok(Err(AuthError { unknown: true, ..fail("client authentication failed".into()) }));
         }
-        Err(StoreError::Malformed(m)) => return Ok(Err(AuthError { detail: Some(m.clone()), ..fail(m) })),
-        Err(e) => return Err(e),
+        Err(ClientError::Unusable(m)) => return Ok(Err(AuthError { detail: Some(m.clone()), ..fail(m) })),
+        Err(ClientError::Store(e)) => return Err(e),
     };
     if client.token_endpoint_auth_method != p.method {
         return Ok(Err(fail(format!(
@@ -114,9 +158,9 @@ pub async fn authenticate<C: ClientStore>(clients: &C, p: &Presented) -> Result<
             p.method.as_str()
         ))));
     }
-    Ok(match (&p.secret, &client.client_secret_hash) {
-        (Some(secret), Some(hash)) if verify_client_secret(secret, hash) => Ok(client),
-        (None, None) => Ok(client),
+    Ok(match (&p.secret, &client.client_secret_hash, &p.assertion) {
+        (Some(secret), Some(hash), None) if verify_client_secret(secret, hash) => Ok(client),
+        (None, None, _) => Ok(client),
         _ => Err(fail("client authentication failed".into())),
     })
 }
@@ -160,7 +204,19 @@ impl<B: Backend> Provider<'_, B> {
     pub async fn authenticate_client(&self, req: &Request, form: &Params) -> Result<Client, Failure> {
         let p = presented(req, form)?;
         let key = throttle::client_key(&p.client_id, req.client_ip());
-        let (verdict, auth) = join(self.throttles.send(&key, TCommand::Check), authenticate(self.clients, &p)).await;
+        let (verdict, found) = join(self.throttles.send(&key, TCommand::Check), self.client(&p.client_id)).await;
+        let auth = match authenticate(found, &p) {
+            // A client assertion is checked with the client's keys (fetched, for a jwks_uri).
+            Ok(Ok(client)) if p.method == AuthMethod::PrivateKeyJwt => {
+                let assertion = p.assertion.as_deref().unwrap_or_default();
+                match self.check_assertion(&client, assertion, req).await {
+                    Ok(()) => Ok(Ok(client)),
+                    Err(AssertionError::Refused(e)) => Ok(Err(e)),
+                    Err(AssertionError::Failed(f)) => return Err(f),
+                }
+            }
+            other => other,
+        };
         let had_failures = match verdict? {
             Verdict::Busy => {
                 return Err(too_many("too many client authentications at once; retry after 1 second".into(), 1))

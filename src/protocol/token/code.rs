@@ -47,14 +47,19 @@ impl<B: Backend> Provider<'_, B> {
             }),
             sealed,
             sealed_iat,
+            resource: form.get("resource").map(str::to_string),
         };
-        let access_token = format!("{grant_id}.{access_secret}");
+
         let (grant, refresh_issued) = match self.grants.send(grant_id, redeem).await? {
             RedeemReply::Granted { grant, refresh_issued } => (grant, refresh_issued),
             RedeemReply::InvalidGrant { description } => return Err(OAuthError::invalid_grant(description).into()),
+            RedeemReply::InvalidTarget { description } => return Err(OAuthError::invalid_target(description).into()),
         };
+        let expires_at = self.access_expires_at(&grant);
+        let access_token = self.access_token(grant_id, &access_secret, &grant, expires_at).await?;
         let refresh_token = refresh_secret.filter(|_| refresh_issued).map(|s| format!("{grant_id}.{s}"));
         let id_token = self.signed_id_token(client, &grant, &access_token).await?;
-        Ok(Issued { access_token, refresh_token, id_token, scope: grant.scope.clone() })
+        let expires_in = expires_at - self.now;
+        Ok(Issued { access_token, expires_in, refresh_token, id_token, scope: grant.scope.clone() })
     }
 }

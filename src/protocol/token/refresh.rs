@@ -83,11 +83,13 @@ impl<B: Backend> Provider<'_, B> {
             access_token_hash: access_token_hash.clone(),
             access_expires_at: self.now + self.config.access_token_ttl,
             grace_seconds: client.refresh_grace_seconds,
+            resource: form.get("resource").map(str::to_string),
         };
         let (mut grant, retry_box) = match self.grants.send(grant_id, refresh).await? {
             RefreshReply::Refreshed { grant, retry_box } => (grant, retry_box),
             RefreshReply::InvalidGrant { description } => return Err(OAuthError::invalid_grant(description).into()),
             RefreshReply::InvalidScope { description } => return Err(OAuthError::invalid_scope(description).into()),
+            RefreshReply::InvalidTarget { description } => return Err(OAuthError::invalid_target(description).into()),
         };
         let refresh_secret = match retry_box {
             None => b64url(&next),
@@ -127,16 +129,18 @@ impl<B: Backend> Provider<'_, B> {
             }
             return Err(f);
         }
-        let access_token = format!("{grant_id}.{access_secret}");
         // OpenID Connect Core §12.2: same iss, sub, aud, azp and auth_time; a new iat; no
         // nonce. A narrowed scope narrows the claims too.
         grant.nonce = None;
         if let Some(s) = &asked {
             grant.narrow(s);
         }
+        let expires_at = self.access_expires_at(&grant);
+        let access_token = self.access_token(grant_id, &access_secret, &grant, expires_at).await?;
         let id_token = self.signed_id_token(client, &grant, &access_token).await?;
         Ok(Issued {
             access_token,
+            expires_in: expires_at - self.now,
             refresh_token: Some(format!("{grant_id}.{refresh_secret}")),
             id_token,
             scope: grant.scope.clone(),

@@ -137,7 +137,11 @@ fn advertises_exactly_what_is_implemented() {
     let auth = sorted(&["client_secret_basic", "client_secret_post", "none"]);
     assert_eq!(set("token_endpoint_auth_methods_supported"), auth);
     assert_eq!(set("revocation_endpoint_auth_methods_supported"), auth);
-    assert_eq!(set("introspection_endpoint_auth_methods_supported"), auth);
+    // RFC 7662 §2.1: introspection needs a client that authenticates.
+    assert_eq!(
+        set("introspection_endpoint_auth_methods_supported"),
+        sorted(&["client_secret_basic", "client_secret_post"])
+    );
     // The e2e key set has RS256, ES256 and EdDSA signing keys.
     assert_eq!(set("id_token_signing_alg_values_supported"), sorted(&["RS256", "ES256", "EdDSA"]));
     assert_eq!(set("scopes_supported"), sorted(&["openid", "profile", "email", "address", "phone", "offline_access"]));

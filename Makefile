@@ -2,8 +2,8 @@
 #   make dev   installs what is missing, builds, seeds demo data into the local KV and
 #              runs the provider on http://127.0.0.1:8787
 #   make test  runs every test: host unit tests, then end to end against `wrangler dev`, then
-#              the pages in headless Chromium
-.PHONY: dev test tools build unit e2e browser screenshots admin clippy bench
+#              the pages in headless Chromium, then MCP clients through the SDK
+.PHONY: dev test tools build unit e2e browser mcp screenshots admin clippy bench
 
 tools:
 	@bash scripts/install-tools.sh
@@ -28,11 +28,15 @@ e2e: build admin
 browser: build admin
 	bash scripts/browser.sh
 
+# MCP clients (the MCP TypeScript SDK) against the provider and the example resource server.
+mcp: build admin
+	bash scripts/mcp.sh
+
 # The README's screenshots (docs/screenshots/), taken by the browser suite.
 screenshots: build admin
 	BROWSER_README_SHOTS=docs/screenshots bash scripts/browser.sh languages
 
-test: unit clippy e2e browser
+test: unit clippy e2e browser mcp
 
 clippy: tools
 	cargo clippy --workspace --all-targets -- -D warnings

@@ -215,7 +215,7 @@ fn the_readme_is_a_front_door() {
 #[test]
 fn every_file_security_md_names_exists() {
     let security = fs::read_to_string(Path::new(ROOT).join("SECURITY.md")).unwrap();
-    let places = ["", "src/", "tests/e2e/tests/", "src/protocol/tests/", "tests/browser/"];
+    let places = ["", "src/", "tests/e2e/tests/", "src/protocol/tests/", "tests/browser/", "tests/mcp/"];
     let mut missing = vec![];
     for quoted in security.split('`').skip(1).step_by(2) {
         let named = quoted.ends_with(".rs") || quoted.ends_with(".mjs") || quoted.ends_with('/');

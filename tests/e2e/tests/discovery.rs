@@ -133,15 +133,19 @@ fn advertises_exactly_what_is_implemented() {
     };
     assert_eq!(set("response_types_supported"), sorted(&["code"]));
     assert_eq!(set("response_modes_supported"), sorted(&["query"]));
-    assert_eq!(set("grant_types_supported"), sorted(&["authorization_code", "refresh_token"]));
-    let auth = sorted(&["client_secret_basic", "client_secret_post", "none"]);
+    assert_eq!(set("grant_types_supported"), sorted(&["authorization_code", "refresh_token", "client_credentials"]));
+    let auth = sorted(&["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]);
     assert_eq!(set("token_endpoint_auth_methods_supported"), auth);
     assert_eq!(set("revocation_endpoint_auth_methods_supported"), auth);
+    assert_eq!(set("token_endpoint_auth_signing_alg_values_supported"), sorted(&["RS256", "ES256", "EdDSA"]));
     // RFC 7662 §2.1: introspection needs a client that authenticates.
     assert_eq!(
         set("introspection_endpoint_auth_methods_supported"),
-        sorted(&["client_secret_basic", "client_secret_post"])
+        sorted(&["client_secret_basic", "client_secret_post", "private_key_jwt"])
     );
+    // Clients that appear without an operator: off unless turned on.
+    assert_eq!(d["client_id_metadata_document_supported"], false);
+    assert!(d.get("registration_endpoint").is_none());
     // The e2e key set has RS256, ES256 and EdDSA signing keys.
     assert_eq!(set("id_token_signing_alg_values_supported"), sorted(&["RS256", "ES256", "EdDSA"]));
     assert_eq!(set("scopes_supported"), sorted(&["openid", "profile", "email", "address", "phone", "offline_access"]));

@@ -20,9 +20,12 @@ source scripts/lib/wrangler.sh
 new_run mcp
 PORT=$(free_port)
 RS_PORT=$(free_port)
+RS2_PORT=$(free_port)
 DOC_PORT=$(free_port)
 ISSUER="http://127.0.0.1:$PORT"
 RESOURCE="http://127.0.0.1:$RS_PORT/mcp"
+# A second resource with opaque tokens, which its server introspects with its own client.
+OPAQUE_RESOURCE="http://127.0.0.1:$RS2_PORT/mcp"
 DOC_ORIGIN="https://mcp-client.test"
 PASSWORD='a long and correct passphrase'
 say "run directory $RUN_DIR, issuer $ISSUER, resource $RESOURCE"
@@ -60,6 +63,11 @@ fs.writeFileSync(process.argv[2], JSON.stringify({ keys: [pub] }));
 ' "$ROBOT_KEY" "$ROBOT_JWKS"
 admin clients add mcp-robot --name "Nightly robot" --grant-type client_credentials --auth-method private_key_jwt \
     --jwks-file "$ROBOT_JWKS" --scope "mcp:tools" --resource "$RESOURCE" >/dev/null || die "adding the machine client failed"
+OUT=$(admin clients add rs-introspect --name "Opaque resource server" --grant-type client_credentials \
+    --scope "mcp:tools" --resource "$OPAQUE_RESOURCE" --json) || die "adding the resource server's client failed"
+RS_SECRET=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["client_secret"])' <<<"$OUT")
+admin resources add "$OPAQUE_RESOURCE" --name "Opaque MCP server" --scope "mcp:tools=use your tools" \
+    --format opaque --introspection-client rs-introspect >/dev/null || die "adding the opaque resource failed"
 
 # --- The provider: metadata documents and registration on; the document's https origin is
 # served locally by the test (DEV_FETCH_ORIGINS, honoured on a loopback issuer only) --------------
@@ -71,6 +79,7 @@ say "provider is up"
 TAP="$RUN_DIR/results.tap"
 set +e
 MCP_ISSUER="$ISSUER" MCP_RESOURCE="$RESOURCE" MCP_RS_PORT="$RS_PORT" MCP_DOC_PORT="$DOC_PORT" \
+MCP_OPAQUE_RESOURCE="$OPAQUE_RESOURCE" MCP_RS2_PORT="$RS2_PORT" MCP_RS_CLIENT=rs-introspect MCP_RS_SECRET="$RS_SECRET" \
 MCP_DOC_ORIGIN="$DOC_ORIGIN" MCP_USER=mcp-user MCP_PASSWORD="$PASSWORD" MCP_ROBOT=mcp-robot \
 MCP_ROBOT_KEY="$ROBOT_KEY" MCP_WRANGLER_LOG="$LOG" \
     node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \

@@ -27,6 +27,7 @@ const DOC_URL = `${DOC_ORIGIN}/clients/mcp-test.json`;
 const CALLBACK = 'http://127.0.0.1:33418/callback';
 
 let rs;
+let rsOpaque;
 let docServer;
 let docFetches = 0;
 
@@ -60,10 +61,27 @@ before(async () => {
     bindings: { ISSUER, RESOURCE, SCOPE: 'mcp:tools', TOKENS: 'jwt' },
   });
   await rs.ready;
+  // The same server for a resource whose tokens are opaque: it introspects them.
+  rsOpaque = new Miniflare({
+    modules: true,
+    scriptPath: new URL('../../examples/resource-server/src/index.js', import.meta.url).pathname,
+    compatibilityDate: '2026-04-20',
+    host: '127.0.0.1',
+    port: Number(env('MCP_RS2_PORT')),
+    bindings: {
+      ISSUER,
+      RESOURCE: env('MCP_OPAQUE_RESOURCE'),
+      TOKENS: 'introspection',
+      INTROSPECTION_CLIENT_ID: env('MCP_RS_CLIENT'),
+      INTROSPECTION_CLIENT_SECRET: env('MCP_RS_SECRET'),
+    },
+  });
+  await rsOpaque.ready;
 });
 
 after(async () => {
   await rs?.dispose();
+  await rsOpaque?.dispose();
   docServer?.close();
 });
 
@@ -273,4 +291,26 @@ test('a machine client gets its own token with client credentials and private_ke
   assert.equal(who.sub, env('MCP_ROBOT'), 'the client itself is the subject');
   assert.equal(who.client_id, env('MCP_ROBOT'));
   await client.close();
+});
+
+test('a resource server with opaque tokens checks them by introspection, and a revocation reaches it at once', async () => {
+  const resource = env('MCP_OPAQUE_RESOURCE');
+  const id = env('MCP_RS_CLIENT');
+  const basic = `Basic ${Buffer.from(`${id}:${env('MCP_RS_SECRET')}`).toString('base64')}`;
+  const form = (o) => ({ method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(o) });
+  const t = await (await fetch(`${ISSUER}/token`, form({ grant_type: 'client_credentials', resource }))).json();
+  assert.ok(t.access_token && t.access_token.split('.').length === 2, `an opaque token: ${JSON.stringify(t)}`);
+  const call = () =>
+    fetch(resource, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t.access_token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami', arguments: {} } }),
+    });
+  const ok = await call();
+  assert.equal(ok.status, 200);
+  assert.equal(JSON.parse((await ok.json()).result.content[0].text).sub, id);
+  assert.equal((await fetch(`${ISSUER}/revoke`, form({ token: t.access_token }))).status, 200);
+  const after = await call();
+  assert.equal(after.status, 401);
+  assert.match(after.headers.get('www-authenticate'), /invalid_token/);
 });

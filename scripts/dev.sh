@@ -21,6 +21,10 @@ fi
 if ! grep -q '^PAIRWISE_SALT=' .dev.vars; then
   echo "PAIRWISE_SALT='$("$ADMIN" keys session-key)'" >> .dev.vars
 fi
+# The admin endpoint's token (oidc-admin users invite|passkeys|... read it from here).
+if ! grep -q '^ADMIN_TOKEN=' .dev.vars; then
+  echo "ADMIN_TOKEN='$("$ADMIN" keys session-key)'" >> .dev.vars
+fi
 
 echo "==> seeding the demo client and user into the local KV ($STATE)"
 DEMO_JSON="$("$ADMIN" --persist-to "$STATE" demo --json)"
@@ -47,6 +51,10 @@ cat <<MSG
 
   Open this to sign in:
   $ISSUER/authorize?response_type=code&client_id=$CLIENT_ID&redirect_uri=$ENC_REDIRECT&scope=openid%20profile%20email&state=demo-state&nonce=demo-nonce&code_challenge=$CHALLENGE&code_challenge_method=S256
+
+  Your account (passkeys, one-time codes, password), once signed in:
+  $ISSUER/account
+  Invite a user to create a passkey:  $ADMIN --persist-to $STATE users invite NAME
 
   You land on $REDIRECT_URI?code=...; exchange the code within 60 s:
   curl -s -u '$CLIENT_ID:$CLIENT_SECRET' -d grant_type=authorization_code \\

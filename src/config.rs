@@ -4,6 +4,7 @@
 use crate::brand::Brand;
 use crate::crypto::{DEFAULT_PBKDF2_ITERATIONS, MIN_PBKDF2_ITERATIONS};
 use crate::i18n::{Locale, Overrides, LOCALES};
+use crate::model::strength::Level;
 use crate::objects::throttle::Policy;
 use url::Url;
 
@@ -49,6 +50,10 @@ pub struct Config {
     pub messages: Overrides,
     /// Clients that appear without an operator (metadata documents, registration).
     pub clients: ClientsConfig,
+    /// The level every sign-in must reach (`MINIMUM_ACR`: pwd, mfa or phr).
+    pub minimum_acr: crate::model::strength::Level,
+    /// Bearer token of the operator's endpoints (`ADMIN_TOKEN`, a secret): its SHA-256.
+    pub admin_token: Option<[u8; 32]>,
 }
 
 pub const DEFAULT_CODE_TTL: i64 = 60;
@@ -107,8 +112,18 @@ impl Config {
             Some(v) => Overrides::parse(&v)?,
         };
         let clients = ClientsConfig::from_vars(&get, loopback)?;
+        let minimum_acr = match get("MINIMUM_ACR").map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) {
+            None => Level::Pwd,
+            Some(v) => Level::parse(&v).ok_or(format!("MINIMUM_ACR must be pwd, mfa or phr, not '{v}'"))?,
+        };
+        let admin_token = get("ADMIN_TOKEN").map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+        if admin_token.as_ref().is_some_and(|t| t.len() < 32) {
+            return Err("ADMIN_TOKEN must be at least 32 characters (oidc-admin keys session-key)".into());
+        }
         Ok(Config {
             clients,
+            minimum_acr,
+            admin_token: admin_token.map(|t| crate::crypto::sha256(t.as_bytes())),
             brand,
             default_locale,
             messages,

@@ -9,7 +9,9 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 mod alg;
+pub mod cbor;
 mod jwk;
+pub mod totp;
 pub use alg::{Alg, KeyInfo};
 pub use jwk::{PublicJwk, PublicKey};
 
@@ -297,6 +299,13 @@ pub trait Crypto {
 pub async fn verify_password<C: Crypto>(crypto: &C, password: &str, stored: &PasswordHash) -> Result<bool, String> {
     let derived = crypto.pbkdf2_sha256(password.as_bytes(), &stored.salt, stored.iterations, stored.hash.len()).await?;
     Ok(ct_eq(&derived, &stored.hash))
+}
+
+/// A new PHC hash of `password` with a fresh salt.
+pub async fn hash_password<C: Crypto>(crypto: &C, password: &str, iterations: u32) -> Result<PasswordHash, String> {
+    let salt = random_bytes::<16>()?.to_vec();
+    let hash = crypto.pbkdf2_sha256(password.as_bytes(), &salt, iterations, 32).await?;
+    Ok(PasswordHash { iterations, salt, hash })
 }
 
 #[cfg(test)]

@@ -23,8 +23,17 @@ pub struct Request {
 /// runtime's request and no others (a browser sends 15 or more; each copied one is several
 /// calls across the JavaScript boundary). [`Request::header`] asserts, in debug builds, that
 /// it is asked for one of them, so a new one cannot be forgotten here.
-pub const READ_HEADERS: [&str; 7] =
-    ["authorization", "content-type", "cookie", "cf-connecting-ip", "accept-language", "origin", "sec-fetch-site"];
+pub const READ_HEADERS: [&str; 8] = [
+    "authorization",
+    "content-type",
+    "cookie",
+    "cf-connecting-ip",
+    "accept-language",
+    "origin",
+    "sec-fetch-site",
+    // Names a new passkey ("Passkey on Android").
+    "user-agent",
+];
 
 /// The path and the raw query (without `?`) of an absolute URL as the runtime serializes a
 /// request's URL (WHATWG URL Standard §4.5: an `http(s)` URL always has a path starting with
@@ -99,6 +108,8 @@ impl Request {
 #[derive(Debug, Clone, Default)]
 pub struct Params {
     pairs: Vec<(String, String)>,
+    /// `resource` was given more than once (RFC 8707 §2): the first is kept.
+    pub several_resources: bool,
 }
 
 impl Params {
@@ -110,6 +121,7 @@ impl Params {
             return Err(OAuthError::invalid_request("the request parameters are not valid UTF-8"));
         }
         let mut pairs: Vec<(String, String)> = Vec::new();
+        let mut several_resources = false;
         for (count, (k, v)) in url::form_urlencoded::parse(raw).enumerate() {
             if count >= MAX_PARAMS {
                 return Err(OAuthError::invalid_request("too many parameters"));
@@ -124,9 +136,11 @@ impl Params {
                 continue;
             }
             if pairs.iter().any(|(n, _)| *n == k) {
-                // RFC 8707 §2 allows several; this provider issues tokens for one at a time.
+                // RFC 8707 §2 allows several; this provider issues tokens for one at a time,
+                // and says so where the error can go back to the client.
                 if k == "resource" {
-                    return Err(OAuthError::invalid_target("one resource per request is supported (RFC 8707 §2)"));
+                    several_resources = true;
+                    continue;
                 }
                 return Err(OAuthError::invalid_request(format!(
                     "parameter {} is repeated (RFC 6749 §3.1)",
@@ -135,7 +149,7 @@ impl Params {
             }
             pairs.push((k.into_owned(), v.into_owned()));
         }
-        Ok(Params { pairs })
+        Ok(Params { pairs, several_resources })
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -143,7 +157,7 @@ impl Params {
     }
 
     pub fn from_pairs(pairs: &[(&str, &str)]) -> Params {
-        Params { pairs: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() }
+        Params { pairs: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), several_resources: false }
     }
 }
 

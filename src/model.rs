@@ -5,9 +5,11 @@
 pub mod client;
 pub mod custom_scope;
 pub mod grant;
+pub mod passkey;
 pub mod pkce;
 pub mod resource;
 pub mod scope;
+pub mod strength;
 pub mod uri;
 pub mod user;
 

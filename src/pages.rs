@@ -22,6 +22,10 @@ pub const MESSAGE: &str = include_str!("../static/message.html");
 pub const CONSENTS: &str = include_str!("../static/consents.html");
 pub const STYLE: &str = include_str!("../static/style.css");
 pub const STYLE_PATH: &str = "/assets/style.css";
+pub const SCRIPT: &str = include_str!("../static/passkeys.js");
+pub const SCRIPT_PATH: &str = "/assets/passkeys.js";
+pub const SECOND: &str = include_str!("../static/second.html");
+pub const ACCOUNT: &str = include_str!("../static/account.html");
 
 /// What a page is rendered with: the language's messages and the operator's look.
 #[derive(Clone)]
@@ -81,12 +85,76 @@ pub struct Sources {
     pub form_action: Vec<String>,
     /// Images from other origins (the operator's logo is added by [`page`]).
     pub img: Vec<String>,
+    /// The page runs the provider's own script (passkeys): `script-src 'self'`.
+    pub script: bool,
 }
 
 impl Sources {
     pub fn forms(form_action: Vec<String>) -> Sources {
-        Sources { form_action, img: vec![] }
+        Sources { form_action, img: vec![], script: false }
     }
+
+    /// With the passkey script.
+    pub fn with_script(self) -> Sources {
+        Sources { script: true, ..self }
+    }
+}
+
+/// The tag that loads the passkey script (versioned, so a new script is not served stale).
+pub fn script_tag() -> String {
+    static V: OnceLock<String> = OnceLock::new();
+    let v = V.get_or_init(|| crate::crypto::b64url(&crate::crypto::sha256(SCRIPT.as_bytes())[..6]));
+    format!("<script src=\"{SCRIPT_PATH}?v={v}\" defer></script>")
+}
+
+/// A form run by the passkey script (static/passkeys.js): it calls `navigator.credentials`
+/// with `options` (`get`, or `create` for options with an `rp`) and posts the browser's answer
+/// as JSON in `field`, with the page's state. Hidden until the script shows it, so a page
+/// without JavaScript offers only what works without it.
+pub struct PasskeyForm<'a> {
+    pub action: &'a str,
+    /// The hidden field that carries the page's state: (`tx`, sealed sign-in) or (`csrf`, …).
+    pub state: (&'a str, &'a str),
+    pub options: &'a serde_json::Value,
+    pub field: &'a str,
+    /// Message keys: the button, and what to say when the browser's ceremony ends in an error.
+    pub button: &'a str,
+    pub error: &'a str,
+    /// Also offered in the username field's autofill (conditional mediation).
+    pub conditional: bool,
+}
+
+pub fn passkey_form(f: &PasskeyForm<'_>, ui: &Ui<'_>) -> String {
+    let mode = if f.options.get("rp").is_some() { "create" } else { "get" };
+    format!(
+        "<form method=\"post\" action=\"{action}\" class=\"passkey\" data-webauthn=\"{mode}\"{cond} data-options=\"{opts}\" data-error=\"{err}\">\n\
+         <input type=\"hidden\" name=\"{state}\" value=\"{value}\">\n<input type=\"hidden\" name=\"{field}\" data-webauthn-result>\n\
+         <button type=\"button\" class=\"secondary\" data-webauthn-start hidden>{label}</button>\n\
+         <p class=\"error\" data-webauthn-error hidden role=\"alert\"></p>\n</form>\n",
+        action = escape(f.action),
+        cond = if f.conditional { " data-conditional" } else { "" },
+        opts = escape(&f.options.to_string()),
+        err = escape(&ui.t(f.error)),
+        state = escape(f.state.0),
+        value = escape(f.state.1),
+        field = escape(f.field),
+        label = escape(&ui.t(f.button)),
+    )
+}
+
+/// A date as `YYYY-MM-DD` (UTC), from seconds since the epoch (the civil-from-days
+/// algorithm of H. Hinnant, "chrono-Compatible Low-Level Date Algorithms").
+pub fn iso_date(secs: i64) -> String {
+    let z = secs.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
 }
 
 /// `?v=` of the stylesheet: its hash, so that a new deployment's pages fetch it anew.
@@ -112,10 +180,11 @@ pub fn page(ui: &Ui<'_>, status: u16, title: &str, body: &str, mut sources: Sour
     };
     let full_title = ui.text.fill("page.title", &[("page", title), ("product", &brand.product_name)]);
     let style = format!("{STYLE_PATH}?v={}", style_version());
+    let content = if sources.script { format!("{body}{}", script_tag()) } else { body.to_string() };
     let html = render(
         LAYOUT,
         ui,
-        &[("content", body), ("logo", &logo), ("theme", &theme)],
+        &[("content", &content), ("logo", &logo), ("theme", &theme)],
         &[
             ("title", &full_title),
             ("lang", ui.text.locale.tag()),
@@ -138,8 +207,9 @@ pub fn page_response(status: u16, html: String, sources: &Sources) -> Response {
         }
         s
     };
+    let script = if sources.script { "; script-src 'self'" } else { "" };
     let csp = format!(
-        "default-src 'none'; style-src 'self'; img-src {}; form-action {}; frame-ancestors 'none'; base-uri 'none'",
+        "default-src 'none'; style-src 'self'; img-src {}; form-action {}; frame-ancestors 'none'; base-uri 'none'{script}",
         list("'self'", &sources.img),
         list("'self'", &sources.form_action),
     );
@@ -209,6 +279,12 @@ pub fn index_page(ui: &Ui<'_>) -> Response {
     let product = format!("<strong>{}</strong>", escape(&ui.brand.product_name));
     let body = render(INDEX, ui, &[("lead", &ui.text.html("index.lead", &[("product", &product)]))], &[]);
     page(ui, 200, &ui.t("index.title"), &body, Sources::default())
+}
+
+pub fn script() -> Response {
+    Response::new(200, "text/javascript; charset=utf-8", SCRIPT)
+        .with_header("cache-control", "public, max-age=86400")
+        .with_header("x-content-type-options", "nosniff")
 }
 
 pub fn stylesheet() -> Response {

@@ -12,17 +12,22 @@
 //!   [`id_token`], [`session`], [`sealed`] (page state), [`sealed_code`], [`device`].
 
 pub mod access_token;
+pub mod account;
+pub mod admin;
 pub mod authorize;
 pub mod claims;
 pub mod clients;
+pub mod codes;
 pub mod consents;
 pub mod device;
 pub mod discovery;
+pub mod enroll;
 pub mod failure;
 pub mod id_token;
 pub mod interaction;
 pub mod issue;
 pub mod logout;
+pub mod passkeys;
 pub mod redirect;
 pub mod registration;
 pub mod resources;
@@ -32,6 +37,7 @@ pub mod router;
 pub mod sealed;
 pub mod sealed_code;
 pub mod session;
+pub mod strength;
 pub mod subject;
 pub mod token;
 pub mod userinfo;

@@ -30,6 +30,8 @@ pub trait UserStore {
     /// Finds a user by username, or by email when `login` contains '@'.
     async fn find_by_login(&self, login: &str) -> Result<Option<User>, StoreError>;
     async fn by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
+    /// Writes a user's record (a changed password).
+    async fn put_user(&self, user: &User) -> Result<(), StoreError>;
 }
 
 #[allow(async_fn_in_trait)]

@@ -34,7 +34,7 @@ build_admin() {
 admin() { "$ADMIN" --persist-to "$STATE" --wrangler "$WRANGLER" "$@"; }
 
 write_dev_vars() {
-    local signing_keys session_key pairwise_salt
+    local signing_keys session_key pairwise_salt admin_token
     if [[ -n "${1:-}" ]]; then
         signing_keys=$(cat "$1")
     else
@@ -42,12 +42,14 @@ write_dev_vars() {
     fi
     session_key=$(admin keys session-key) || die "oidc-admin keys session-key failed"
     pairwise_salt=$(admin keys session-key) || die "oidc-admin keys session-key failed"
+    admin_token=$(admin keys session-key) || die "oidc-admin keys session-key failed"
     [[ -n "$signing_keys" && -n "$session_key" ]] || die "oidc-admin printed empty keys"
     [[ "$signing_keys$session_key" != *"'"* ]] || die "generated keys contain a single quote; cannot write them dotenv-style"
     {
         printf "SIGNING_KEYS='%s'\n" "$signing_keys"
         printf "SESSION_KEY='%s'\n" "$session_key"
         printf "PAIRWISE_SALT='%s'\n" "$pairwise_salt"
+        printf "ADMIN_TOKEN='%s'\n" "$admin_token"
     } > "$DEV_VARS"
     chmod 600 "$DEV_VARS"
 }

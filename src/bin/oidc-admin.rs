@@ -17,6 +17,8 @@ mod kv;
 mod output;
 #[path = "oidc_admin/password.rs"]
 mod password;
+#[path = "oidc_admin/remote.rs"]
+mod remote;
 #[path = "oidc_admin/resources.rs"]
 mod resources;
 #[path = "oidc_admin/scopes.rs"]

@@ -80,6 +80,19 @@ impl PublicJwk {
         keys.iter().enumerate().map(|(i, k)| PublicJwk::parse(k).map_err(|e| format!("key {i}: {e}"))).collect()
     }
 
+    /// The key as a JWK (public members, `kid` if any).
+    pub fn to_jwk(&self) -> Value {
+        let mut v = match &self.key {
+            PublicKey::Rsa { n, e } => serde_json::json!({"kty": "RSA", "n": n, "e": e}),
+            PublicKey::Ec { x, y } => serde_json::json!({"kty": "EC", "crv": "P-256", "x": x, "y": y}),
+            PublicKey::Ed25519 { x } => serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": x}),
+        };
+        if let (Some(kid), Some(o)) = (&self.kid, v.as_object_mut()) {
+            o.insert("kid".into(), Value::String(kid.clone()));
+        }
+        v
+    }
+
     /// The key of `keys` a JWS with header `kid` and `alg` was signed with: the one with that
     /// kid, else the only key of that algorithm.
     pub fn select<'k>(keys: &'k [PublicJwk], kid: Option<&str>, alg: Alg) -> Option<&'k PublicJwk> {

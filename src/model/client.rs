@@ -136,6 +136,10 @@ pub struct Client {
     pub registration_access_token_hash: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration_expires_at: Option<i64>,
+    /// The level every sign-in for this client must reach (`pwd`, `mfa` or `phr`;
+    /// `model::strength`), on top of the operator's `MINIMUM_ACR`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_acr: Option<String>,
     /// Not stored: the record is the client's metadata document (its id is the URL it was
     /// fetched from), not one the operator wrote.
     #[serde(skip)]
@@ -244,6 +248,9 @@ impl Client {
         }
         for r in &self.resources {
             crate::model::resource::valid_resource_uri(r).map_err(|e| format!("resources: '{r}' {e}"))?;
+        }
+        if let Some(a) = &self.minimum_acr {
+            crate::model::strength::Level::parse(a).ok_or(format!("minimum_acr must be pwd, mfa or phr, not '{a}'"))?;
         }
         if self.grant_types.is_empty() {
             return Err(

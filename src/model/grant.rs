@@ -45,6 +45,11 @@ pub struct Grant {
     pub access_token_ttl: Option<i64>,
     #[serde(default, skip_serializing_if = "crate::model::TokenFormat::is_default")]
     pub access_token_format: crate::model::TokenFormat,
+    /// How the user signed in (RFC 8176) and the level that achieved (`model::strength`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
 }
 
 impl Grant {

@@ -14,7 +14,9 @@ pub struct User {
     /// not the username.
     pub sub: String,
     pub username: String,
-    /// PHC string, `$pbkdf2-sha256$i=100000,l=32$<salt>$<hash>`.
+    /// PHC string, `$pbkdf2-sha256$i=100000,l=32$<salt>$<hash>`; none for a user who signs
+    /// in with passkeys only (an invited user).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub password_hash: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -130,7 +132,9 @@ impl User {
         if !valid_username(&self.username) {
             return Err("username must be 1-64 characters of A-Z a-z 0-9 . _ -".into());
         }
-        PasswordHash::parse(&self.password_hash).map_err(|e| format!("password_hash: {e}"))?;
+        if self.has_password() {
+            PasswordHash::parse(&self.password_hash).map_err(|e| format!("password_hash: {e}"))?;
+        }
         if let Some(e) = &self.email {
             if !e.contains('@') {
                 return Err("email must be an email address".into());
@@ -140,6 +144,10 @@ impl User {
             crate::model::custom_scope::valid_custom_claim(name).map_err(|e| format!("claims: {e}"))?;
         }
         Ok(())
+    }
+
+    pub fn has_password(&self) -> bool {
+        !self.password_hash.is_empty()
     }
 
     pub fn password(&self) -> Result<PasswordHash, String> {
@@ -241,8 +249,9 @@ mod tests {
 
     #[test]
     fn malformed_records_are_named() {
-        let e = User::from_record("user:bob", r#"{"sub":"s","username":"bob"}"#).unwrap_err();
-        assert!(e.contains("'user:bob'") && e.contains("password_hash"), "{e}");
+        // No password: a user who signs in with passkeys only.
+        let u = User::from_record("user:bob", r#"{"sub":"s","username":"bob"}"#).unwrap();
+        assert!(!u.has_password());
         let e = User::from_record("user:bob", r#"{"sub":"s","username":"bob","password_hash":"plain"}"#).unwrap_err();
         assert!(e.contains("password_hash"), "{e}");
         let e =

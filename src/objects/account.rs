@@ -31,16 +31,23 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+mod factors;
 mod ops;
 mod storage;
 #[cfg(test)]
 mod tests;
 
+pub use factors::{
+    AddCredential, Added, CredentialOf, Factors, FactorsOf, FactorsReply, Overview, OverviewReply, RemoveCredential,
+    RemoveTotp, RenameCredential, SetTotp, Totp, UseCredential, UseRecovery, UseTotp, Used, MAX_CREDENTIALS,
+};
 pub use ops::{
     Allow, AllowReply, Check, CheckReply, Consented, End, EndReply, Forget, ForgetReply, List, ListReply, Standing,
     Start, Started, Withdraw, WithdrawReply,
 };
-pub use storage::{entries, everything, from_entries, map, StoredGrant, CONSENTS_KEY, GRANT_PREFIX, SESSIONS_KEY};
+pub use storage::{
+    entries, everything, from_entries, map, StoredGrant, CONSENTS_KEY, FACTORS_KEY, GRANT_PREFIX, SESSIONS_KEY,
+};
 
 /// Live sessions kept per user (oldest dropped first).
 pub const MAX_SESSIONS: usize = 32;
@@ -55,6 +62,9 @@ pub struct Account {
     pub sessions: Vec<Session>,
     #[serde(default)]
     pub consents: Vec<Consent>,
+    /// Passkeys and one-time codes (`factors`).
+    #[serde(default)]
+    pub factors: Factors,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,6 +78,11 @@ pub struct Session {
     /// logout request from one of them is clearly from the session's client).
     #[serde(default)]
     pub clients: Vec<String>,
+    /// How the user signed in (RFC 8176 `amr` values) and what that achieved (`acr`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,6 +135,7 @@ impl GrantRef {
 pub struct Changes {
     pub sessions: bool,
     pub consents: bool,
+    pub factors: bool,
     /// Grants newly on record (their consent holds them).
     pub grants_added: Vec<String>,
     /// Grants no longer on record (expired, pushed out, or their consent withdrawn).
@@ -128,7 +144,11 @@ pub struct Changes {
 
 impl Changes {
     pub fn any(&self) -> bool {
-        self.sessions || self.consents || !self.grants_added.is_empty() || !self.grants_removed.is_empty()
+        self.sessions
+            || self.consents
+            || self.factors
+            || !self.grants_added.is_empty()
+            || !self.grants_removed.is_empty()
     }
 
     /// A grant leaves the record: added and gone in one command, it is neither.
@@ -162,6 +182,17 @@ pub enum Command {
     Withdraw(Withdraw),
     Forget(Forget),
     Consented(Consented),
+    FactorsOf(FactorsOf),
+    CredentialOf(CredentialOf),
+    AddCredential(AddCredential),
+    RenameCredential(RenameCredential),
+    RemoveCredential(RemoveCredential),
+    UseCredential(UseCredential),
+    SetTotp(SetTotp),
+    RemoveTotp(RemoveTotp),
+    UseTotp(UseTotp),
+    UseRecovery(UseRecovery),
+    Overview(Overview),
 }
 
 macro_rules! into_command {
@@ -174,7 +205,27 @@ macro_rules! into_command {
     };
 }
 
-into_command!(Start, Check, Allow, End, List, Withdraw, Forget, Consented);
+into_command!(
+    Start,
+    Check,
+    Allow,
+    End,
+    List,
+    Withdraw,
+    Forget,
+    Consented,
+    FactorsOf,
+    CredentialOf,
+    AddCredential,
+    RenameCredential,
+    RemoveCredential,
+    UseCredential,
+    SetTotp,
+    RemoveTotp,
+    UseTotp,
+    UseRecovery,
+    Overview
+);
 
 /// Runs a command that came over the wire: what changed, and the reply as JSON, for the
 /// caller to read as the command's own reply type.
@@ -193,6 +244,17 @@ pub fn apply(acct: &mut Account, cmd: Command, now: i64) -> (Changes, Value) {
         Command::Withdraw(op) => run(acct, op, now),
         Command::Forget(op) => run(acct, op, now),
         Command::Consented(op) => run(acct, op, now),
+        Command::FactorsOf(op) => run(acct, op, now),
+        Command::CredentialOf(op) => run(acct, op, now),
+        Command::AddCredential(op) => run(acct, op, now),
+        Command::RenameCredential(op) => run(acct, op, now),
+        Command::RemoveCredential(op) => run(acct, op, now),
+        Command::UseCredential(op) => run(acct, op, now),
+        Command::SetTotp(op) => run(acct, op, now),
+        Command::RemoveTotp(op) => run(acct, op, now),
+        Command::UseTotp(op) => run(acct, op, now),
+        Command::UseRecovery(op) => run(acct, op, now),
+        Command::Overview(op) => run(acct, op, now),
     }
 }
 

@@ -6,8 +6,8 @@
 use super::objects::{object_class, ObjectClass, ObjectStorage};
 use crate::error::StoreError;
 use crate::objects::account::{
-    self as account_object, entries, from_entries, Account, AccountOp, Command, Consent, Session, StoredGrant,
-    CONSENTS_KEY, GRANT_PREFIX, SESSIONS_KEY,
+    self as account_object, entries, from_entries, Account, AccountOp, Command, Consent, Factors, Session, StoredGrant,
+    CONSENTS_KEY, FACTORS_KEY, GRANT_PREFIX, SESSIONS_KEY,
 };
 use crate::store::AccountStore;
 use serde_json::Value;
@@ -63,12 +63,13 @@ impl AccountObject {
     async fn read(&self) -> Result<Account> {
         let sessions = self.store.load::<Vec<Session>>(SESSIONS_KEY).await?;
         let consents = self.store.load::<Vec<Consent>>(CONSENTS_KEY).await?;
+        let factors = self.store.load::<Factors>(FACTORS_KEY).await?;
         // Grants are only ever stored under a consent.
         let grants = match &consents {
             Some(c) if !c.is_empty() => self.store.list::<StoredGrant>(GRANT_PREFIX).await?,
             _ => vec![],
         };
-        Ok(from_entries(sessions, consents, grants.into_iter().filter_map(|(k, g)| Some((k, g?)))))
+        Ok(from_entries(sessions, consents, factors, grants.into_iter().filter_map(|(k, g)| Some((k, g?)))))
     }
 
     async fn write(&self, put: Vec<(String, String)>, delete: Vec<String>) -> Result<()> {

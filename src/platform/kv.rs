@@ -101,4 +101,12 @@ impl UserStore for KvUsers {
         // A user removed is not cached as absent: sessions and refreshes find out at once.
         cached(&USERS, &self.0, &key, false, |json| User::from_record(&key, json)).await
     }
+    async fn put_user(&self, user: &User) -> Result<(), StoreError> {
+        let key = user_key(&user.username);
+        let json = serde_json::to_string(user).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let put = self.0.put(&key, json).map_err(|e| StoreError::Unavailable(format!("KV put '{key}': {e}")))?;
+        put.execute().await.map_err(|e| StoreError::Unavailable(format!("KV put '{key}': {e}")))?;
+        USERS.with(|c| c.borrow_mut().put(&key, Some(user.clone()), now_ms()));
+        Ok(())
+    }
 }

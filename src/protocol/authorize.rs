@@ -21,6 +21,7 @@ use crate::crypto::{random_token, Crypto};
 use crate::error::{ErrorCode, OAuthError};
 use crate::http::{Request, Response};
 use crate::model::grant::homed_grant_id;
+use crate::model::strength::Level;
 use crate::model::Client;
 use crate::objects::account::{Check, CheckReply};
 use crate::objects::grant::{Reserve, ReserveReply};
@@ -79,12 +80,15 @@ impl<B: Backend> Provider<'_, B> {
         // 3. Everything else goes back to the client.
         let valid = self.validate(&client, &params).await.map_err(|f| f.to_client(&to))?;
         let grant_id = random(random_token::<16>()).map_err(|f| f.to_client(&to))?;
-        let ix = self.interaction(req, &client, &valid, redirect_uri, grant_id, &ui);
-        // 4. A live session may answer without a page (OpenID Connect Core §3.1.2.3).
-        if !valid.prompt.login {
-            if let Some(r) = self.with_session(req, &client, &valid, &ix, &to).await? {
-                return Ok(r);
+        let mut ix = self.interaction(req, &client, &valid, redirect_uri, grant_id, &ui);
+        // 4. A live session may answer without a page (OpenID Connect Core §3.1.2.3). Signing
+        // in again (prompt=login, max_age), the user reaches at least the session's level.
+        match self.with_session(req, &client, &valid, &ix, &to).await? {
+            Ok(r) => return Ok(r),
+            Err(Some(level)) if level > Level::Pwd && valid.required < level => {
+                ix.required_acr = Some(level.as_str().to_string());
             }
+            Err(_) => {}
         }
         if valid.prompt.none {
             return Err(Failure::redirect(&to, OAuthError::new(ErrorCode::LoginRequired, "the user is not signed in")));
@@ -95,7 +99,7 @@ impl<B: Backend> Provider<'_, B> {
 
     /// With a session cookie: a code straight away when the session is fresh enough, is the
     /// expected user and the consent is remembered; the consent page when only the consent
-    /// is missing; `None` (sign in) otherwise.
+    /// is missing; otherwise sign in (`Err`, with the level the session had, if any).
     async fn with_session(
         &self,
         req: &Request,
@@ -103,32 +107,36 @@ impl<B: Backend> Provider<'_, B> {
         valid: &Validated,
         ix: &Interaction,
         to: &ErrorRedirect<'_>,
-    ) -> Result<Option<Response>, Failure> {
-        let Some(cookie) = session::from_request(req, self.config.secure_cookies) else { return Ok(None) };
+    ) -> Result<Result<Response, Option<Level>>, Failure> {
+        let Some(cookie) = session::from_request(req, self.config.secure_cookies) else { return Ok(Err(None)) };
         let sub = self.sub_for_sector(client.sector().as_deref(), &cookie.sub);
         // id_token_hint / claims sub naming another user than the signed-in one: sign in again.
         if valid.expected_subs.iter().any(|s| *s != sub) {
-            return Ok(None);
+            return Ok(Err(None));
         }
         let check = Check {
             id_hash: cookie.id_hash(),
             client_id: client.client_id.clone(),
             items: valid.release.consent.clone(),
             max_age: valid.max_age,
-            issue: !valid.prompt.consent,
+            issue: !valid.prompt.consent && !valid.prompt.login,
         };
-        let (username, auth_time, home) = match self.accounts.send(&cookie.sub, check).await {
-            Ok(CheckReply::Active { username, auth_time, issue, .. }) => (username, auth_time, issue),
-            Ok(CheckReply::NoSession) => return Ok(None),
+        let (username, auth_time, home, amr, acr) = match self.accounts.send(&cookie.sub, check).await {
+            Ok(CheckReply::Active { username, auth_time, issue, amr, acr, .. }) => {
+                (username, auth_time, issue, amr, acr)
+            }
+            Ok(CheckReply::NoSession) => return Ok(Err(None)),
             Err(e) => return Err(Failure::from(e).to_client(to)),
         };
-        // §3.1.2.1 max_age: re-authenticate when the session is older.
-        if valid.max_age.is_some_and(|m| self.now - auth_time > m) {
-            return Ok(None);
+        // §3.1.2.1 max_age: re-authenticate when the session is older. A session that did not
+        // reach the level this sign-in needs: sign in again, more strongly.
+        let level = Level::of(&amr);
+        if valid.prompt.login || level < valid.required || valid.max_age.is_some_and(|m| self.now - auth_time > m) {
+            return Ok(Err(Some(level)));
         }
         let user = match self.users.by_username(&username).await {
             Ok(Some(u)) if u.sub == cookie.sub => u,
-            Ok(_) => return Ok(None), // the account was removed or re-created
+            Ok(_) => return Ok(Err(None)), // the account was removed or re-created
             Err(e) => return Err(Failure::from(e).to_client(to)),
         };
         let signed_in = SignedIn {
@@ -137,6 +145,8 @@ impl<B: Backend> Provider<'_, B> {
             username,
             auth_time,
             claims: user.claims_named(ix.id_token_claims.iter().map(String::as_str)),
+            amr,
+            acr,
         };
         // A fresh session, the consent on record, no prompt=consent: a code without a page.
         if let Some(home) = home {
@@ -149,7 +159,7 @@ impl<B: Backend> Provider<'_, B> {
             let ix = ix.clone();
             let locale = ix.locale;
             let code = self.issue_code(grant_id, ix.into_grant(signed_in), to, CodeIssue::Sealed, locale);
-            return code.await.map(Some);
+            return code.await.map(Ok);
         }
         if valid.prompt.none {
             let err = OAuthError::new(ErrorCode::ConsentRequired, "the user has not allowed this application yet");
@@ -165,6 +175,6 @@ impl<B: Backend> Provider<'_, B> {
             Err(e) => return Err(Failure::from(e).to_client(to)),
         }
         let consent = Interaction { user: Some(signed_in), ..ix.clone() };
-        Ok(Some(self.consent_page(&consent)))
+        Ok(Ok(self.consent_page(&consent)))
     }
 }

@@ -112,6 +112,11 @@ impl<B: Backend> Provider<'_, B> {
         if fetched.status != 200 {
             return Err(unusable(format!("answered HTTP {}", fetched.status)));
         }
+        let json_type =
+            fetched.content_type.as_deref().map(|t| t.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+        if !json_type.is_some_and(|t| t == "application/json" || t.ends_with("+json")) {
+            return Err(unusable("is not served as application/json".into()));
+        }
         let doc: Value = serde_json::from_slice(&fetched.body).map_err(|e| unusable(format!("is not JSON: {e}")))?;
         client_of_document(url, &doc).map_err(unusable)
     }
@@ -222,6 +227,7 @@ pub fn client_of_document(url: &str, doc: &Value) -> Result<Client, String> {
         registration_expires_at: None,
         from_metadata_document: true,
         any_api_scope: obj.get("scope").is_none(),
+        minimum_acr: None,
     };
     client.validate_document()?;
     Ok(client)

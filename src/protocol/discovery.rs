@@ -46,7 +46,9 @@ pub fn document(config: &Config, pairwise: bool, algs: &[Alg]) -> Value {
         "token_endpoint_auth_methods_supported": auth_methods,
         "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "code_challenge_methods_supported": [crate::model::pkce::S256],
-        "claims_supported": scope::all_claims(),
+        "claims_supported": claims_supported(),
+        // How strongly the user signed in (`model::strength`): `acr_values`, ID token `acr`.
+        "acr_values_supported": crate::model::strength::ACR_VALUES,
         "claim_types_supported": ["normal"],
         "claims_parameter_supported": true,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
@@ -61,6 +63,17 @@ pub fn document(config: &Config, pairwise: bool, algs: &[Alg]) -> Value {
         o.insert("registration_endpoint".into(), json!(config.endpoint(REGISTRATION_PATH)));
     }
     d
+}
+
+/// The user's claims, and what the ID token says of the sign-in (OpenID Connect Core §2).
+fn claims_supported() -> Vec<&'static str> {
+    let mut claims: Vec<&'static str> = scope::all_claims().into_iter().collect();
+    for c in ["auth_time", "acr", "amr"] {
+        if !claims.contains(&c) {
+            claims.push(c);
+        }
+    }
+    claims
 }
 
 #[cfg(test)]

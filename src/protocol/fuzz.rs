@@ -145,7 +145,7 @@ mod refresh_sequences {
                 client_id: "app".into(), redirect_uri: "https://app.example/cb".into(),
                 scope: "openid offline_access".into(), nonce: None, code_challenge: None,
                 code_challenge_method: None, sub: "s".into(), local_sub: None, username: "alice".into(),
-                auth_time: now, id_token_claims: Default::default(), userinfo_claims: vec![], custom_scopes: Default::default(), resource: None, access_token_ttl: None, access_token_format: Default::default(),
+                auth_time: now, id_token_claims: Default::default(), userinfo_claims: vec![], custom_scopes: Default::default(), resource: None, access_token_ttl: None, access_token_format: Default::default(), amr: vec![], acr: None,
             };
             let st = GrantState::new(grant, secret_hash("code"), now + 60);
             let (mut s, _) = Create { state: Box::new(st) }.apply(None, now);

@@ -42,6 +42,12 @@ pub fn claims(i: &IdTokenInput<'_>) -> Map<String, Value> {
     c.insert("exp".into(), json!(i.now + i.ttl));
     c.insert("iat".into(), json!(i.now));
     c.insert("auth_time".into(), json!(i.grant.auth_time));
+    if !i.grant.amr.is_empty() {
+        c.insert("amr".into(), json!(i.grant.amr));
+    }
+    if let Some(acr) = &i.grant.acr {
+        c.insert("acr".into(), json!(acr));
+    }
     c.insert("at_hash".into(), json!(at_hash(i.alg, i.access_token)));
     match &i.grant.nonce {
         Some(n) => c.insert("nonce".into(), json!(n)),

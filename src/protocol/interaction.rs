@@ -4,11 +4,14 @@
 //! `SESSION_KEY`. It is bound to the browser by an anti-CSRF cookie whose value it carries: a
 //! form posted from another site, or from a browser that did not load the page, is refused.
 
+mod complete;
 mod consent;
 mod login;
 mod pages;
+mod second;
 
 pub use login::{MAX_LOGIN_LEN, MAX_PASSWORD_LEN};
+pub use second::{device_name, Step};
 
 use super::failure::{Failure, CROSS_SITE, EXPIRED, INVALID, REFUSED};
 pub use super::sealed::OpenError;
@@ -89,6 +92,22 @@ pub struct Interaction {
     /// consent page says so.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unregistered: bool,
+    /// The level the sign-in must reach (`model::strength`): `mfa` or `phr`; none: a password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_acr: Option<String>,
+    /// A first factor was given and a second is asked for: who, and what they did so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Pending>,
+}
+
+/// A sign-in half done: the user and how they signed in so far.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pending {
+    pub sub: String,
+    pub username: String,
+    pub amr: Vec<String>,
+    /// The device cookie's id for this account (kept, or made at the first factor).
+    pub device: String,
 }
 
 /// OpenID Connect Registration §2 metadata the consent page shows.
@@ -130,9 +149,18 @@ pub struct SignedIn {
     pub auth_time: i64,
     /// The ID token claims for the granted scopes, read at login.
     pub claims: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
 }
 
 impl Interaction {
+    /// The level the sign-in must reach.
+    pub fn required(&self) -> crate::model::strength::Level {
+        self.required_acr.as_deref().and_then(crate::model::strength::Level::parse).unwrap_or_default()
+    }
+
     pub fn seal(&self, key: &[u8]) -> String {
         sealed::seal(CONTEXT, key, self)
     }
@@ -160,6 +188,8 @@ impl Interaction {
             resource: self.resource,
             access_token_ttl: self.access_token_ttl,
             access_token_format: self.access_token_format,
+            amr: user.amr,
+            acr: user.acr,
         }
     }
 }
@@ -270,6 +300,8 @@ mod tests {
             access_token_ttl: None,
             access_token_format: TokenFormat::Opaque,
             unregistered: false,
+            required_acr: None,
+            pending: None,
         }
     }
 

@@ -70,8 +70,13 @@ pub fn client_of_metadata(meta: &Map<String, Value>, id: &str, secret_hash: Opti
     if grant_types.is_empty() {
         grant_types.push("authorization_code".into());
     }
+    // A client's own tokens give access to an API with no user's consent: only for clients
+    // the operator registers (RFC 6749 §4.4, "previously arranged").
+    if grant_types.iter().any(|g| g == "client_credentials") {
+        return Err(metadata_error("client_credentials is for clients the operator registers, not for registration"));
+    }
     let response_types = match strings("response_types")? {
-        v if v.is_empty() => vec!["code".into()],
+        v if v.is_empty() && grant_types.iter().any(|g| g == "authorization_code") => vec!["code".into()],
         v => v,
     };
     let alg = match s("id_token_signed_response_alg")?.as_deref() {
@@ -105,6 +110,7 @@ pub fn client_of_metadata(meta: &Map<String, Value>, id: &str, secret_hash: Opti
         registration_expires_at: None,
         from_metadata_document: false,
         any_api_scope: meta.get("scope").is_none(),
+        minimum_acr: None,
     };
     client.validate().map_err(|e| {
         let code = if e.starts_with("redirect_uris") {
@@ -215,9 +221,12 @@ impl<B: Backend> Provider<'_, B> {
             _ => return Err(refused()),
         }
         match req.method.as_str() {
-            "GET" => {
-                Ok(Response::json(200, &client_information(&client, &self.config.issuer, None, None)).no_store().cors())
-            }
+            // RFC 7592 §3: the answer carries the registration access token. It is not rotated:
+            // a new one written to KV could meet a stale copy of the record elsewhere (KV is
+            // eventually consistent) and lock the client out; the one presented is returned.
+            "GET" => Ok(Response::json(200, &client_information(&client, &self.config.issuer, None, Some(token)))
+                .no_store()
+                .cors()),
             "DELETE" => {
                 self.clients.delete_client(client_id).await?;
                 Ok(Response { status: 204, headers: vec![], body: vec![] }.no_store().cors())
@@ -246,7 +255,7 @@ impl<B: Backend> Provider<'_, B> {
                 let expires_at = expires_at.max(client.registration_expires_at.unwrap_or(0));
                 updated.registration_expires_at = Some(expires_at);
                 self.clients.put_client(&updated, expires_at).await?;
-                Ok(Response::json(200, &client_information(&updated, &self.config.issuer, None, None))
+                Ok(Response::json(200, &client_information(&updated, &self.config.issuer, None, Some(token)))
                     .no_store()
                     .cors())
             }

@@ -12,6 +12,28 @@ impl<B: Backend> Provider<'_, B> {
     /// The resource `uri` names for `client` (`None` when no resource was named), or
     /// `invalid_target`.
     pub async fn resource_for(&self, client: &Client, uri: Option<&str>) -> Result<Option<Resource>, Failure> {
+        self.resource_named(client, uri, false).await
+    }
+
+    /// [`Provider::resource_for`] of a request's parameters: more than one `resource` is
+    /// `invalid_target` too (RFC 8707 §2 allows several; tokens here are for one).
+    pub async fn resource_of(
+        &self,
+        client: &Client,
+        params: &crate::http::Params,
+    ) -> Result<Option<Resource>, Failure> {
+        self.resource_named(client, params.get("resource"), params.several_resources).await
+    }
+
+    async fn resource_named(
+        &self,
+        client: &Client,
+        uri: Option<&str>,
+        several: bool,
+    ) -> Result<Option<Resource>, Failure> {
+        if several {
+            return Err(OAuthError::invalid_target("one resource per request is supported (RFC 8707 §2)").into());
+        }
         let Some(uri) = uri else { return Ok(None) };
         valid_resource_uri(uri).map_err(|_| {
             OAuthError::invalid_target("resource must be an absolute https URI without fragment or query (RFC 8707 §2)")

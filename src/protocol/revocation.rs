@@ -37,6 +37,15 @@ impl<B: Backend> Provider<'_, B> {
         }
     }
 
+    /// Whether the client `client_id` still exists (a registered client may delete itself).
+    pub async fn client_exists(&self, client_id: &str) -> Result<bool, Failure> {
+        match self.client(client_id).await {
+            Ok(found) => Ok(found.is_some()),
+            Err(crate::protocol::clients::ClientError::Unusable(_)) => Ok(true),
+            Err(crate::protocol::clients::ClientError::Store(e)) => Err(e.into()),
+        }
+    }
+
     pub async fn revoke(&self, req: &Request) -> Result<Response, Failure> {
         let (client, token) = self.token_param(req).await?;
         // RFC 7009 §2.1: token_type_hint is only a hint; both kinds are looked up anyway.
@@ -67,6 +76,10 @@ impl<B: Backend> Provider<'_, B> {
         if grant.client_id != client.client_id && !(access && self.serves(&client, grant.resource.as_deref()).await?) {
             return Ok(inactive);
         }
+        // A client deleted since (RFC 7592 §2.3) holds no live token.
+        if grant.client_id != client.client_id && !self.client_exists(&grant.client_id).await? {
+            return Ok(inactive);
+        }
         // RFC 7662 §2.2: the token's meta-information. token_type (RFC 6749 §7.1) describes
         // access tokens only, so a refresh token has none.
         let mut body = json!({
@@ -85,8 +98,8 @@ impl<B: Backend> Provider<'_, B> {
                 fields.insert("token_type".into(), json!("Bearer"));
             }
             // A pairwise client must not learn an identifier common to every client (OpenID
-            // Connect Core §8.1): no username for it.
-            if grant.local_sub.is_some() {
+            // Connect Core §8.1): no username for it; a client's own token has none.
+            if grant.local_sub.is_some() || grant.username.is_empty() {
                 fields.remove("username");
             }
         }

@@ -96,6 +96,7 @@ pub fn static_route(req: &Request, docs: &Documents) -> Option<Response> {
             _ => not_allowed_json("GET, HEAD, OPTIONS"),
         },
         pages::STYLE_PATH => pages::stylesheet(),
+        pages::SCRIPT_PATH => pages::script(),
         THEME_PATH => Response::new(200, "text/css; charset=utf-8", docs.theme_css.clone())
             .with_header("cache-control", "public, max-age=86400")
             .with_header("x-content-type-options", "nosniff"),
@@ -137,6 +138,10 @@ impl<B: Backend> Provider<'_, B> {
                 "POST" => self.login(req).await?,
                 _ => not_allowed_page(&ui(), "POST"),
             },
+            "/login/second" => match m {
+                "POST" => self.second_factor(req).await?,
+                _ => not_allowed_page(&ui(), "POST"),
+            },
             "/consent" => match m {
                 "POST" => self.consent(req).await?,
                 _ => not_allowed_page(&ui(), "POST"),
@@ -145,6 +150,15 @@ impl<B: Backend> Provider<'_, B> {
                 "GET" | "HEAD" | "POST" => self.logout(req).await?,
                 _ => not_allowed_page(&ui(), "GET, POST"),
             },
+            super::account::ACCOUNT_PATH => match m {
+                "GET" | "HEAD" | "POST" => self.account(req).await?,
+                _ => not_allowed_page(&ui(), "GET, POST"),
+            },
+            super::enroll::ENROLL_PATH => match m {
+                "GET" | "HEAD" | "POST" => self.enroll(req).await?,
+                _ => not_allowed_page(&ui(), "GET, POST"),
+            },
+            p if p.starts_with(super::admin::ADMIN_PREFIX) => self.admin(req).await?,
             CONSENTS_PATH => match m {
                 "GET" | "HEAD" | "POST" => self.consents(req).await?,
                 _ => not_allowed_page(&ui(), "GET, POST"),

@@ -20,12 +20,16 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use url::Url;
 
+mod account;
+mod authenticator;
 mod authorize;
 mod clients;
+mod factors;
 mod flows;
 mod forms;
 mod hardening;
 mod pages;
+mod passkeys;
 mod refresh;
 mod resources;
 mod sessions;

@@ -48,6 +48,9 @@ struct TokenResponse<'a> {
 impl<B: Backend> Provider<'_, B> {
     pub async fn token(&self, req: &Request) -> Result<Response, Failure> {
         let (form, client) = self.client_form(req).await?;
+        if form.several_resources {
+            return Err(OAuthError::invalid_target("one resource per request is supported (RFC 8707 §2)").into());
+        }
         let grant_type = match form.get("grant_type") {
             None => return Err(OAuthError::invalid_request("grant_type is required").into()),
             Some(g @ ("authorization_code" | "refresh_token" | "client_credentials")) => g,

@@ -73,6 +73,9 @@ impl<B: Backend> Provider<'_, B> {
             let challenge = format!("{}, scope=\"openid\"", challenge(Some(&e)));
             return Err(Failure::json(e).with_header("www-authenticate", challenge));
         }
+        if !self.client_exists(&grant.client_id).await? {
+            return Err(unauthorized(OAuthError::invalid_token("the client the token was issued to no longer exists")));
+        }
         if grant.resource.is_some() {
             return Err(unauthorized(OAuthError::invalid_token(
                 "the access token is for a resource server, not for userinfo",

@@ -82,6 +82,11 @@ impl UserStore for MemoryKv {
             Some(json) => User::from_record(&key, &json).map(Some).map_err(StoreError::Malformed),
         }
     }
+    async fn put_user(&self, user: &User) -> Result<(), StoreError> {
+        let json = serde_json::to_string(user).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        self.put(&user_key(&user.username), &json);
+        Ok(())
+    }
 }
 
 /// Other servers, for the host tests: what each URL answers, and every fetch made (the URL

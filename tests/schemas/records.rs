@@ -394,6 +394,7 @@ fn schemas_cover_every_model_field() {
         registration_expires_at: Some(1_800_000_000),
         from_metadata_document: false,
         any_api_scope: false,
+        minimum_acr: Some("mfa".into()),
     };
     // The keys of a private_key_jwt client: in the record, or where it publishes them.
     let jwks = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": edge_oidc::crypto::b64url(&[5; 32])}]});

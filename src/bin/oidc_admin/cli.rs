@@ -371,6 +371,59 @@ pub enum UsersCommand {
         /// The username.
         username: String,
     },
+    /// Invite a user to create a passkey: prints a one-time link (valid 3 days) to give them.
+    ///
+    /// A user that does not exist yet is created without a password (they sign in with
+    /// passkeys only). Needs the running provider (--url) and its admin token.
+    Invite(Box<InviteArgs>),
+    /// List a user's passkeys and whether one-time codes are on (running provider).
+    Passkeys {
+        /// The username.
+        username: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Remove one of a user's passkeys, by id (see `users passkeys`).
+    RemovePasskey {
+        /// The username.
+        username: String,
+        /// The passkey's id (base64url; may start with '-').
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Turn off a user's one-time codes and recovery codes (they lost their device).
+    ResetCodes {
+        /// The username.
+        username: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+}
+
+/// A running provider's admin endpoint. The token is read from OIDC_ADMIN_TOKEN or, for a
+/// provider on localhost, from ADMIN_TOKEN in .dev.vars.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Provider (admin endpoint)")]
+pub struct AdminArgs {
+    /// The provider's issuer URL.
+    #[arg(long, env = "OIDC_ADMIN_URL", default_value = "http://127.0.0.1:8787", value_name = "URL")]
+    pub url: String,
+    /// Where a local provider's ADMIN_TOKEN is (when OIDC_ADMIN_TOKEN is not set).
+    #[arg(long, default_value = ".dev.vars", value_name = "PATH")]
+    pub dev_vars: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct InviteArgs {
+    /// Login name (1-64 characters of A-Z a-z 0-9 . _ -).
+    pub username: String,
+    #[command(flatten)]
+    pub admin: AdminArgs,
+    /// Claims of a user created now.
+    #[command(flatten)]
+    pub profile: ProfileArgs,
 }
 
 #[derive(Debug, Args)]

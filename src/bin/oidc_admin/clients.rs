@@ -95,7 +95,7 @@ impl NewClient {
             redirect_uris: self.redirect_uris,
             token_endpoint_auth_method: self.auth_method,
             grant_types: grant_types(with_code, self.grant_types),
-            response_types: vec!["code".into()],
+            response_types: if with_code { vec!["code".into()] } else { vec![] },
             scope: self.scope.split_whitespace().collect::<Vec<_>>().join(" "),
             client_secret_hash: secret.as_deref().map(hash_client_secret),
             client_uri: self.client_uri,
@@ -115,6 +115,7 @@ impl NewClient {
             registration_expires_at: None,
             from_metadata_document: false,
             any_api_scope: false,
+            minimum_acr: None,
         };
         client.validate().map_err(|e| usage(format!("client '{}': {e}", client.client_id)))?;
         Ok((client, secret))

@@ -17,7 +17,7 @@ pub const EMAIL: &str = "demo@example.com";
 
 pub fn run(args: &DemoArgs, kv: &mut impl Kv) -> Result<Outcome> {
     let client = clients::add(demo_client(&args.redirect_uri), true, kv)?;
-    users::add(&demo_user(), true, || Ok(PASSWORD.to_string()), kv)?;
+    users::add(&demo_user(), true, || Ok(Some(PASSWORD.to_string())), kv)?;
     let secret = client.json["client_secret"].as_str().unwrap_or_default().to_string();
     let human = format!(
         "Demo client and user written to {}.\n\

@@ -1,11 +1,12 @@
 //! `oidc-admin users`: user records in the USERS namespace, `user:<username>`, and their
 //! `email:<address>` aliases.
 
-use crate::cli::{ProfileArgs, UsersCommand};
+use crate::cli::{AdminArgs, InviteArgs, ProfileArgs, UsersCommand};
 use crate::error::{failed, usage, Result};
 use crate::kv::{Kv, Namespace, Record};
 use crate::output::{record_outcome, table, Outcome};
 use crate::password;
+use crate::remote::{segment, Admin};
 use edge_oidc::crypto::random_token;
 use edge_oidc::keys::native::hash_password;
 use edge_oidc::model::user::{email_key, user_key, valid_username, Address, EmailAlias};
@@ -17,12 +18,74 @@ pub fn run(cmd: &UsersCommand, kv: &mut impl Kv) -> Result<Outcome> {
         UsersCommand::Add(args) => {
             let new =
                 NewUser { username: args.username.clone(), claims: args.profile.clone(), iterations: args.iterations };
-            add(&new, args.force, || password::obtain(args.password_stdin, &args.username), kv)
+            add(&new, args.force, || password::obtain(args.password_stdin, &args.username).map(Some), kv)
         }
         UsersCommand::List => list(kv),
         UsersCommand::Show { username } => show(username, kv),
         UsersCommand::Remove { username } => remove(username, kv),
+        UsersCommand::Invite(args) => invite(args, kv),
+        UsersCommand::Passkeys { username, admin } => passkeys(username, admin),
+        UsersCommand::RemovePasskey { username, id, admin } => {
+            Admin::new(admin)?.call("DELETE", &format!("users/{}/passkeys/{}", segment(username), segment(id)))?;
+            Ok(Outcome { human: format!("Removed passkey {id} of {username}."), json: json!({"removed": id}) })
+        }
+        UsersCommand::ResetCodes { username, admin } => {
+            Admin::new(admin)?.call("DELETE", &format!("users/{}/codes", segment(username)))?;
+            Ok(Outcome { human: format!("One-time codes of {username} are off."), json: json!({"codes": false}) })
+        }
     }
+}
+
+/// `users invite`: the user (created without a password if new), then the link.
+fn invite(args: &InviteArgs, kv: &mut impl Kv) -> Result<Outcome> {
+    let admin = Admin::new(&args.admin)?;
+    let created = if kv.get(Namespace::Users, &user_key(&args.username))?.is_none() {
+        let new = NewUser { username: args.username.clone(), claims: args.profile.clone(), iterations: 0 };
+        add(&new, false, || Ok(None), kv)?;
+        true
+    } else {
+        false
+    };
+    let v = admin.call("POST", &format!("users/{}/invite", segment(&args.username)))?;
+    let url = v["url"].as_str().ok_or_else(|| failed("the provider's answer has no url"))?;
+    let human = format!(
+        "{}Invitation for {} (works once, for 3 days; give it to them privately):\n{url}",
+        if created { format!("Created user {} with no password.\n", args.username) } else { String::new() },
+        args.username
+    );
+    Ok(Outcome {
+        human,
+        json: json!({"username": args.username, "created": created, "url": url, "expires_at": v["expires_at"]}),
+    })
+}
+
+/// `users passkeys`: what the account object holds.
+fn passkeys(username: &str, admin: &AdminArgs) -> Result<Outcome> {
+    let v = Admin::new(admin)?.call("GET", &format!("users/{}/factors", segment(username)))?;
+    let rows: Vec<Vec<String>> = v["passkeys"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|p| {
+                    let s = |k: &str| p[k].as_str().unwrap_or("").to_string();
+                    let date = |k: &str| p[k].as_i64().map(edge_oidc::pages::iso_date).unwrap_or_else(|| "-".into());
+                    vec![s("id"), s("name"), date("created_at"), date("last_used_at")]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut human = if rows.is_empty() {
+        format!("{username} has no passkeys.")
+    } else {
+        table(&["ID", "NAME", "ADDED", "LAST USED"], rows.into_iter())
+    };
+    let codes = if v["codes"].as_bool() == Some(true) {
+        format!("\nOne-time codes: on ({} recovery codes left)", v["recovery_codes_left"])
+    } else {
+        "\nOne-time codes: off".to_string()
+    };
+    human.push_str(&codes);
+    Ok(Outcome { human, json: v })
 }
 
 /// A user to add.
@@ -43,7 +106,7 @@ struct Existing {
 pub fn add(
     new: &NewUser,
     overwrite: bool,
-    password: impl FnOnce() -> Result<String>,
+    password: impl FnOnce() -> Result<Option<String>>,
     kv: &mut impl Kv,
 ) -> Result<Outcome> {
     let username = &new.username;
@@ -63,7 +126,11 @@ pub fn add(
         Some(e) => e.sub.clone(),
         None => random_token::<16>().map_err(failed)?,
     };
-    let hash = hash_password(&password, new.iterations).map_err(failed)?.to_phc();
+    // None: a user who signs in with passkeys only (invited).
+    let hash = match password {
+        Some(p) => hash_password(&p, new.iterations).map_err(failed)?.to_phc(),
+        None => String::new(),
+    };
     let mut user = build_user(sub, username, hash, &new.claims);
     user.claims = custom_claims(&new.claims.claims)?;
     user.validate().map_err(|e| usage(format!("user '{username}': {e}")))?;

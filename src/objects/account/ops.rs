@@ -61,6 +61,11 @@ pub enum CheckReply {
         consented: bool,
         /// When the caller may issue: the consent's home, for the code's grant id.
         issue: Option<String>,
+        /// How the session's sign-in was made, and what it achieved.
+        #[serde(default)]
+        amr: Vec<String>,
+        #[serde(default)]
+        acr: Option<String>,
     },
     NoSession,
 }
@@ -70,13 +75,13 @@ impl AccountOp for Check {
     fn apply(self, acct: &mut Account, now: i64, ch: &mut Changes) -> CheckReply {
         let consented = covers(&acct.consents, &self.client_id, &self.items);
         let Some(s) = acct.session_mut(&self.id_hash, now) else { return CheckReply::NoSession };
-        let (username, auth_time) = (s.username.clone(), s.auth_time);
+        let (username, auth_time, amr, acr) = (s.username.clone(), s.auth_time, s.amr.clone(), s.acr.clone());
         let fresh = self.max_age.is_none_or(|m| now - auth_time <= m);
         let issue = self.issue && consented && fresh;
         // RP-Initiated Logout confirms a client by this list: written when the client is new.
         ch.sessions = issue && push_capped(&mut s.clients, self.client_id.clone(), MAX_SESSIONS);
         let home = acct.consents.iter().find(|c| c.client_id == self.client_id).map(|c| c.home.clone());
-        CheckReply::Active { username, auth_time, consented, issue: home.filter(|_| issue) }
+        CheckReply::Active { username, auth_time, consented, issue: home.filter(|_| issue), amr, acr }
     }
 }
 

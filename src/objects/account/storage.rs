@@ -3,13 +3,15 @@
 //! recording a grant writes a few hundred bytes, not every grant of the consent and every
 //! session again (an active user's account is several KB).
 
-use super::{Account, Changes, Consent, GrantRef, Session};
+use super::{Account, Changes, Consent, Factors, GrantRef, Session};
 use serde::{Deserialize, Serialize};
 
 /// The key of the sessions (a JSON list).
 pub const SESSIONS_KEY: &str = "sessions";
 /// The key of the consents, without their grants (a JSON list).
 pub const CONSENTS_KEY: &str = "consents";
+/// The key of the passkeys and one-time code settings ([`super::Factors`]).
+pub const FACTORS_KEY: &str = "factors";
 /// The prefix of a grant's key: `grant:<id>` → [`StoredGrant`].
 pub const GRANT_PREFIX: &str = "grant:";
 
@@ -53,6 +55,9 @@ pub fn entries(acct: &Account, ch: &Changes) -> (Vec<(String, String)>, Vec<Stri
             .collect();
         put.push((CONSENTS_KEY.to_string(), serde_json::to_string(&consents).unwrap_or_default()));
     }
+    if ch.factors {
+        put.push((FACTORS_KEY.to_string(), serde_json::to_string(&acct.factors).unwrap_or_default()));
+    }
     for id in &ch.grants_added {
         let found = acct.consents.iter().find_map(|c| c.grants.iter().find(|g| g.id == *id).map(|g| (c, g)));
         if let Some((c, g)) = found {
@@ -69,9 +74,14 @@ pub fn entries(acct: &Account, ch: &Changes) -> (Vec<(String, String)>, Vec<Stri
 pub fn from_entries(
     sessions: Option<Vec<Session>>,
     consents: Option<Vec<Consent>>,
+    factors: Option<Factors>,
     grants: impl IntoIterator<Item = (String, StoredGrant)>,
 ) -> Account {
-    let mut acct = Account { sessions: sessions.unwrap_or_default(), consents: consents.unwrap_or_default() };
+    let mut acct = Account {
+        sessions: sessions.unwrap_or_default(),
+        consents: consents.unwrap_or_default(),
+        factors: factors.unwrap_or_default(),
+    };
     for (key, g) in grants {
         let Some(id) = key.strip_prefix(GRANT_PREFIX) else { continue };
         if let Some(c) = acct.consents.iter_mut().find(|c| c.client_id == g.client_id) {
@@ -94,7 +104,7 @@ pub(crate) fn insert_in_order(grants: &mut Vec<GrantRef>, grant: GrantRef) {
 /// Changes that say every part of `acct` is new (to store an account whole).
 pub fn everything(acct: &Account) -> Changes {
     let grants_added = acct.consents.iter().flat_map(|c| c.grants.iter().map(|g| g.id.clone())).collect();
-    Changes { sessions: true, consents: true, grants_added, grants_removed: vec![] }
+    Changes { sessions: true, consents: true, factors: true, grants_added, grants_removed: vec![] }
 }
 
 /// Storage as a map of key → JSON text: the in-memory store's, and the tests'.
@@ -120,6 +130,6 @@ pub mod map {
             .range(GRANT_PREFIX.to_string()..)
             .take_while(|(k, _)| k.starts_with(GRANT_PREFIX))
             .filter_map(|(k, v)| Some((k.clone(), serde_json::from_str(v).ok()?)));
-        from_entries(parse(map, SESSIONS_KEY), parse(map, CONSENTS_KEY), grants)
+        from_entries(parse(map, SESSIONS_KEY), parse(map, CONSENTS_KEY), parse(map, FACTORS_KEY), grants)
     }
 }

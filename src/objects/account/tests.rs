@@ -4,7 +4,15 @@
 use super::*;
 
 fn session(id: &str, exp: i64) -> Session {
-    Session { id_hash: id.into(), username: "alice".into(), auth_time: 10, expires_at: exp, clients: vec![] }
+    Session {
+        id_hash: id.into(),
+        username: "alice".into(),
+        auth_time: 10,
+        expires_at: exp,
+        clients: vec![],
+        amr: vec![],
+        acr: None,
+    }
 }
 fn items(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
@@ -55,7 +63,14 @@ fn allow_in(session: &str, client: &str, it: &[&str], grant: &str) -> Allow {
     }
 }
 fn active(auth_time: i64, consented: bool, issue: bool) -> CheckReply {
-    CheckReply::Active { username: "alice".into(), auth_time, consented, issue: issue.then(|| HOME.to_string()) }
+    CheckReply::Active {
+        username: "alice".into(),
+        auth_time,
+        consented,
+        issue: issue.then(|| HOME.to_string()),
+        amr: vec![],
+        acr: None,
+    }
 }
 
 #[test]

@@ -189,6 +189,8 @@ mod tests {
             resource: None,
             access_token_ttl: None,
             access_token_format: Default::default(),
+            amr: vec![],
+            acr: None,
         }
     }
 

@@ -5,6 +5,7 @@
 use super::{MAX_NONCE_LEN, MAX_STATE_LEN};
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::http::{Params, Request};
+use crate::model::strength::Level;
 use crate::model::{custom_scope, pkce, scope, Client, Resource, ScopeDef};
 use crate::pages::Ui;
 use crate::protocol::claims::{self, ClaimsRequest, Release};
@@ -45,6 +46,8 @@ pub(super) struct Validated {
     pub custom: Vec<ScopeDef>,
     /// The resource the access tokens are for (RFC 8707).
     pub resource: Option<Resource>,
+    /// The level the sign-in must reach (`model::strength`).
+    pub required: Level,
 }
 
 impl<B: Backend> Provider<'_, B> {
@@ -105,7 +108,7 @@ impl<B: Backend> Provider<'_, B> {
                 return Err(Failure::json(OAuthError::invalid_request("only response_mode=query is supported")));
             }
         }
-        let resource = self.resource_for(client, params.get("resource")).await?;
+        let resource = self.resource_of(client, params).await?;
         let scopes = self.granted_scopes(client, params, resource.as_ref()).await?;
         let openid = scopes.0.iter().any(|s| s == scope::OPENID);
         if let Some(nonce) = params.get("nonce") {
@@ -216,6 +219,7 @@ impl<B: Backend> Provider<'_, B> {
             release,
             custom: defs,
             resource,
+            required: crate::protocol::strength::required(self.config, client, params.get("acr_values")),
         })
     }
 
@@ -353,6 +357,8 @@ impl<B: Backend> Provider<'_, B> {
             access_token_ttl: v.resource.as_ref().and_then(|r| r.access_token_ttl_seconds),
             access_token_format: v.resource.as_ref().map(|r| r.access_token_format).unwrap_or_default(),
             unregistered: client.is_unregistered(),
+            required_acr: (v.required > Level::Pwd).then(|| v.required.as_str().to_string()),
+            pending: None,
         }
     }
 }

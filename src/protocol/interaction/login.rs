@@ -1,21 +1,17 @@
 //! The sign-in form (POST /login): the password checked (PBKDF2 through the platform's
-//! crypto) under per-account and per-IP throttles, a new session, and then the consent page
-//! or, for a consent on record, the code.
+//! crypto) under per-account and per-IP throttles, then a second factor if one is needed
+//! (`second`), then the session (`complete`). A passkey signs in on its own (`passkey`).
 
-use super::{Interaction, SignedIn, INVALID};
+use super::{Interaction, INVALID};
 use crate::crypto::{self, random_token, PasswordHash};
-use crate::error::{ErrorCode, OAuthError, StoreError};
+use crate::error::StoreError;
 use crate::http::{Request, Response};
-use crate::objects::account::{End, GrantRef, Session, Start, Started};
-use crate::objects::grant::{Reserve, ReserveReply};
+use crate::model::strength::amr;
 use crate::objects::throttle::{self, Command as Count, Verdict};
 use crate::pages::ErrorText;
-use crate::protocol::failure::{Failure, USED};
-use crate::protocol::issue::CodeIssue;
-use crate::protocol::redirect::ErrorRedirect;
-use crate::protocol::session::{self, SessionCookie};
+use crate::protocol::failure::Failure;
 use crate::protocol::{device, Backend, Provider};
-use crate::store::{AccountStore, GrantStore, ThrottleStore, UserStore};
+use crate::store::{ThrottleStore, UserStore};
 use futures_util::future::join;
 
 pub const MAX_LOGIN_LEN: usize = 254;
@@ -25,7 +21,10 @@ const BAD_CREDENTIALS: &str = "login.bad_credentials";
 impl<B: Backend> Provider<'_, B> {
     pub async fn login(&self, req: &Request) -> Result<Response, Failure> {
         let (form, ix) = self.open_form(req)?;
-        if ix.user.is_some() {
+        if form.get("credential").is_some() {
+            return self.passkey_sign_in(req, ix, &form).await;
+        }
+        if ix.user.is_some() || ix.pending.is_some() {
             let e = ErrorText { message: "error.already_signed_in.message", ..INVALID };
             return Err(Failure::page(ix.locale, 400, e));
         }
@@ -83,19 +82,20 @@ impl<B: Backend> Provider<'_, B> {
             return answer;
         }
         let verified = match &user {
-            Some(u) => match u.password() {
+            Some(u) if u.has_password() => match u.password() {
                 Ok(stored) => crypto::verify_password(self.crypto, password, &stored).await,
                 Err(e) => Err(e),
             },
-            None => {
-                // Spend the same work as a real check so unknown users are not revealed by timing.
+            // No such user, or one who signs in with passkeys only: spend the same work as a
+            // real check, so that neither is revealed by timing.
+            _ => {
                 let iterations = self.config.password_hash_iterations;
                 let dummy = PasswordHash { iterations, salt: vec![0; 16], hash: vec![0; 32] };
                 crypto::verify_password(self.crypto, password, &dummy).await.map(|_| false)
             }
         };
         let user = match (verified, user) {
-            (Ok(true), Some(u)) => {
+            (Ok(true), Some(u)) if u.has_password() => {
                 self.settle(account, ip, Some(Count::Succeed), Some(Count::Release)).await;
                 u
             }
@@ -109,88 +109,21 @@ impl<B: Backend> Provider<'_, B> {
                 return Err(self.unavailable(&ix, login, format!("password check failed: {e}")));
             }
         };
-        let signed_in = SignedIn {
-            sub: self.sub_for_sector(ix.sector.as_deref(), &user.sub),
-            local_sub: ix.sector.as_ref().filter(|_| self.pairwise_salt.is_some()).map(|_| user.sub.clone()),
-            username: user.username.clone(),
-            auth_time: self.now,
-            claims: user.claims_named(ix.id_token_claims.iter().map(String::as_str)),
-        };
-        // id_token_hint or a claims `sub` value named someone else: no code or token for a
-        // different user (OpenID Connect Core §3.1.2.1, §5.5.1).
-        let to = ErrorRedirect { redirect_uri: &ix.redirect_uri, state: ix.state.as_deref() };
-        if ix.expected_subs.iter().any(|s| *s != signed_in.sub) {
-            let err = OAuthError::new(
-                ErrorCode::LoginRequired,
-                "the user who signed in is not the one the request names (id_token_hint or claims sub)",
-            );
-            return Err(Failure::redirect(&to, err));
-        }
-        // Claim the grant id first: a login form works once, and a replayed one starts no
-        // session (nor ends the browser's current one).
-        let reserve = Reserve { expires_at: self.now + self.config.interaction_ttl };
-        match self.grants.send(&ix.grant_id, reserve).await {
-            Ok(ReserveReply::Reserved) => {}
-            Ok(ReserveReply::Conflict) => return Err(Failure::page(ix.locale, 400, USED)),
-            Err(e) => return Err(self.unavailable(&ix, login, e)),
-        }
-        // A new session (a new id at every login: no session fixation), which also tells
-        // whether this client's consent is remembered.
-        let cookie = SessionCookie::new(&user.sub).map_err(|e| self.unavailable(&ix, login, e))?;
-        let start = Start {
-            session: Session {
-                id_hash: cookie.id_hash(),
-                username: user.username.clone(),
-                auth_time: self.now,
-                expires_at: self.now + self.config.session_ttl,
-                clients: vec![],
-            },
-            client_id: ix.client_id.clone(),
-            items: ix.consent.clone(),
-            grant: (!ix.force_consent).then(|| GrantRef::new(ix.grant_id.clone(), self.grant_expiry(&ix.scope))),
-        };
-        // The browser's previous session (if any) ends: one session per browser.
-        let end_old = async {
-            if let Some(old) = session::from_request(req, self.config.secure_cookies) {
-                let end = End { id_hash: old.id_hash(), client_id: None };
-                if let Err(e) = self.accounts.send(&old.sub, end).await {
-                    (self.log)(&format!("login: could not end the previous session: {e}"));
-                }
-            }
-        };
-        // The consent page needs the session (consent is given by the person signed in).
-        let Started { consented, evicted } = match join(self.accounts.send(&user.sub, start), end_old).await {
-            (Ok(started), ()) => started,
-            (Err(e), ()) => return Err(self.unavailable(&ix, login, e)),
-        };
-        self.revoke_grants("login", &evicted).await;
-        let secure = self.config.secure_cookies;
         let device_id = match device {
             Some(id) => id,
             None => random_token::<16>().map_err(|e| self.unavailable(&ix, login, e))?,
         };
-        let cookies = [
-            session::set_cookie(&cookie, secure, self.config.session_ttl),
-            device::set_cookie(secure, &self.keys.device, &account_key, &device_id, self.now),
-        ];
-        let answer = if consented && !ix.force_consent {
-            let (redirect_uri, state) = (ix.redirect_uri.clone(), ix.state.clone());
-            let to = ErrorRedirect { redirect_uri: &redirect_uri, state: state.as_deref() };
-            let (grant_id, locale) = (ix.grant_id.clone(), ix.locale);
-            self.issue_code(grant_id, ix.into_grant(signed_in), &to, CodeIssue::Issue, locale).await
-        } else {
-            let consent = Interaction { user: Some(signed_in), exp: self.now + self.config.interaction_ttl, ..ix };
-            Ok(self.consent_page(&consent))
-        };
-        // The session has started, whatever the answer.
-        match answer {
-            Ok(r) => Ok(cookies.iter().fold(r, |r, c| r.with_header("set-cookie", c))),
-            Err(f) => Err(cookies.into_iter().fold(f, |f, c| f.with_header("set-cookie", c))),
-        }
+        self.after_first_factor(req, ix, &user, amr(true, None), device_id).await
     }
 
     /// Settles the attempt on both counters (in parallel); `None` leaves a counter alone.
-    async fn settle(&self, account: Option<&str>, ip: Option<&str>, on_account: Option<Count>, on_ip: Option<Count>) {
+    pub(super) async fn settle(
+        &self,
+        account: Option<&str>,
+        ip: Option<&str>,
+        on_account: Option<Count>,
+        on_ip: Option<Count>,
+    ) {
         let (account, ip) = (account.filter(|_| on_account.is_some()), ip.filter(|_| on_ip.is_some()));
         let (a, i) = join(
             self.count(account, on_account.unwrap_or(Count::Release)),
@@ -203,7 +136,7 @@ impl<B: Backend> Provider<'_, B> {
     }
 
     /// A command to the counter `key`; no counter (`None`) allows everything.
-    async fn count(&self, key: Option<&str>, cmd: Count) -> Result<Verdict, StoreError> {
+    pub(super) async fn count(&self, key: Option<&str>, cmd: Count) -> Result<Verdict, StoreError> {
         match key {
             Some(k) => self.throttles.send(k, cmd).await,
             None => Ok(Verdict::Allowed),
@@ -212,7 +145,7 @@ impl<B: Backend> Provider<'_, B> {
 
     /// 429 with `Retry-After` and a message that says what happened: a lock after failed
     /// attempts, a delay after failures, or other attempts in flight (none failed yet).
-    fn throttled_page(&self, ix: &Interaction, login: &str, verdict: Verdict, by_ip: bool) -> Response {
+    pub(super) fn throttled_page(&self, ix: &Interaction, login: &str, verdict: Verdict, by_ip: bool) -> Response {
         let ui = self.ui(ix.locale);
         let (retry_after, message) = match verdict {
             Verdict::Blocked { retry_after, locked: true } if !by_ip => {
@@ -228,7 +161,7 @@ impl<B: Backend> Provider<'_, B> {
 
     /// The sign-in page again, saying "try again in a moment" (503), for what could not be
     /// reached (logged by the router).
-    fn unavailable(&self, ix: &Interaction, login: &str, e: impl std::fmt::Display) -> Failure {
+    pub(super) fn unavailable(&self, ix: &Interaction, login: &str, e: impl std::fmt::Display) -> Failure {
         let page = self.login_page(503, ix, login, Some("login.unavailable")).with_header("retry-after", "5");
         Failure::rendered(page, format!("login: {e}"))
     }

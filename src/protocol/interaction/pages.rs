@@ -2,7 +2,7 @@
 
 use super::Interaction;
 use crate::http::Response;
-use crate::pages::{self, Sources};
+use crate::pages::{self, PasskeyForm, Sources};
 use crate::protocol::redirect::form_target;
 use crate::protocol::{Backend, Provider};
 
@@ -31,16 +31,39 @@ impl<B: Backend> Provider<'_, B> {
         let tx = ix.seal(&self.keys.page);
         let lead =
             ui.text.html("login.lead", &[("client", &format!("<strong>{}</strong>", pages::escape(&ix.client_name)))]);
+        // A passkey signs in on its own (a discoverable credential: no username needed), from
+        // the button or the username field's autofill.
+        let passkey = match self.challenge("sign-in", &ix.grant_id) {
+            Ok(c) => pages::passkey_form(
+                &PasskeyForm {
+                    action: "/login",
+                    state: ("tx", &tx),
+                    options: &self.request_options(&c, &[]),
+                    field: "credential",
+                    button: "login.passkey",
+                    error: "login.passkey_failed",
+                    conditional: true,
+                },
+                &ui,
+            ),
+            Err(_) => String::new(),
+        };
         let body = pages::render(
             pages::LOGIN,
             &ui,
-            &[("error", &error_html), ("lead", &lead), ("username_attrs", user_attrs), ("password_attrs", pass_attrs)],
+            &[
+                ("error", &error_html),
+                ("lead", &lead),
+                ("username_attrs", user_attrs),
+                ("password_attrs", pass_attrs),
+                ("passkey", &passkey),
+            ],
             &[("tx", &tx), ("username", username)],
         );
         // The sign-in form can end in a redirect to the client: a returning user whose consent
         // is on record, or an error for it (CSP form-action governs redirects after a post).
-        pages::page(&ui, status, &ui.t("login.title"), &body, Sources::forms(form_target(&ix.redirect_uri)))
-            .with_header("set-cookie", &self.csrf_cookie(ix))
+        let sources = Sources::forms(form_target(&ix.redirect_uri)).with_script();
+        pages::page(&ui, status, &ui.t("login.title"), &body, sources).with_header("set-cookie", &self.csrf_cookie(ix))
     }
 
     /// The consent page: what the application asks for, who is signed in, where the answer

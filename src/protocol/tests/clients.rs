@@ -207,14 +207,24 @@ fn open_registration_creates_a_client_that_works_and_manages_itself() {
     // ... and never deleted while a grant of it can be used: here a refresh token, a year.
     assert_eq!(w.clients.expirations.borrow().get(&id), Some(&(T0 + 2 * 86_400 + 365 * 86_400)));
     // RFC 7592: read, update, delete with the registration access token.
+    assert_eq!(manage(&w, "GET", &uri, "wrong-token", None).0, 401);
     let (s, v) = manage(&w, "GET", &uri, &token, None);
     assert_eq!((s, v["client_name"].as_str()), (200, Some("Registered MCP client")), "{v}");
-    assert_eq!(manage(&w, "GET", &uri, "wrong-token", None).0, 401);
+    // Each answer carries the registration access token (RFC 7592 §3), the same one (not
+    // rotated: KV is eventually consistent).
+    let token2 = v["registration_access_token"].as_str().unwrap().to_string();
+    assert_eq!(token2, token);
     let mut update = meta.clone();
     update["client_id"] = json!(id);
     update["client_name"] = json!("Renamed");
-    let (s, v) = manage(&w, "PUT", &uri, &token, Some(&update));
+    let (s, v) = manage(&w, "PUT", &uri, &token2, Some(&update));
     assert_eq!((s, v["client_name"].as_str()), (200, Some("Renamed")), "{v}");
+    let token = v["registration_access_token"].as_str().unwrap().to_string();
+    // A registered client cannot give itself a client credentials grant (no user would consent).
+    let mut own = update.clone();
+    own["grant_types"] = json!(["authorization_code", "client_credentials"]);
+    let (s, v) = manage(&w, "PUT", &uri, &token, Some(&own));
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_client_metadata")), "{v}");
     assert_eq!(manage(&w, "DELETE", &uri, &token, None).0, 204);
     assert_eq!(manage(&w, "GET", &uri, &token, None).0, 401);
     assert_eq!(authorize_as(&w, &id).status, 400, "gone");

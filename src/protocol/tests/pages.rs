@@ -219,7 +219,9 @@ fn hsts_on_every_response_of_an_https_issuer() {
 fn wrong_password_page() {
     let w = World::new();
     let page = w.authorize(&base("basic"));
-    assert!(page.body_str().contains("id=\"username\"") && page.body_str().contains("autocomplete=\"username\""));
+    assert!(
+        page.body_str().contains("id=\"username\"") && page.body_str().contains("autocomplete=\"username webauthn\"")
+    );
     let r = w.login(&page, "alice", "not it");
     let body = r.body_str();
     assert!(body.contains("role=\"alert\">Incorrect username or password.</p>"), "{body}");

@@ -164,8 +164,9 @@ fn resources_must_be_registered_allowed_and_one() {
         url::form_urlencoded::byte_serialize(API.as_bytes()).collect::<String>()
     );
     let r = w.get(&q);
-    assert_eq!(r.status, 400);
-    assert!(r.body_str().contains("one resource per request"), "{}", r.body_str());
+    let p = redirect_params(&r, CB);
+    assert_eq!(param(&p, "error"), Some("invalid_target"));
+    assert!(param(&p, "error_description").unwrap().contains("one resource per request"));
 }
 
 #[test]

@@ -20,7 +20,11 @@ impl<B: Backend> Provider<'_, B> {
             [only] => Some(only.as_str()),
             _ => None,
         });
-        let resource = self.resource_for(client, named).await?;
+        // A client's own token is for an API: RFC 6749 §4.4 ("resources ... previously arranged").
+        let Some(resource) = self.resource_for(client, named).await? else {
+            return Err(OAuthError::invalid_target("name the resource (RFC 8707) the token is for").into());
+        };
+        let resource = Some(resource);
         let scope = granted_scope(client, resource.as_ref(), form.get("scope"))?;
         let grant = Grant {
             client_id: client.client_id.clone(),
@@ -40,6 +44,8 @@ impl<B: Backend> Provider<'_, B> {
             resource: resource.as_ref().map(|r| r.resource.clone()),
             access_token_ttl: resource.as_ref().and_then(|r| r.access_token_ttl_seconds),
             access_token_format: resource.as_ref().map(|r| r.access_token_format).unwrap_or_default(),
+            amr: vec![],
+            acr: None,
         };
         let grant_id = random(random_token::<16>())?;
         let secret = random(random_token::<32>())?;

@@ -1,0 +1,137 @@
+//! A sign-in's end: once the user has shown enough (a password, a second factor, a passkey;
+//! `model::strength`), a new session (a new id at every sign-in: no session fixation) that
+//! remembers how they signed in, then the consent page or, for a consent on record, the code.
+
+use super::second::Step;
+use super::{Interaction, SignedIn};
+use crate::error::{ErrorCode, OAuthError};
+use crate::http::{Request, Response};
+use crate::model::strength::Level;
+use crate::model::User;
+use crate::objects::account::{End, FactorsOf, GrantRef, Session, Start, Started};
+use crate::objects::grant::{Reserve, ReserveReply};
+use crate::objects::throttle;
+use crate::protocol::failure::{Failure, USED};
+use crate::protocol::issue::CodeIssue;
+use crate::protocol::redirect::ErrorRedirect;
+use crate::protocol::session::{self, SessionCookie};
+use crate::protocol::{device, Backend, Provider};
+use crate::store::{AccountStore, GrantStore};
+use futures_util::future::join;
+
+impl<B: Backend> Provider<'_, B> {
+    /// The first factor checked out (`amr`): done, or a second factor is asked for — when the
+    /// sign-in must reach a level the first did not, or the user turned one-time codes on.
+    pub(super) async fn after_first_factor(
+        &self,
+        req: &Request,
+        ix: Interaction,
+        user: &User,
+        amr: Vec<String>,
+        device: String,
+    ) -> Result<Response, Failure> {
+        // A passkey is as strong as it gets; a password needs to know the user's factors.
+        if Level::of(&amr) == Level::Phr {
+            return self.complete_sign_in(req, ix, user, amr, &device).await;
+        }
+        let factors =
+            self.accounts.send(&user.sub, FactorsOf {}).await.map_err(|e| self.unavailable(&ix, &user.username, e))?;
+        if Step::of(&factors, &amr, ix.required()).finished {
+            return self.complete_sign_in(req, ix, user, amr, &device).await;
+        }
+        let pending = super::Pending { sub: user.sub.clone(), username: user.username.clone(), amr, device };
+        let ix = Interaction { pending: Some(pending), exp: self.now + self.config.interaction_ttl, ..ix };
+        Ok(self.second_factor_page(200, &ix, &factors, None))
+    }
+
+    /// The session, and then the consent page or the code.
+    pub(super) async fn complete_sign_in(
+        &self,
+        req: &Request,
+        ix: Interaction,
+        user: &User,
+        amr: Vec<String>,
+        device_id: &str,
+    ) -> Result<Response, Failure> {
+        let login = user.username.as_str();
+        let acr = Some(Level::of(&amr).as_str().to_string());
+        let signed_in = SignedIn {
+            sub: self.sub_for_sector(ix.sector.as_deref(), &user.sub),
+            local_sub: ix.sector.as_ref().filter(|_| self.pairwise_salt.is_some()).map(|_| user.sub.clone()),
+            username: user.username.clone(),
+            auth_time: self.now,
+            claims: user.claims_named(ix.id_token_claims.iter().map(String::as_str)),
+            amr: amr.clone(),
+            acr: acr.clone(),
+        };
+        // id_token_hint or a claims `sub` value named someone else: no code or token for a
+        // different user (OpenID Connect Core §3.1.2.1, §5.5.1).
+        let to = ErrorRedirect { redirect_uri: &ix.redirect_uri, state: ix.state.as_deref() };
+        if ix.expected_subs.iter().any(|s| *s != signed_in.sub) {
+            let err = OAuthError::new(
+                ErrorCode::LoginRequired,
+                "the user who signed in is not the one the request names (id_token_hint or claims sub)",
+            );
+            return Err(Failure::redirect(&to, err));
+        }
+        // Claim the grant id first: a sign-in form works once, and a replayed one starts no
+        // session (nor ends the browser's current one).
+        let reserve = Reserve { expires_at: self.now + self.config.interaction_ttl };
+        match self.grants.send(&ix.grant_id, reserve).await {
+            Ok(ReserveReply::Reserved) => {}
+            Ok(ReserveReply::Conflict) => return Err(Failure::page(ix.locale, 400, USED)),
+            Err(e) => return Err(self.unavailable(&ix, login, e)),
+        }
+        let cookie = SessionCookie::new(&user.sub).map_err(|e| self.unavailable(&ix, login, e))?;
+        let start = Start {
+            session: Session {
+                id_hash: cookie.id_hash(),
+                username: user.username.clone(),
+                auth_time: self.now,
+                expires_at: self.now + self.config.session_ttl,
+                clients: vec![],
+                amr,
+                acr,
+            },
+            client_id: ix.client_id.clone(),
+            items: ix.consent.clone(),
+            grant: (!ix.force_consent).then(|| GrantRef::new(ix.grant_id.clone(), self.grant_expiry(&ix.scope))),
+        };
+        // The browser's previous session (if any) ends: one session per browser.
+        let end_old = async {
+            if let Some(old) = session::from_request(req, self.config.secure_cookies) {
+                let end = End { id_hash: old.id_hash(), client_id: None };
+                if let Err(e) = self.accounts.send(&old.sub, end).await {
+                    (self.log)(&format!("login: could not end the previous session: {e}"));
+                }
+            }
+        };
+        // The consent page needs the session (consent is given by the person signed in).
+        let Started { consented, evicted } = match join(self.accounts.send(&user.sub, start), end_old).await {
+            (Ok(started), ()) => started,
+            (Err(e), ()) => return Err(self.unavailable(&ix, login, e)),
+        };
+        self.revoke_grants("login", &evicted).await;
+        let secure = self.config.secure_cookies;
+        let account_key = throttle::account_key(&user.username);
+        let cookies = [
+            session::set_cookie(&cookie, secure, self.config.session_ttl),
+            device::set_cookie(secure, &self.keys.device, &account_key, device_id, self.now),
+        ];
+        let answer = if consented && !ix.force_consent {
+            let (redirect_uri, state) = (ix.redirect_uri.clone(), ix.state.clone());
+            let to = ErrorRedirect { redirect_uri: &redirect_uri, state: state.as_deref() };
+            let (grant_id, locale) = (ix.grant_id.clone(), ix.locale);
+            self.issue_code(grant_id, ix.into_grant(signed_in), &to, CodeIssue::Issue, locale).await
+        } else {
+            let consent =
+                Interaction { user: Some(signed_in), pending: None, exp: self.now + self.config.interaction_ttl, ..ix };
+            Ok(self.consent_page(&consent))
+        };
+        // The session has started, whatever the answer.
+        match answer {
+            Ok(r) => Ok(cookies.iter().fold(r, |r, c| r.with_header("set-cookie", c))),
+            Err(f) => Err(cookies.into_iter().fold(f, |f, c| f.with_header("set-cookie", c))),
+        }
+    }
+}

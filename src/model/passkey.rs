@@ -268,6 +268,73 @@ mod tests {
         assert_eq!(jws_signature(Alg::EdDSA, &[1, 2]).unwrap(), vec![1, 2]);
     }
 
+    /// A registration and a sign-in recorded from Chromium's virtual authenticator (CTAP2,
+    /// platform, ES256) against this provider at `issuer` (tests/browser/passkeys.test.mjs's
+    /// set-up): the bytes a browser really sends, checked as the provider checks them.
+    #[test]
+    fn a_recorded_chromium_registration_and_sign_in_verify() {
+        use crate::crypto::Crypto;
+        let v: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/webauthn-chromium.json")).unwrap();
+        let origin = v["issuer"].as_str().unwrap();
+        let challenge_of = |cd: &[u8]| {
+            serde_json::from_slice::<serde_json::Value>(cd).unwrap()["challenge"].as_str().unwrap().to_string()
+        };
+        let reg = &v["registration"]["response"];
+        let cd = bytes(reg, "clientDataJSON").unwrap();
+        let challenge = challenge_of(&cd);
+        let e = Expected { challenge: &challenge, origin, rp_id: "localhost", require_uv: true };
+        let (id, key, auth) = registration(&bytes(reg, "attestationObject").unwrap(), &cd, &e).unwrap();
+        assert_eq!(b64url(&id), v["registration"]["id"].as_str().unwrap());
+        assert_eq!(key.alg, Alg::ES256);
+        assert!(auth.has(UP) && auth.has(UV));
+        // The same bytes for another origin or RP ID, or as a sign-in: refused.
+        assert!(registration(
+            &bytes(reg, "attestationObject").unwrap(),
+            &cd,
+            &Expected { origin: "https://evil.example", ..e }
+        )
+        .is_err());
+        assert!(registration(&bytes(reg, "attestationObject").unwrap(), &cd, &Expected { rp_id: "evil.example", ..e })
+            .is_err());
+        assert!(check_client_data(&cd, "webauthn.get", &e).is_err());
+
+        let a = &v["assertion"]["response"];
+        let (cd, ad, sig) = (
+            bytes(a, "clientDataJSON").unwrap(),
+            bytes(a, "authenticatorData").unwrap(),
+            bytes(a, "signature").unwrap(),
+        );
+        let challenge = challenge_of(&cd);
+        let e = Expected { challenge: &challenge, origin, rp_id: "localhost", require_uv: true };
+        check_client_data(&cd, "webauthn.get", &e).unwrap();
+        let parsed = parse_auth_data(&ad).unwrap();
+        check_auth_data(&parsed, &e).unwrap();
+        assert!(counter_moved_on(auth.sign_count, parsed.sign_count));
+        let crypto = crate::keys::native::NativeCrypto::from_set(
+            &crate::keys::PrivateJwkSet::parse(crate::keys::test_key::MULTI).unwrap(),
+        )
+        .unwrap();
+        let verify =
+            |data: &[u8]| block_on(crypto.verify_with(&key, data, &jws_signature(Alg::ES256, &sig).unwrap())).unwrap();
+        assert!(verify(&signed_data(&ad, &cd)), "the recorded signature verifies");
+        let mut changed = ad.clone();
+        changed[32] ^= BE;
+        assert!(!verify(&signed_data(&changed, &cd)), "one flag changed: it does not");
+    }
+
+    /// The native verifier never pends.
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        let mut f = std::pin::pin!(f);
+        loop {
+            if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+    }
+
     #[test]
     fn counters_must_move_forward() {
         assert!(counter_moved_on(0, 0));

@@ -98,11 +98,9 @@ impl<B: Backend> Provider<'_, B> {
             Err(OpenError::Expired) => return Ok(false),
         };
         let Some(secret) = b64url_decode(&setup.secret) else { return Ok(false) };
-        if totp::matching_step(&secret, code, self.now).is_none() {
-            return Ok(false);
-        }
+        let Some(last_step) = totp::matching_step(&secret, code, self.now) else { return Ok(false) };
         let recovery = setup.codes.iter().map(|c| recovery_hash(c)).collect();
-        Ok(self.accounts.send(sub, SetTotp { id_hash, secret: setup.secret, recovery }).await?)
+        Ok(self.accounts.send(sub, SetTotp { id_hash, secret: setup.secret, recovery, last_step }).await?)
     }
 
     /// A one-time code (digits) or a recovery code, checked in the account object (each

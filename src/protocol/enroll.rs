@@ -12,6 +12,7 @@ use super::{random, Backend, Provider};
 use crate::crypto::random_token;
 use crate::http::{Request, Response};
 use crate::i18n::Locale;
+use crate::model::passkey::Credential;
 use crate::model::User;
 use crate::objects::account::{AddCredential, Added, FactorsOf};
 use crate::objects::grant::{Reserve, ReserveReply};
@@ -29,6 +30,7 @@ struct Invite {
     sub: String,
     username: String,
     n: String,
+    iat: i64,
     exp: i64,
 }
 
@@ -40,8 +42,13 @@ impl<B: Backend> Provider<'_, B> {
     /// A new invitation for `user`: its URL and when it expires.
     pub fn invitation(&self, user: &User) -> Result<(String, i64), Failure> {
         let exp = self.now + INVITE_SECONDS;
-        let invite =
-            Invite { sub: user.sub.clone(), username: user.username.clone(), n: random(random_token::<16>())?, exp };
+        let invite = Invite {
+            sub: user.sub.clone(),
+            username: user.username.clone(),
+            n: random(random_token::<16>())?,
+            iat: self.now,
+            exp,
+        };
         let t = sealed::seal(CONTEXT, &self.keys.page, &invite);
         Ok((format!("{}?t={t}", self.config.endpoint(ENROLL_PATH)), exp))
     }
@@ -66,8 +73,15 @@ impl<B: Backend> Provider<'_, B> {
             Some(u) if u.sub == invite.sub => u,
             _ => return Ok(invalid(&ui)),
         };
+        // A passkey made since the link was: the link has served (the reservation below is
+        // what makes it single-use; this says so before anyone tries).
+        let existing =
+            self.accounts.send(&user.sub, FactorsOf {}).await.map_err(|e| Failure::from(e).on_page(locale))?;
+        if existing.credentials.iter().any(|c| c.created_at >= invite.iat) {
+            return Ok(invalid(&ui));
+        }
         if !post {
-            return self.enroll_page(200, &ui, &user, t, None).await;
+            return self.enroll_page(200, &ui, &user, t, &existing.credentials, None);
         }
         let Some(json) = params.get("registration") else {
             return Err(Failure::page(locale, 400, INVALID));
@@ -77,9 +91,11 @@ impl<B: Backend> Provider<'_, B> {
             Err(Refused::Failed(f)) => return Err(f.on_page(locale)),
             Err(Refused::Bad(d)) => {
                 (self.log)(&format!("enroll: passkey not added: {d}"));
-                return self.enroll_page(400, &ui, &user, t, Some("account.error.passkey")).await;
+                return self.enroll_page(400, &ui, &user, t, &existing.credentials, Some("account.error.passkey"));
             }
-            Err(Refused::Cloned) => return self.enroll_page(400, &ui, &user, t, Some("account.error.passkey")).await,
+            Err(Refused::Cloned) => {
+                return self.enroll_page(400, &ui, &user, t, &existing.credentials, Some("account.error.passkey"))
+            }
         };
         // The link works once.
         let reserve = Reserve { expires_at: invite.exp };
@@ -103,19 +119,18 @@ impl<B: Backend> Provider<'_, B> {
         }
     }
 
-    async fn enroll_page(
+    fn enroll_page(
         &self,
         status: u16,
         ui: &Ui<'_>,
         user: &User,
         t: &str,
+        existing: &[Credential],
         error: Option<&str>,
     ) -> Result<Response, Failure> {
         let locale: Locale = ui.text.locale;
-        let existing =
-            self.accounts.send(&user.sub, FactorsOf {}).await.map_err(|e| Failure::from(e).on_page(locale))?;
         let challenge = self.challenge("register", &user.sub).map_err(|f| f.on_page(locale))?;
-        let options = self.creation_options(&challenge, &user.sub, &user.username, &existing.credentials);
+        let options = self.creation_options(&challenge, &user.sub, &user.username, existing);
         let form = PasskeyForm {
             action: ENROLL_PATH,
             state: ("t", t),

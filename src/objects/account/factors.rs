@@ -225,6 +225,9 @@ pub struct SetTotp {
     pub id_hash: Option<String>,
     pub secret: String,
     pub recovery: Vec<String>,
+    /// The step of the code that confirmed the setup: it does not sign in again.
+    #[serde(default)]
+    pub last_step: i64,
 }
 
 impl AccountOp for SetTotp {
@@ -233,7 +236,7 @@ impl AccountOp for SetTotp {
         if !live(acct, &self.id_hash, now) {
             return false;
         }
-        acct.factors.totp = Some(Totp { secret: self.secret, enabled_at: now, last_step: 0 });
+        acct.factors.totp = Some(Totp { secret: self.secret, enabled_at: now, last_step: self.last_step });
         acct.factors.recovery = self.recovery;
         ch.factors = true;
         true

@@ -5,6 +5,7 @@ use super::authenticator::{options, Authenticator};
 use super::passkeys::{add_passkey, factors, id_token_after, passkey_sign_in, password_session, request, ALICE};
 use super::*;
 use crate::crypto::Alg;
+use crate::store::AccountStore;
 
 const ADMIN_TOKEN: &str = "admin-token-admin-token-admin-token-0001";
 
@@ -172,14 +173,13 @@ fn an_invited_user_without_a_password_enrols_a_passkey_once_and_signs_in_with_it
     let r = w.post("/enroll", &[("t", &t), ("registration", &registration)], &[]);
     assert_eq!(r.status, 200, "{}", r.body_str());
     assert!(r.body_str().contains("Your passkey is ready"));
-    // The link works once.
-    let page = w.get(path);
-    let r = w.post(
-        "/enroll",
-        &[("t", &t), ("registration", &Authenticator::new(Alg::EdDSA).register(&options(&page, "create")))],
-        &[],
-    );
+    // The link works once: its page says so, and a registration sent with it is refused.
+    assert!(w.get(path).body_str().contains("This link does not work"));
+    let again = Authenticator::new(Alg::EdDSA).register(&options(&page, "create"));
+    let r = w.post("/enroll", &[("t", &t), ("registration", &again)], &[]);
     assert!(r.body_str().contains("This link does not work"), "{}", r.body_str());
+    let bob = block_on(w.accounts.send("u-bob", crate::objects::account::FactorsOf {})).unwrap();
+    assert_eq!(bob.credentials.len(), 1);
     // Bob signs in with the passkey.
     let (_, r) = passkey_sign_in(&w, &mut auth, "basic");
     assert_eq!(r.status, 200, "{}", r.body_str());

@@ -96,6 +96,10 @@ fn one_time_codes_are_asked_after_the_password_once_turned_on() {
     let r = second(&w, &page, &[("code", "123456")]);
     assert_eq!(r.status, 400);
     assert!(r.body_str().contains("That code is not valid"));
+    // The code that turned them on does not sign in again.
+    let r = second(&w, &r, &[("code", &code(&secret, w.now.get()))]);
+    assert_eq!(r.status, 400);
+    w.advance(30);
     let r = second(&w, &r, &[("code", &code(&secret, w.now.get()))]);
     assert_eq!(r.status, 200, "{:?} {}", r.header("location"), r.body_str());
     let claims = id_token_after(&w, &r);
@@ -163,6 +167,7 @@ fn a_required_second_factor_is_set_up_at_sign_in_when_the_user_has_none() {
 fn a_passkey_required_by_the_client_is_added_only_after_the_codes_the_user_has() {
     let w = World::new();
     let (secret, _) = turn_codes_on(&w);
+    w.advance(30);
     let mut strict: Value = serde_json::from_str(&w.clients.get("basic").unwrap()).unwrap();
     strict["minimum_acr"] = json!("phr");
     w.clients.put("basic", &strict.to_string());

@@ -300,9 +300,34 @@ pub struct ClientAddArgs {
     #[arg(long, value_enum, default_value_t = PkceArg::Required)]
     pub pkce: PkceArg,
 
+    /// How strongly its users must sign in: `mfa` (a second factor) or `phr` (a passkey)
+    /// [default: the provider's MINIMUM_ACR].
+    #[arg(long, value_enum)]
+    pub minimum_acr: Option<AcrArg>,
+
     /// Replace an existing client with this id (its old secret stops working).
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AcrArg {
+    /// A password is enough.
+    Pwd,
+    /// A password and a one-time code, or a passkey.
+    Mfa,
+    /// A passkey (phishing-resistant).
+    Phr,
+}
+
+impl AcrArg {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AcrArg::Pwd => "pwd",
+            AcrArg::Mfa => "mfa",
+            AcrArg::Phr => "phr",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -408,7 +433,7 @@ pub enum UsersCommand {
 #[command(next_help_heading = "Provider (admin endpoint)")]
 pub struct AdminArgs {
     /// The provider's issuer URL.
-    #[arg(long, env = "OIDC_ADMIN_URL", default_value = "http://127.0.0.1:8787", value_name = "URL")]
+    #[arg(long, env = "OIDC_ADMIN_URL", default_value = "http://localhost:8787", value_name = "URL")]
     pub url: String,
     /// Where a local provider's ADMIN_TOKEN is (when OIDC_ADMIN_TOKEN is not set).
     #[arg(long, default_value = ".dev.vars", value_name = "PATH")]

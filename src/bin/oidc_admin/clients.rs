@@ -39,6 +39,7 @@ pub struct NewClient {
     pub jwks: Option<Value>,
     pub jwks_uri: Option<String>,
     pub resources: Vec<String>,
+    pub minimum_acr: Option<String>,
 }
 
 impl NewClient {
@@ -73,6 +74,7 @@ impl NewClient {
             jwks,
             jwks_uri: a.jwks_uri.clone(),
             resources: a.resources.clone(),
+            minimum_acr: a.minimum_acr.map(|l| l.as_str().to_string()),
         })
     }
 
@@ -115,7 +117,7 @@ impl NewClient {
             registration_expires_at: None,
             from_metadata_document: false,
             any_api_scope: false,
-            minimum_acr: None,
+            minimum_acr: self.minimum_acr,
         };
         client.validate().map_err(|e| usage(format!("client '{}': {e}", client.client_id)))?;
         Ok((client, secret))

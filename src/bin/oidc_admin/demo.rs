@@ -61,6 +61,7 @@ fn demo_client(redirect_uri: &str) -> NewClient {
         jwks: None,
         jwks_uri: None,
         resources: vec![],
+        minimum_acr: None,
     }
 }
 

@@ -19,7 +19,8 @@ for (const vp of ['desktop', 'phone']) {
     assert.equal(await text(page, 'h1'), 'Sign in');
     assert.match(await text(page, '.lead'), new RegExp(`to continue to ${env.clientName}`));
     assert.equal(await text(page, '.brand .product'), env.product);
-    assert.equal(await page.getAttribute('#username', 'autocomplete'), 'username');
+    // `webauthn`: the field offers passkeys too (WebAuthn Level 3, conditional mediation).
+    assert.equal(await page.getAttribute('#username', 'autocomplete'), 'username webauthn');
     assert.equal(await page.getAttribute('#password', 'autocomplete'), 'current-password');
     assert.equal(await page.evaluate(() => document.activeElement?.id), 'username', 'the username field has the focus');
 

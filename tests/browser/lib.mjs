@@ -25,6 +25,11 @@ export const env = {
   shots: need('BROWSER_SCREENSHOTS'),
   readme: process.env.BROWSER_README_SHOTS || '',
   chromium: process.env.CHROMIUM || '/usr/bin/chromium',
+  // The operator tool and what it needs to reach this run's provider and local KV.
+  admin: need('BROWSER_ADMIN'),
+  state: need('BROWSER_STATE'),
+  wrangler: need('BROWSER_WRANGLER'),
+  adminToken: /^ADMIN_TOKEN='([^']+)'/m.exec(readFileSync(need('BROWSER_DEV_VARS'), 'utf8'))?.[1],
 };
 export const callback = `${env.rp}/callback`;
 export const signedOut = `${env.rp}/signed-out`;

@@ -57,11 +57,11 @@ function chunkedPost(path, total) {
     );
     const chunk = Buffer.concat([Buffer.from('10000\r\n'), Buffer.alloc(0x10000, 'a'), Buffer.from('\r\n')]);
     const pump = () => {
-      while (sent < total && !socket.destroyed) {
+      while (sent < total && !socket.destroyed && !answer) {
         sent += 0x10000;
         if (!socket.write(chunk)) return socket.once('drain', pump);
       }
-      if (!socket.destroyed) socket.end('0\r\n\r\n');
+      if (!socket.destroyed && !answer) socket.end('0\r\n\r\n');
     };
     pump();
   });
@@ -70,7 +70,10 @@ function chunkedPost(path, total) {
 test('a chunked 10 MB POST gets 413 and the isolate keeps serving', async () => {
   assert.ok(env.issuer);
   for (const path of ['/token', '/login', '/introspect']) {
-    const r = await chunkedPost(path, 10 * 1024 * 1024);
+    // The server answers and closes while the upload goes on; the reset that follows can
+    // discard its answer on the client's side before it is read (no status): asked again.
+    let r = await chunkedPost(path, 10 * 1024 * 1024);
+    for (let i = 0; i < 3 && Number.isNaN(r.status); i++) r = await chunkedPost(path, 10 * 1024 * 1024);
     assert.equal(r.status, 413, `${path}: ${r.body}`);
     assert.match(r.body, /"error":"invalid_request"/);
   }

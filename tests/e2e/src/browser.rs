@@ -98,6 +98,8 @@ pub struct Form {
     pub inputs: Vec<(String, String, String)>,
     /// `(name, value)` of every named submit button.
     pub buttons: Vec<(String, String)>,
+    /// A passkey ceremony's form (`data-webauthn`): it needs a browser's authenticator.
+    pub webauthn: bool,
 }
 
 impl Form {
@@ -151,15 +153,17 @@ pub fn forms(page: &Page) -> Vec<Form> {
                     )
                 })
                 .collect();
-            Form { method: attr("method").to_ascii_lowercase(), action, inputs, buttons }
+            let webauthn = f.value().attr("data-webauthn").is_some();
+            Form { method: attr("method").to_ascii_lowercase(), action, inputs, buttons, webauthn }
         })
         .collect()
 }
 
-/// The form posting to `{issuer}{path}`, asserting there is exactly one and it uses POST.
+/// The form posting to `{issuer}{path}`, asserting there is exactly one and it uses POST
+/// (besides a passkey's, which the browser suite drives).
 pub fn form_to(page: &Page, path: &str) -> Form {
     let target = endpoint(path);
-    let found: Vec<Form> = forms(page).into_iter().filter(|f| f.action == target).collect();
+    let found: Vec<Form> = forms(page).into_iter().filter(|f| f.action == target && !f.webauthn).collect();
     assert_eq!(found.len(), 1, "expected one form posting to {target}:\n{}", page.describe());
     let form = found.into_iter().next().unwrap();
     assert_eq!(form.method, "post", "the {path} form must use method=post:\n{}", page.describe());

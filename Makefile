@@ -1,6 +1,6 @@
 # The two commands of the README:
 #   make dev   installs what is missing, builds, seeds demo data into the local KV and
-#              runs the provider on http://127.0.0.1:8787
+#              runs the provider on http://localhost:8787
 #   make test  runs every test: host unit tests, then end to end against `wrangler dev`, then
 #              the pages in headless Chromium, then MCP clients through the SDK
 .PHONY: dev test tools build unit e2e browser mcp screenshots admin clippy bench

@@ -30,7 +30,7 @@ CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 new_run browser
 PORT=$(free_port)
 RP_PORT=$(free_port)
-ISSUER="http://127.0.0.1:$PORT"
+ISSUER="http://localhost:$PORT"
 RP="http://127.0.0.1:$RP_PORT"
 PASSWORD='a long and correct passphrase'
 PRODUCT="Example ID"
@@ -67,7 +67,7 @@ OUT=$(admin clients add browser-app --name "$CLIENT_NAME" --auth-method client_s
     --client-uri "$RP/" --logo-uri "$RP/logo.png" --policy-uri "$RP/privacy" --tos-uri "$RP/terms" --json) \
     || die "adding the client failed"
 CLIENT_SECRET=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["client_secret"])' <<<"$OUT")
-for who in first deny wrong locked race logout apps lang; do
+for who in first deny wrong locked race logout apps lang passkey codes nojs; do
     for vp in desktop phone; do
         printf '%s\n' "$PASSWORD" | admin users add "$who-$vp" --password-stdin --name "Ana $who" \
             --email "$who-$vp@example.com" --email-verified >/dev/null || die "adding user $who-$vp failed"
@@ -94,7 +94,7 @@ set +e
 BROWSER_ISSUER="$ISSUER" BROWSER_RP="$RP" BROWSER_CLIENT_ID=browser-app BROWSER_CLIENT_SECRET="$CLIENT_SECRET" \
 BROWSER_CLIENT_NAME="$CLIENT_NAME" BROWSER_PRODUCT="$PRODUCT" BROWSER_PASSWORD="$PASSWORD" \
 BROWSER_INTERACTION_TTL="$INTERACTION_TTL" BROWSER_SCREENSHOTS="$RUN_DIR/screenshots" CHROMIUM="$CHROMIUM" \
-BROWSER_DEV_VARS="$DEV_VARS" \
+BROWSER_DEV_VARS="$DEV_VARS" BROWSER_ADMIN="$ADMIN" BROWSER_STATE="$STATE" BROWSER_WRANGLER="$WRANGLER" \
     node --test --test-concurrency=2 --test-reporter=spec --test-reporter-destination=stdout \
         --test-reporter=tap --test-reporter-destination="$TAP" "${FILES[@]}"
 STATUS=$?

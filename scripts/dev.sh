@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # `make dev`: local signing key and session key (once, in .dev.vars), demo client and user
-# in the local KV, then `wrangler dev` on http://127.0.0.1:8787.
+# in the local KV, then `wrangler dev` on http://localhost:8787.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 PORT="${PORT:-8787}"
 STATE=.wrangler/state
 ADMIN=target/debug/oidc-admin
-ISSUER="http://127.0.0.1:$PORT"
+ISSUER="http://localhost:$PORT"
 
 touch .dev.vars
 chmod 600 .dev.vars

@@ -56,6 +56,7 @@ import { SCHED_CLOCK, client, expect, retries } from "./lib/measure.mjs";
 import { batch, floorAuthorize, floorUser, sizes, start, startFloor, startFloorRs, startOidc } from "./lib/servers.mjs";
 import { CLIENT_ID, ES_CLIENT_ID, FORM, REDIRECT_URI, ROUND_USERS, USER40K, USERS, flowSteps, form, userFor } from "./lib/flows.mjs";
 import { compare } from "./lib/compare.mjs";
+import { Authenticator, passkeyLogin, registerPasskey } from "./lib/passkeys.mjs";
 import { profile } from "./lib/profile.mjs";
 import { currentCommit, writeReport } from "./lib/report.mjs";
 
@@ -296,6 +297,25 @@ async function main() {
     await returningBatches(es, c, codes, { token: "tokenEs", flow: "returningEs", label: "ES256 client" });
   }
 
+  // A passkey sign-in (under 1 ms net), after the batches that use the sessions above (its
+  // sign-ins start sessions of their own, and an account keeps 32).
+  // A passkey sign-in: each bench user registers a passkey on the
+  // account page, then sign-in pages (unmeasured) and their POST with an assertion.
+  {
+    const auths = [];
+    for (let u = 0; u < USERS.length; u++) {
+      auths.push(new Authenticator("http://127.0.0.1:8787"));
+      await registerPasskey(oidc.req, sessions[u], auths[u]);
+    }
+    const N = n(300);
+    const pages = [];
+    for (let i = 0; i < N; i++) pages.push(await steps.authorize(i));
+    ep["passkeyLogin@1"] = keep(await batch(oidc, "login POST with a passkey (ES256)", {
+      count: N, warmup: 3,
+      warmupOp: async (i) => passkeyLogin(oidc.req, await steps.authorize(0), auths[Math.abs(i) % auths.length]),
+      op: async (i) => passkeyLogin(oidc.req, pages[i], auths[i % auths.length]),
+    }));
+  }
   // The floor (bench/floor/index.js): the returning-user flow's requests in plain JavaScript,
   // with the same primitives and nothing else, in this run, at concurrency 1.
   const fl = {};

@@ -57,7 +57,7 @@ export function flowSteps(req, secret, clientId = CLIENT_ID) {
       const res = expect(await req("GET", authorizePath(i)), 200, "authorize");
       const cookie = cookies(res).find((c) => c.includes("oidc_csrf="));
       if (!cookie) throw new Error("authorize: no anti-CSRF cookie");
-      return { cookie, tx: tx(res, "authorize") };
+      return { cookie, tx: tx(res, "authorize"), html: res.body };
     },
     async login(s, user) {
       const body = form({ tx: s.tx, username: user.username, password: user.password });

@@ -202,6 +202,13 @@ E2E_THROTTLED_CLIENT_ID="$THROTTLED_CLIENT_ID" E2E_THROTTLED_CLIENT_SECRET="$THR
 E2E_WRANGLER_LOG="$LOG" \
     cargo test -p e2e --no-fail-fast "$@"
 STATUS=$?
+# Every audit event the provider wrote during the suite matches schemas/event.schema.json, and
+# the suite's flows produced the events operators rely on (docs/events.md).
+if [[ $STATUS -eq 0 && $# -eq 0 ]]; then
+    EVENTS_LOG="$LOG" cargo test -q -p edge-oidc --test schemas events::the_end_to_end_suites_events \
+        -- --ignored --exact
+    STATUS=$?
+fi
 set -e
 
 if [[ $STATUS -ne 0 ]]; then

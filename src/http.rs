@@ -23,7 +23,7 @@ pub struct Request {
 /// runtime's request and no others (a browser sends 15 or more; each copied one is several
 /// calls across the JavaScript boundary). [`Request::header`] asserts, in debug builds, that
 /// it is asked for one of them, so a new one cannot be forgotten here.
-pub const READ_HEADERS: [&str; 8] = [
+pub const READ_HEADERS: [&str; 9] = [
     "authorization",
     "content-type",
     "cookie",
@@ -33,6 +33,8 @@ pub const READ_HEADERS: [&str; 8] = [
     "sec-fetch-site",
     // Names a new passkey ("Passkey on Android").
     "user-agent",
+    // The request id of audit events.
+    "cf-ray",
 ];
 
 /// The path and the raw query (without `?`) of an absolute URL as the runtime serializes a

@@ -9,6 +9,7 @@
 //! - [`objects`]: the Durable Objects' state machines, `apply(state, command, now)`.
 //! - [`model`]: the records operators keep in KV (clients, users, scopes) and the grant;
 //!   plain data with validation.
+//! - [`audit`]: the security and audit events, one JSON line each.
 //! - [`i18n`], [`keys`], [`crypto`], [`html`], [`http`], [`error`]: the foundations.
 
 // No panic can be reached from a request: request paths may not
@@ -26,6 +27,7 @@
     )
 )]
 
+pub mod audit;
 pub mod brand;
 pub mod config;
 pub mod crypto;

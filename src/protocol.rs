@@ -84,6 +84,8 @@ pub struct Provider<'a, B: Backend> {
     pub now: i64,
     /// Operator-facing log line (never given secrets, codes, tokens or passwords).
     pub log: &'a dyn Fn(&str),
+    /// Security and audit events (crate::audit), one JSON line each.
+    pub audit: &'a dyn Fn(crate::audit::Event<'_>),
 }
 
 impl<'a, B: Backend> Provider<'a, B> {
@@ -91,6 +93,11 @@ impl<'a, B: Backend> Provider<'a, B> {
     /// RP-Initiated Logout §2) if given, then `Accept-Language`, then `DEFAULT_LOCALE`.
     pub fn locale(&self, req: &Request, ui_locales: Option<&str>) -> Locale {
         i18n::negotiate(ui_locales, req.header("accept-language"), self.config.default_locale)
+    }
+
+    /// Reports a security or audit event (docs/events.md).
+    pub fn event(&self, e: crate::audit::Event<'_>) {
+        (self.audit)(e)
     }
 
     /// What pages in `locale` are rendered with.

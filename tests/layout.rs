@@ -19,6 +19,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("store", 5),
     ("objects", 6),
     ("model", 7),
+    ("audit", 8),
     ("i18n", 8),
     ("keys", 8),
     ("crypto", 9),

@@ -53,6 +53,11 @@ pub struct Grant {
 }
 
 impl Grant {
+    /// The user's own `sub` (not the pairwise one a client sees): how operators know them.
+    pub fn local_sub(&self) -> &str {
+        self.local_sub.as_deref().unwrap_or(&self.sub)
+    }
+
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
         self.scope.split(' ').filter(|s| !s.is_empty())
     }

@@ -22,8 +22,10 @@ pub mod issue;
 pub mod refresh;
 pub mod tokens;
 
-pub use issue::{Create, Decline, DeclineReply, Issue, IssueReply, Redeem, RedeemReply, Reserve, ReserveReply};
-pub use refresh::{Refresh, RefreshReply, Unrotate};
+pub use issue::{
+    Create, Decline, DeclineReply, Issue, IssueReply, Redeem, RedeemReply, Reserve, ReserveReply, CODE_REUSED,
+};
+pub use refresh::{Refresh, RefreshReply, Unrotate, REFRESH_REUSED};
 pub use tokens::{Access, AccessReply, Introspect, IntrospectReply, Mint, MintReply, Revoke, RevokeAll};
 
 /// What the object stores (one value, key `grant`): first a reservation made when the

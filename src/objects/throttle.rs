@@ -106,6 +106,15 @@ impl Verdict {
     pub fn is_allowed(self) -> bool {
         matches!(self, Verdict::Allowed | Verdict::AllowedAfterFailures)
     }
+
+    /// Why a refused attempt was refused (the audit events' reason).
+    pub fn reason(self) -> &'static str {
+        match self {
+            Verdict::Blocked { locked: true, .. } => "locked",
+            Verdict::Blocked { .. } => "slowed_down",
+            _ => "in_progress",
+        }
+    }
 }
 
 fn verdict(c: &Counter, now_ms: i64) -> Verdict {

@@ -105,7 +105,11 @@ impl<B: Backend> Provider<'_, B> {
             WithdrawReply::Withdrawing { grants, home } => (grants, home),
             WithdrawReply::NoSession => return Ok(false),
         };
-        let Some(home) = home else { return Ok(true) };
+        let Some(home) = home else {
+            let e = crate::audit::Event::new(crate::audit::Kind::ConsentWithdrawn).client(client_id);
+            self.event(e.subject(&cookie.sub));
+            return Ok(true);
+        };
         let (pages_revoked, home_revoked) = join(
             self.revoke_grants("consents", &grants),
             self.grants.revoke_home(&home, self.now + CLOCK_MARGIN_SECONDS),
@@ -121,7 +125,11 @@ impl<B: Backend> Provider<'_, B> {
         for _ in 0..3 {
             let forget = Forget { client_id: client_id.to_string(), home: home.clone(), revoked: grants.clone() };
             match self.accounts.send(&cookie.sub, forget).await? {
-                ForgetReply::Withdrawn => return Ok(true),
+                ForgetReply::Withdrawn => {
+                    let e = crate::audit::Event::new(crate::audit::Kind::ConsentWithdrawn).client(client_id);
+                    self.event(e.subject(&cookie.sub));
+                    return Ok(true);
+                }
                 ForgetReply::Pending { grants: more } => {
                     if !self.revoke_grants("consents", &more).await {
                         return fail("revoking a grant failed");

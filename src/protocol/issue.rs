@@ -5,6 +5,7 @@
 use super::failure::{Failure, EXPIRED, USED};
 use super::redirect::{code_redirect, ErrorRedirect};
 use super::{random, sealed_code, Backend, Provider};
+use crate::audit::{Event, Kind};
 use crate::crypto::random_token;
 use crate::error::{ErrorCode, OAuthError};
 use crate::http::Response;
@@ -38,12 +39,17 @@ impl<B: Backend> Provider<'_, B> {
             let code = sealed_code::seal(&self.keys.code, &grant_id, &grant, self.now, expires_at).map_err(|e| {
                 Failure::redirect(to, OAuthError::new(ErrorCode::ServerError, "internal error")).logged(e)
             })?;
+            self.event(Event::new(Kind::CodeIssued).client(&grant.client_id).subject(grant.local_sub()));
             return Ok(code_redirect(to, &self.config.issuer, &code));
         }
         let secret = random(random_token::<32>()).map_err(|f| f.to_client(to))?;
+        let (client_id, sub) = (grant.client_id.clone(), grant.local_sub().to_string());
         let state = Box::new(GrantState::new(grant, secret_hash(&secret), expires_at));
         match self.grants.send(&grant_id, Issue { state }).await {
-            Ok(IssueReply::Issued) => Ok(code_redirect(to, &self.config.issuer, &format!("{grant_id}.{secret}"))),
+            Ok(IssueReply::Issued) => {
+                self.event(Event::new(Kind::CodeIssued).client(&client_id).subject(&sub));
+                Ok(code_redirect(to, &self.config.issuer, &format!("{grant_id}.{secret}")))
+            }
             // The consent form works once; a replay gets a page, not a second code.
             Ok(IssueReply::Conflict) => Err(Failure::page(locale, 400, USED)),
             Ok(IssueReply::NotReserved) => Err(Failure::page(locale, 400, EXPIRED)),

@@ -13,6 +13,7 @@ use super::redirect::{form_target, redirect_with};
 use super::sealed::{self, OpenError};
 use super::session::{self, SessionCookie};
 use super::{interaction, random, Backend, Provider};
+use crate::audit::{Event, Kind};
 use crate::error::StoreError;
 use crate::http::{Params, Request, Response};
 use crate::i18n::Locale;
@@ -115,7 +116,9 @@ impl<B: Backend> Provider<'_, B> {
             let end = End { id_hash: cookie.id_hash(), client_id };
             match self.accounts.send(&cookie.sub, end).await.map_err(|e| Failure::from(e).on_page(locale))? {
                 EndReply::Ended | EndReply::NoSession => {
-                    return Ok(self.signed_out(&ui, redirect.as_deref(), state.as_deref()))
+                    let e = Event::new(Kind::Logout).subject(&cookie.sub).reason("relying_party");
+                    self.event(client.as_ref().map_or(e.clone(), |c| e.client(&c.client_id)));
+                    return Ok(self.signed_out(&ui, redirect.as_deref(), state.as_deref()));
                 }
                 EndReply::Unconfirmed => {}
             }
@@ -182,6 +185,7 @@ impl<B: Backend> Provider<'_, B> {
         }
         if let Some(cookie) = session::from_request(req, self.config.secure_cookies) {
             self.end_session(&cookie).await.map_err(|e| Failure::from(e).on_page(tx.locale))?;
+            self.event(Event::new(Kind::Logout).subject(&cookie.sub).reason("confirmed"));
         }
         Ok(self.signed_out(&ui, tx.redirect.as_deref(), tx.state.as_deref()))
     }

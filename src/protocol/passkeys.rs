@@ -45,6 +45,17 @@ pub enum Refused {
     Failed(Failure),
 }
 
+impl Refused {
+    /// The audit events' reason.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Refused::Bad(_) => "passkey_refused",
+            Refused::Cloned => "passkey_cloned",
+            Refused::Failed(_) => "unavailable",
+        }
+    }
+}
+
 impl From<Failure> for Refused {
     fn from(f: Failure) -> Refused {
         Refused::Failed(f)

@@ -53,7 +53,10 @@ impl<B: Backend> Provider<'_, B> {
         let ok = Response::new(200, "application/json", "{}").no_store().cors();
         let Some(r) = self.token_ref(&token).await else { return Ok(ok) };
         // §2.2.1: 503 when the server cannot revoke right now.
-        self.grants.send(&r.grant_id, Revoke { token_hash: r.hash, client_id: client.client_id }).await?;
+        let client_id = client.client_id;
+        self.grants.send(&r.grant_id, Revoke { token_hash: r.hash, client_id: client_id.clone() }).await?;
+        let e = crate::audit::Event::new(crate::audit::Kind::TokenRevoked).client(&client_id);
+        self.event(e.reason("client_request"));
         Ok(ok)
     }
 

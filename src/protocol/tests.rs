@@ -24,6 +24,7 @@ mod account;
 mod authenticator;
 mod authorize;
 mod clients;
+mod events;
 mod factors;
 mod flows;
 mod forms;
@@ -88,6 +89,8 @@ pub(crate) struct World {
     session_keys: crate::crypto::SessionKeys,
     now: Cell<i64>,
     logs: RefCell<Vec<String>>,
+    /// The audit events' JSON lines (crate::audit::line).
+    events: RefCell<Vec<String>>,
     /// The browser's cookies, name → value.
     cookies: RefCell<Vec<(String, String)>>,
     /// Every client must use PKCE unless its record opts out: authorization requests without
@@ -147,6 +150,7 @@ impl World {
             session_keys: crate::crypto::SessionKeys::derive(&[42; 32]),
             now: Cell::new(T0),
             logs: RefCell::new(vec![]),
+            events: RefCell::new(vec![]),
             cookies: RefCell::new(vec![]),
             auto_pkce: Cell::new(true),
             fetch: MemoryFetch::default(),
@@ -196,6 +200,11 @@ impl World {
             return super::router::finish(r, &self.config);
         }
         let log = |l: &str| self.logs.borrow_mut().push(l.to_string());
+        let now = self.now.get();
+        let audit = |e: crate::audit::Event<'_>| {
+            let line = crate::audit::line(&e, &req, now, self.config.audit_full_ip);
+            self.events.borrow_mut().push(line)
+        };
         let fetch =
             CachedFetch { inner: self.fetch.clone(), cache: self.fetch_cache.clone(), now_ms: self.now.get() * 1000 };
         let p = Provider::<Memory> {
@@ -211,6 +220,7 @@ impl World {
             pairwise_salt: Some(b"pairwise-salt-for-tests-0123456789"),
             now: self.now.get(),
             log: &log,
+            audit: &audit,
         };
         let r = super::router::finish(block_on(p.handle(&req)), &self.config);
         let ok = r.status < 500 || (r.status == 503 && r.header("retry-after").is_some());

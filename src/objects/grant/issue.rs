@@ -6,6 +6,9 @@ use super::{grant_of, hash_eq, wants_refresh, AccessToken, GrantOp, GrantState, 
 use crate::model::{pkce, Grant};
 use serde::{Deserialize, Serialize};
 
+/// The reply to a code presented again (RFC 6749 §4.1.2); the audit event is named after it.
+pub const CODE_REUSED: &str = "the authorization code has already been used";
+
 /// At sign-in: claim this grant id; refused if it was claimed before (a replayed form).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Reserve {
@@ -164,7 +167,7 @@ impl GrantOp for Redeem {
             let changed = !st.revoked;
             st.revoked = true;
             let write = changed.then(|| Stored::Grant(Box::new(st)));
-            return (write, invalid("the authorization code has already been used"));
+            return (write, invalid(CODE_REUSED));
         }
         if now >= st.code_expires_at {
             return (None, invalid("the authorization code has expired"));

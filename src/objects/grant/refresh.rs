@@ -8,6 +8,9 @@ use super::{grant_of, hash_eq, AccessToken, Done, GrantOp, GrantState, RefreshTo
 use crate::model::Grant;
 use serde::{Deserialize, Serialize};
 
+/// The reply to a rotated-out refresh token presented again (RFC 9700 §4.14.2).
+pub const REFRESH_REUSED: &str = "the refresh token was already used: it and every token of its grant are now revoked";
+
 const UNKNOWN: &str = "the refresh token is invalid or has expired";
 
 /// The refresh token grant (RFC 6749 §6): rotate, retry within grace, or revoke on reuse.
@@ -154,8 +157,7 @@ fn unrotate(mut st: GrantState, new_hash: &str, access_token_hash: &str) -> Gran
 
 fn revoke_family(mut st: GrantState) -> (Option<GrantState>, RefreshReply) {
     st.revoked = true;
-    let description = "the refresh token was already used: it and every token of its grant are now revoked";
-    (Some(st), RefreshReply::InvalidGrant { description: description.into() })
+    (Some(st), RefreshReply::InvalidGrant { description: REFRESH_REUSED.into() })
 }
 
 #[cfg(test)]

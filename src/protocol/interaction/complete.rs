@@ -112,6 +112,8 @@ impl<B: Backend> Provider<'_, B> {
             (Err(e), ()) => return Err(self.unavailable(&ix, login, e)),
         };
         self.revoke_grants("login", &evicted).await;
+        let e = crate::audit::Event::new(crate::audit::Kind::SignInSucceeded).client(&ix.client_id);
+        self.event(e.subject(&user.sub).amr(&signed_in.amr));
         let secure = self.config.secure_cookies;
         let account_key = throttle::account_key(&user.username);
         let cookies = [

@@ -2,6 +2,7 @@
 //! (RFC 6749 §4.1.2, RFC 9207 `iss`); Deny answers `access_denied`. Either uses the form up.
 
 use super::INVALID;
+use crate::audit::{Event, Kind};
 use crate::error::{ErrorCode, OAuthError};
 use crate::http::{Request, Response};
 use crate::objects::account::{Allow, AllowReply, GrantRef};
@@ -28,6 +29,8 @@ impl<B: Backend> Provider<'_, B> {
                 // Deny uses the form up too: it cannot be allowed (or denied) afterwards.
                 return match self.grants.send(&ix.grant_id, Decline {}).await {
                     Ok(DeclineReply::Declined) => {
+                        let e = Event::new(Kind::ConsentDenied).client(&ix.client_id).reason("access_denied");
+                        self.event(e.maybe_subject(user.local_sub.as_deref().or(Some(&user.sub))));
                         let err = OAuthError::new(ErrorCode::AccessDenied, "the user denied the request");
                         Err(Failure::redirect(&to, err))
                     }
@@ -63,6 +66,7 @@ impl<B: Backend> Provider<'_, B> {
         match self.accounts.send(&local_sub, allow).await {
             Ok(AllowReply::Allowed { evicted }) => {
                 self.revoke_grants("consent", &evicted).await;
+                self.event(Event::new(Kind::ConsentGranted).client(&ix.client_id).subject(&local_sub));
             }
             Ok(AllowReply::NoSession) => return Err(Failure::page(locale, 403, SESSION_ENDED)),
             Err(e) => return Err(Failure::from(e).to_client(&to)),

@@ -3,6 +3,7 @@
 //! (`second`), then the session (`complete`). A passkey signs in on its own (`passkey`).
 
 use super::{Interaction, INVALID};
+use crate::audit::{Event, Kind};
 use crate::crypto::{self, random_token, PasswordHash};
 use crate::error::StoreError;
 use crate::http::{Request, Response};
@@ -75,6 +76,13 @@ impl<B: Backend> Provider<'_, B> {
             _ => None,
         };
         if let Some(answer) = refused {
+            let reason = match (&a, &i) {
+                (Ok(v), _) if !v.is_allowed() => v.reason(),
+                (_, Ok(v)) if !v.is_allowed() => v.reason(),
+                _ => "unavailable",
+            };
+            let sub = user.as_ref().map(|u| u.sub.as_str());
+            self.event(Event::new(Kind::SignInLocked).client(&ix.client_id).maybe_subject(sub).reason(reason));
             // Give back the attempt a counter did allow.
             let allowed = |r: &Result<Verdict, StoreError>| r.as_ref().is_ok_and(|v| v.is_allowed());
             let release = |r: &Result<Verdict, StoreError>| allowed(r).then_some(Count::Release);
@@ -99,7 +107,14 @@ impl<B: Backend> Provider<'_, B> {
                 self.settle(account, ip, Some(Count::Succeed), Some(Count::Release)).await;
                 u
             }
-            (Ok(_), _) => {
+            (Ok(_), user) => {
+                let reason = match &user {
+                    None => "unknown_user",
+                    Some(u) if !u.has_password() => "no_password",
+                    Some(_) => "wrong_password",
+                };
+                let sub = user.as_ref().map(|u| u.sub.as_str());
+                self.event(Event::new(Kind::SignInFailed).client(&ix.client_id).maybe_subject(sub).reason(reason));
                 let fail = |policy| Some(Count::Fail { policy });
                 self.settle(account, ip, fail(self.config.account_policy()), fail(self.config.ip_policy())).await;
                 return Ok(self.login_page(400, &ix, login, Some(BAD_CREDENTIALS)));

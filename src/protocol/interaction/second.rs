@@ -6,6 +6,7 @@
 //! (for `mfa`) an authenticator app.
 
 use super::{Interaction, INVALID};
+use crate::audit::{Event, Kind};
 use crate::http::{Params, Request, Response};
 use crate::model::strength::{amr, Level};
 use crate::objects::account::{AddCredential, Added, FactorsOf, FactorsReply};
@@ -36,11 +37,18 @@ impl<B: Backend> Provider<'_, B> {
         let json = form.get("credential").unwrap_or_default();
         let asserted = match self.assert_passkey(json, &ix.grant_id, None).await {
             Ok(a) => a,
-            Err(r) => return self.refused(r, |key| self.login_page(400, &ix, "", Some(key))),
+            Err(r) => {
+                self.event(Event::new(Kind::SignInFailed).client(&ix.client_id).reason(r.reason()).method("passkey"));
+                return self.refused(r, |key| self.login_page(400, &ix, "", Some(key)));
+            }
         };
         let user = match self.users.by_username(&asserted.username).await {
             Ok(Some(u)) if u.sub == asserted.sub => u,
-            Ok(_) => return Ok(self.login_page(400, &ix, "", Some("login.passkey_failed"))),
+            Ok(_) => {
+                let e = Event::new(Kind::SignInFailed).client(&ix.client_id).subject(&asserted.sub);
+                self.event(e.reason("unknown_user").method("passkey"));
+                return Ok(self.login_page(400, &ix, "", Some("login.passkey_failed")));
+            }
             Err(e) => return Err(self.unavailable(&ix, "", e)),
         };
         let key = throttle::account_key(&user.username);
@@ -85,7 +93,11 @@ impl<B: Backend> Provider<'_, B> {
             // A passkey of this user.
             match self.assert_passkey(json, &ix.grant_id, Some(&user.sub)).await {
                 Ok(a) => done.extend([a.credential.amr().to_string(), "mfa".into()]),
-                Err(r) => return self.refused(r, again),
+                Err(r) => {
+                    let e = Event::new(Kind::SecondFactorFailed).client(&ix.client_id).subject(&user.sub);
+                    self.event(e.reason(r.reason()).method("passkey"));
+                    return self.refused(r, again);
+                }
             }
         } else if let Some(json) = form.get("registration") {
             // A passkey made now: only when the user has none and nothing else to show.
@@ -116,7 +128,11 @@ impl<B: Backend> Provider<'_, B> {
             let attempt = self.count(Some(&key), Count::Attempt { policy: self.config.account_policy() }).await;
             match attempt {
                 Ok(v) if v.is_allowed() => {}
-                Ok(v) => return Ok(self.throttled_page(&ix, &user.username, v, false)),
+                Ok(v) => {
+                    let e = Event::new(Kind::SignInLocked).client(&ix.client_id).subject(&user.sub);
+                    self.event(e.reason(v.reason()).method("otp"));
+                    return Ok(self.throttled_page(&ix, &user.username, v, false));
+                }
                 Err(e) => return Err(self.unavailable(&ix, &user.username, e)),
             }
             let checked = match setup {
@@ -132,6 +148,9 @@ impl<B: Backend> Provider<'_, B> {
             };
             let settle = if ok { Count::Succeed } else { Count::Fail { policy: self.config.account_policy() } };
             self.settle(Some(&key), None, Some(settle), None).await;
+            let kind = if ok { Kind::SecondFactorUsed } else { Kind::SecondFactorFailed };
+            let e = Event::new(kind).client(&ix.client_id).subject(&user.sub).method("otp");
+            self.event(if ok { e } else { e.reason("wrong_code") });
             if !ok {
                 // The same setup again (the app has its key already).
                 return Ok(self.second_factor_page_with(400, &ix, &factors, Some("second.bad_code"), setup));

@@ -4,6 +4,7 @@
 //! `assertion`), or none for a public client.
 
 use super::assertion::AssertionError;
+use crate::audit::{Event, Kind};
 use crate::crypto::{b64url, verify_client_secret};
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::http::{Params, Request};
@@ -222,6 +223,7 @@ impl<B: Backend> Provider<'_, B> {
                 return Err(too_many("too many client authentications at once; retry after 1 second".into(), 1))
             }
             Verdict::Blocked { retry_after, .. } => {
+                self.event(Event::new(Kind::ClientAuthenticationFailed).client(&p.client_id).reason("locked"));
                 let d = format!("too many failed client authentications; retry after {retry_after} seconds");
                 return Err(too_many(d, retry_after));
             }
@@ -239,6 +241,8 @@ impl<B: Backend> Provider<'_, B> {
             Err(e) => e,
         };
         if e.error.code == ErrorCode::InvalidClient {
+            let reason = if e.unknown { "unknown_client" } else { "bad_credentials" };
+            self.event(Event::new(Kind::ClientAuthenticationFailed).client(&p.client_id).reason(reason));
             // A made-up client id is counted under the address only: no object per id.
             let key = if e.unknown { throttle::unknown_clients_key(req.client_ip()) } else { key };
             let fail = TCommand::Fail { policy: self.config.client_policy() };

@@ -3,12 +3,13 @@
 //! it, in the user's home object for this client.
 
 use super::Issued;
+use crate::audit::{Event, Kind};
 use crate::crypto::{b64url, random_bytes, random_token};
 use crate::error::OAuthError;
 use crate::http::Params;
 use crate::model::grant::split_handle;
 use crate::model::Client;
-use crate::objects::grant::{secret_hash, NewRefresh, Redeem, RedeemReply};
+use crate::objects::grant::{secret_hash, NewRefresh, Redeem, RedeemReply, CODE_REUSED};
 use crate::protocol::failure::Failure;
 use crate::protocol::{random, sealed_code, Backend, Provider};
 use crate::store::GrantStore;
@@ -52,7 +53,12 @@ impl<B: Backend> Provider<'_, B> {
 
         let (grant, refresh_issued) = match self.grants.send(grant_id, redeem).await? {
             RedeemReply::Granted { grant, refresh_issued } => (grant, refresh_issued),
-            RedeemReply::InvalidGrant { description } => return Err(OAuthError::invalid_grant(description).into()),
+            RedeemReply::InvalidGrant { description } => {
+                if description == CODE_REUSED {
+                    self.event(Event::new(Kind::CodeReuseDetected).client(&client.client_id).reason("grant_revoked"));
+                }
+                return Err(OAuthError::invalid_grant(description).into());
+            }
             RedeemReply::InvalidTarget { description } => return Err(OAuthError::invalid_target(description).into()),
         };
         let expires_at = self.access_expires_at(&grant);
@@ -60,6 +66,7 @@ impl<B: Backend> Provider<'_, B> {
         let refresh_token = refresh_secret.filter(|_| refresh_issued).map(|s| format!("{grant_id}.{s}"));
         let id_token = self.signed_id_token(client, &grant, &access_token).await?;
         let expires_in = expires_at - self.now;
+        self.event(Event::new(Kind::CodeRedeemed).client(&client.client_id).subject(grant.local_sub()));
         Ok(Issued { access_token, expires_in, refresh_token, id_token, scope: grant.scope.clone() })
     }
 }

@@ -9,13 +9,14 @@
 //! still keeps nothing but hashes and sealed values.
 
 use super::Issued;
+use crate::audit::{Event, Kind};
 use crate::crypto::{b64url, b64url_decode, random_bytes, random_token, sha256};
 use crate::error::{OAuthError, StoreError};
 use crate::http::Params;
 use crate::model::grant::split_handle;
 use crate::model::Client;
 use crate::objects::account::{Consented, Standing};
-use crate::objects::grant::{secret_hash, Refresh, RefreshReply, RevokeAll, Unrotate};
+use crate::objects::grant::{secret_hash, Refresh, RefreshReply, RevokeAll, Unrotate, REFRESH_REUSED};
 use crate::protocol::failure::Failure;
 use crate::protocol::{random, Backend, Provider};
 use crate::store::{AccountStore, GrantStore, UserStore};
@@ -87,7 +88,14 @@ impl<B: Backend> Provider<'_, B> {
         };
         let (mut grant, retry_box) = match self.grants.send(grant_id, refresh).await? {
             RefreshReply::Refreshed { grant, retry_box } => (grant, retry_box),
-            RefreshReply::InvalidGrant { description } => return Err(OAuthError::invalid_grant(description).into()),
+            RefreshReply::InvalidGrant { description } => {
+                if description == REFRESH_REUSED {
+                    self.event(
+                        Event::new(Kind::RefreshReuseDetected).client(&client.client_id).reason("grant_revoked"),
+                    );
+                }
+                return Err(OAuthError::invalid_grant(description).into());
+            }
             RefreshReply::InvalidScope { description } => return Err(OAuthError::invalid_scope(description).into()),
             RefreshReply::InvalidTarget { description } => return Err(OAuthError::invalid_target(description).into()),
         };
@@ -114,6 +122,8 @@ impl<B: Backend> Provider<'_, B> {
             if let Err(e) = self.grants.send(grant_id, RevokeAll {}).await {
                 (self.log)(&format!("refresh: grant store: {e}"));
             }
+            let reason = if consent.is_ok_and(|s| !s.live) { "consent_withdrawn" } else { "user_removed" };
+            self.event(Event::new(Kind::TokenRevoked).client(&client.client_id).subject(&own_sub).reason(reason));
             return Err(OAuthError::invalid_grant(why).into());
         }
         let failure = match (user, consent) {
@@ -138,6 +148,7 @@ impl<B: Backend> Provider<'_, B> {
         let expires_at = self.access_expires_at(&grant);
         let access_token = self.access_token(grant_id, &access_secret, &grant, expires_at).await?;
         let id_token = self.signed_id_token(client, &grant, &access_token).await?;
+        self.event(Event::new(Kind::RefreshRotated).client(&client.client_id).subject(&own_sub));
         Ok(Issued {
             access_token,
             expires_in: expires_at - self.now,

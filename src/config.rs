@@ -31,6 +31,8 @@ pub struct Config {
     pub session_ttl: i64,
     /// Whether cookies get `Secure` and the `__Host-` prefix (true when the issuer is https).
     pub secure_cookies: bool,
+    /// Audit events carry whole client IPs (`AUDIT_FULL_IP = "true"`), not their /24 or /48.
+    pub audit_full_ip: bool,
     /// Failed logins per account before it is locked (with growing delays before that).
     pub login_max_failures: u32,
     /// Failed logins per client IP before its attempts are slowed down (never locked).
@@ -128,6 +130,11 @@ impl Config {
             default_locale,
             messages,
             secure_cookies: url.scheme() == "https",
+            audit_full_ip: match get("AUDIT_FULL_IP").as_deref().map(str::trim) {
+                None | Some("" | "false") => false,
+                Some("true") => true,
+                Some(v) => return Err(format!("AUDIT_FULL_IP must be true or false, not '{v}'")),
+            },
             issuer,
             code_ttl: ttl("CODE_TTL_SECONDS", DEFAULT_CODE_TTL, 600)?,
             access_token_ttl: ttl("ACCESS_TOKEN_TTL_SECONDS", DEFAULT_ACCESS_TOKEN_TTL, 86_400)?,
@@ -170,6 +177,31 @@ impl Config {
         Policy { delay_from: u32::MAX, lock_at: Some(self.client_max_failures), lock_seconds: self.lock_seconds }
     }
 
+    /// Whether this deployment may answer a request made to `url`: one served anywhere but on
+    /// loopback (`wrangler dev`) must be reached at the issuer's own origin, or it would hand
+    /// out tokens and discovery naming another issuer (OpenID Connect Discovery §4.3: the
+    /// issuer must be the URL the provider is reached at). The error names the mismatch.
+    pub fn check_origin(&self, url: &str) -> Result<(), String> {
+        let Some((scheme, rest)) = url.split_once("://") else { return Ok(()) };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host = authority.rsplit_once(':').filter(|(h, p)| !h.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        let host = host.map_or(authority, |(h, _)| h).trim_start_matches('[').trim_end_matches(']');
+        let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback());
+        let origin = format!("{scheme}://{authority}");
+        if loopback || origin.eq_ignore_ascii_case(&self.issuer) {
+            return Ok(());
+        }
+        let fix = if self.secure_cookies {
+            "Set ISSUER to the address people use, or route only that address to this Worker"
+        } else {
+            "ISSUER is a local development address: set it to this deployment's https origin"
+        };
+        Err(format!(
+            "This provider was reached at {origin}, but its ISSUER is {}. {fix} (docs/deployment.md).",
+            self.issuer
+        ))
+    }
+
     pub fn endpoint(&self, path: &str) -> String {
         format!("{}{}", self.issuer, path)
     }
@@ -196,6 +228,36 @@ mod tests {
         let c = Config::from_vars(vars(&[("ISSUER", "http://127.0.0.1:8787")])).unwrap();
         assert!(!c.secure_cookies);
         assert_eq!(c.code_ttl, 60);
+    }
+
+    #[test]
+    fn a_deployment_answers_at_its_issuer_only() {
+        let c = Config::from_vars(vars(&[("ISSUER", "https://id.example.com")])).unwrap();
+        assert!(c.check_origin("https://id.example.com/token").is_ok());
+        assert!(c.check_origin("https://ID.example.com/").is_ok());
+        // Local development answers whatever the issuer.
+        for local in ["http://127.0.0.1:8787/", "http://localhost:8787/authorize?x", "http://[::1]:8787/"] {
+            assert!(c.check_origin(local).is_ok(), "{local}");
+        }
+        let e = c.check_origin("https://edge-oidc.someone.workers.dev/.well-known/openid-configuration").unwrap_err();
+        assert!(e.contains("https://edge-oidc.someone.workers.dev") && e.contains("https://id.example.com"), "{e}");
+        assert!(c.check_origin("http://id.example.com/token").is_err(), "http at the issuer's host");
+        assert!(c.check_origin("https://id.example.com:8443/").is_err());
+        assert!(c.check_origin("https://127.0.0.1.evil.example/").is_err());
+        // The shipped development issuer, deployed as it is.
+        let c = Config::from_vars(vars(&[("ISSUER", "http://localhost:8787")])).unwrap();
+        let e = c.check_origin("https://edge-oidc.someone.workers.dev/").unwrap_err();
+        assert!(e.contains("local development address"), "{e}");
+    }
+
+    #[test]
+    fn audit_addresses() {
+        let c = Config::from_vars(vars(&[("ISSUER", "https://a.example")])).unwrap();
+        assert!(!c.audit_full_ip);
+        let c = Config::from_vars(vars(&[("ISSUER", "https://a.example"), ("AUDIT_FULL_IP", "true")])).unwrap();
+        assert!(c.audit_full_ip);
+        let e = Config::from_vars(vars(&[("ISSUER", "https://a.example"), ("AUDIT_FULL_IP", "yes")])).unwrap_err();
+        assert!(e.contains("AUDIT_FULL_IP"), "{e}");
     }
 
     #[test]

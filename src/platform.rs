@@ -23,7 +23,7 @@ use crate::store::cache::{CachedFetch, CleanChecks, TtlCache};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen_futures::JsFuture;
-use worker::{console_error, event, Context, Env, Result};
+use worker::{console_error, console_log, event, Context, Env, Result};
 
 /// What is prepared once per isolate: parsed configuration, the discovery document and
 /// JWKS bytes, and the imported signing key (inside `crypto`). A Worker version's variables
@@ -134,6 +134,29 @@ fn log(line: &str) {
     console_error!("{}", line);
 }
 
+/// An audit event's JSON line (crate::audit), on the console's standard stream; and, with an
+/// Analytics Engine dataset bound as `EVENTS`, a data point.
+fn audit_event(env: &Env, e: crate::audit::Event<'_>, req: &http::Request, full_ip: bool) {
+    console_log!("{}", crate::audit::line(&e, req, now(), full_ip));
+    if let Ok(dataset) = env.analytics_engine("EVENTS") {
+        let (index, blobs) = crate::audit::data_point(&e);
+        let point = worker::AnalyticsEngineDataPointBuilder::new().indexes([index.as_str()]).add_double(1.0);
+        let point = blobs.into_iter().fold(point, |p, b| p.add_blob(b.as_str()));
+        if let Err(err) = dataset.write_data_point(&point.build()) {
+            log(&format!("analytics engine: {err}"));
+        }
+    }
+}
+
+/// The 503 page of a provider that must not answer (docs/configuration.md), with its event.
+fn misconfigured(env: &Env, detail: &str, reason: &'static str) -> Result<web_sys::Response> {
+    log(&format!("configuration error: {detail}"));
+    let kind = crate::audit::Kind::ConfigurationError;
+    audit_event(env, crate::audit::Event::new(kind).reason(reason), &http::Request::default(), false);
+    let body = pages::bare_error_page(503, "Provider not configured", detail);
+    from_http(body.with_header("retry-after", "60"))
+}
+
 /// Why a request could not be read: malformed (400) or too large (413).
 enum Unreadable {
     Bad(OAuthError),
@@ -233,12 +256,13 @@ pub async fn main(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_
     }
     let iso = match isolate(&env) {
         Ok(i) => i,
-        Err(e) => {
-            log(&format!("configuration error: {e}"));
-            let body = pages::bare_error_page(503, "Provider not configured", &e);
-            return from_http(body.with_header("retry-after", "60"));
-        }
+        Err(e) => return misconfigured(&env, &e, "configuration"),
     };
+    // Never tokens or discovery for the wrong issuer (a deployment that kept the development
+    // ISSUER, or a route the issuer does not name).
+    if let Err(e) = iso.config.check_origin(&url) {
+        return misconfigured(&env, &e, "wrong_origin");
+    }
     // Discovery, JWKS and the static pages depend on the method and path only: answered
     // before the request's headers and body are copied out of JavaScript.
     let bare = http::Request { method: req.method(), path: path.to_string(), ..Default::default() };
@@ -271,6 +295,7 @@ pub async fn main(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_
         pairwise_salt: iso.pairwise_salt.as_deref(),
         now: now_ms / 1000,
         log: &log,
+        audit: &|e| audit_event(&env, e, &req, iso.config.audit_full_ip),
     };
     let resp = provider.handle(&req).await;
     finish(resp)

@@ -460,7 +460,7 @@ fn schemas_cover_every_model_field() {
 
 #[test]
 fn schemas_are_documented() {
-    for name in ["client", "user", "user-email", "signing-keys", "scope", "resource"] {
+    for name in ["client", "user", "user-email", "signing-keys", "scope", "resource", "event"] {
         let s = schema(name);
         assert_eq!(s["$schema"], "https://json-schema.org/draft/2020-12/schema", "{name}");
         assert!(s["title"].is_string() && s["description"].is_string(), "{name}: title and description");

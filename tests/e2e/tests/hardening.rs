@@ -1,6 +1,7 @@
 //! Findings of the security review, end to end against `wrangler dev`: a chunked upload that
 //! never ends is cut off at the cap, forms posted from another site are refused, and a public
-//! client's rotated refresh token is never accepted again.
+//! client's rotated refresh token is never accepted again. A deployment reached at another
+//! origin than its issuer answers nothing but the configuration page.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -59,6 +60,37 @@ fn a_chunked_10_mb_post_is_cut_off_and_the_provider_keeps_serving() {
     // The isolate is alive and well.
     Browser::new().get(&endpoint("/.well-known/openid-configuration")).assert_status(200);
     complete_flow(Kind::Public, true);
+}
+
+/// `GET path` over a raw connection with `Host: host`: the status and the whole answer.
+fn get_with_host(path: &str, host: &str) -> (u16, String) {
+    let url = url::Url::parse(&endpoint(path)).unwrap();
+    let mut conn = TcpStream::connect((url.host_str().unwrap(), url.port().unwrap())).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(conn, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = Vec::new();
+    let _ = conn.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer).to_string();
+    let code = text.strip_prefix("HTTP/1.1 ").and_then(|rest| rest.get(..3)).and_then(|c| c.parse().ok());
+    (code.unwrap_or(0), text)
+}
+
+#[test]
+fn a_request_to_another_origin_than_the_issuer_gets_the_configuration_page() {
+    // As a deployment that kept the development ISSUER, reached at its workers.dev name.
+    for path in ["/.well-known/openid-configuration", "/jwks.json", "/authorize?client_id=x", "/token"] {
+        let (status, text) = get_with_host(path, "edge-oidc.example.workers.dev");
+        assert_eq!(status, 503, "{path}: {text}");
+        assert!(text.contains("Provider not configured"), "{path}: {text}");
+        assert!(text.contains("reached at http://edge-oidc.example.workers.dev"), "{path}: {text}");
+        assert!(text.contains(&format!("ISSUER is {}", env().issuer)), "{path}: {text}");
+        assert!(!text.contains("\"issuer\""), "no discovery for the wrong issuer: {text}");
+    }
+    // At its own (loopback) address it answers as usual.
+    let host = url::Url::parse(&env().issuer).unwrap();
+    let (status, _) =
+        get_with_host("/.well-known/openid-configuration", &host[url::Position::BeforeHost..url::Position::AfterPort]);
+    assert_eq!(status, 200);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 #              runs the provider on http://localhost:8787
 #   make test  runs every test: host unit tests, then end to end against `wrangler dev`, then
 #              the pages in headless Chromium, then MCP clients through the SDK
-.PHONY: dev test tools build unit e2e browser mcp screenshots admin clippy bench
+.PHONY: dev test tools build unit e2e browser mcp screenshots admin clippy bench deploy doctor
 
 tools:
 	@bash scripts/install-tools.sh
@@ -42,6 +42,15 @@ clippy: tools
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown --features bench -- -D warnings
+
+# A deployment (docs/deployment.md): KV namespaces, ISSUER, secrets, `oidc-admin doctor
+# --remote`, then `wrangler deploy`. Idempotent. DEPLOY_ARGS="--issuer https://login.example.com".
+deploy: tools admin
+	target/debug/oidc-admin deploy $(DEPLOY_ARGS)
+
+# Checks the local configuration (DOCTOR_ARGS=--remote: the deployed one).
+doctor: tools admin
+	target/debug/oidc-admin $(DOCTOR_ARGS) doctor
 
 # Benchmark suite (bench/README.md): builds its own release workers under .bench/out, runs them
 # with miniflare on loopback, writes bench/RESULTS.md. BENCH_ARGS=--quick for a short run.

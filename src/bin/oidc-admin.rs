@@ -7,6 +7,10 @@ mod cli;
 mod clients;
 #[path = "oidc_admin/demo.rs"]
 mod demo;
+#[path = "oidc_admin/deploy.rs"]
+mod deploy;
+#[path = "oidc_admin/doctor.rs"]
+mod doctor;
 #[path = "oidc_admin/error.rs"]
 mod error;
 #[path = "oidc_admin/keys.rs"]
@@ -59,6 +63,17 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Scopes(s) => scopes::run(s, &mut target)?,
         Command::Resources(r) => resources::run(r, &mut target)?,
         Command::Demo(d) => demo::run(d, &mut target)?,
+        Command::Doctor(d) => {
+            let wrangler = cli.target.wrangler.clone().unwrap_or_else(kv::default_wrangler);
+            doctor::run(d, &cli.target, &mut target, &wrangler)?
+        }
+        Command::Deploy(d) => {
+            if cli.target.print || cli.target.remote || cli.target.persist_to.is_some() {
+                return Err(usage("deploy always works on the account: leave out --print, --remote and --persist-to"));
+            }
+            let wrangler = cli.target.wrangler.clone().unwrap_or_else(kv::default_wrangler);
+            deploy::run(d, &cli.target, &wrangler)?
+        }
     };
     print_outcome(&target, outcome, cli.json)
 }

@@ -139,6 +139,8 @@ fn scratch_dir(name: &str) -> PathBuf {
 }
 
 mod cli;
+mod doctor;
+mod events;
 mod keys;
 mod records;
 mod wrangler;

@@ -33,7 +33,7 @@ pub struct Cli {
 }
 
 /// Where KV records are read from and written to.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Storage (any command)")]
 pub struct TargetArgs {
     /// Use the deployed KV namespaces (wrangler --remote) instead of the local store.
@@ -85,6 +85,19 @@ pub enum Command {
     /// A new client secret is generated on every run; the user's `sub` is kept when the
     /// user already exists.
     Demo(DemoArgs),
+    /// Check the configuration: wrangler.toml, the secrets, the key set and every KV record.
+    ///
+    /// Local by default (.dev.vars and the local KV); with --remote, the deployed Worker's
+    /// secrets (names only) and KV, the ISSUER an https origin, real KV namespace ids, and the
+    /// published keys. Prints each problem with the command that fixes it; exit status 1 on
+    /// any problem.
+    Doctor(crate::doctor::DoctorArgs),
+    /// Deploy (`make deploy`): create the KV namespaces and write their ids into wrangler.toml,
+    /// set ISSUER, generate and upload the missing secrets, run `doctor --remote`, deploy.
+    ///
+    /// Idempotent: what exists is kept (namespaces found by title, secrets by name, the key
+    /// set file). Needs `npx wrangler login` (or CLOUDFLARE_API_TOKEN).
+    Deploy(crate::deploy::DeployArgs),
 }
 
 impl Command {
@@ -92,6 +105,7 @@ impl Command {
     pub fn only_writes(&self) -> bool {
         match self {
             Command::Keys(_) | Command::Demo(_) => true,
+            Command::Doctor(_) | Command::Deploy(_) => false,
             Command::Clients(c) => matches!(c, ClientsCommand::Add(_)),
             Command::Users(u) => matches!(u, UsersCommand::Add(_)),
             Command::Scopes(s) => matches!(s, ScopesCommand::Add(_)),

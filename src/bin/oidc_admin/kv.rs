@@ -101,7 +101,7 @@ impl Kv for Target {
 
 /// `./node_modules/.bin/wrangler` (the version pinned in package.json) when it is there,
 /// else `wrangler` from PATH.
-fn default_wrangler() -> PathBuf {
+pub fn default_wrangler() -> PathBuf {
     let local = Path::new("node_modules").join(".bin").join("wrangler");
     if local.is_file() {
         local
@@ -249,7 +249,7 @@ fn parse_key_list(out: &str) -> Option<Vec<String>> {
 }
 
 /// Wrangler's stderr without colour codes and blank lines.
-fn clean(s: &str) -> String {
+pub fn clean(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {

@@ -98,6 +98,12 @@ BROWSER_DEV_VARS="$DEV_VARS" BROWSER_ADMIN="$ADMIN" BROWSER_STATE="$STATE" BROWS
     node --test --test-concurrency=2 --test-reporter=spec --test-reporter-destination=stdout \
         --test-reporter=tap --test-reporter-destination="$TAP" "${FILES[@]}"
 STATUS=$?
+# Every audit event the provider wrote matches schemas/event.schema.json (docs/events.md).
+if [[ $STATUS -eq 0 && $# -eq 0 ]]; then
+    EVENTS_LOG="$LOG" EVENTS_EXPECT="sign_in.succeeded,sign_in.failed,sign_in.locked,second_factor.used,consent.granted,consent.denied,consent.withdrawn,code.issued,logout" \
+        cargo test -q -p edge-oidc --test schemas events::the_end_to_end_suites_events -- --ignored --exact
+    STATUS=$?
+fi
 set -e
 PASS=$(awk '/^# pass /{print $3}' "$TAP" | tail -n 1)
 FAIL=$(awk '/^# fail /{print $3}' "$TAP" | tail -n 1)

@@ -174,6 +174,8 @@ THROTTLED_CLIENT_ID=$(json_field client_id <<<"$OUT") && THROTTLED_CLIENT_SECRET
     || die "unexpected output from 'clients add e2e-throttled --json': $OUT"
 
 # --- wrangler dev -----------------------------------------------------------------------------
+# An Analytics Engine dataset for the audit events (docs/events.md): written to, never read here.
+export WRANGLER_EXTRA_TOML=$'[[analytics_engine_datasets]]\nbinding = "EVENTS"\ndataset = "edge_oidc_events"'
 start_wrangler "$PORT" --var "ISSUER:$ISSUER" --var "CODE_TTL_SECONDS:$CODE_TTL"
 wait_ready "$ISSUER/.well-known/openid-configuration"
 say "provider is up"

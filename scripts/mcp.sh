@@ -85,6 +85,12 @@ MCP_ROBOT_KEY="$ROBOT_KEY" MCP_WRANGLER_LOG="$LOG" \
     node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
         --test-reporter=tap --test-reporter-destination="$TAP" tests/mcp/*.test.mjs
 STATUS=$?
+# Every audit event the provider wrote matches schemas/event.schema.json (docs/events.md).
+if [[ $STATUS -eq 0 && 1 -eq 1 ]]; then
+    EVENTS_LOG="$LOG" EVENTS_EXPECT="sign_in.succeeded,consent.granted,code.issued,code.redeemed,token.revoked" \
+        cargo test -q -p edge-oidc --test schemas events::the_end_to_end_suites_events -- --ignored --exact
+    STATUS=$?
+fi
 set -e
 PASS=$(awk '/^# pass /{print $3}' "$TAP" | tail -n 1)
 FAIL=$(awk '/^# fail /{print $3}' "$TAP" | tail -n 1)

@@ -60,6 +60,7 @@ WRANGLER_PID=""
 # The worker is already built: wrangler runs on a copy of wrangler.toml without its [build]
 # section, so that it neither rebuilds at start nor rebuilds and reloads the worker when src/
 # changes in the middle of the run (its watcher would). `main` is made absolute.
+# WRANGLER_EXTRA_TOML, when set, is appended (bindings only a suite uses).
 start_wrangler() {
     local port=$1
     shift
@@ -79,6 +80,7 @@ for line in open(src, encoding="utf-8"):
     out.append(line)
 open(dst, "w", encoding="utf-8").write("".join(out))
 PY
+    if [[ -n "${WRANGLER_EXTRA_TOML:-}" ]]; then printf '\n%s\n' "$WRANGLER_EXTRA_TOML" >>"$config"; fi
     grep -q "^main = " "$config" || die "wrangler.toml has no top-level main"
     say "starting wrangler dev on port $port (log: $LOG)"
     # --log-level log: the log keeps everything the worker prints and one line per request.

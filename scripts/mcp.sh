@@ -86,7 +86,7 @@ MCP_ROBOT_KEY="$ROBOT_KEY" MCP_WRANGLER_LOG="$LOG" \
         --test-reporter=tap --test-reporter-destination="$TAP" tests/mcp/*.test.mjs
 STATUS=$?
 # Every audit event the provider wrote matches schemas/event.schema.json (docs/events.md).
-if [[ $STATUS -eq 0 && 1 -eq 1 ]]; then
+if [[ $STATUS -eq 0 ]]; then
     EVENTS_LOG="$LOG" EVENTS_EXPECT="sign_in.succeeded,consent.granted,code.issued,code.redeemed,token.revoked" \
         cargo test -q -p edge-oidc --test schemas events::the_end_to_end_suites_events -- --ignored --exact
     STATUS=$?

@@ -159,7 +159,7 @@ struct Line<'a> {
 pub fn line<'a>(e: &Event<'a>, req: &'a Request, now: i64, full_ip: bool) -> String {
     let ip = match req.client_ip() {
         "unknown" => None,
-        ip if full_ip => Some(ip.to_string()),
+        ip if full_ip => ip.parse::<std::net::IpAddr>().ok().map(|a| a.to_string()),
         ip => truncate_ip(ip),
     };
     let bounded = |s: Option<&'a str>| s.filter(|v| v.len() <= 255);

@@ -68,6 +68,15 @@ pub const MAX_REFRESH_TOKEN_TTL: i64 = 365 * 86_400;
 pub const DEFAULT_REFRESH_TOKEN_MAX_LIFETIME: i64 = 365 * 86_400;
 pub const MAX_REFRESH_TOKEN_MAX_LIFETIME: i64 = 5 * 365 * 86_400;
 
+/// Why a request may not be answered as it came ([`Config::check_origin`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OriginCheck {
+    /// Plain http to the issuer's host: the same URL over https (a 308).
+    ToHttps(String),
+    /// Another origin than the issuer's: the configuration page, naming both.
+    Mismatch(String),
+}
+
 impl Config {
     /// Builds the configuration from a variable lookup (`ISSUER`, `CODE_TTL_SECONDS`,
     /// `ACCESS_TOKEN_TTL_SECONDS`, `ID_TOKEN_TTL_SECONDS`, `INTERACTION_TTL_SECONDS`).
@@ -90,6 +99,12 @@ impl Config {
         // The worker serves its endpoints at the root of its origin.
         if url.path() != "/" {
             return Err(format!("ISSUER '{issuer}' must be an origin without a path, e.g. https://login.example.com"));
+        }
+        // Written as browsers and the runtime write the origin (lower case, no default port,
+        // punycode), so that it can be compared with the URL a request arrives at.
+        let origin = url.origin().ascii_serialization();
+        if origin != issuer {
+            return Err(format!("ISSUER '{issuer}' must be written as its origin: {origin}"));
         }
         let ttl = |name: &str, default: i64, max: i64| -> Result<i64, String> {
             match get(name) {
@@ -180,8 +195,9 @@ impl Config {
     /// Whether this deployment may answer a request made to `url`: one served anywhere but on
     /// loopback (`wrangler dev`) must be reached at the issuer's own origin, or it would hand
     /// out tokens and discovery naming another issuer (OpenID Connect Discovery §4.3: the
-    /// issuer must be the URL the provider is reached at). The error names the mismatch.
-    pub fn check_origin(&self, url: &str) -> Result<(), String> {
+    /// issuer must be the URL the provider is reached at). The error names the mismatch; a
+    /// plain-http request to the https issuer's host is sent to https instead.
+    pub fn check_origin(&self, url: &str) -> Result<(), OriginCheck> {
         let Some((scheme, rest)) = url.split_once("://") else { return Ok(()) };
         let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
         let host = authority.rsplit_once(':').filter(|(h, p)| !h.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
@@ -191,15 +207,20 @@ impl Config {
         if loopback || origin.eq_ignore_ascii_case(&self.issuer) {
             return Ok(());
         }
+        if scheme == "http" && self.secure_cookies && format!("https://{authority}").eq_ignore_ascii_case(&self.issuer)
+        {
+            let rest = rest.get(authority.len()..).unwrap_or_default();
+            return Err(OriginCheck::ToHttps(format!("{}{rest}", self.issuer)));
+        }
         let fix = if self.secure_cookies {
             "Set ISSUER to the address people use, or route only that address to this Worker"
         } else {
             "ISSUER is a local development address: set it to this deployment's https origin"
         };
-        Err(format!(
+        Err(OriginCheck::Mismatch(format!(
             "This provider was reached at {origin}, but its ISSUER is {}. {fix} (docs/deployment.md).",
             self.issuer
-        ))
+        )))
     }
 
     pub fn endpoint(&self, path: &str) -> String {
@@ -239,15 +260,31 @@ mod tests {
         for local in ["http://127.0.0.1:8787/", "http://localhost:8787/authorize?x", "http://[::1]:8787/"] {
             assert!(c.check_origin(local).is_ok(), "{local}");
         }
-        let e = c.check_origin("https://edge-oidc.someone.workers.dev/.well-known/openid-configuration").unwrap_err();
+        let mismatch = |c: &Config, url: &str| match c.check_origin(url) {
+            Err(OriginCheck::Mismatch(e)) => e,
+            other => panic!("{url}: {other:?}"),
+        };
+        let e = mismatch(&c, "https://edge-oidc.someone.workers.dev/.well-known/openid-configuration");
         assert!(e.contains("https://edge-oidc.someone.workers.dev") && e.contains("https://id.example.com"), "{e}");
-        assert!(c.check_origin("http://id.example.com/token").is_err(), "http at the issuer's host");
-        assert!(c.check_origin("https://id.example.com:8443/").is_err());
-        assert!(c.check_origin("https://127.0.0.1.evil.example/").is_err());
+        mismatch(&c, "https://id.example.com:8443/");
+        mismatch(&c, "https://127.0.0.1.evil.example/");
+        mismatch(&c, "http://id.example.com.evil.example/");
+        // Plain http to the issuer's host: sent to https, path and query kept.
+        assert_eq!(
+            c.check_origin("http://id.example.com/authorize?client_id=a"),
+            Err(OriginCheck::ToHttps("https://id.example.com/authorize?client_id=a".into()))
+        );
         // The shipped development issuer, deployed as it is.
         let c = Config::from_vars(vars(&[("ISSUER", "http://localhost:8787")])).unwrap();
-        let e = c.check_origin("https://edge-oidc.someone.workers.dev/").unwrap_err();
-        assert!(e.contains("local development address"), "{e}");
+        assert!(mismatch(&c, "https://edge-oidc.someone.workers.dev/").contains("local development address"));
+        // An issuer is written as its origin, so that requests can be compared with it.
+        for (written, origin) in [
+            ("https://id.example.com:443", "https://id.example.com"),
+            ("https://ID.example.com", "https://id.example.com"),
+        ] {
+            let e = Config::from_vars(vars(&[("ISSUER", written)])).unwrap_err();
+            assert!(e.contains(&format!("must be written as its origin: {origin}")), "{e}");
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod probes;
 mod throttles;
 mod webcrypto;
 
-use crate::config::Config;
+use crate::config::{Config, OriginCheck};
 use crate::error::OAuthError;
 use crate::http::{self, error_json, MAX_BODY_BYTES};
 use crate::keys::PrivateJwkSet;
@@ -148,11 +148,23 @@ fn audit_event(env: &Env, e: crate::audit::Event<'_>, req: &http::Request, full_
     }
 }
 
-/// The 503 page of a provider that must not answer (docs/configuration.md), with its event.
-fn misconfigured(env: &Env, detail: &str, reason: &'static str) -> Result<web_sys::Response> {
-    log(&format!("configuration error: {detail}"));
+/// A `configuration.error` event, with the request's id, address and agent (the only headers
+/// copied: the request is not read further).
+fn configuration_event(env: &Env, req: &web_sys::Request, reason: &'static str) {
+    let js = req.headers();
+    let headers = ["cf-ray", "cf-connecting-ip", "user-agent"]
+        .into_iter()
+        .filter_map(|name| js.get(name).ok().flatten().map(|v| (name.to_string(), v)))
+        .collect();
+    let meta = http::Request { headers, ..Default::default() };
     let kind = crate::audit::Kind::ConfigurationError;
-    audit_event(env, crate::audit::Event::new(kind).reason(reason), &http::Request::default(), false);
+    audit_event(env, crate::audit::Event::new(kind).reason(reason), &meta, false);
+}
+
+/// The 503 page of a provider that must not answer (docs/configuration.md), with its event.
+fn misconfigured(env: &Env, req: &web_sys::Request, detail: &str, reason: &'static str) -> Result<web_sys::Response> {
+    log(&format!("configuration error: {detail}"));
+    configuration_event(env, req, reason);
     let body = pages::bare_error_page(503, "Provider not configured", detail);
     from_http(body.with_header("retry-after", "60"))
 }
@@ -256,12 +268,16 @@ pub async fn main(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_
     }
     let iso = match isolate(&env) {
         Ok(i) => i,
-        Err(e) => return misconfigured(&env, &e, "configuration"),
+        Err(e) => return misconfigured(&env, &req, &e, "configuration"),
     };
     // Never tokens or discovery for the wrong issuer (a deployment that kept the development
     // ISSUER, or a route the issuer does not name).
-    if let Err(e) = iso.config.check_origin(&url) {
-        return misconfigured(&env, &e, "wrong_origin");
+    match iso.config.check_origin(&url) {
+        Ok(()) => {}
+        Err(OriginCheck::ToHttps(to)) => {
+            return from_http(http::Response::new(308, "text/plain; charset=utf-8", "").with_header("location", &to))
+        }
+        Err(OriginCheck::Mismatch(e)) => return misconfigured(&env, &req, &e, "wrong_origin"),
     }
     // Discovery, JWKS and the static pages depend on the method and path only: answered
     // before the request's headers and body are copied out of JavaScript.
@@ -270,13 +286,15 @@ pub async fn main(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_
     if let Some(r) = router::static_route(&bare, &iso.docs) {
         return finish(r);
     }
-    let req = match to_http(&req, bare, query).await {
+    let js_req = req;
+    let req = match to_http(&js_req, bare, query).await {
         Ok(r) => r,
         Err(Unreadable::Bad(e)) => return finish(error_json(&e)),
         Err(Unreadable::TooLarge) => return finish(http::too_large()),
     };
     let Some(stores) = stores(&env) else {
         log("configuration error: a CLIENTS/USERS KV or GRANTS/THROTTLES/ACCOUNTS Durable Object binding is missing");
+        configuration_event(&env, &js_req, "configuration");
         return finish(error_json(&OAuthError::unavailable("the provider's storage bindings are missing")));
     };
     let now_ms = now_ms();

@@ -26,7 +26,7 @@ pub use issue::{
     Create, Decline, DeclineReply, Issue, IssueReply, Redeem, RedeemReply, Reserve, ReserveReply, CODE_REUSED,
 };
 pub use refresh::{Refresh, RefreshReply, Unrotate, REFRESH_REUSED};
-pub use tokens::{Access, AccessReply, Introspect, IntrospectReply, Mint, MintReply, Revoke, RevokeAll};
+pub use tokens::{Access, AccessReply, Introspect, IntrospectReply, Mint, MintReply, Revoke, RevokeAll, Revoked};
 
 /// What the object stores (one value, key `grant`): first a reservation made when the
 /// user signs in (so each login form and consent form works once), then the grant.

@@ -154,8 +154,9 @@ impl<B: Backend> Provider<'_, B> {
             "codes-on" => {
                 let setup = form.get("setup").unwrap_or_default();
                 let code = form.get("code").unwrap_or_default().trim();
-                let ok =
-                    self.counted(&s.user, || self.confirm_setup(locale, setup, code, sub, session.clone())).await?;
+                let ok = self
+                    .counted(&s.user, "wrong_code", || self.confirm_setup(locale, setup, code, sub, session.clone()))
+                    .await?;
                 match ok {
                     Some(true) => Ok(Ok("codes_on")),
                     Some(false) => Ok(Err(Shown {
@@ -172,7 +173,7 @@ impl<B: Backend> Provider<'_, B> {
                 if code.is_empty() {
                     return fail("second.missing");
                 }
-                match self.counted(&s.user, || self.check_code(sub, code)).await? {
+                match self.counted(&s.user, "wrong_code", || self.check_code(sub, code)).await? {
                     Some(true) => {}
                     Some(false) => return fail("account.error.code"),
                     None => return fail("login.slow_down"),
@@ -211,7 +212,7 @@ impl<B: Backend> Provider<'_, B> {
             let stored = user.password().map_err(Failure::unavailable)?;
             crypto::verify_password(self.crypto, current, &stored).await.map_err(Failure::unavailable)
         };
-        match self.counted(user, verify).await.map_err(|f| f.on_page(locale))? {
+        match self.counted(user, "wrong_password", verify).await.map_err(|f| f.on_page(locale))? {
             Some(true) => {}
             Some(false) => return fail("account.error.password"),
             None => return fail("login.slow_down"),
@@ -225,18 +226,25 @@ impl<B: Backend> Provider<'_, B> {
     }
 
     /// A check of a secret (a password, a code) counted on the account's counter like a
-    /// sign-in: `None` when it is throttled (not checked).
-    async fn counted<F, Fut>(&self, user: &User, check: F) -> Result<Option<bool>, Failure>
+    /// sign-in, with its audit event when refused (`wrong`: the reason): `None` when it is
+    /// throttled (not checked).
+    async fn counted<F, Fut>(&self, user: &User, wrong: &'static str, check: F) -> Result<Option<bool>, Failure>
     where
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<bool, Failure>>,
     {
         let key = throttle::account_key(&user.username);
         let policy = self.config.account_policy();
-        if !self.throttles.send(&key, Count::Attempt { policy }).await?.is_allowed() {
+        let event = |kind| crate::audit::Event::new(kind).subject(&user.sub);
+        let verdict = self.throttles.send(&key, Count::Attempt { policy }).await?;
+        if !verdict.is_allowed() {
+            self.event(event(crate::audit::Kind::SignInLocked).reason(verdict.reason()));
             return Ok(None);
         }
         let ok = check().await;
+        if let Ok(false) = ok {
+            self.event(event(crate::audit::Kind::SignInFailed).reason(wrong));
+        }
         let settle = match &ok {
             Ok(true) => Count::Succeed,
             Ok(false) => Count::Fail { policy },

@@ -115,9 +115,11 @@ impl<B: Backend> Provider<'_, B> {
             let client_id = client.as_ref().map(|c| c.client_id.clone());
             let end = End { id_hash: cookie.id_hash(), client_id };
             match self.accounts.send(&cookie.sub, end).await.map_err(|e| Failure::from(e).on_page(locale))? {
-                EndReply::Ended | EndReply::NoSession => {
-                    let e = Event::new(Kind::Logout).subject(&cookie.sub).reason("relying_party");
-                    self.event(client.as_ref().map_or(e.clone(), |c| e.client(&c.client_id)));
+                reply @ (EndReply::Ended | EndReply::NoSession) => {
+                    if reply == EndReply::Ended {
+                        let e = Event::new(Kind::Logout).subject(&cookie.sub).reason("relying_party");
+                        self.event(client.as_ref().map_or(e.clone(), |c| e.client(&c.client_id)));
+                    }
                     return Ok(self.signed_out(&ui, redirect.as_deref(), state.as_deref()));
                 }
                 EndReply::Unconfirmed => {}
@@ -184,14 +186,16 @@ impl<B: Backend> Provider<'_, B> {
             _ => return Err(bad_form(tx.locale, "error.logout.choose")),
         }
         if let Some(cookie) = session::from_request(req, self.config.secure_cookies) {
-            self.end_session(&cookie).await.map_err(|e| Failure::from(e).on_page(tx.locale))?;
-            self.event(Event::new(Kind::Logout).subject(&cookie.sub).reason("confirmed"));
+            let reply = self.end_session(&cookie).await.map_err(|e| Failure::from(e).on_page(tx.locale))?;
+            if reply == EndReply::Ended {
+                self.event(Event::new(Kind::Logout).subject(&cookie.sub).reason("confirmed"));
+            }
         }
         Ok(self.signed_out(&ui, tx.redirect.as_deref(), tx.state.as_deref()))
     }
 
-    async fn end_session(&self, cookie: &SessionCookie) -> Result<(), StoreError> {
-        self.accounts.send(&cookie.sub, End { id_hash: cookie.id_hash(), client_id: None }).await.map(|_| ())
+    async fn end_session(&self, cookie: &SessionCookie) -> Result<EndReply, StoreError> {
+        self.accounts.send(&cookie.sub, End { id_hash: cookie.id_hash(), client_id: None }).await
     }
 
     /// §3: back to the client with `state`, or a page saying so; the cookie is removed.

@@ -54,9 +54,12 @@ impl<B: Backend> Provider<'_, B> {
         let Some(r) = self.token_ref(&token).await else { return Ok(ok) };
         // §2.2.1: 503 when the server cannot revoke right now.
         let client_id = client.client_id;
-        self.grants.send(&r.grant_id, Revoke { token_hash: r.hash, client_id: client_id.clone() }).await?;
-        let e = crate::audit::Event::new(crate::audit::Kind::TokenRevoked).client(&client_id);
-        self.event(e.reason("client_request"));
+        let revoked =
+            self.grants.send(&r.grant_id, Revoke { token_hash: r.hash, client_id: client_id.clone() }).await?;
+        if let Some(sub) = revoked.subject {
+            let e = crate::audit::Event::new(crate::audit::Kind::TokenRevoked).client(&client_id).subject(&sub);
+            self.event(e.reason("client_request"));
+        }
         Ok(ok)
     }
 

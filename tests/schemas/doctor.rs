@@ -14,11 +14,22 @@ fn wrangler() -> PathBuf {
     w
 }
 
-/// A project like the shipped one, in `dir`: wrangler.toml (the shipped one, its worker a
-/// small script exporting the Durable Object classes, no build step) and that script.
+/// A project like the shipped one, in `dir`: wrangler.toml (this checkout's, as shipped: the
+/// development ISSUER and the local KV ids even where an operator deployed from it; its
+/// worker a small script exporting the Durable Object classes, no build step) and that script.
 fn project(dir: &Path) -> PathBuf {
-    let shipped = std::fs::read_to_string(root().join("wrangler.toml")).unwrap();
+    let mut kv = ["c11e0000000000000000000000000001", "05e50000000000000000000000000002"].into_iter();
+    let shipped: Vec<String> = std::fs::read_to_string(root().join("wrangler.toml"))
+        .unwrap()
+        .lines()
+        .map(|l| match l {
+            l if l.starts_with("ISSUER = ") => "ISSUER = \"http://localhost:8787\"".to_string(),
+            l if l.starts_with("id = ") => format!("id = \"{}\"", kv.next().expect("two KV namespaces")),
+            l => l.to_string(),
+        })
+        .collect();
     let config = shipped
+        .join("\n")
         .replace("main = \"build/index.js\"", "main = \"index.js\"")
         .replace("[build]\n", "[build_unused]\n")
         .lines()
@@ -78,11 +89,11 @@ fn doctor_finds_broken_records_and_names_the_fix() {
     let err = admin_err(&doctor, "", 1);
     let expect = [
         "CLIENTS bad-app does not match schemas/client.schema.json",
-        "fix: oidc-admin clients remove bad-app",
+        "oidc-admin clients add bad-app --force",
         "CLIENTS scope:groups does not match schemas/scope.schema.json",
-        "fix: oidc-admin scopes remove groups",
+        "oidc-admin scopes remove groups",
         "USERS user:eve does not match schemas/user.schema.json",
-        "fix: oidc-admin users remove eve, then add it again",
+        "oidc-admin users add eve --force … (replaces the record, keeps its sub)",
         "USERS email:ghost@example.com cannot be read by the worker: names the user 'ghost', who does not exist",
         "npx wrangler kv key delete 'email:ghost@example.com' --binding USERS --local",
         "USERS user:mallory is not JSON",
@@ -102,7 +113,7 @@ fn doctor_finds_broken_records_and_names_the_fix() {
     let err = admin_err(&remote, "", 1);
     assert!(err.contains("ISSUER is http://localhost:8787: a deployment answers only at its https origin"), "{err}");
     assert!(err.contains("CLIENTS has the local placeholder id"), "{err}");
-    assert!(err.contains("fix: npx wrangler kv namespace create USERS"), "{err}");
+    assert!(err.contains("npx wrangler kv namespace create edge-oidc-USERS"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

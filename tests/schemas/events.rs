@@ -24,9 +24,16 @@ fn reasons_in_source() -> BTreeSet<String> {
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap();
-            for pattern in [".reason(\"", "misconfigured(&env, &e, \""] {
-                for part in text.split(pattern).skip(1) {
-                    found.insert(part.split('"').next().unwrap().to_string());
+            for part in text.split(".reason(\"").skip(1) {
+                found.insert(part.split('"').next().unwrap().to_string());
+            }
+            // The platform's configuration events: the reason is the call's last argument.
+            for call in ["misconfigured(", "configuration_event("] {
+                for part in text.split(call).skip(1) {
+                    let args = &part[..part.find(')').unwrap_or(0)];
+                    if let Some(reason) = args.rsplit('"').nth(1).filter(|_| args.ends_with('"')) {
+                        found.insert(reason.to_string());
+                    }
                 }
             }
             // `let reason = …;`: every quoted code in it.

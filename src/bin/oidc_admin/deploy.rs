@@ -28,7 +28,8 @@ pub struct DeployArgs {
     #[arg(long, default_value = "keys.json", value_name = "PATH")]
     pub keys: PathBuf,
     /// End with `wrangler deploy --dry-run` (check and bundle the Worker, upload it not);
-    /// the namespaces and secrets are still created.
+    /// the namespaces and secrets are still created (and, for a Worker that does not exist
+    /// yet, wrangler creates an empty draft to hold the secrets).
     #[arg(long)]
     pub dry_run: bool,
 }
@@ -85,7 +86,9 @@ pub fn run(args: &DeployArgs, target_args: &TargetArgs, wrangler: &Path) -> Resu
     }
 
     // The same checks an operator runs (no JWKS to compare before the first deployment).
-    let doctor_args = DoctorArgs { keys: Some(args.keys.clone()), dev_vars: ".dev.vars".into(), no_fetch: true };
+    // The key set file, where there is one (a deployment made elsewhere may keep it elsewhere).
+    let keys = args.keys.is_file().then(|| args.keys.clone());
+    let doctor_args = DoctorArgs { keys, dev_vars: ".dev.vars".into(), no_fetch: true };
     let remote = TargetArgs { remote: true, print: false, persist_to: None, ..target_args.clone() };
     let mut kv = Target::from_args(&remote);
     doctor::run(&doctor_args, &remote, &mut kv, wrangler)

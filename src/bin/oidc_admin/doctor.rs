@@ -167,7 +167,7 @@ fn check_wrangler_toml(path: &Path, remote: bool, r: &mut Report) -> Option<Stri
         if !iss.starts_with("https://") || loopback {
             r.problem(
                 format!("ISSUER is {iss}: a deployment answers only at its https origin (docs/deployment.md)"),
-                format!("oidc-admin deploy --issuer https://login.example.com (or set ISSUER in {shown})"),
+                format!("{} deploy --issuer https://login.example.com (or set ISSUER in {shown})", program()),
             );
         } else {
             r.ok(format!("ISSUER {iss} is an https origin"));
@@ -178,8 +178,10 @@ fn check_wrangler_toml(path: &Path, remote: bool, r: &mut Report) -> Option<Stri
     for binding in ["CLIENTS", "USERS"] {
         let found = namespaces.iter().find(|n| n.get("binding").and_then(|b| b.as_str()) == Some(binding));
         let id = found.and_then(|n| n.get("id")).and_then(|i| i.as_str()).unwrap_or_default();
-        let create =
-            format!("npx wrangler kv namespace create {binding}, and put its id in {shown} (or oidc-admin deploy)");
+        let create = format!(
+            "{} deploy (or: npx wrangler kv namespace create edge-oidc-{binding}, and put its id in {shown})",
+            program()
+        );
         match found {
             None => r.problem(format!("{shown} binds no KV namespace as {binding}"), create),
             Some(_) if remote && PLACEHOLDER_IDS.contains(&id) => {
@@ -247,7 +249,7 @@ fn check_remote_secrets(wrangler: &Path, config: Option<&Path>, r: &mut Report) 
             let why = err.lines().next().unwrap_or("no detail").trim().to_string();
             r.problem(
                 format!("could not list the Worker's secrets: {why}"),
-                "npx wrangler login (or deploy the Worker first: oidc-admin deploy)",
+                "npx wrangler login (or set CLOUDFLARE_API_TOKEN)",
             );
             return;
         }
@@ -271,13 +273,17 @@ fn check_remote_secrets(wrangler: &Path, config: Option<&Path>, r: &mut Report) 
 }
 
 fn secret_fix(name: &str) -> String {
+    let me = program();
     match name {
-        "SIGNING_KEYS" => {
-            "(umask 077; oidc-admin keys generate > keys.json) && npx wrangler secret put SIGNING_KEYS < keys.json"
-                .into()
-        }
-        other => format!("oidc-admin keys session-key | npx wrangler secret put {other}"),
+        // Never over an existing key set file: it may be the only readable copy of the keys.
+        "SIGNING_KEYS" => format!("{me} deploy (it uploads keys.json, and creates it only when missing)"),
+        other => format!("{me} keys session-key | npx wrangler secret put {other}"),
     }
+}
+
+/// How the operator ran this tool (`target/debug/oidc-admin`), for the fix commands.
+fn program() -> String {
+    std::env::args().next().filter(|p| !p.is_empty()).unwrap_or_else(|| "oidc-admin".into())
 }
 
 /// `.dev.vars`: the secrets of `wrangler dev`, checked as the worker checks them.
@@ -315,18 +321,18 @@ fn check_local_secrets(path: &Path, r: &mut Report) -> BTreeMap<String, String> 
 
 fn secret_fix_local(name: &str) -> String {
     match name {
-        "SIGNING_KEYS" => "echo \"SIGNING_KEYS='$(oidc-admin keys generate)'\" >> .dev.vars".into(),
-        other => format!("replace the {other} line of .dev.vars with {other}='$(oidc-admin keys session-key)'"),
+        "SIGNING_KEYS" => format!("echo \"SIGNING_KEYS='$({} keys generate)'\" >> .dev.vars", program()),
+        other => format!("replace the {other} line of .dev.vars with {other}='$({} keys session-key)'", program()),
     }
 }
 
 /// The key set: it parses, its RS256 key signs and verifies, and (with the deployed issuer)
 /// every key in it, retired ones included, is published and none other.
 fn check_keys(from: &str, text: &str, issuer: Option<&str>, r: &mut Report) {
-    let fix = "oidc-admin keys generate > keys.json (or repair the set with oidc-admin keys add|activate|retire)";
+    let fix = format!("repair the set with {} keys add|activate|retire --file …", program());
     let set = match PrivateJwkSet::parse(text.trim()) {
         Ok(s) => s,
-        Err(e) => return r.problem(format!("{from}: {e}"), fix),
+        Err(e) => return r.problem(format!("{from}: {e}"), fix.as_str()),
     };
     let signs = NativeCrypto::from_set(&set).and_then(|c| {
         let sig = block_on(c.sign(Alg::RS256, b"doctor"))?;
@@ -337,7 +343,7 @@ fn check_keys(from: &str, text: &str, issuer: Option<&str>, r: &mut Report) {
     });
     match signs {
         Ok(()) => r.ok(format!("{from}: {} key(s); the RS256 key signs and verifies", set.keys.len())),
-        Err(e) => return r.problem(format!("{from}: the RS256 key cannot sign: {e}"), fix),
+        Err(e) => return r.problem(format!("{from}: the RS256 key cannot sign: {e}"), fix.as_str()),
     }
     let Some(issuer) = issuer else { return };
     let url = format!("{issuer}/jwks.json");
@@ -374,7 +380,8 @@ fn check_keys(from: &str, text: &str, issuer: Option<&str>, r: &mut Report) {
 /// Every KV record: against its schema (schemas/) and as the worker reads it.
 fn check_records(kv: &mut impl Kv, remote: bool, r: &mut Report) -> Result<()> {
     let (mut clients, mut users) = (0, 0);
-    let admin = if remote { "oidc-admin --remote" } else { "oidc-admin" };
+    let me = program();
+    let admin = if remote { format!("{me} --remote") } else { me };
     let kv_flag = if remote { "--remote" } else { "--local" };
     for key in kv.list(Namespace::Clients, "")? {
         let raw = kv.get(Namespace::Clients, &key)?.unwrap_or_default();
@@ -397,7 +404,7 @@ fn check_records(kv: &mut impl Kv, remote: bool, r: &mut Report) -> Result<()> {
             (
                 "client",
                 Client::from_record(&key, &raw).map(|_| ()),
-                format!("{admin} clients remove {key} (or add it again)"),
+                format!("{admin} clients add {key} --force … (replace it), or {admin} clients remove {key}"),
             )
         };
         clients += 1;
@@ -415,7 +422,8 @@ fn check_records(kv: &mut impl Kv, remote: bool, r: &mut Report) -> Result<()> {
                 "user",
                 &raw,
                 parsed,
-                &format!("{admin} users remove {name}, then add it again"),
+                // `--force` keeps the user's sub (their passkeys, sessions and grants stay theirs).
+                &format!("{admin} users add {name} --force … (replaces the record, keeps its sub)"),
             );
         } else if key.starts_with("email:") {
             let alias = serde_json::from_str::<EmailAlias>(&raw).map_err(|e| e.to_string());

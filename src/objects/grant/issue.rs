@@ -161,7 +161,11 @@ impl GrantOp for Redeem {
         if !hash_eq(&st.grant.client_id, &self.client_id) {
             return (None, invalid("the authorization code was issued to another client"));
         }
-        if st.code_redeemed_at.is_some() || st.revoked {
+        if st.revoked && st.code_redeemed_at.is_none() {
+            // Revoked before its code was used (consent withdrawn, a grant pushed out): no reuse.
+            return (None, invalid("the authorization code is no longer valid: its grant was revoked"));
+        }
+        if st.code_redeemed_at.is_some() {
             // RFC 6749 §4.1.2: a code used twice revokes what was issued from it (access and
             // refresh tokens alike).
             let changed = !st.revoked;
@@ -281,6 +285,12 @@ mod tests {
         let (s, r) = redeem("app").apply(s, 1002);
         assert_eq!(r, RedeemReply::InvalidGrant { description: "the authorization code has already been used".into() });
         assert!(matches!(&s, Some(Stored::Grant(g)) if g.revoked), "the replay revoked the grant");
+        // A code whose grant was revoked before it was used: refused, and not called a reuse
+        // (no theft signal in the audit events).
+        let (fresh, _) = Create { state: state() }.apply(None, 1000);
+        let (revoked, _) = RevokeAll {}.apply(fresh, 1001);
+        let (_, r) = redeem("app").apply(revoked, 1002);
+        assert!(matches!(&r, RedeemReply::InvalidGrant { description } if description != CODE_REUSED), "{r:?}");
         let (s2, _) = Create { state: state() }.apply(None, 1000);
         assert_eq!(
             redeem("app").apply(s2, 1060).1,

@@ -378,10 +378,18 @@ mod tests {
         assert!(!access_ok(&s, "rt1", T0 + 101));
         // Another client's revocation does nothing; the owner's revokes everything.
         let revoke = |t: &str, c: &str| Revoke { token_hash: secret_hash(t), client_id: c.into() };
-        run(&mut s, revoke("rt1", "other"), T0 + 101);
+        assert_eq!(run(&mut s, revoke("rt1", "other"), T0 + 101), crate::objects::grant::Revoked { subject: None });
         assert!(!state(&s).revoked);
-        run(&mut s, revoke("rt1", "app"), T0 + 101);
+        assert_eq!(
+            run(&mut s, revoke("rt1", "app"), T0 + 101),
+            crate::objects::grant::Revoked { subject: Some("s".into()) }
+        );
         assert!(state(&s).revoked);
+        assert_eq!(
+            run(&mut s, revoke("rt1", "app"), T0 + 102),
+            crate::objects::grant::Revoked { subject: None },
+            "once"
+        );
         assert_eq!(inspect(&s, "rt1"), IntrospectReply::Inactive);
         assert!(!access_ok(&s, "at0", T0 + 101) && !access_ok(&s, "at-rt1", T0 + 101));
     }

@@ -120,17 +120,26 @@ pub struct Revoke {
     pub client_id: String,
 }
 
+/// Whether a revocation revoked the grant, and whose it was (for the audit event; the client
+/// gets the same answer either way, RFC 7009 §2.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revoked {
+    /// The user's own `sub`, when this revocation revoked the grant.
+    pub subject: Option<String>,
+}
+
 impl GrantOp for Revoke {
-    type Reply = Done;
-    fn apply(self, state: Option<Stored>, _now: i64) -> (Option<Stored>, Done) {
+    type Reply = Revoked;
+    fn apply(self, state: Option<Stored>, _now: i64) -> (Option<Stored>, Revoked) {
         match grant_of(state) {
             Some(mut st)
                 if !st.revoked && hash_eq(&st.grant.client_id, &self.client_id) && st.issued(&self.token_hash) =>
             {
                 st.revoked = true;
-                (Some(Stored::Grant(Box::new(st))), Done {})
+                let subject = Some(st.grant.local_sub().to_string());
+                (Some(Stored::Grant(Box::new(st))), Revoked { subject })
             }
-            _ => (None, Done {}),
+            _ => (None, Revoked { subject: None }),
         }
     }
 }

@@ -89,13 +89,16 @@ impl<B: Backend> Provider<'_, B> {
         let not_offered =
             || Failure::page(ix.locale, 400, ErrorText { message: "error.invalid_form.message", ..INVALID });
         let mut done = pending.amr.clone();
+        let event = |kind| Event::new(kind).client(&ix.client_id).subject(&user.sub);
         if let Some(json) = form.get("credential") {
             // A passkey of this user.
             match self.assert_passkey(json, &ix.grant_id, Some(&user.sub)).await {
-                Ok(a) => done.extend([a.credential.amr().to_string(), "mfa".into()]),
+                Ok(a) => {
+                    self.event(event(Kind::SecondFactorUsed).method("passkey"));
+                    done.extend([a.credential.amr().to_string(), "mfa".into()])
+                }
                 Err(r) => {
-                    let e = Event::new(Kind::SecondFactorFailed).client(&ix.client_id).subject(&user.sub);
-                    self.event(e.reason(r.reason()).method("passkey"));
+                    self.event(event(Kind::SecondFactorFailed).reason(r.reason()).method("passkey"));
                     return self.refused(r, again);
                 }
             }
@@ -106,12 +109,18 @@ impl<B: Backend> Provider<'_, B> {
             }
             let credential = match self.register_passkey(json, &user.sub, &device_name(req)).await {
                 Ok(c) => c,
-                Err(r) => return self.refused(r, again),
+                Err(r) => {
+                    self.event(event(Kind::SecondFactorFailed).reason(r.reason()).method("passkey"));
+                    return self.refused(r, again);
+                }
             };
             let kind = credential.amr().to_string();
             let add = AddCredential { id_hash: None, credential, username: user.username.clone() };
             match self.accounts.send(&user.sub, add).await.map_err(|e| self.unavailable(&ix, &user.username, e))? {
-                Added::Added => done.extend([kind, "mfa".into()]),
+                Added::Added => {
+                    self.event(event(Kind::SecondFactorUsed).method("passkey"));
+                    done.extend([kind, "mfa".into()])
+                }
                 Added::Exists | Added::Full | Added::NoSession => return Ok(again("second.passkey_not_added")),
             }
         } else {
@@ -129,8 +138,7 @@ impl<B: Backend> Provider<'_, B> {
             match attempt {
                 Ok(v) if v.is_allowed() => {}
                 Ok(v) => {
-                    let e = Event::new(Kind::SignInLocked).client(&ix.client_id).subject(&user.sub);
-                    self.event(e.reason(v.reason()).method("otp"));
+                    self.event(event(Kind::SignInLocked).reason(v.reason()).method("otp"));
                     return Ok(self.throttled_page(&ix, &user.username, v, false));
                 }
                 Err(e) => return Err(self.unavailable(&ix, &user.username, e)),
@@ -148,8 +156,7 @@ impl<B: Backend> Provider<'_, B> {
             };
             let settle = if ok { Count::Succeed } else { Count::Fail { policy: self.config.account_policy() } };
             self.settle(Some(&key), None, Some(settle), None).await;
-            let kind = if ok { Kind::SecondFactorUsed } else { Kind::SecondFactorFailed };
-            let e = Event::new(kind).client(&ix.client_id).subject(&user.sub).method("otp");
+            let e = event(if ok { Kind::SecondFactorUsed } else { Kind::SecondFactorFailed }).method("otp");
             self.event(if ok { e } else { e.reason("wrong_code") });
             if !ok {
                 // The same setup again (the app has its key already).

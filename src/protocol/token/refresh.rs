@@ -99,6 +99,8 @@ impl<B: Backend> Provider<'_, B> {
             RefreshReply::InvalidScope { description } => return Err(OAuthError::invalid_scope(description).into()),
             RefreshReply::InvalidTarget { description } => return Err(OAuthError::invalid_target(description).into()),
         };
+        // A retry within the client's grace window hands out the current token again: no rotation.
+        let retried = retry_box.is_some();
         let refresh_secret = match retry_box {
             None => b64url(&next),
             // A retry within grace: the current token, opened with the presented one.
@@ -148,7 +150,9 @@ impl<B: Backend> Provider<'_, B> {
         let expires_at = self.access_expires_at(&grant);
         let access_token = self.access_token(grant_id, &access_secret, &grant, expires_at).await?;
         let id_token = self.signed_id_token(client, &grant, &access_token).await?;
-        self.event(Event::new(Kind::RefreshRotated).client(&client.client_id).subject(&own_sub));
+        if !retried {
+            self.event(Event::new(Kind::RefreshRotated).client(&client.client_id).subject(&own_sub));
+        }
         Ok(Issued {
             access_token,
             expires_in: expires_at - self.now,

@@ -45,6 +45,16 @@ pub enum Refused {
     Failed(Failure),
 }
 
+/// How a challenge is made single-use (WebAuthn §13.4.3): by a reservation of its own, or by
+/// reserving the sign-in form's grant id it is bound to — the reservation that sign-in makes
+/// anyway, so that a passkey sign-in costs one object write fewer (the caller then completes
+/// the sign-in without reserving again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SingleUse {
+    Own,
+    Form,
+}
+
 impl Refused {
     /// The audit events' reason.
     pub fn reason(&self) -> &'static str {
@@ -111,9 +121,15 @@ impl<B: Backend> Provider<'_, B> {
     }
 
     /// Checks the challenge a browser signed (from its client data): ours, for `purpose` and
-    /// `bound`, not expired, and not used before (reserved now). Returns it as the client data
-    /// carries it.
-    async fn take_challenge(&self, client_data: &[u8], purpose: &str, bound: &str) -> Result<String, Refused> {
+    /// `bound`, not expired, and not used before (reserved now, as `single` says). Returns it
+    /// as the client data carries it.
+    async fn take_challenge(
+        &self,
+        client_data: &[u8],
+        purpose: &str,
+        bound: &str,
+        single: SingleUse,
+    ) -> Result<String, Refused> {
         let cd: Value =
             serde_json::from_slice(client_data).map_err(|_| Refused::Bad("clientDataJSON is not JSON".into()))?;
         let challenge = cd.get("challenge").and_then(Value::as_str).ok_or(Refused::Bad("no challenge".into()))?;
@@ -128,12 +144,11 @@ impl<B: Backend> Provider<'_, B> {
         if c.p != purpose || c.b != bound {
             return Err(Refused::Bad("a challenge for something else".into()));
         }
-        match self
-            .grants
-            .send(&format!("webauthn:{}", c.n), Reserve { expires_at: c.exp })
-            .await
-            .map_err(Failure::from)?
-        {
+        let (key, expires_at) = match single {
+            SingleUse::Own => (format!("webauthn:{}", c.n), c.exp),
+            SingleUse::Form => (bound.to_string(), self.now + self.config.interaction_ttl),
+        };
+        match self.grants.send(&key, Reserve { expires_at }).await.map_err(Failure::from)? {
             ReserveReply::Reserved => Ok(challenge.to_string()),
             ReserveReply::Conflict => Err(Refused::Bad("the challenge was used before".into())),
         }
@@ -141,7 +156,13 @@ impl<B: Backend> Provider<'_, B> {
 
     /// A sign-in with a passkey (WebAuthn §7.2): the browser's `PublicKeyCredential` as JSON.
     /// `user`: the user it must be (a second factor), or any (its user handle says who).
-    pub async fn assert_passkey(&self, json: &str, bound: &str, user: Option<&str>) -> Result<Asserted, Refused> {
+    pub async fn assert_passkey(
+        &self,
+        json: &str,
+        bound: &str,
+        user: Option<&str>,
+        single: SingleUse,
+    ) -> Result<Asserted, Refused> {
         let v: Value = serde_json::from_str(json).map_err(|_| Refused::Bad("the credential is not JSON".into()))?;
         let resp = v.get("response").ok_or(Refused::Bad("no response".into()))?;
         let bytes = |name: &str| passkey::bytes(resp, name).map_err(Refused::Bad);
@@ -155,7 +176,7 @@ impl<B: Backend> Provider<'_, B> {
             (None, Some(h)) => h.to_string(),
             (None, None) => return Err(Refused::Bad("no user handle (not a discoverable passkey)".into())),
         };
-        let challenge = self.take_challenge(&client_data, "sign-in", bound).await?;
+        let challenge = self.take_challenge(&client_data, "sign-in", bound, single).await?;
         let (credential, username) = self
             .accounts
             .send(&sub, CredentialOf { credential_id: id.to_string() })
@@ -194,7 +215,7 @@ impl<B: Backend> Provider<'_, B> {
         let resp = v.get("response").ok_or(Refused::Bad("no response".into()))?;
         let client_data = passkey::bytes(resp, "clientDataJSON").map_err(Refused::Bad)?;
         let attestation = passkey::bytes(resp, "attestationObject").map_err(Refused::Bad)?;
-        let challenge = self.take_challenge(&client_data, "register", sub).await?;
+        let challenge = self.take_challenge(&client_data, "register", sub, SingleUse::Own).await?;
         let origin = self.rp_origin();
         let e = Expected { challenge: &challenge, origin: &origin, rp_id: &self.rp_id(), require_uv: true };
         let (id, key, auth) = passkey::registration(&attestation, &client_data, &e).map_err(Refused::Bad)?;

@@ -20,8 +20,9 @@ use crate::store::{AccountStore, GrantStore};
 use futures_util::future::join;
 
 impl<B: Backend> Provider<'_, B> {
-    /// The first factor checked out (`amr`): done, or a second factor is asked for — when the
-    /// sign-in must reach a level the first did not, or the user turned one-time codes on.
+    /// The password checked out (`amr`): done, or a second factor is asked for — when the
+    /// sign-in must reach a level the password does not, or the user turned one-time codes on.
+    /// (A passkey completes the sign-in at once: `second::passkey_sign_in`.)
     pub(super) async fn after_first_factor(
         &self,
         req: &Request,
@@ -30,14 +31,10 @@ impl<B: Backend> Provider<'_, B> {
         amr: Vec<String>,
         device: String,
     ) -> Result<Response, Failure> {
-        // A passkey is as strong as it gets; a password needs to know the user's factors.
-        if Level::of(&amr) == Level::Phr {
-            return self.complete_sign_in(req, ix, user, amr, &device).await;
-        }
         let factors =
             self.accounts.send(&user.sub, FactorsOf {}).await.map_err(|e| self.unavailable(&ix, &user.username, e))?;
         if Step::of(&factors, &amr, ix.required()).finished {
-            return self.complete_sign_in(req, ix, user, amr, &device).await;
+            return self.complete_sign_in(req, ix, user, amr, &device, false).await;
         }
         let pending = super::Pending { sub: user.sub.clone(), username: user.username.clone(), amr, device };
         let ix = Interaction { pending: Some(pending), exp: self.now + self.config.interaction_ttl, ..ix };
@@ -52,6 +49,7 @@ impl<B: Backend> Provider<'_, B> {
         user: &User,
         amr: Vec<String>,
         device_id: &str,
+        reserved: bool,
     ) -> Result<Response, Failure> {
         let login = user.username.as_str();
         let acr = Some(Level::of(&amr).as_str().to_string());
@@ -76,11 +74,14 @@ impl<B: Backend> Provider<'_, B> {
         }
         // Claim the grant id first: a sign-in form works once, and a replayed one starts no
         // session (nor ends the browser's current one).
-        let reserve = Reserve { expires_at: self.now + self.config.interaction_ttl };
-        match self.grants.send(&ix.grant_id, reserve).await {
-            Ok(ReserveReply::Reserved) => {}
-            Ok(ReserveReply::Conflict) => return Err(Failure::page(ix.locale, 400, USED)),
-            Err(e) => return Err(self.unavailable(&ix, login, e)),
+        // (`reserved`: a passkey's challenge did, passkeys::SingleUse::Form.)
+        if !reserved {
+            let reserve = Reserve { expires_at: self.now + self.config.interaction_ttl };
+            match self.grants.send(&ix.grant_id, reserve).await {
+                Ok(ReserveReply::Reserved) => {}
+                Ok(ReserveReply::Conflict) => return Err(Failure::page(ix.locale, 400, USED)),
+                Err(e) => return Err(self.unavailable(&ix, login, e)),
+            }
         }
         let cookie = SessionCookie::new(&user.sub).map_err(|e| self.unavailable(&ix, login, e))?;
         let start = Start {

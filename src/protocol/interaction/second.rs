@@ -14,7 +14,7 @@ use crate::objects::throttle::{self, Command as Count};
 use crate::pages::{self, ErrorText, PasskeyForm, Sources};
 use crate::protocol::codes::setup_form;
 use crate::protocol::failure::Failure;
-use crate::protocol::passkeys::Refused;
+use crate::protocol::passkeys::{Refused, SingleUse};
 use crate::protocol::redirect::form_target;
 use crate::protocol::{device, random, Backend, Provider};
 use crate::store::{AccountStore, UserStore};
@@ -35,10 +35,16 @@ impl<B: Backend> Provider<'_, B> {
             ));
         }
         let json = form.get("credential").unwrap_or_default();
-        let asserted = match self.assert_passkey(json, &ix.grant_id, None).await {
+        // The form's grant id is reserved by the passkey's challenge (SingleUse::Form): a page
+        // shown again after a refusal gets a new one.
+        let again = || -> Result<Interaction, Failure> {
+            Ok(Interaction { grant_id: random(crate::crypto::random_token::<16>())?, ..ix.clone() })
+        };
+        let asserted = match self.assert_passkey(json, &ix.grant_id, None, SingleUse::Form).await {
             Ok(a) => a,
             Err(r) => {
                 self.event(Event::new(Kind::SignInFailed).client(&ix.client_id).reason(r.reason()).method("passkey"));
+                let ix = again()?;
                 return self.refused(r, |key| self.login_page(400, &ix, "", Some(key)));
             }
         };
@@ -47,16 +53,17 @@ impl<B: Backend> Provider<'_, B> {
             Ok(_) => {
                 let e = Event::new(Kind::SignInFailed).client(&ix.client_id).subject(&asserted.sub);
                 self.event(e.reason("unknown_user").method("passkey"));
-                return Ok(self.login_page(400, &ix, "", Some("login.passkey_failed")));
+                return Ok(self.login_page(400, &again()?, "", Some("login.passkey_failed")));
             }
-            Err(e) => return Err(self.unavailable(&ix, "", e)),
+            Err(e) => return Err(self.unavailable(&again()?, "", e)),
         };
         let key = throttle::account_key(&user.username);
         let device = match device::known(req, self.config.secure_cookies, &self.keys.device, &key, self.now) {
             Some(id) => id,
             None => random(crate::crypto::random_token::<16>())?,
         };
-        self.after_first_factor(req, ix, &user, amr(false, Some(asserted.credential.amr())), device).await
+        // A passkey reaches `phr`: the sign-in completes now, its form already reserved.
+        self.complete_sign_in(req, ix, &user, amr(false, Some(asserted.credential.amr())), &device, true).await
     }
 
     /// A refused ceremony: the page again with what to do, and the reason in the log.
@@ -92,7 +99,7 @@ impl<B: Backend> Provider<'_, B> {
         let event = |kind| Event::new(kind).client(&ix.client_id).subject(&user.sub);
         if let Some(json) = form.get("credential") {
             // A passkey of this user.
-            match self.assert_passkey(json, &ix.grant_id, Some(&user.sub)).await {
+            match self.assert_passkey(json, &ix.grant_id, Some(&user.sub), SingleUse::Own).await {
                 Ok(a) => {
                     self.event(event(Kind::SecondFactorUsed).method("passkey"));
                     done.extend([a.credential.amr().to_string(), "mfa".into()])
@@ -167,7 +174,7 @@ impl<B: Backend> Provider<'_, B> {
         let done = dedup(done);
         if Step::of(&factors, &done, ix.required()).finished {
             let device = pending.device.clone();
-            return self.complete_sign_in(req, Interaction { pending: None, ..ix }, &user, done, &device).await;
+            return self.complete_sign_in(req, Interaction { pending: None, ..ix }, &user, done, &device, false).await;
         }
         // More is needed (a passkey after the code): the page again, with what was shown.
         let factors =

@@ -165,8 +165,8 @@ fn a_bad_signature_and_a_replayed_assertion_are_refused() {
     let last = sig.len() - 3;
     sig[last] ^= 1;
     v["response"]["signature"] = json!(b64url(&sig));
-    let r = w.post("/login", &[("tx", &tx), ("credential", &v.to_string())], &[]);
-    assert_eq!(r.status, 400);
+    let refused = w.post("/login", &[("tx", &tx), ("credential", &v.to_string())], &[]);
+    assert_eq!(refused.status, 400);
     assert!(w.logs.borrow().iter().any(|l| l.contains("signature")), "{:?}", w.logs.borrow());
     // The challenge was spent on that attempt: the good assertion for it is refused too
     // (a challenge works once), and so is any replay of it later.
@@ -174,6 +174,11 @@ fn a_bad_signature_and_a_replayed_assertion_are_refused() {
     assert_eq!(r.status, 400);
     assert!(w.logs.borrow().iter().any(|l| l.contains("used before")));
     assert!(!has_session(&w));
+    // The page shown after the refusal is a new form with a new challenge: it signs in.
+    let again = auth.assert(&options(&refused, "get"));
+    let r = w.post("/login", &[("tx", &hidden(&refused, "tx")), ("credential", &again)], &[]);
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    assert!(has_session(&w));
     // A new page, a new challenge: signing in works.
     let (_, r) = passkey_sign_in(&w, &mut auth, "basic");
     assert_eq!(r.status, 200, "{}", r.body_str());

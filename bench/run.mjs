@@ -297,10 +297,10 @@ async function main() {
     await returningBatches(es, c, codes, { token: "tokenEs", flow: "returningEs", label: "ES256 client" });
   }
 
-  // A passkey sign-in (under 1 ms net), after the batches that use the sessions above (its
-  // sign-ins start sessions of their own, and an account keeps 32).
-  // A passkey sign-in: each bench user registers a passkey on the
-  // account page, then sign-in pages (unmeasured) and their POST with an assertion.
+  // A passkey sign-in (budget: under 1 ms net), after the batches that use the sessions above
+  // (its sign-ins start sessions of their own, and an account keeps 32): each bench user
+  // registers a passkey on the account page, then sign-in pages (unmeasured) and their POST
+  // with an assertion.
   {
     const auths = [];
     for (let u = 0; u < USERS.length; u++) {

@@ -100,8 +100,7 @@ BROWSER_DEV_VARS="$DEV_VARS" BROWSER_ADMIN="$ADMIN" BROWSER_STATE="$STATE" BROWS
 STATUS=$?
 # Every audit event the provider wrote matches schemas/event.schema.json (docs/events.md).
 if [[ $STATUS -eq 0 && $# -eq 0 ]]; then
-    EVENTS_LOG="$LOG" EVENTS_EXPECT="sign_in.succeeded,sign_in.failed,sign_in.locked,second_factor.used,consent.granted,consent.denied,consent.withdrawn,code.issued,logout" \
-        cargo test -q -p edge-oidc --test schemas events::the_end_to_end_suites_events -- --ignored --exact
+    check_events sign_in.succeeded,sign_in.failed,sign_in.locked,second_factor.used,consent.granted,consent.denied,consent.withdrawn,code.issued,logout
     STATUS=$?
 fi
 set -e

@@ -207,8 +207,7 @@ STATUS=$?
 # Every audit event the provider wrote during the suite matches schemas/event.schema.json, and
 # the suite's flows produced the events operators rely on (docs/events.md).
 if [[ $STATUS -eq 0 && $# -eq 0 ]]; then
-    EVENTS_LOG="$LOG" cargo test -q -p edge-oidc --test schemas events::the_end_to_end_suites_events \
-        -- --ignored --exact
+    check_events
     STATUS=$?
 fi
 set -e

@@ -200,15 +200,21 @@ impl Config {
     pub fn check_origin(&self, url: &str) -> Result<(), OriginCheck> {
         let Some((scheme, rest)) = url.split_once("://") else { return Ok(()) };
         let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        let host = authority.rsplit_once(':').filter(|(h, p)| !h.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-        let host = host.map_or(authority, |(h, _)| h).trim_start_matches('[').trim_end_matches(']');
-        let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback());
-        let origin = format!("{scheme}://{authority}");
-        if loopback || origin.eq_ignore_ascii_case(&self.issuer) {
+        // Every request of a deployment: compared in place, no allocation.
+        let issuer_authority = |s: &str| {
+            self.issuer
+                .strip_prefix(s)
+                .and_then(|r| r.strip_prefix("://"))
+                .is_some_and(|a| a.eq_ignore_ascii_case(authority))
+        };
+        if issuer_authority(scheme) {
             return Ok(());
         }
-        if scheme == "http" && self.secure_cookies && format!("https://{authority}").eq_ignore_ascii_case(&self.issuer)
-        {
+        let host = authority.rsplit_once(':').filter(|(h, p)| !h.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        if crate::model::uri::is_loopback_host(host.map_or(authority, |(h, _)| h)) {
+            return Ok(());
+        }
+        if scheme == "http" && self.secure_cookies && issuer_authority("https") {
             let rest = rest.get(authority.len()..).unwrap_or_default();
             return Err(OriginCheck::ToHttps(format!("{}{rest}", self.issuer)));
         }
@@ -218,7 +224,7 @@ impl Config {
             "ISSUER is a local development address: set it to this deployment's https origin"
         };
         Err(OriginCheck::Mismatch(format!(
-            "This provider was reached at {origin}, but its ISSUER is {}. {fix} (docs/deployment.md).",
+            "This provider was reached at {scheme}://{authority}, but its ISSUER is {}. {fix} (docs/deployment.md).",
             self.issuer
         )))
     }

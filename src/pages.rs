@@ -142,19 +142,10 @@ pub fn passkey_form(f: &PasskeyForm<'_>, ui: &Ui<'_>) -> String {
     )
 }
 
-/// A date as `YYYY-MM-DD` (UTC), from seconds since the epoch (the civil-from-days
-/// algorithm of H. Hinnant, "chrono-Compatible Low-Level Date Algorithms").
+/// A date as `YYYY-MM-DD` (UTC), from seconds since the epoch.
 pub fn iso_date(secs: i64) -> String {
-    let z = secs.div_euclid(86_400) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    let time = crate::audit::rfc3339(secs);
+    time.split('T').next().unwrap_or_default().to_string()
 }
 
 /// `?v=` of the stylesheet: its hash, so that a new deployment's pages fetch it anew.

@@ -10,9 +10,16 @@
 #   start_wrangler PORT ARGS... `wrangler dev` on PORT with extra ARGS (--var ...)
 #   wait_ready URL              until URL answers 200 (E2E_START_TIMEOUT, default 120 s)
 #   stop_wrangler, show_log
+#   check_events [KINDS]        every audit event in LOG against schemas/event.schema.json,
+#                               and KINDS (comma-separated; default: the e2e suite's) seen
 
 say() { printf '%s: %s\n' "${SCRIPT_NAME:-e2e}" "$*" >&2; }
 die() { say "error: $*"; exit 1; }
+
+check_events() {
+    EVENTS_LOG="$LOG" EVENTS_EXPECT="${1:-}" \
+        cargo test -q -p edge-oidc --test schemas events::the_end_to_end_suites_events -- --ignored --exact
+}
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'

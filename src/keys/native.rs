@@ -148,3 +148,15 @@ pub fn hash_password(password: &str, iterations: u32) -> Result<PasswordHash, St
     let hash = pbkdf2_sha256(password.as_bytes(), &salt, iterations, 32);
     Ok(PasswordHash { iterations, salt, hash })
 }
+
+/// Runs a future of [`NativeCrypto`] to its end: it never waits on anything (the host's
+/// crypto is synchronous behind the async trait), so polling once more is all it takes.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}

@@ -315,24 +315,14 @@ mod tests {
             &crate::keys::PrivateJwkSet::parse(crate::keys::test_key::MULTI).unwrap(),
         )
         .unwrap();
-        let verify =
-            |data: &[u8]| block_on(crypto.verify_with(&key, data, &jws_signature(Alg::ES256, &sig).unwrap())).unwrap();
+        let verify = |data: &[u8]| {
+            crate::keys::native::block_on(crypto.verify_with(&key, data, &jws_signature(Alg::ES256, &sig).unwrap()))
+                .unwrap()
+        };
         assert!(verify(&signed_data(&ad, &cd)), "the recorded signature verifies");
         let mut changed = ad.clone();
         changed[32] ^= BE;
         assert!(!verify(&signed_data(&changed, &cd)), "one flag changed: it does not");
-    }
-
-    /// The native verifier never pends.
-    fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        let waker = std::task::Waker::noop();
-        let mut cx = std::task::Context::from_waker(waker);
-        let mut f = std::pin::pin!(f);
-        loop {
-            if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-                return v;
-            }
-        }
     }
 
     #[test]

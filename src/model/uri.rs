@@ -19,6 +19,13 @@ pub fn web_url(s: &str) -> Result<String, String> {
 }
 
 /// The origin of a URL, for the pages' Content-Security-Policy (`img-src`).
+/// Whether a URL's host is this machine: `localhost` or a loopback address (127.0.0.0/8,
+/// `::1`, with or without brackets).
+pub fn is_loopback_host(host: &str) -> bool {
+    let ip = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    host == "localhost" || ip.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback())
+}
+
 pub fn origin(url: &str) -> Option<String> {
     Url::parse(url).ok().map(|u| u.origin().ascii_serialization()).filter(|o| o != "null")
 }

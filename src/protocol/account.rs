@@ -5,11 +5,11 @@
 //! redirect to the page (POST/redirect/GET), which says what was done.
 
 use super::codes::{setup_form, NewSetup};
-use super::failure::{Failure, CROSS_SITE, INVALID};
+use super::failure::{Failure, INVALID};
 use super::interaction::{self, device_name, MAX_PASSWORD_LEN};
 use super::passkeys::Refused;
 use super::{random, session, Backend, Provider};
-use crate::crypto::{self, ct_eq};
+use crate::crypto;
 use crate::http::{Params, Request, Response};
 use crate::i18n::Locale;
 use crate::model::passkey::Credential;
@@ -68,18 +68,7 @@ impl<B: Backend> Provider<'_, B> {
             }
             return Ok(self.account_page(200, &ui, &signed, &csrf, shown));
         }
-        if req.is_cross_site(&self.config.issuer) {
-            return Err(Failure::page(locale, 403, CROSS_SITE));
-        }
-        let form = req.form().map_err(|e| Failure::page_detail(locale, 400, INVALID, e.description))?;
-        let csrf_ok = match (form.get("csrf"), interaction::csrf_cookie(req, self.config.secure_cookies)) {
-            (Some(a), Some(b)) => ct_eq(a.as_bytes(), b.as_bytes()),
-            _ => false,
-        };
-        if !csrf_ok {
-            let e = ErrorText::new("error.refused.title", "error.consents.reload", "invalid_request");
-            return Err(Failure::page(locale, 403, e));
-        }
+        let form = interaction::signed_in_form(req, &self.config.issuer, self.config.secure_cookies, locale)?;
         match self.change(req, locale, &signed, &form).await? {
             Ok(done) => Ok(Response::redirect(&format!("{ACCOUNT_PATH}?done={done}"))),
             Err(shown) => Ok(self.account_page(400, &ui, &signed, &csrf, shown)),

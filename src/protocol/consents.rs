@@ -4,9 +4,8 @@
 //! The Revoke forms carry the browser's anti-CSRF cookie value (double submit), on top of
 //! the session cookie's SameSite=Lax.
 
-use super::failure::{Failure, CROSS_SITE, INVALID};
+use super::failure::{Failure, INVALID};
 use super::{interaction, random, session, Backend, Provider};
-use crate::crypto::ct_eq;
 use crate::http::{Request, Response};
 use crate::objects::account::{Consent, Forget, ForgetReply, List, ListReply, Withdraw, WithdrawReply};
 use crate::pages::{self, ErrorText, Sources, Ui};
@@ -32,18 +31,7 @@ impl<B: Backend> Provider<'_, B> {
         };
         let mut notice = None;
         if req.method == "POST" {
-            if req.is_cross_site(&self.config.issuer) {
-                return Err(Failure::page(locale, 403, CROSS_SITE));
-            }
-            let form = req.form().map_err(|e| Failure::page_detail(locale, 400, INVALID, e.description))?;
-            let csrf_ok = match (form.get("csrf"), interaction::csrf_cookie(req, self.config.secure_cookies)) {
-                (Some(a), Some(b)) => ct_eq(a.as_bytes(), b.as_bytes()),
-                _ => false,
-            };
-            if !csrf_ok {
-                let e = ErrorText::new("error.refused.title", "error.consents.reload", "invalid_request");
-                return Err(Failure::page(locale, 403, e));
-            }
+            let form = interaction::signed_in_form(req, &self.config.issuer, self.config.secure_cookies, locale)?;
             let Some(client_id) = form.get("client_id") else {
                 return Err(Failure::page(locale, 400, ErrorText { message: "error.consents.choose", ..INVALID }));
             };

@@ -203,6 +203,25 @@ pub fn csrf_cookie_name(secure: bool) -> &'static str {
     }
 }
 
+/// A state-changing form post to a page of the signed-in person ("Applications you allowed",
+/// the account page): refused from another site (403), read, and its `csrf` field compared in
+/// constant time with the browser's anti-CSRF cookie (403 when they differ).
+pub fn signed_in_form(req: &Request, issuer: &str, secure: bool, locale: Locale) -> Result<Params, Failure> {
+    if req.is_cross_site(issuer) {
+        return Err(Failure::page(locale, 403, CROSS_SITE));
+    }
+    let form = req.form().map_err(|e| Failure::page_detail(locale, 400, INVALID, e.description))?;
+    let csrf_ok = match (form.get("csrf"), csrf_cookie(req, secure)) {
+        (Some(a), Some(b)) => ct_eq(a.as_bytes(), b.as_bytes()),
+        _ => false,
+    };
+    if !csrf_ok {
+        let e = ErrorText::new("error.refused.title", "error.consents.reload", "invalid_request");
+        return Err(Failure::page(locale, 403, e));
+    }
+    Ok(form)
+}
+
 /// The browser's anti-CSRF value, if it sent a well-formed one.
 pub fn csrf_cookie(req: &Request, secure: bool) -> Option<&str> {
     req.cookie(csrf_cookie_name(secure))

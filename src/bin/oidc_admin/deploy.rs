@@ -130,9 +130,7 @@ fn choose_issuer(given: Option<&str>, toml_text: &str) -> Result<String> {
 pub fn deployable(issuer: &str) -> std::result::Result<(), String> {
     let config = Config::from_vars(|k| (k == "ISSUER").then(|| issuer.to_string()))?;
     let host = url::Url::parse(&config.issuer).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
-    let loopback =
-        host == "localhost" || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback());
-    if !config.issuer.starts_with("https://") || loopback {
+    if !config.issuer.starts_with("https://") || edge_oidc::model::uri::is_loopback_host(&host) {
         return Err(format!("the issuer '{issuer}' must be the https origin people will use, not a local address"));
     }
     Ok(())
@@ -270,11 +268,7 @@ impl Wrangler {
             Err(e) if e.to_string().contains("not found") => return Ok(vec![]),
             Err(e) => return Err(e),
         };
-        let list: Value = out
-            .find('[')
-            .and_then(|i| serde_json::from_str(&out[i..]).ok())
-            .ok_or_else(|| failed(format!("could not read `wrangler secret list`:\n{out}")))?;
-        Ok(list.as_array().into_iter().flatten().filter_map(|s| s["name"].as_str().map(str::to_string)).collect())
+        crate::kv::parse_key_list(&out).ok_or_else(|| failed(format!("could not read `wrangler secret list`:\n{out}")))
     }
 
     /// `wrangler secret put NAME`, the value on stdin (never an argument or a log line).

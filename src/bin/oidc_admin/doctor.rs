@@ -11,7 +11,7 @@ use crate::output::Outcome;
 use clap::Args;
 use edge_oidc::config::Config;
 use edge_oidc::crypto::Crypto;
-use edge_oidc::keys::native::NativeCrypto;
+use edge_oidc::keys::native::{block_on, NativeCrypto};
 use edge_oidc::keys::{Alg, PrivateJwkSet};
 use edge_oidc::model::custom_scope::ScopeDef;
 use edge_oidc::model::resource::Resource;
@@ -162,9 +162,7 @@ fn check_wrangler_toml(path: &Path, remote: bool, r: &mut Report) -> Option<Stri
         }
     };
     if let (true, Some(iss)) = (remote, &issuer) {
-        let host = url::Url::parse(iss).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
-        let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback());
-        if !iss.starts_with("https://") || loopback {
+        if crate::deploy::deployable(iss).is_err() {
             r.problem(
                 format!("ISSUER is {iss}: a deployment answers only at its https origin (docs/deployment.md)"),
                 format!("{} deploy --issuer https://login.example.com (or set ISSUER in {shown})", program()),
@@ -258,11 +256,7 @@ fn check_remote_secrets(wrangler: &Path, config: Option<&Path>, r: &mut Report) 
             return;
         }
     };
-    let names: Vec<String> = out
-        .find('[')
-        .and_then(|i| serde_json::from_str::<Value>(&out[i..]).ok())
-        .and_then(|v| v.as_array().map(|a| a.iter().filter_map(|s| s["name"].as_str().map(str::to_string)).collect()))
-        .unwrap_or_default();
+    let names = crate::kv::parse_key_list(&out).unwrap_or_default();
     for name in SECRETS {
         if names.iter().any(|n| n == name) {
             r.ok(format!("secret {name} is set"));
@@ -477,16 +471,5 @@ fn schema_errors(name: &str, value: &Value) -> Vec<String> {
     match jsonschema::validator_for(&schema) {
         Ok(v) => v.iter_errors(value).map(|e| format!("{e} at '{}'", e.instance_path)).collect(),
         Err(e) => vec![format!("the schema itself: {e}")],
-    }
-}
-
-/// The native crypto never pends.
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    let mut f = std::pin::pin!(f);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    loop {
-        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
     }
 }

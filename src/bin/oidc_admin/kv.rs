@@ -241,8 +241,9 @@ fn check_key(key: &str) -> Result<()> {
     Ok(())
 }
 
-/// `wrangler kv key list` prints a JSON array of `{"name": ..}` (possibly after a banner).
-fn parse_key_list(out: &str) -> Option<Vec<String>> {
+/// `wrangler kv key list` and `wrangler secret list` print a JSON array of `{"name": ..}`
+/// (possibly after a banner): the names.
+pub fn parse_key_list(out: &str) -> Option<Vec<String>> {
     let start = out.find('[')?;
     let value = serde_json::Deserializer::from_str(&out[start..]).into_iter::<Value>().next()?.ok()?;
     value.as_array()?.iter().map(|k| k.get("name")?.as_str().map(str::to_string)).collect()

@@ -46,10 +46,10 @@ export function report(R) {
     // login name, always from KV.
     login: { kv: 1, dox: 5, pb: 1, dow: 1 },
     login40k: { kv: 1, dox: 5, pb40: 1, dow: 1 },
-    // The form's grant reserved by the challenge (a new object), the passkey read and its
-    // counter moved on in the account object, the session started there; the ES256 signature
+    // The passkey read in the account object, then one write there: the challenge answered,
+    // the counter moved on and the session started (no grant reserved); the ES256 signature
     // check has no probe of its own (a verification costs about what a signature does).
-    passkeyLogin: { dow: 1, dor: 1, dox: 2, es: 1 },
+    passkeyLogin: { dor: 1, dox: 1, es: 1 },
     // Remember the consent in the account object, then issue the code in the grant object.
     consent: { dox: 2 },
     consentAfterLogin: { dox: 2 },

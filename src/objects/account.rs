@@ -39,7 +39,7 @@ mod tests;
 
 pub use factors::{
     AddCredential, Added, CredentialOf, Factors, FactorsOf, FactorsReply, Overview, OverviewReply, RemoveCredential,
-    RemoveTotp, RenameCredential, SetTotp, Totp, UseCredential, UseRecovery, UseTotp, Used, MAX_CREDENTIALS,
+    RemoveTotp, RenameCredential, SetTotp, Totp, UseCredential, UseRecovery, UseTotp, Used, MAX_ANSWERED, MAX_CREDENTIALS,
 };
 pub use ops::{
     Allow, AllowReply, Check, CheckReply, Consented, End, EndReply, Forget, ForgetReply, List, ListReply, Standing,

@@ -47,6 +47,10 @@ pub struct Interaction {
     /// The id the grant will have: reserved at login and used at consent, so that each
     /// form can be submitted once.
     pub grant_id: String,
+    /// The sign-in reserved no grant id (a passkey's: its challenge is answered once in the
+    /// account object): the consent creates the grant, or declines an id never used.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unreserved: bool,
     /// Seconds since the epoch after which the page is refused.
     pub exp: i64,
     /// The sector identifier when the client receives pairwise subjects.
@@ -303,6 +307,7 @@ mod tests {
             code_challenge_method: None,
             csrf: "x".repeat(43),
             grant_id: "g".repeat(22),
+            unreserved: false,
             sector: None,
             exp: 100,
             user: None,

@@ -11,7 +11,7 @@ use crate::error::{ErrorCode, OAuthError};
 use crate::http::Response;
 use crate::i18n::Locale;
 use crate::model::Grant;
-use crate::objects::grant::{secret_hash, GrantState, Issue, IssueReply};
+use crate::objects::grant::{secret_hash, Create, GrantState, Issue, IssueReply};
 use crate::store::GrantStore;
 
 /// Where an authorization code's grant is kept until the code is redeemed.
@@ -19,6 +19,9 @@ use crate::store::GrantStore;
 pub enum CodeIssue {
     /// In the grant object reserved at sign-in (each form works once).
     Issue,
+    /// In a grant object created now: the sign-in reserved none (a passkey's, whose challenge
+    /// is answered once in the account object); a second form for the id finds it taken.
+    Fresh,
     /// In the code itself ([`super::sealed_code`]): no form to protect, no object yet.
     Sealed,
 }
@@ -45,7 +48,11 @@ impl<B: Backend> Provider<'_, B> {
         let secret = random(random_token::<32>()).map_err(|f| f.to_client(to))?;
         let (client_id, sub) = (grant.client_id.clone(), grant.local_sub().to_string());
         let state = Box::new(GrantState::new(grant, secret_hash(&secret), expires_at));
-        match self.grants.send(&grant_id, Issue { state }).await {
+        let sent = match how {
+            CodeIssue::Fresh => self.grants.send(&grant_id, Create { state }).await,
+            _ => self.grants.send(&grant_id, Issue { state }).await,
+        };
+        match sent {
             Ok(IssueReply::Issued) => {
                 self.event(Event::new(Kind::CodeIssued).client(&client_id).subject(&sub));
                 Ok(code_redirect(to, &self.config.issuer, &format!("{grant_id}.{secret}")))

@@ -1,6 +1,7 @@
 //! The WebAuthn ceremonies (registration and sign-in) around `model::passkey`: challenges
 //! the provider seals (HMAC under the page key) for one purpose and one sign-in or session,
-//! good for a few minutes and used once (reserved in a Durable Object), the options a page's
+//! good for a few minutes and used once (a sign-in's in the user's account object, with the
+//! passkey's counter; a registration's reserved in a grant object), the options a page's
 //! script hands to `navigator.credentials`, and the checks of what comes back, the signature
 //! through the platform's crypto.
 
@@ -9,7 +10,7 @@ use super::sealed::{self, OpenError};
 use super::{random, Backend, Provider};
 use crate::crypto::{b64url, b64url_decode, random_token, Crypto};
 use crate::model::passkey::{self, Credential, Expected, BE, BS, COSE_ALGS};
-use crate::objects::account::{CredentialOf, UseCredential, Used};
+use crate::objects::account::{CredentialOf, UseCredential, Used as UseReply};
 use crate::objects::grant::{Reserve, ReserveReply};
 use crate::store::{AccountStore, GrantStore};
 use serde::{Deserialize, Serialize};
@@ -29,11 +30,14 @@ struct Challenge {
     exp: i64,
 }
 
-/// A passkey that signed in: it, its owner, and whether the user was verified.
+/// A passkey whose assertion checked out: it, its owner, and its use, which the account
+/// object still has to accept (the challenge not answered before, the counter forward):
+/// sent alone ([`Provider::use_passkey`]) or with the session's start.
 pub struct Asserted {
     pub credential: Credential,
     pub sub: String,
     pub username: String,
+    pub used: UseCredential,
 }
 
 /// Why a ceremony was refused: told to the person (a sentence key) and logged.
@@ -43,16 +47,6 @@ pub enum Refused {
     /// The passkey may have been cloned (its counter went back).
     Cloned,
     Failed(Failure),
-}
-
-/// How a challenge is made single-use (WebAuthn §13.4.3): by a reservation of its own, or by
-/// reserving the sign-in form's grant id it is bound to — the reservation that sign-in makes
-/// anyway, so that a passkey sign-in costs one object write fewer (the caller then completes
-/// the sign-in without reserving again).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SingleUse {
-    Own,
-    Form,
 }
 
 impl Refused {
@@ -69,6 +63,17 @@ impl Refused {
 impl From<Failure> for Refused {
     fn from(f: Failure) -> Refused {
         Refused::Failed(f)
+    }
+}
+
+/// The account object's answer to a passkey's use.
+pub fn accepted(used: UseReply) -> Result<Credential, Refused> {
+    match used {
+        UseReply::Used { credential } => Ok(credential),
+        UseReply::CounterWentBack => Err(Refused::Cloned),
+        UseReply::Unknown => Err(Refused::Bad("an unknown passkey".into())),
+        UseReply::Replayed => Err(Refused::Bad("the challenge was used before".into())),
+        UseReply::TooMany => Err(Refused::Bad("too many passkey sign-ins within a challenge's lifetime".into())),
     }
 }
 
@@ -120,16 +125,10 @@ impl<B: Backend> Provider<'_, B> {
         })
     }
 
-    /// Checks the challenge a browser signed (from its client data): ours, for `purpose` and
-    /// `bound`, not expired, and not used before (reserved now, as `single` says). Returns it
-    /// as the client data carries it.
-    async fn take_challenge(
-        &self,
-        client_data: &[u8],
-        purpose: &str,
-        bound: &str,
-        single: SingleUse,
-    ) -> Result<String, Refused> {
+    /// Opens the challenge a browser signed (from its client data): ours, for `purpose` and
+    /// `bound`, not expired. Returns it as the client data carries it, and its nonce and expiry
+    /// (the caller makes it single-use).
+    fn open_challenge(&self, client_data: &[u8], purpose: &str, bound: &str) -> Result<(String, String, i64), Refused> {
         let cd: Value =
             serde_json::from_slice(client_data).map_err(|_| Refused::Bad("clientDataJSON is not JSON".into()))?;
         let challenge = cd.get("challenge").and_then(Value::as_str).ok_or(Refused::Bad("no challenge".into()))?;
@@ -144,25 +143,13 @@ impl<B: Backend> Provider<'_, B> {
         if c.p != purpose || c.b != bound {
             return Err(Refused::Bad("a challenge for something else".into()));
         }
-        let (key, expires_at) = match single {
-            SingleUse::Own => (format!("webauthn:{}", c.n), c.exp),
-            SingleUse::Form => (bound.to_string(), self.now + self.config.interaction_ttl),
-        };
-        match self.grants.send(&key, Reserve { expires_at }).await.map_err(Failure::from)? {
-            ReserveReply::Reserved => Ok(challenge.to_string()),
-            ReserveReply::Conflict => Err(Refused::Bad("the challenge was used before".into())),
-        }
+        Ok((challenge.to_string(), c.n, c.exp))
     }
 
     /// A sign-in with a passkey (WebAuthn §7.2): the browser's `PublicKeyCredential` as JSON.
     /// `user`: the user it must be (a second factor), or any (its user handle says who).
-    pub async fn assert_passkey(
-        &self,
-        json: &str,
-        bound: &str,
-        user: Option<&str>,
-        single: SingleUse,
-    ) -> Result<Asserted, Refused> {
+    /// Checked, not yet used: see [`Asserted`].
+    pub async fn assert_passkey(&self, json: &str, bound: &str, user: Option<&str>) -> Result<Asserted, Refused> {
         let v: Value = serde_json::from_str(json).map_err(|_| Refused::Bad("the credential is not JSON".into()))?;
         let resp = v.get("response").ok_or(Refused::Bad("no response".into()))?;
         let bytes = |name: &str| passkey::bytes(resp, name).map_err(Refused::Bad);
@@ -176,7 +163,7 @@ impl<B: Backend> Provider<'_, B> {
             (None, Some(h)) => h.to_string(),
             (None, None) => return Err(Refused::Bad("no user handle (not a discoverable passkey)".into())),
         };
-        let challenge = self.take_challenge(&client_data, "sign-in", bound, single).await?;
+        let (challenge, nonce, challenge_exp) = self.open_challenge(&client_data, "sign-in", bound)?;
         let (credential, username) = self
             .accounts
             .send(&sub, CredentialOf { credential_id: id.to_string() })
@@ -200,12 +187,15 @@ impl<B: Backend> Provider<'_, B> {
             credential_id: credential.id.clone(),
             sign_count: auth.sign_count,
             backup_state: auth.has(BS),
+            challenge: nonce,
+            challenge_exp,
         };
-        match self.accounts.send(&sub, used).await.map_err(Failure::from)? {
-            Used::Used { credential } => Ok(Asserted { credential, sub, username }),
-            Used::CounterWentBack => Err(Refused::Cloned),
-            Used::Unknown => Err(Refused::Bad("an unknown passkey".into())),
-        }
+        Ok(Asserted { credential, sub, username, used })
+    }
+
+    /// Records a checked passkey's use in its user's account object (see [`Asserted`]).
+    pub async fn use_passkey(&self, asserted: Asserted) -> Result<Credential, Refused> {
+        accepted(self.accounts.send(&asserted.sub, asserted.used).await.map_err(Failure::from)?)
     }
 
     /// A new passkey for the user `sub` (WebAuthn §7.1): the browser's `PublicKeyCredential`
@@ -215,7 +205,13 @@ impl<B: Backend> Provider<'_, B> {
         let resp = v.get("response").ok_or(Refused::Bad("no response".into()))?;
         let client_data = passkey::bytes(resp, "clientDataJSON").map_err(Refused::Bad)?;
         let attestation = passkey::bytes(resp, "attestationObject").map_err(Refused::Bad)?;
-        let challenge = self.take_challenge(&client_data, "register", sub, SingleUse::Own).await?;
+        let (challenge, nonce, exp) = self.open_challenge(&client_data, "register", sub)?;
+        // Used once: reserved as an id of its own (a registration is rare; its user may have no
+        // passkey yet to keep it in).
+        match self.grants.send(&format!("webauthn:{nonce}"), Reserve { expires_at: exp }).await.map_err(Failure::from)? {
+            ReserveReply::Reserved => {}
+            ReserveReply::Conflict => return Err(Refused::Bad("the challenge was used before".into())),
+        }
         let origin = self.rp_origin();
         let e = Expected { challenge: &challenge, origin: &origin, rp_id: &self.rp_id(), require_uv: true };
         let (id, key, auth) = passkey::registration(&attestation, &client_data, &e).map_err(Refused::Bad)?;

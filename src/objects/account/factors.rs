@@ -24,7 +24,22 @@ pub struct Factors {
     /// The username, kept for a passkey sign-in (which names the user by `sub` only).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub username: String,
+    /// The sign-in challenges this user's passkeys answered, until they expire: each is
+    /// accepted once (WebAuthn §13.4.3).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answered: Vec<Answered>,
 }
+
+/// A sign-in challenge answered: its nonce and when the challenge expires.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Answered {
+    pub n: String,
+    pub exp: i64,
+}
+
+/// Challenges answered within their lifetime kept per user: more passkey sign-ins than this
+/// within a challenge's minutes are refused until the oldest expire.
+pub const MAX_ANSWERED: usize = 32;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Totp {
@@ -182,14 +197,18 @@ impl AccountOp for RemoveCredential {
     }
 }
 
-/// A sign-in with a passkey whose signature checked out: its counter must move forward
-/// (WebAuthn §7.2 step 22; else the credential may have been cloned and is refused), and the
-/// counter, backup state and last use are recorded.
+/// A sign-in with a passkey whose signature checked out: its challenge must not have been
+/// answered before (`challenge`, its nonce, kept until `challenge_exp`), its counter must move
+/// forward (WebAuthn §7.2 step 22; else the credential may have been cloned and is refused),
+/// and the counter, backup state and last use are recorded. Also carried by a sign-in's
+/// `Start`, so that a passkey sign-in writes its account once.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UseCredential {
     pub credential_id: String,
     pub sign_count: u32,
     pub backup_state: bool,
+    pub challenge: String,
+    pub challenge_exp: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -198,12 +217,26 @@ pub enum Used {
     Used { credential: Credential },
     Unknown,
     CounterWentBack,
+    /// The challenge was answered before (a replayed assertion).
+    Replayed,
+    /// Too many challenges answered within their lifetime ([`MAX_ANSWERED`]).
+    TooMany,
 }
 
 impl AccountOp for UseCredential {
     type Reply = Used;
     fn apply(self, acct: &mut Account, now: i64, ch: &mut Changes) -> Used {
-        let Some(c) = acct.factors.credentials.iter_mut().find(|c| c.id == self.credential_id) else {
+        let f = &mut acct.factors;
+        let before = f.answered.len();
+        f.answered.retain(|a| now < a.exp);
+        ch.factors |= f.answered.len() != before;
+        if f.answered.iter().any(|a| a.n == self.challenge) {
+            return Used::Replayed;
+        }
+        if f.answered.len() >= MAX_ANSWERED {
+            return Used::TooMany;
+        }
+        let Some(c) = f.credentials.iter_mut().find(|c| c.id == self.credential_id) else {
             return Used::Unknown;
         };
         if !crate::model::passkey::counter_moved_on(c.sign_count, self.sign_count) {
@@ -212,8 +245,10 @@ impl AccountOp for UseCredential {
         c.sign_count = self.sign_count;
         c.backup_state = self.backup_state;
         c.last_used_at = Some(now);
+        let credential = c.clone();
+        f.answered.push(Answered { n: self.challenge, exp: self.challenge_exp });
         ch.factors = true;
-        Used::Used { credential: c.clone() }
+        Used::Used { credential }
     }
 }
 

@@ -1,28 +1,40 @@
 //! The account object's commands, each with the replies it can give.
 
-use super::{covers, push_capped, Account, AccountOp, Changes, Consent, GrantRef, Session, MAX_SESSIONS};
+use super::{covers, push_capped, Account, AccountOp, Changes, Consent, GrantRef, Session, UseCredential, Used, MAX_SESSIONS};
 use serde::{Deserialize, Serialize};
 
 /// After a successful login: start a session; say whether `items` are already consented for
-/// `client_id`, and if so record `grant` under that consent.
+/// `client_id`, and if so record `grant` under that consent. `passkey`: the passkey that signed
+/// in, used first (its challenge, its counter); refused, no session starts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Start {
     pub session: Session,
     pub client_id: String,
     pub items: Vec<String>,
     pub grant: Option<GrantRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<UseCredential>,
 }
 
 /// `evicted`: grants pushed out of a full consent list, which the caller must revoke.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `refused`: the passkey's use was refused (and nothing started).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Started {
     pub consented: bool,
     pub evicted: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<Used>,
 }
 
 impl AccountOp for Start {
     type Reply = Started;
     fn apply(mut self, acct: &mut Account, now: i64, ch: &mut Changes) -> Started {
+        if let Some(used) = self.passkey.take() {
+            match used.apply(acct, now, ch) {
+                Used::Used { .. } => {}
+                refused => return Started { consented: false, evicted: vec![], refused: Some(refused) },
+            }
+        }
         let consented = covers(&acct.consents, &self.client_id, &self.items);
         let mut evicted = vec![];
         if consented {
@@ -34,7 +46,7 @@ impl AccountOp for Start {
         acct.sessions.push(self.session);
         acct.prune(now);
         ch.sessions = true;
-        Started { consented, evicted }
+        Started { consented, evicted, refused: None }
     }
 }
 

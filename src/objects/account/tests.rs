@@ -81,8 +81,9 @@ fn session_consent_and_withdrawal() {
         client_id: "app".into(),
         items: items(&["openid", "email"]),
         grant: Some(g("g0")),
+        passkey: None,
     };
-    assert_eq!(run(&mut st, start, 20), Started { consented: false, evicted: vec![] });
+    assert_eq!(run(&mut st, start, 20), Started { consented: false, evicted: vec![], refused: None });
     assert_eq!(run(&mut st, check("h1", &["openid"], None, true), 30), active(10, false, false));
     assert_eq!(run(&mut st, check("nope", &["openid"], None, false), 30), CheckReply::NoSession);
     assert_eq!(run(&mut st, allow(&["openid", "email"], "g2"), 40), AllowReply::Allowed { evicted: vec![] });
@@ -102,8 +103,8 @@ fn session_consent_and_withdrawal() {
     // A new session finds the consent; withdrawal returns the recorded live grants.
     let mut s2 = session("h2", 500);
     s2.auth_time = 200;
-    let start = Start { session: s2, client_id: "app".into(), items: items(&["openid"]), grant: Some(g("g6")) };
-    assert_eq!(run(&mut st, start, 200), Started { consented: true, evicted: vec![] });
+    let start = Start { session: s2, client_id: "app".into(), items: items(&["openid"]), grant: Some(g("g6")), passkey: None };
+    assert_eq!(run(&mut st, start, 200), Started { consented: true, evicted: vec![], refused: None });
     let r = run(&mut st, Withdraw { id_hash: "h2".into(), client_id: "app".into() }, 210);
     assert_eq!(r, WithdrawReply::Withdrawing { grants: items(&["g2", "g5", "g6"]), home: Some(HOME.into()) });
     // From then on it authorizes nothing, and refreshes under it fail; it is still listed.
@@ -130,7 +131,7 @@ fn session_consent_and_withdrawal() {
 #[test]
 fn consent_needs_a_live_session_and_stands_for_its_grants() {
     let mut st = None;
-    let start = Start { session: session("h1", 100), client_id: "app".into(), items: vec![], grant: None };
+    let start = Start { session: session("h1", 100), client_id: "app".into(), items: vec![], grant: None, passkey: None };
     run(&mut st, start, 1);
     // A consent form posted after the session ended (or by another browser) is refused.
     assert_eq!(run(&mut st, allow_in("other", "app", &["openid"], "g1"), 2), AllowReply::NoSession);
@@ -147,7 +148,7 @@ fn consent_needs_a_live_session_and_stands_for_its_grants() {
 #[test]
 fn allowed_again_during_a_withdrawal_is_a_new_consent() {
     let mut st = None;
-    let start = Start { session: session("h1", 1000), client_id: "app".into(), items: vec![], grant: None };
+    let start = Start { session: session("h1", 1000), client_id: "app".into(), items: vec![], grant: None, passkey: None };
     run(&mut st, start, 1);
     run(&mut st, allow(&["openid"], "g1"), 2);
     run(&mut st, Withdraw { id_hash: "h1".into(), client_id: "app".into() }, 3);
@@ -169,7 +170,7 @@ fn allowed_again_during_a_withdrawal_is_a_new_consent() {
 #[test]
 fn grant_records_drop_expired_and_evict_to_revoke() {
     let mut st = None;
-    run(&mut st, Start { session: session("h1", 1_000_000), client_id: "app".into(), items: vec![], grant: None }, 1);
+    run(&mut st, Start { session: session("h1", 1_000_000), client_id: "app".into(), items: vec![], grant: None, passkey: None }, 1);
     let allow_at = |id: String, exp: i64| Allow {
         id_hash: "h1".into(),
         client_id: "app".into(),
@@ -196,7 +197,7 @@ fn grant_records_drop_expired_and_evict_to_revoke() {
 #[test]
 fn end_session_only_when_confirmed_by_client() {
     let mut st = None;
-    run(&mut st, Start { session: session("h", 100), client_id: "a".into(), items: vec![], grant: None }, 1);
+    run(&mut st, Start { session: session("h", 100), client_id: "a".into(), items: vec![], grant: None, passkey: None }, 1);
     let end = |c: Option<&str>| End { id_hash: "h".into(), client_id: c.map(str::to_string) };
     assert_eq!(run(&mut st, end(Some("a")), 2), EndReply::Unconfirmed);
     run(&mut st, allow_in("h", "a", &[], "g"), 3);
@@ -208,7 +209,7 @@ fn end_session_only_when_confirmed_by_client() {
 #[test]
 fn a_code_without_a_page_notes_the_client_on_the_session_once() {
     let mut st = None;
-    let start = |h: &str| Start { session: session(h, 1000), client_id: "a".into(), items: vec![], grant: None };
+    let start = |h: &str| Start { session: session(h, 1000), client_id: "a".into(), items: vec![], grant: None, passkey: None };
     run(&mut st, start("h1"), 1);
     run(&mut st, allow_in("h1", "b", &["openid"], "g"), 2);
     // A second session, started at client a, reaches b without a page.
@@ -230,7 +231,7 @@ fn a_consent_writes_its_consents_and_its_grant_not_the_rest() {
     let mut st = None;
     for i in 0..MAX_SESSIONS {
         let s = session(&format!("h{i}"), 1000);
-        run(&mut st, Start { session: s, client_id: "app".into(), items: vec![], grant: None }, 1);
+        run(&mut st, Start { session: s, client_id: "app".into(), items: vec![], grant: None, passkey: None }, 1);
     }
     for i in 0..100 {
         run(&mut st, allow(&["openid"], &format!("g{i}")), 2);
@@ -250,9 +251,56 @@ fn sessions_are_bounded() {
     let mut st = None;
     for i in 0..(MAX_SESSIONS + 5) {
         let s = session(&format!("h{i}"), 1000);
-        run(&mut st, Start { session: s, client_id: "a".into(), items: vec![], grant: None }, 1);
+        run(&mut st, Start { session: s, client_id: "a".into(), items: vec![], grant: None, passkey: None }, 1);
     }
     let acct = st.unwrap();
     assert_eq!(acct.sessions.len(), MAX_SESSIONS);
     assert_eq!(acct.sessions[0].id_hash, "h5");
+}
+
+/// A passkey's use (WebAuthn §7.2): each challenge answered once, the counter forward only;
+/// with the session's start, a refused use starts nothing.
+#[test]
+fn a_passkey_answers_each_challenge_once() {
+    let credential = crate::model::passkey::Credential {
+        id: "cred".into(),
+        public_key: serde_json::json!({}),
+        name: "Laptop".into(),
+        sign_count: 5,
+        backup_eligible: false,
+        backup_state: false,
+        created_at: 1,
+        last_used_at: None,
+    };
+    let mut st = None;
+    let add = AddCredential { id_hash: None, credential, username: "alice".into() };
+    assert_eq!(run(&mut st, add, 1), Added::Added);
+    let used = |n: &str, count: u32| UseCredential {
+        credential_id: "cred".into(),
+        sign_count: count,
+        backup_state: true,
+        challenge: n.into(),
+        challenge_exp: 400,
+    };
+    assert!(matches!(run(&mut st, used("n1", 6), 100), Used::Used { credential } if credential.sign_count == 6));
+    assert_eq!(run(&mut st, used("n1", 7), 101), Used::Replayed, "the same challenge again");
+    assert_eq!(run(&mut st, used("n2", 6), 102), Used::CounterWentBack);
+    assert_eq!(run(&mut st, UseCredential { credential_id: "other".into(), ..used("n3", 9) }, 103), Used::Unknown);
+    // Kept until the challenge expires, then forgotten (it is refused as expired before).
+    assert_eq!(st.as_ref().map(|a| a.factors.answered.len()), Some(1));
+    let later = |n: &str, count: u32| UseCredential { challenge_exp: 1000, ..used(n, count) };
+    assert!(matches!(run(&mut st, later("n4", 8), 400), Used::Used { .. }));
+    assert_eq!(st.as_ref().map(|a| a.factors.answered.len()), Some(1), "n1 expired and was dropped");
+    for i in 0..MAX_ANSWERED - 1 {
+        assert!(matches!(run(&mut st, later(&format!("m{i}"), 10 + i as u32), 401), Used::Used { .. }));
+    }
+    assert_eq!(run(&mut st, used("one-too-many", 99), 401), Used::TooMany);
+    // Carried by the session's start: refused, no session.
+    let start = |p| Start { session: session("h9", 9_000), client_id: "app".into(), items: vec![], grant: None, passkey: p };
+    let refused = run(&mut st, start(Some(used("m0", 200))), 402);
+    assert_eq!(refused.refused, Some(Used::Replayed));
+    assert!(st.as_ref().is_some_and(|a| a.sessions.is_empty()), "a refused passkey starts no session");
+    let started = run(&mut st, start(Some(UseCredential { challenge_exp: 1300, ..used("new", 300) })), 1000);
+    assert_eq!(started.refused, None);
+    assert!(st.as_ref().is_some_and(|a| a.sessions.len() == 1 && a.factors.credentials[0].sign_count == 300));
 }

@@ -63,8 +63,9 @@ impl GrantOp for Issue {
     }
 }
 
-/// Create a grant with no reservation: `Conflict` if the id exists. (Tests and tools; the
-/// endpoints reserve first.)
+/// Create a grant with no reservation: `Conflict` if the id exists. A passkey sign-in
+/// reserves none (its challenge is used once in the account object, `UseCredential`); the
+/// password sign-in reserves first.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Create {
     pub state: Box<GrantState>,
@@ -80,9 +81,14 @@ impl GrantOp for Create {
     }
 }
 
-/// At consent, Deny: use up the reservation so the form cannot be replayed.
+/// At consent, Deny: use up the reservation so the form cannot be replayed. `fresh_until`:
+/// the sign-in reserved nothing (a passkey's): an id never used is declined as well, until the
+/// form expires.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Decline {}
+pub struct Decline {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fresh_until: Option<i64>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
@@ -99,6 +105,10 @@ impl GrantOp for Decline {
             Some(Stored::Reserved { expires_at }) if now < expires_at => {
                 (Some(Stored::Declined { expires_at }), DeclineReply::Declined)
             }
+            None => match self.fresh_until {
+                Some(expires_at) if now < expires_at => (Some(Stored::Declined { expires_at }), DeclineReply::Declined),
+                _ => (None, DeclineReply::NotReserved),
+            },
             Some(Stored::Grant(_) | Stored::Declined { .. }) => (None, DeclineReply::Conflict),
             _ => (None, DeclineReply::NotReserved),
         }
@@ -263,15 +273,31 @@ mod tests {
         let (issued, r) = Issue { state: state() }.apply(s.clone(), 1050);
         assert_eq!(r, IssueReply::Issued);
         assert_eq!(Issue { state: state() }.apply(issued.clone(), 1051).1, IssueReply::Conflict);
-        assert_eq!(Decline {}.apply(issued, 1051).1, DeclineReply::Conflict, "allowed, then denied");
-        let (declined, r) = Decline {}.apply(s, 1050);
+        assert_eq!(Decline { fresh_until: None }.apply(issued, 1051).1, DeclineReply::Conflict, "allowed, then denied");
+        let (declined, r) = Decline { fresh_until: None }.apply(s, 1050);
         assert_eq!(r, DeclineReply::Declined);
         assert_eq!(Issue { state: state() }.apply(declined, 1051).1, IssueReply::Conflict, "denied, then allowed");
         assert_eq!(Issue { state: state() }.apply(None, 1000).1, IssueReply::NotReserved);
+        assert_eq!(Decline { fresh_until: None }.apply(None, 1000).1, DeclineReply::NotReserved);
         // Revoked before it existed (consent withdrawn meanwhile): a tombstone, never created.
         let (tomb, _) = RevokeAll {}.apply(None, 1000);
         assert_eq!(tomb, Some(Stored::Declined { expires_at: 1000 + TOMBSTONE_SECONDS }));
         assert_eq!(Create { state: state() }.apply(tomb, 1001).1, IssueReply::Conflict);
+    }
+
+    /// A passkey sign-in reserves no id: its consent creates the grant (`Create`) or declines
+    /// an id never used, once, and not after the form expired.
+    #[test]
+    fn a_form_without_reservation_is_used_once() {
+        let (issued, r) = Create { state: state() }.apply(None, 1000);
+        assert_eq!(r, IssueReply::Issued);
+        assert_eq!(Create { state: state() }.apply(issued.clone(), 1001).1, IssueReply::Conflict);
+        assert_eq!(Decline { fresh_until: Some(1100) }.apply(issued, 1001).1, DeclineReply::Conflict);
+        let (declined, r) = Decline { fresh_until: Some(1100) }.apply(None, 1050);
+        assert_eq!((declined.clone(), r), (Some(Stored::Declined { expires_at: 1100 }), DeclineReply::Declined));
+        assert_eq!(Decline { fresh_until: Some(1100) }.apply(declined.clone(), 1051).1, DeclineReply::Conflict);
+        assert_eq!(Create { state: state() }.apply(declined, 1051).1, IssueReply::Conflict, "denied, then allowed");
+        assert_eq!(Decline { fresh_until: Some(1100) }.apply(None, 1100).1, DeclineReply::NotReserved, "expired");
     }
 
     /// RFC 6749 §4.1.2: once, by its client; a second use revokes (another client's does not).

@@ -341,6 +341,7 @@ impl<B: Backend> Provider<'_, B> {
             code_challenge_method,
             csrf,
             grant_id,
+            unreserved: false,
             sector: client.sector(),
             exp: self.now + self.config.interaction_ttl,
             user: None,

@@ -8,14 +8,15 @@ use crate::error::{ErrorCode, OAuthError};
 use crate::http::{Request, Response};
 use crate::model::strength::Level;
 use crate::model::User;
-use crate::objects::account::{End, FactorsOf, GrantRef, Session, Start, Started};
+use crate::objects::account::{End, FactorsOf, GrantRef, Session, Start, Started, UseCredential};
 use crate::objects::grant::{Reserve, ReserveReply};
 use crate::objects::throttle;
 use crate::protocol::failure::{Failure, USED};
 use crate::protocol::issue::CodeIssue;
+use crate::protocol::passkeys::{self, Refused};
 use crate::protocol::redirect::ErrorRedirect;
 use crate::protocol::session::{self, SessionCookie};
-use crate::protocol::{device, Backend, Provider};
+use crate::protocol::{device, random, Backend, Provider};
 use crate::store::{AccountStore, GrantStore};
 use futures_util::future::join;
 
@@ -34,7 +35,7 @@ impl<B: Backend> Provider<'_, B> {
         let factors =
             self.accounts.send(&user.sub, FactorsOf {}).await.map_err(|e| self.unavailable(&ix, &user.username, e))?;
         if Step::of(&factors, &amr, ix.required()).finished {
-            return self.complete_sign_in(req, ix, user, amr, &device, false).await;
+            return self.complete_sign_in(req, ix, user, amr, &device, None).await;
         }
         let pending = super::Pending { sub: user.sub.clone(), username: user.username.clone(), amr, device };
         let ix = Interaction { pending: Some(pending), exp: self.now + self.config.interaction_ttl, ..ix };
@@ -49,7 +50,7 @@ impl<B: Backend> Provider<'_, B> {
         user: &User,
         amr: Vec<String>,
         device_id: &str,
-        reserved: bool,
+        passkey: Option<UseCredential>,
     ) -> Result<Response, Failure> {
         let login = user.username.as_str();
         let acr = Some(Level::of(&amr).as_str().to_string());
@@ -73,16 +74,20 @@ impl<B: Backend> Provider<'_, B> {
             return Err(Failure::redirect(&to, err));
         }
         // Claim the grant id first: a sign-in form works once, and a replayed one starts no
-        // session (nor ends the browser's current one).
-        // (`reserved`: a passkey's challenge did, passkeys::SingleUse::Form.)
-        if !reserved {
+        // session (nor ends the browser's current one). A passkey's sign-in claims nothing: its
+        // challenge is answered once, recorded with the session's start below (WebAuthn
+        // §13.4.3), and its consent creates the grant (`CodeIssue::Fresh`).
+        let ix = if passkey.is_some() {
+            Interaction { unreserved: true, ..ix }
+        } else {
             let reserve = Reserve { expires_at: self.now + self.config.interaction_ttl };
             match self.grants.send(&ix.grant_id, reserve).await {
-                Ok(ReserveReply::Reserved) => {}
+                Ok(ReserveReply::Reserved) => ix,
                 Ok(ReserveReply::Conflict) => return Err(Failure::page(ix.locale, 400, USED)),
                 Err(e) => return Err(self.unavailable(&ix, login, e)),
             }
-        }
+        };
+        let with_passkey = passkey.is_some();
         let cookie = SessionCookie::new(&user.sub).map_err(|e| self.unavailable(&ix, login, e))?;
         let start = Start {
             session: Session {
@@ -97,6 +102,7 @@ impl<B: Backend> Provider<'_, B> {
             client_id: ix.client_id.clone(),
             items: ix.consent.clone(),
             grant: (!ix.force_consent).then(|| GrantRef::new(ix.grant_id.clone(), self.grant_expiry(&ix.scope))),
+            passkey,
         };
         // The browser's previous session (if any) ends: one session per browser.
         let end_old = async {
@@ -107,11 +113,25 @@ impl<B: Backend> Provider<'_, B> {
                 }
             }
         };
-        // The consent page needs the session (consent is given by the person signed in).
-        let Started { consented, evicted } = match join(self.accounts.send(&user.sub, start), end_old).await {
-            (Ok(started), ()) => started,
-            (Err(e), ()) => return Err(self.unavailable(&ix, login, e)),
+        // The consent page needs the session (consent is given by the person signed in). A
+        // passkey may still be refused there: the previous session ends once it is not.
+        let started = if with_passkey {
+            let started = self.accounts.send(&user.sub, start).await;
+            if matches!(&started, Ok(s) if s.refused.is_none()) {
+                end_old.await;
+            }
+            started
+        } else {
+            join(self.accounts.send(&user.sub, start), end_old).await.0
         };
+        let Started { consented, evicted, refused } = started.map_err(|e| self.unavailable(&ix, login, e))?;
+        if let Some(used) = refused {
+            let r = passkeys::accepted(used).err().unwrap_or(Refused::Bad("refused".into()));
+            let e = crate::audit::Event::new(crate::audit::Kind::SignInFailed).client(&ix.client_id);
+            self.event(e.subject(&user.sub).reason(r.reason()).method("passkey"));
+            let again = Interaction { grant_id: random(crate::crypto::random_token::<16>())?, unreserved: false, ..ix };
+            return self.refused(r, |key| self.login_page(400, &again, "", Some(key)));
+        }
         self.revoke_grants("login", &evicted).await;
         let e = crate::audit::Event::new(crate::audit::Kind::SignInSucceeded).client(&ix.client_id);
         self.event(e.subject(&user.sub).amr(&signed_in.amr));
@@ -125,7 +145,8 @@ impl<B: Backend> Provider<'_, B> {
             let (redirect_uri, state) = (ix.redirect_uri.clone(), ix.state.clone());
             let to = ErrorRedirect { redirect_uri: &redirect_uri, state: state.as_deref() };
             let (grant_id, locale) = (ix.grant_id.clone(), ix.locale);
-            self.issue_code(grant_id, ix.into_grant(signed_in), &to, CodeIssue::Issue, locale).await
+            let how = if ix.unreserved { CodeIssue::Fresh } else { CodeIssue::Issue };
+            self.issue_code(grant_id, ix.into_grant(signed_in), &to, how, locale).await
         } else {
             let consent =
                 Interaction { user: Some(signed_in), pending: None, exp: self.now + self.config.interaction_ttl, ..ix };

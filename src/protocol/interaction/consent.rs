@@ -27,7 +27,8 @@ impl<B: Backend> Provider<'_, B> {
             Some("allow") => {}
             Some("deny") => {
                 // Deny uses the form up too: it cannot be allowed (or denied) afterwards.
-                return match self.grants.send(&ix.grant_id, Decline {}).await {
+                let decline = Decline { fresh_until: ix.unreserved.then_some(ix.exp) };
+                return match self.grants.send(&ix.grant_id, decline).await {
                     Ok(DeclineReply::Declined) => {
                         let e = Event::new(Kind::ConsentDenied).client(&ix.client_id).reason("access_denied");
                         self.event(e.maybe_subject(user.local_sub.as_deref().or(Some(&user.sub))));
@@ -72,6 +73,7 @@ impl<B: Backend> Provider<'_, B> {
             Err(e) => return Err(Failure::from(e).to_client(&to)),
         }
         let grant_id = ix.grant_id.clone();
-        self.issue_code(grant_id, ix.into_grant(user), &to, CodeIssue::Issue, locale).await
+        let how = if ix.unreserved { CodeIssue::Fresh } else { CodeIssue::Issue };
+        self.issue_code(grant_id, ix.into_grant(user), &to, how, locale).await
     }
 }

@@ -14,7 +14,7 @@ use crate::objects::throttle::{self, Command as Count};
 use crate::pages::{self, ErrorText, PasskeyForm, Sources};
 use crate::protocol::codes::setup_form;
 use crate::protocol::failure::Failure;
-use crate::protocol::passkeys::{Refused, SingleUse};
+use crate::protocol::passkeys::Refused;
 use crate::protocol::redirect::form_target;
 use crate::protocol::{device, random, Backend, Provider};
 use crate::store::{AccountStore, UserStore};
@@ -35,12 +35,11 @@ impl<B: Backend> Provider<'_, B> {
             ));
         }
         let json = form.get("credential").unwrap_or_default();
-        // The form's grant id is reserved by the passkey's challenge (SingleUse::Form): a page
-        // shown again after a refusal gets a new one.
+        // A page shown again after a refusal gets a new grant id (and so a new challenge).
         let again = || -> Result<Interaction, Failure> {
             Ok(Interaction { grant_id: random(crate::crypto::random_token::<16>())?, ..ix.clone() })
         };
-        let asserted = match self.assert_passkey(json, &ix.grant_id, None, SingleUse::Form).await {
+        let asserted = match self.assert_passkey(json, &ix.grant_id, None).await {
             Ok(a) => a,
             Err(r) => {
                 self.event(Event::new(Kind::SignInFailed).client(&ix.client_id).reason(r.reason()).method("passkey"));
@@ -62,12 +61,14 @@ impl<B: Backend> Provider<'_, B> {
             Some(id) => id,
             None => random(crate::crypto::random_token::<16>())?,
         };
-        // A passkey reaches `phr`: the sign-in completes now, its form already reserved.
-        self.complete_sign_in(req, ix, &user, amr(false, Some(asserted.credential.amr())), &device, true).await
+        // A passkey reaches `phr`: the sign-in completes now. Its use (challenge, counter) is
+        // recorded with the session's start: the account is written once.
+        let amr = amr(false, Some(asserted.credential.amr()));
+        self.complete_sign_in(req, ix, &user, amr, &device, Some(asserted.used)).await
     }
 
     /// A refused ceremony: the page again with what to do, and the reason in the log.
-    fn refused(&self, r: Refused, again: impl Fn(&str) -> Response) -> Result<Response, Failure> {
+    pub(super) fn refused(&self, r: Refused, again: impl Fn(&str) -> Response) -> Result<Response, Failure> {
         match r {
             Refused::Bad(d) => Err(Failure::rendered(again("login.passkey_failed"), format!("passkey refused: {d}"))),
             Refused::Cloned => Err(Failure::rendered(again("login.passkey_cloned"), "a passkey's counter went back")),
@@ -99,10 +100,14 @@ impl<B: Backend> Provider<'_, B> {
         let event = |kind| Event::new(kind).client(&ix.client_id).subject(&user.sub);
         if let Some(json) = form.get("credential") {
             // A passkey of this user.
-            match self.assert_passkey(json, &ix.grant_id, Some(&user.sub), SingleUse::Own).await {
-                Ok(a) => {
+            let used = match self.assert_passkey(json, &ix.grant_id, Some(&user.sub)).await {
+                Ok(a) => self.use_passkey(a).await,
+                Err(r) => Err(r),
+            };
+            match used {
+                Ok(credential) => {
                     self.event(event(Kind::SecondFactorUsed).method("passkey"));
-                    done.extend([a.credential.amr().to_string(), "mfa".into()])
+                    done.extend([credential.amr().to_string(), "mfa".into()])
                 }
                 Err(r) => {
                     self.event(event(Kind::SecondFactorFailed).reason(r.reason()).method("passkey"));
@@ -174,7 +179,7 @@ impl<B: Backend> Provider<'_, B> {
         let done = dedup(done);
         if Step::of(&factors, &done, ix.required()).finished {
             let device = pending.device.clone();
-            return self.complete_sign_in(req, Interaction { pending: None, ..ix }, &user, done, &device, false).await;
+            return self.complete_sign_in(req, Interaction { pending: None, ..ix }, &user, done, &device, None).await;
         }
         // More is needed (a passkey after the code): the page again, with what was shown.
         let factors =

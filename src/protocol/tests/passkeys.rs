@@ -168,22 +168,61 @@ fn a_bad_signature_and_a_replayed_assertion_are_refused() {
     let refused = w.post("/login", &[("tx", &tx), ("credential", &v.to_string())], &[]);
     assert_eq!(refused.status, 400);
     assert!(w.logs.borrow().iter().any(|l| l.contains("signature")), "{:?}", w.logs.borrow());
-    // The challenge was spent on that attempt: the good assertion for it is refused too
-    // (a challenge works once), and so is any replay of it later.
-    let r = w.post("/login", &[("tx", &tx), ("credential", &good)], &[]);
-    assert_eq!(r.status, 400);
-    assert!(w.logs.borrow().iter().any(|l| l.contains("used before")));
     assert!(!has_session(&w));
-    // The page shown after the refusal is a new form with a new challenge: it signs in.
-    let again = auth.assert(&options(&refused, "get"));
-    let r = w.post("/login", &[("tx", &hidden(&refused, "tx")), ("credential", &again)], &[]);
+    // A forged answer spends nothing: the good assertion for the same challenge signs in.
+    let r = w.post("/login", &[("tx", &tx), ("credential", &good)], &[]);
     assert_eq!(r.status, 200, "{}", r.body_str());
     assert!(has_session(&w));
-    // A new page, a new challenge: signing in works.
+    // Its replay is refused (a challenge is answered once), on the same form or another one,
+    // and starts no session.
+    w.forget_session();
+    let replay = w.post("/login", &[("tx", &tx), ("credential", &good)], &[]);
+    assert_eq!(replay.status, 400, "{}", replay.body_str());
+    assert!(w.logs.borrow().iter().any(|l| l.contains("used before")), "{:?}", w.logs.borrow());
+    assert!(!has_session(&w));
+    // The page shown after the refusal is a new form with a new challenge: it signs in.
+    let again = auth.assert(&options(&replay, "get"));
+    let r = w.post("/login", &[("tx", &hidden(&replay, "tx")), ("credential", &again)], &[]);
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    assert!(has_session(&w));
+    // A new page, a new challenge: signing in works; the old answer still does not.
     let (_, r) = passkey_sign_in(&w, &mut auth, "basic");
     assert_eq!(r.status, 200, "{}", r.body_str());
+    w.forget_session();
     let replay = w.post("/login", &[("tx", &hidden(&r, "tx")), ("credential", &good)], &[]);
     assert_eq!(replay.status, 400, "{}", replay.body_str());
+}
+
+/// A passkey sign-in reserves no grant id (its challenge is answered once in the account):
+/// its consent form still works once, Allow or Deny, and a consent on record gets its code.
+#[test]
+fn the_consent_after_a_passkey_works_once() {
+    let w = World::new();
+    let mut auth = Authenticator::new(Alg::ES256);
+    add_passkey(&w, &mut auth);
+    let (_, page) = passkey_sign_in(&w, &mut auth, "basic");
+    assert_eq!(page.status, 200, "the consent page: {}", page.body_str());
+    let allowed = w.consent(&page, "allow");
+    assert_eq!(allowed.status, 303, "{}", allowed.body_str());
+    let again = w.consent(&page, "allow");
+    assert_eq!(again.status, 400, "a second code for one form: {}", again.body_str());
+    assert_eq!(w.consent(&page, "deny").status, 400, "allowed, then denied");
+    assert_eq!(id_token_after(&w, &allowed)["amr"], json!(["hwk", "mfa"]));
+    // The consent is on record: the next passkey sign-in answers with the code.
+    let (_, r) = passkey_sign_in(&w, &mut auth, "basic");
+    assert_eq!(r.status, 303, "{}", r.body_str());
+    assert!(param(&redirect_params(&r, CB), "code").is_some());
+    // Asked again (prompt=consent) and denied: access_denied once, then the form is used up.
+    w.forget_session();
+    let mut asked = request("basic");
+    asked.push(("prompt", "consent"));
+    let page = w.authorize(&asked);
+    let tx = hidden(&page, "tx");
+    let r = w.post("/login", &[("tx", &tx), ("credential", &auth.assert(&options(&page, "get")))], &[]);
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    let denied = w.consent(&r, "deny");
+    assert_eq!(param(&redirect_params(&denied, CB), "error"), Some("access_denied"));
+    assert_eq!(w.consent(&r, "allow").status, 400, "denied, then allowed");
 }
 
 #[test]

@@ -57,6 +57,7 @@ import { batch, floorAuthorize, floorUser, sizes, start, startFloor, startFloorR
 import { CLIENT_ID, ES_CLIENT_ID, FORM, REDIRECT_URI, ROUND_USERS, USER40K, USERS, flowSteps, form, userFor } from "./lib/flows.mjs";
 import { compare } from "./lib/compare.mjs";
 import { Authenticator, passkeyLogin, registerPasskey } from "./lib/passkeys.mjs";
+import { peerBatches, peerRoundSide, recording, roundTrips, startPeers } from "./lib/peerbench.mjs";
 import { profile } from "./lib/profile.mjs";
 import { currentCommit, writeReport } from "./lib/report.mjs";
 
@@ -111,6 +112,9 @@ async function main() {
   if (floor) servers.push(floor);
   const floorRs = COMPARE || PROFILE ? null : await startFloorRs();
   if (floorRs) servers.push(floorRs);
+  // The peers (bench/lib/peers.mjs): as many workers-oauth-provider users as codes in a batch.
+  const peers = COMPARE || PROFILE ? null : await startPeers(SIGNING_KEYS, servers, n(300));
+  for (const [key, p] of Object.entries(peers ?? {})) results.startup[key] = p.server.startup;
 
   const seed = async (server) => {
     const clients = await server.mf.getKVNamespace("CLIENTS");
@@ -315,6 +319,25 @@ async function main() {
       warmupOp: async (i) => passkeyLogin(oidc.req, await steps.authorize(0), auths[Math.abs(i) % auths.length]),
       op: async (i) => passkeyLogin(oidc.req, pages[i], auths[i % auths.length]),
     }));
+    // Each request's Durable Object calls and sequential round trips (the bench build's
+    // counts), concurrency 1: what a user far from their objects waits for (docs/latency.md).
+    const rec = recording(oidc.req);
+    const st = flowSteps(rec.req, secret);
+    const es2 = flowSteps(rec.req, esClientOut.result.client_secret, ES_CLIENT_ID);
+    const signedIn = async (i) => st.login(await st.authorize(i), userFor(i));
+    const last = async (step) => (await step, rec.last);
+    results.roundTrips = await roundTrips({
+      discovery: () => oidc.req("GET", "/.well-known/openid-configuration"),
+      authorize: (i) => last(st.authorize(i)),
+      login: async (i) => last(signedIn(i)),
+      passkeyLogin: async (i) => passkeyLogin(rec.req, await st.authorize(i), auths[i % auths.length]),
+      consent: async (i) => last(st.consent(await signedIn(i))),
+      token: async (i) => last(st.token(await st.consent(await signedIn(i)))),
+      userinfo: async (i) => last(st.userinfo(await st.token(await st.resume(i, sessionOf(i))))),
+      resume: (i) => last(st.resume(i, sessionOf(i))),
+      tokenSealed: async (i) => last(st.token(await st.resume(i, sessionOf(i)))),
+      tokenEs: async (i) => last(es2.token(await es2.resume(i, sessionOf(i)))),
+    });
   }
   // The floor (bench/floor/index.js): the returning-user flow's requests in plain JavaScript,
   // with the same primitives and nothing else, in this run, at concurrency 1.
@@ -370,6 +393,13 @@ async function main() {
     // medians over the rounds. Inputs (sessions of the rounds' own users, codes, forms, tokens)
     // are made fresh in each round and unmeasured: with in-memory storage, objects idle for some
     // seconds lose theirs.
+    // The peers, the table's operations at concurrency 1 and 8 (after the floor's).
+    results.peers = {};
+    for (const [key, p] of Object.entries(peers)) {
+      results.peers[key] = {};
+      for (const c of [1, 8]) results.peers[key][c] = await peerBatches(p, c);
+    }
+
     const ROUNDS = Number(process.env.BENCH_BUDGET_ROUNDS ?? (QUICK ? 1 : 7));
     const M = n(300);
     results.rounds = [];
@@ -436,8 +466,10 @@ async function main() {
           if (!JSON.parse(res.body).sub) throw new Error("Rust floor userinfo: no sub");
         } });
       };
+      // The peers' returning-user flows, for the budgets against them.
+      const peerSides = Object.entries(peers).map(([key, p]) => peerRoundSide(p, round, key, tag, M));
       // Each side first, second and last in turn.
-      const sides = [edgeSide, floorSide, floorRsSide];
+      const sides = [edgeSide, floorSide, floorRsSide, ...peerSides];
       for (let k = 0; k < sides.length; k++) await sides[(r + k) % sides.length]();
       results.rounds.push(round);
     }

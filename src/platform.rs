@@ -254,6 +254,18 @@ fn from_http(r: http::Response) -> Result<web_sys::Response> {
     })
 }
 
+/// The bench build tells the benchmark how many Durable Object calls a request made, and in
+/// how many sequential round trips (`objects::count`).
+#[cfg(feature = "bench")]
+fn counted(r: http::Response) -> http::Response {
+    let (calls, trips) = objects::count::get();
+    r.with_header("x-bench-do-calls", &calls.to_string()).with_header("x-bench-do-round-trips", &trips.to_string())
+}
+#[cfg(not(feature = "bench"))]
+fn counted(r: http::Response) -> http::Response {
+    r
+}
+
 /// The Worker's entry point. It takes and returns the runtime's own `Request` and `Response`
 /// (not `worker::Request`, whose constructor also builds the request's `cf` object, unused here).
 #[event(fetch)]
@@ -266,6 +278,8 @@ pub async fn main(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_
     if let Some(r) = probes::route(&req, path, query, &env).await {
         return from_http(r);
     }
+    #[cfg(feature = "bench")]
+    objects::count::reset();
     let iso = match isolate(&env) {
         Ok(i) => i,
         Err(e) => return misconfigured(&env, &req, &e, "configuration"),
@@ -282,7 +296,7 @@ pub async fn main(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_
     // Discovery, JWKS and the static pages depend on the method and path only: answered
     // before the request's headers and body are copied out of JavaScript.
     let bare = http::Request { method: req.method(), path: path.to_string(), ..Default::default() };
-    let finish = |r| from_http(router::finish(r, &iso.config));
+    let finish = |r| from_http(counted(router::finish(r, &iso.config)));
     if let Some(r) = router::static_route(&bare, &iso.docs) {
         return finish(r);
     }

@@ -112,6 +112,14 @@ exec valgrind --tool=callgrind --callgrind-out-file=${dir}/cg.%p --smc-check=all
   return script;
 }
 
+/** BENCH_CALLGRIND: the command that runs `argv` (a program and its arguments) under
+ * callgrind as the wrapper above does (node-oidc-provider's node process). */
+export function underCallgrind(argv) {
+  const dir = path.join(ROOT, ".bench/callgrind");
+  fs.mkdirSync(dir, { recursive: true });
+  return ["valgrind", ["--tool=callgrind", `--callgrind-out-file=${dir}/cg.%p`, "--smc-check=all-non-file", "--dump-line=no", "--compress-strings=no", ...argv]];
+}
+
 /** BENCH_CALLGRIND: the instructions the process `pid` executed since the last call, in
  * millions (callgrind_control -d dumps the counters and zeroes them). */
 export function instructionsM(pid) {

@@ -43,6 +43,37 @@ fn js_error(e: JsValue) -> String {
     e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).unwrap_or_else(|| format!("{e:?}"))
 }
 
+/// The bench build counts a request's Durable Object calls, for the benchmark's table: all of
+/// them, and the sequential round trips among them (a call begun while none is in flight begins
+/// one; calls made together, `join`, share it). Per isolate: read at concurrency 1.
+#[cfg(feature = "bench")]
+pub mod count {
+    use std::cell::Cell;
+    thread_local! {
+        /// (calls, calls in flight, round trips)
+        static COUNTS: Cell<(u32, u32, u32)> = const { Cell::new((0, 0, 0)) };
+    }
+    pub fn reset() {
+        COUNTS.with(|c| c.set((0, 0, 0)));
+    }
+    pub(super) fn begin() {
+        COUNTS.with(|c| {
+            let (calls, flying, trips) = c.get();
+            c.set((calls + 1, flying + 1, trips + u32::from(flying == 0)));
+        });
+    }
+    pub(super) fn end() {
+        COUNTS.with(|c| {
+            let (calls, flying, trips) = c.get();
+            c.set((calls, flying.saturating_sub(1), trips));
+        });
+    }
+    /// (calls, sequential round trips) since [`reset`].
+    pub fn get() -> (u32, u32) {
+        COUNTS.with(|c| (c.get().0, c.get().2))
+    }
+}
+
 pub async fn call<C: Serialize, R: DeserializeOwned>(
     ns: &ObjectNamespace,
     name: &str,
@@ -69,12 +100,16 @@ pub async fn call_at<C: Serialize, R: DeserializeOwned>(
         serde_json::from_str::<R>(&text)
             .map_err(|e| StoreError::Unavailable(format!("durable object: malformed reply: {e}")))
     };
+    #[cfg(feature = "bench")]
+    count::begin();
     // Bound to a local so the pinned futures (which borrow `stub`) drop before it.
     #[allow(clippy::let_and_return)]
     let result = match select(pin!(exchange), pin!(Delay::from(TIMEOUT))).await {
         Either::Left((result, _)) => result,
         Either::Right(_) => Err(StoreError::Unavailable(format!("durable object did not answer within {TIMEOUT:?}"))),
     };
+    #[cfg(feature = "bench")]
+    count::end();
     result
 }
 

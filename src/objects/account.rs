@@ -42,7 +42,7 @@ pub use factors::{
     RemoveTotp, RenameCredential, SetTotp, Totp, UseCredential, UseRecovery, UseTotp, Used, MAX_ANSWERED, MAX_CREDENTIALS,
 };
 pub use ops::{
-    Allow, AllowReply, Check, CheckReply, Consented, End, EndReply, Forget, ForgetReply, List, ListReply, Standing,
+    Allow, AllowReply, Check, CheckReply, Consented, End, EndOthers, EndReply, Forget, ForgetReply, List, ListReply, Standing,
     Start, Started, Withdraw, WithdrawReply,
 };
 pub use storage::{
@@ -178,6 +178,7 @@ pub enum Command {
     Check(Check),
     Allow(Allow),
     End(End),
+    EndOthers(EndOthers),
     List(List),
     Withdraw(Withdraw),
     Forget(Forget),
@@ -210,6 +211,7 @@ into_command!(
     Check,
     Allow,
     End,
+    EndOthers,
     List,
     Withdraw,
     Forget,
@@ -238,6 +240,7 @@ pub fn apply(acct: &mut Account, cmd: Command, now: i64) -> (Changes, Value) {
     match cmd {
         Command::Start(op) => run(acct, op, now),
         Command::Check(op) => run(acct, op, now),
+        Command::EndOthers(op) => run(acct, op, now),
         Command::Allow(op) => run(acct, op, now),
         Command::End(op) => run(acct, op, now),
         Command::List(op) => run(acct, op, now),

@@ -15,7 +15,7 @@ use crate::i18n::Locale;
 use crate::model::passkey::Credential;
 use crate::model::User;
 use crate::objects::account::{
-    AddCredential, Added, Overview, OverviewReply, RemoveCredential, RemoveTotp, RenameCredential,
+    AddCredential, Added, EndOthers, Overview, OverviewReply, RemoveCredential, RemoveTotp, RenameCredential,
 };
 use crate::objects::throttle::{self, Command as Count};
 use crate::pages::{self, ErrorText, PasskeyForm, Sources, Ui};
@@ -177,18 +177,20 @@ impl<B: Backend> Provider<'_, B> {
                     false => Err(ended()),
                 }
             }
-            "password" => self.change_password(locale, &s.user, form).await,
+            "password" => self.change_password(locale, s, form).await,
             _ => Err(Failure::page(locale, 400, ErrorText { message: "error.invalid_form.message", ..INVALID })),
         }
     }
 
-    /// A new password, given the current one (counted like a sign-in's).
+    /// A new password, given the current one (counted like a sign-in's). The user's other
+    /// sessions end (OWASP ASVS V3.3.3): whoever knew the old password is signed out.
     async fn change_password<'a>(
         &self,
         locale: Locale,
-        user: &User,
+        s: &Signed,
         form: &'a Params,
     ) -> Result<Result<&'static str, Shown<'a>>, Failure> {
+        let user = &s.user;
         let fail = |key: &'a str| Ok(Err(Shown { error: Some(key), ..Shown::default() }));
         if !user.has_password() {
             return Err(Failure::page(locale, 400, INVALID));
@@ -211,6 +213,10 @@ impl<B: Backend> Provider<'_, B> {
             .map_err(|e| Failure::unavailable(format!("hashing a password: {e}")).on_page(locale))?;
         let changed = User { password_hash: hash.to_phc(), ..user.clone() };
         self.users.put_user(&changed).await.map_err(|e| Failure::from(e).on_page(locale))?;
+        let others = EndOthers { id_hash: s.id_hash.clone() };
+        if let Err(e) = self.accounts.send(&user.sub, others).await {
+            (self.log)(&format!("password changed; could not end the other sessions: {e}"));
+        }
         Ok(Ok("password"))
     }
 

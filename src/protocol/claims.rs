@@ -9,13 +9,16 @@ use crate::model::{scope, Resource, ScopeDef};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-/// The parsed `claims` parameter (§5.5): claim names per target, and a requested `sub`
-/// value (§5.5.1: only that user may be signed in).
+/// The parsed `claims` parameter (§5.5): claim names per target, a requested `sub` value
+/// (§5.5.1: only that user may be signed in), and requested `acr` values (§5.5.1.1: how
+/// strongly the user must sign in), essential or not.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct ClaimsRequest {
     pub id_token: Vec<String>,
     pub userinfo: Vec<String>,
     pub sub: Option<String>,
+    pub acr: Vec<String>,
+    pub acr_essential: bool,
 }
 
 pub const MAX_REQUESTED_CLAIMS: usize = 64;
@@ -46,6 +49,15 @@ impl ClaimsRequest {
                             if let Some(Value::String(s)) = o.get("value") {
                                 out.sub = Some(s.clone());
                             }
+                        }
+                        if name == "acr" {
+                            let values = match (o.get("value"), o.get("values")) {
+                                (Some(Value::String(v)), _) => vec![v.clone()],
+                                (_, Some(Value::Array(a))) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+                                _ => vec![],
+                            };
+                            out.acr.extend(values);
+                            out.acr_essential |= o.get("essential") == Some(&Value::Bool(true));
                         }
                     }
                     _ => return Err(bad("each claim must be null or an object")),
@@ -190,6 +202,11 @@ mod tests {
         assert_eq!(r.id_token, s(&["acr", "email", "sub"]));
         assert_eq!(r.userinfo, s(&["phone_number"]));
         assert_eq!(r.sub.as_deref(), Some("u1"));
+        assert_eq!((r.acr.len(), r.acr_essential), (0, false));
+        let r = ClaimsRequest::parse(r#"{"id_token":{"acr":{"essential":true,"values":["urn:x","phr"]}}}"#).unwrap();
+        assert_eq!((r.acr, r.acr_essential), (s(&["urn:x", "phr"]), true));
+        let r = ClaimsRequest::parse(r#"{"userinfo":{"acr":{"value":"mfa"}}}"#).unwrap();
+        assert_eq!((r.acr, r.acr_essential), (s(&["mfa"]), false));
         for bad in [
             "[]",
             "{",
@@ -213,6 +230,7 @@ mod tests {
             id_token: s(&["email", "sub", "nonsense"]),
             userinfo: s(&["phone_number", "name"]),
             sub: None,
+            ..Default::default()
         };
         let r = release(&s(&["openid", "profile", "groups"]), std::slice::from_ref(&groups), &req, |_| true);
         assert!(r.id_token.contains(&"name".to_string()) && r.id_token.contains(&"groups".to_string()));

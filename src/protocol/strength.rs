@@ -1,17 +1,32 @@
 //! The level a sign-in must reach (`model::strength`): what the operator requires
 //! (`MINIMUM_ACR`), the client's record requires (`minimum_acr`), and the request asks for
-//! (`acr_values`: any of the values listed will do, so the weakest known here; OpenID Connect
-//! Core §3.1.2.1, §5.5.1.1).
+//! (`acr_values`, or `acr` values in the `claims` parameter: any of the values listed will do,
+//! so the weakest known here; OpenID Connect Core §3.1.2.1, §5.5.1.1).
 
 use crate::config::Config;
-use crate::model::strength::Level;
+use crate::error::{ErrorCode, OAuthError};
+use crate::model::strength::{Level, ACR_VALUES};
 use crate::model::Client;
+use crate::protocol::claims::ClaimsRequest;
 
-/// The level a sign-in for `client` must reach, given the request's `acr_values`.
-pub fn required(config: &Config, client: &Client, acr_values: Option<&str>) -> Level {
-    let asked = acr_values.and_then(|v| v.split(' ').filter_map(Level::parse).min()).unwrap_or_default();
+/// The level a sign-in for `client` must reach, given the request's `acr_values` and the
+/// `acr` of its `claims` parameter. An essential `acr` none of whose values is known here
+/// cannot be met: the authentication fails (§5.5.1.1), `access_denied`.
+pub fn required(
+    config: &Config,
+    client: &Client,
+    acr_values: Option<&str>,
+    claims: &ClaimsRequest,
+) -> Result<Level, OAuthError> {
+    let weakest = |values: &mut dyn Iterator<Item = &str>| values.filter_map(Level::parse).min();
+    let asked = acr_values.and_then(|v| weakest(&mut v.split(' '))).unwrap_or_default();
+    let claimed = weakest(&mut claims.acr.iter().map(String::as_str));
+    if claims.acr_essential && !claims.acr.is_empty() && claimed.is_none() {
+        let d = format!("none of the essential acr values can be met here (supported: {})", ACR_VALUES.join(" "));
+        return Err(OAuthError::new(ErrorCode::AccessDenied, d));
+    }
     let client_min = client.minimum_acr.as_deref().and_then(Level::parse).unwrap_or_default();
-    config.minimum_acr.max(client_min).max(asked)
+    Ok(config.minimum_acr.max(client_min).max(asked).max(claimed.unwrap_or_default()))
 }
 
 #[cfg(test)]
@@ -33,12 +48,36 @@ mod tests {
         }))
         .unwrap();
         let strict = Client { minimum_acr: Some("mfa".into()), ..client.clone() };
-        assert_eq!(required(&config(""), &client, None), Level::Pwd);
-        assert_eq!(required(&config(""), &client, Some("phr")), Level::Phr);
+        let none = ClaimsRequest::default();
+        let req = |c: &Client, v: Option<&str>| required(&config(""), c, v, &none).unwrap();
+        assert_eq!(req(&client, None), Level::Pwd);
+        assert_eq!(req(&client, Some("phr")), Level::Phr);
         // Any listed value will do: the weakest known; unknown values are ignored.
-        assert_eq!(required(&config(""), &client, Some("urn:x phr mfa")), Level::Mfa);
-        assert_eq!(required(&config(""), &client, Some("urn:x")), Level::Pwd);
-        assert_eq!(required(&config(""), &strict, Some("pwd")), Level::Mfa);
-        assert_eq!(required(&config("phr"), &strict, Some("pwd")), Level::Phr);
+        assert_eq!(req(&client, Some("urn:x phr mfa")), Level::Mfa);
+        assert_eq!(req(&client, Some("urn:x")), Level::Pwd);
+        assert_eq!(req(&strict, Some("pwd")), Level::Mfa);
+        assert_eq!(required(&config("phr"), &strict, Some("pwd"), &none).unwrap(), Level::Phr);
+    }
+
+    /// §5.5.1.1: `acr` in the `claims` parameter asks as `acr_values` does; essential, with no
+    /// value known here, it cannot be met.
+    #[test]
+    fn acr_in_the_claims_parameter_is_honoured() {
+        let config = Config::from_vars(|k| (k == "ISSUER").then(|| "https://id.example.com".to_string())).unwrap();
+        let client: Client = serde_json::from_value(serde_json::json!({
+            "client_id": "c", "redirect_uris": ["https://app.example/cb"], "client_secret_hash": "", "token_endpoint_auth_method": "none"
+        }))
+        .unwrap();
+        let claims = |acr: &[&str], essential| ClaimsRequest {
+            acr: acr.iter().map(|s| s.to_string()).collect(),
+            acr_essential: essential,
+            ..Default::default()
+        };
+        assert_eq!(required(&config, &client, None, &claims(&["phr"], true)), Ok(Level::Phr));
+        assert_eq!(required(&config, &client, None, &claims(&["urn:x", "mfa", "phr"], false)), Ok(Level::Mfa));
+        assert_eq!(required(&config, &client, Some("phr"), &claims(&["mfa"], true)), Ok(Level::Phr));
+        assert_eq!(required(&config, &client, None, &claims(&["urn:x"], false)), Ok(Level::Pwd));
+        let e = required(&config, &client, None, &claims(&["urn:x"], true)).unwrap_err();
+        assert_eq!(e.code.as_str(), "access_denied");
     }
 }

@@ -193,6 +193,28 @@ impl AccountOp for End {
     }
 }
 
+/// After a password change: every session but the live one `id_hash` ends (OWASP ASVS
+/// V3.3.3); nothing ends when that one is not live. Replies how many ended.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EndOthers {
+    pub id_hash: String,
+}
+
+impl AccountOp for EndOthers {
+    type Reply = usize;
+    fn apply(self, acct: &mut Account, now: i64, ch: &mut Changes) -> usize {
+        if acct.session_mut(&self.id_hash, now).is_none() {
+            return 0;
+        }
+        let before = acct.sessions.len();
+        let id_hash = self.id_hash;
+        acct.sessions.retain(|s| crate::crypto::ct_eq(s.id_hash.as_bytes(), id_hash.as_bytes()));
+        let ended = before - acct.sessions.len();
+        ch.sessions |= ended > 0;
+        ended
+    }
+}
+
 /// The consents, for the page that lists them (needs a live session).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct List {

@@ -219,7 +219,8 @@ impl<B: Backend> Provider<'_, B> {
             release,
             custom: defs,
             resource,
-            required: crate::protocol::strength::required(self.config, client, params.get("acr_values")),
+            required: crate::protocol::strength::required(self.config, client, params.get("acr_values"), &claims_req)
+                .map_err(Failure::json)?,
         })
     }
 

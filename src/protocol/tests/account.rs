@@ -99,6 +99,10 @@ fn codes_are_turned_off_only_with_a_current_code() {
 #[test]
 fn the_password_changes_given_the_current_one() {
     let w = World::new();
+    // Another browser signed in before the change.
+    password_session(&w);
+    let other = w.cookies.borrow().clone();
+    w.forget_session();
     password_session(&w);
     let page = w.get("/account");
     let csrf = hidden(&page, "csrf");
@@ -112,6 +116,12 @@ fn the_password_changes_given_the_current_one() {
     assert!(r.body_str().contains("at least 10 characters"));
     let r = change(PASSWORD, "a brand new password");
     assert_eq!(r.header("location"), Some("/account?done=password"), "{}", r.body_str());
+    // This browser stays signed in; the other one's session ended (OWASP ASVS V3.3.3).
+    assert_eq!(w.get("/account").status, 200);
+    let mine = w.cookies.replace(other);
+    let r = w.get("/account");
+    assert!(r.status != 200 || !r.body_str().contains("name=\"csrf\""), "the other session still works");
+    *w.cookies.borrow_mut() = mine;
     w.forget_session();
     let page = w.authorize(&request("basic"));
     assert_eq!(w.login(&page, "alice", PASSWORD).status, 400, "the old password no longer works");

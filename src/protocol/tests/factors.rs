@@ -231,3 +231,27 @@ fn acr_values_and_prompt_login_sign_in_again_as_strongly() {
     mfa.push(("acr_values", "mfa"));
     assert_eq!(w.authorize(&mfa).status, 303);
 }
+
+/// OpenID Connect Core §5.5.1.1: `acr` asked for in the `claims` parameter is honoured as
+/// `acr_values` is; an essential one that cannot be met fails the request.
+#[test]
+fn an_essential_acr_in_the_claims_parameter_is_met_or_refused() {
+    let w = World::new();
+    let mut auth = Authenticator::new(Alg::ES256);
+    add_passkey(&w, &mut auth);
+    password_session(&w);
+    let mut phr = request("basic");
+    phr.push(("claims", r#"{"id_token":{"acr":{"essential":true,"values":["phr"]}}}"#));
+    let mut silent = phr.clone();
+    silent.push(("prompt", "none"));
+    assert_eq!(param(&redirect_params(&w.authorize(&silent), CB), "error"), Some("login_required"));
+    let page = w.authorize(&phr);
+    let r = w.login(&page, "alice", PASSWORD);
+    let r = second(&w, &r, &[("credential", &auth.assert(&options(&r, "get")))]);
+    assert_eq!(id_token_after(&w, &r)["acr"], "phr");
+    let mut unknown = request("basic");
+    unknown.push(("claims", r#"{"id_token":{"acr":{"essential":true,"values":["urn:example:loa:4"]}}}"#));
+    let p = redirect_params(&w.authorize(&unknown), CB);
+    assert_eq!(param(&p, "error"), Some("access_denied"));
+    assert_eq!(param(&p, "state"), Some("s"));
+}

@@ -312,13 +312,30 @@ async function main() {
       await registerPasskey(oidc.req, sessions[u], auths[u]);
     }
     const N = n(300);
-    const pages = [];
-    for (let i = 0; i < N; i++) pages.push(await steps.authorize(i));
-    ep["passkeyLogin@1"] = keep(await batch(oidc, "login POST with a passkey (ES256)", {
-      count: N, warmup: 3,
-      warmupOp: async (i) => passkeyLogin(oidc.req, await steps.authorize(0), auths[Math.abs(i) % auths.length]),
-      op: async (i) => passkeyLogin(oidc.req, pages[i], auths[i % auths.length]),
-    }));
+    // The floor's passkey sign-in (bench/floor: the key read, one verification, one write),
+    // in pairs with edge-oidc's, alternating: a passkey per bench user, set up unmeasured.
+    const fauths = USERS.map((_, u) => Object.assign(new Authenticator("http://127.0.0.1:8787"), { handle: Buffer.from(floorUser(u)) }));
+    for (const [u, a] of fauths.entries()) {
+      expect(await floor.req("POST", "/passkey-setup", { body: JSON.stringify({ user: floorUser(u), id: a.id.toString("base64url"), jwk: a.jwk }) }), 200, "floor passkey set-up");
+    }
+    results.passkeyPairs = [];
+    for (let k = 0; k < (QUICK ? 1 : 3); k++) {
+      const pages = [];
+      for (let i = 0; i < N; i++) pages.push(await steps.authorize(i));
+      const edge = await batch(oidc, "login POST with a passkey (ES256)", {
+        count: N, warmup: 3,
+        warmupOp: async (i) => passkeyLogin(oidc.req, await steps.authorize(0), auths[Math.abs(i) % auths.length]),
+        op: async (i) => passkeyLogin(oidc.req, pages[i], auths[i % auths.length]),
+      });
+      if (k === 0) ep["passkeyLogin@1"] = keep(edge);
+      const bodies = [];
+      for (let i = 0; i < N; i++) {
+        const challenge = crypto.randomBytes(32).toString("base64url");
+        bodies.push(form({ tx: `t${i}`, credential: fauths[i % fauths.length].assert({ challenge, rpId: "127.0.0.1" }) }));
+      }
+      const fl = await batch(floor, "floor: passkey sign-in POST", { count: N, op: async (i) => expect(await floor.req("POST", "/passkey", { headers: FORM, body: bodies[i] }), 200, "floor passkey") });
+      results.passkeyPairs.push({ edge, floor: fl });
+    }
     // Each request's Durable Object calls and sequential round trips (the bench build's
     // counts), concurrency 1: what a user far from their objects waits for (docs/latency.md).
     const rec = recording(oidc.req);

@@ -23,6 +23,12 @@
 //                                  calls in sequence, as edge-oidc's — the user's account
 //                                  remembers the consent (read, write), then the grant object
 //                                  stores the code (read the reservation, write) → 303 with it
+//   POST /passkey                  a passkey sign-in: form with `credential` (WebAuthn's JSON):
+//                                  the user's account object reads the passkey's public key, one
+//                                  ES256 verification through WebCrypto (key imported, client
+//                                  data hashed, DER signature made raw), the account records the
+//                                  counter and the session (read, write) → a page, a cookie
+//   POST /passkey-setup            (set-up) a user's passkey: {user, id, jwk}
 //   POST /setup                    the RS256 and ES256 private keys (JWK), imported once
 import { DurableObject } from "cloudflare:workers";
 
@@ -57,6 +63,25 @@ export class Account extends Stored {
       const n = (await this.load("probe")) ?? 0;
       await this.save("probe", n + 1);
       return { result: "active" };
+    }
+    if (cmd.op === "add-passkey" || cmd.op === "credential" || cmd.op === "use") {
+      const keys = (await this.load("passkeys")) ?? {};
+      if (cmd.op === "add-passkey") {
+        keys[cmd.id] = { jwk: cmd.jwk, count: 0 };
+        await this.save("passkeys", keys);
+        return { result: "added" };
+      }
+      const k = keys[cmd.id];
+      if (cmd.op === "credential") return k ? { result: "found", jwk: k.jwk } : { result: "unknown" };
+      // The counter moves forward and a session starts: one write.
+      if (!k || cmd.count <= k.count) return { result: "refused" };
+      k.count = cmd.count;
+      const sessions = (await this.load("sessions")) ?? [];
+      sessions.push({ id: cmd.session, expires_at: Date.now() + 86400_000 });
+      if (sessions.length > 32) sessions.shift();
+      await this.save("passkeys", keys);
+      await this.save("sessions", sessions);
+      return { result: "used" };
     }
     if (cmd.op === "allow") {
       // The consent POST: remember the client's consent and the grant made under it, which
@@ -122,6 +147,25 @@ const call = (ns, name, cmd) => ns.get(ns.idFromName(name)).command(cmd);
 /** The signed-in user: cookie `s=<user>`. */
 const sessionUser = (req) => (req.headers.get("cookie") ?? "").match(/(?:^|; )s=([^;]+)/)?.[1];
 
+const unb64u = (s) => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+/** An ECDSA signature, DER (WebAuthn) → r ‖ s (WebCrypto). */
+function rawSignature(der) {
+  const int = (at) => {
+    const len = der[at + 1];
+    let v = der.slice(at + 2, at + 2 + len);
+    while (v.length > 32 && v[0] === 0) v = v.slice(1);
+    const out = new Uint8Array(32);
+    out.set(v, 32 - v.length);
+    return [out, at + 2 + len];
+  };
+  const [r, next] = int(2);
+  const [s] = int(next);
+  const raw = new Uint8Array(64);
+  raw.set(r);
+  raw.set(s, 32);
+  return raw;
+}
+
 const json = (status, value, extra = {}) =>
   new Response(JSON.stringify(value), { status, headers: { "content-type": "application/json", "cache-control": "no-store", ...extra } });
 
@@ -155,6 +199,32 @@ export default {
         to.searchParams.set("state", url.searchParams.get("state") ?? "");
         to.searchParams.set("iss", url.origin);
         return new Response(null, { status: 303, headers: { location: to.href, "cache-control": "no-store" } });
+      }
+      case "/passkey-setup": {
+        const { user, id, jwk } = await req.json();
+        const r = await call(env.ACCOUNT, user, { op: "add-passkey", id, jwk });
+        return new Response(r.result);
+      }
+      case "/passkey": {
+        const form = new URLSearchParams(await req.text());
+        const cred = JSON.parse(form.get("credential") ?? "null");
+        const r = cred?.response;
+        if (!r?.userHandle || !r.clientDataJSON || !r.authenticatorData || !r.signature) return new Response("invalid request", { status: 400 });
+        const user = new TextDecoder().decode(unb64u(r.userHandle));
+        const [cd, ad] = [unb64u(r.clientDataJSON), unb64u(r.authenticatorData)];
+        if (JSON.parse(new TextDecoder().decode(cd)).type !== "webauthn.get") return new Response("invalid request", { status: 400 });
+        const k = await call(env.ACCOUNT, user, { op: "credential", id: cred.id });
+        if (k.result !== "found") return new Response("unknown passkey", { status: 400 });
+        const key = await crypto.subtle.importKey("jwk", k.jwk, { name: "ECDSA", namedCurve: "P-256" }, false, ["verify"]);
+        const signed = new Uint8Array(ad.length + 32);
+        signed.set(ad);
+        signed.set(new Uint8Array(await crypto.subtle.digest("SHA-256", cd)), ad.length);
+        const ok = await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, key, rawSignature(unb64u(r.signature)), signed);
+        if (!ok) return new Response("bad signature", { status: 400 });
+        const used = await call(env.ACCOUNT, user, { op: "use", id: cred.id, count: new DataView(ad.buffer).getUint32(33), session: random(32) });
+        if (used.result !== "used") return new Response("refused", { status: 400 });
+        const page = `<!doctype html><html lang="en"><title>Allow access?</title><form method="post" action="/consent"><input type="hidden" name="tx" value="${random(16)}~${user}"><button name="decision" value="allow">Allow</button></form></html>`;
+        return new Response(page, { headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store", "set-cookie": `s=${user}; Path=/; HttpOnly; Secure; SameSite=Lax` } });
       }
       case "/reserve": {
         const user = await req.text();

@@ -4,6 +4,7 @@
 // bench build, `platform::objects::count`).
 
 import { QUICK, log, n } from "./common.mjs";
+import { expect } from "./measure.mjs";
 import { peerSteps, startNodeOidc, startWorkersOAuth } from "./peers.mjs";
 import { batch } from "./servers.mjs";
 
@@ -29,6 +30,7 @@ export async function peerBatches({ server, steps }, c) {
   const out = {};
   const N = n(300);
   const got = (a) => a.filter(Boolean);
+  out.noop = await batch(server, `${server.name} empty request`, { count: n(2000), concurrency: c, warmup: 20, op: async () => expect(await server.req("GET", "/noop"), 200, `${server.name} noop`) });
   out.discovery = await batch(server, `${server.name} discovery`, { count: n(1000), concurrency: c, warmup: 20, op: () => steps.discovery() });
   const codes = new Array(N);
   out.resume = await batch(server, `${server.name} authorization GET (session)`, { count: N, concurrency: c, warmup: 5, op: async (i) => { const code = await steps.resume(i); if (i >= 0) codes[i] = code; } });
@@ -43,10 +45,12 @@ export async function peerBatches({ server, steps }, c) {
 
 const flow = async (steps, i) => steps.userinfo(await steps.token(await steps.resume(i)));
 
-/** A budget round's side for a peer: its returning-user flow, `M` operations, concurrency 1. */
+/** A budget round's side for a peer: its empty request and its returning-user flow, `M`
+ * operations, concurrency 1. */
 export function peerRoundSide({ server, steps }, round, key, tag, M) {
   return async () => {
-    round[key] = { returning: await batch(server, tag(`${server.name} returning-user flow`), { count: M, requestsPerOp: 3, warmup: 2, op: (i) => flow(steps, i) }) };
+    const noop = await batch(server, tag(`${server.name} empty request`), { count: n(2000), warmup: 20, op: async () => expect(await server.req("GET", "/noop"), 200, `${server.name} noop`) });
+    round[key] = { noop, returning: await batch(server, tag(`${server.name} returning-user flow`), { count: M, requestsPerOp: 3, warmup: 2, op: (i) => flow(steps, i) }) };
   };
 }
 

@@ -6,6 +6,7 @@ import { ROOT, n, sleep } from "./common.mjs";
 import { expect } from "./measure.mjs";
 import { batch } from "./servers.mjs";
 import { USERS, userFor } from "./flows.mjs";
+import { Authenticator, passkeyLogin, registerPasskey } from "./passkeys.mjs";
 
 // Profile (BENCH_PROFILE=<op>): where the worker's isolate spends its time during one batch
 
@@ -40,7 +41,7 @@ export async function profile(oidc, steps, spec) {
   const inputs = [];
   // `resume` and `returning` need a live session per bench user, consent remembered.
   const sessions = [];
-  if (what === "resume" || what === "returning" || what === "tokenSealed") {
+  if (what === "resume" || what === "returning" || what === "tokenSealed" || what === "passkeyLogin") {
     for (let u = 0; u < USERS.length; u++) {
       const s = await steps.login(await steps.authorize(u), USERS[u]);
       await steps.consent(s);
@@ -48,7 +49,16 @@ export async function profile(oidc, steps, spec) {
     }
   }
   const sessionOf = (i) => sessions[i % sessions.length];
+  // `passkeyLogin`: each bench user registers a passkey; the inputs are sign-in pages.
+  const auths = [];
+  if (what === "passkeyLogin") {
+    for (const s of sessions) {
+      auths.push(new Authenticator("http://127.0.0.1:8787"));
+      await registerPasskey(oidc.req, s, auths[auths.length - 1]);
+    }
+  }
   for (let i = 0; i < N; i++) {
+    if (what === "passkeyLogin") { inputs.push(await steps.authorize(i)); continue; }
     if (["authorize", "flow", "resume", "returning"].includes(what) || what.startsWith("/")) { inputs.push(i); continue; }
     if (what === "tokenSealed") { inputs.push(await steps.resume(i, sessionOf(i))); continue; }
     let x = await steps.authorize(i);
@@ -66,6 +76,7 @@ export async function profile(oidc, steps, spec) {
     userinfo: (x) => steps.userinfo(x),
     resume: (i) => steps.resume(i, sessionOf(i)),
     returning: async (i) => steps.userinfo(await steps.token(await steps.resume(i, sessionOf(i)))),
+    passkeyLogin: (x, i) => passkeyLogin(oidc.req, x, auths[i % auths.length]),
     flow: async (i) => steps.userinfo(await steps.token(await steps.consent(await steps.login(await steps.authorize(i), userFor(i))))),
   }[what] ?? (what.startsWith("/") ? async () => expect(await oidc.req("GET", what), 200, what) : undefined);
   if (!op) throw new Error(`BENCH_PROFILE: unknown operation ${what}`);

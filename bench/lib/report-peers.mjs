@@ -52,19 +52,27 @@ export function peersReport(R, E, net) {
     if (srv === "floor") return c === 1 ? R.floor?.[{ token: "tokenSealed" }[op] ?? op] : undefined;
     return R.peers[srv]?.[c]?.[op];
   };
+  // Net: minus the same server's empty request × requests, at the same concurrency (edge-oidc:
+  // the no-op worker's, as everywhere in this report).
+  const empty = (srv, c) => (srv === "edge" ? undefined : srv === "floor" ? R.floor?.noop : R.peers[srv]?.[c]?.noop);
+  const netOf = (srv, c, r) => (srv === "edge" ? net(r) : r.cpuPerOp - empty(srv, c).cpuPerOp * r.requestsPerOp);
   const trips = R.roundTrips ?? {};
   const tripText = (k) => (trips[k] ? `${trips[k].trips}${trips[k].calls !== trips[k].trips ? ` (${trips[k].calls} calls)` : ""}` : "–");
-  md += `## Against the peers\n\nThe same operations with the same load generator, in this run: edge-oidc; the JavaScript floor (above); [node-oidc-provider](https://github.com/panva/node-oidc-provider) ${"9.13.3"} on Node (its in-memory adapter, RS256 ID tokens; [bench/peers/node-oidc.mjs](peers/node-oidc.mjs)), what an operator would run on a server instead; [@cloudflare/workers-oauth-provider](https://github.com/cloudflare/workers-oauth-provider) 1.2.3 in workerd through miniflare with its own KV storage ([bench/peers/workers-oauth/worker.js](peers/workers-oauth/worker.js)), what a Workers user would pick instead — it issues no ID token and signs nothing: its token is a random string, hashed, its grant encrypted (AES-GCM, keys wrapped per token), all kept in KV. CPU is each server's process (workerd; node for node-oidc-provider), **gross**: everything the process did per operation, the runtime's own work included, so the servers compare as they run. edge-oidc uses the RS256 client here. "DO trips": edge-oidc's sequential Durable Object round trips per request (bench build's counts; calls made together count once).\n\n`;
-  md += `| operation | server | CPU ms/op (c=1) | ops/s (c=1) | p50 / p99 ms (c=1) | CPU ms/op (c=8) | ops/s (c=8) | p50 / p99 ms (c=8) | DO trips |\n|---|---|---|---|---|---|---|---|---|\n`;
+  md += `## Against the peers\n\nThe same operations with the same load generator, in this run: edge-oidc; the JavaScript floor (above); [node-oidc-provider](https://github.com/panva/node-oidc-provider) 9.13.3 on Node (its in-memory adapter, RS256 ID tokens; [bench/peers/node-oidc.mjs](peers/node-oidc.mjs)), what an operator would run on a server instead; [@cloudflare/workers-oauth-provider](https://github.com/cloudflare/workers-oauth-provider) 1.2.3 in workerd through miniflare with its own KV storage ([bench/peers/workers-oauth/worker.js](peers/workers-oauth/worker.js)), what a Workers user would pick instead — it issues no ID token and signs nothing: its token is a random string, hashed, its grant encrypted (AES-GCM, keys wrapped per token), all kept in KV. CPU is each server's process (workerd; node for node-oidc-provider), **net**: what the process did per operation minus what it does for an empty request on the same server, × requests (edge-oidc: the no-op worker; the floor, node-oidc-provider and workers-oauth-provider: a \`/noop\` answered before any provider code), so that the runtimes' own per-request work (miniflare's entry worker in workerd, Node's HTTP server) is left out alike; gross beside it. edge-oidc uses the RS256 client here. "DO trips": edge-oidc's sequential Durable Object round trips per request (bench build's counts; calls made together count once).\n\n`;
+  md += `| operation | server | CPU net (gross) ms/op, c=1 | ops/s (c=1) | p50 / p99 ms (c=1) | CPU net (gross) ms/op, c=8 | ops/s (c=8) | p50 / p99 ms (c=8) | DO trips |\n|---|---|---|---|---|---|---|---|---|\n`;
   for (const [op, label] of OPS) {
     for (const [srv, name] of SERVERS) {
       const [a, b] = [of(srv, op, 1), of(srv, op, 8)];
       if (!a && !b) continue;
-      const cols = (r) => (r ? [f3(r.cpuPerOp), r.perSecond.toFixed(0), `${f2(r.p50)} / ${f2(r.p99)}`] : ["–", "–", "–"]);
+      const cols = (r, c) => (r ? [`${f3(netOf(srv, c, r))} (${f3(r.cpuPerOp)})`, r.perSecond.toFixed(0), `${f2(r.p50)} / ${f2(r.p99)}`] : ["–", "–", "–"]);
       const dt = srv === "edge" ? (op === "returning" ? ["resume", "tokenSealed", "userinfo"].map(tripText).join(" + ") : tripText(edgeKey[op])) : "";
-      md += `| ${label} | ${name} | ${cols(a).join(" | ")} | ${cols(b).join(" | ")} | ${dt} |\n`;
+      md += `| ${label} | ${name} | ${cols(a, 1).join(" | ")} | ${cols(b, 8).join(" | ")} | ${dt} |\n`;
     }
   }
+  const emptyText = (srv, name) => [1, 8].map((c) => (srv === "edge" ? R.baseline?.start?.[c] : empty(srv, c))).every(Boolean)
+    ? `${name} ${[1, 8].map((c) => f3(srv === "edge" ? (R.baseline.start[c].cpuPerOp + R.baseline.end[c].cpuPerOp) / 2 : empty(srv, c).cpuPerOp)).join(" / ")}`
+    : srv === "floor" && R.floor?.noop ? `${name} ${f3(R.floor.noop.cpuPerOp)} (c=1)` : null;
+  md += `\nThe empty request, ms of CPU at c=1 / c=8: ${SERVERS.map(([srv, name]) => emptyText(srv, name)).filter(Boolean).join("; ")}.\n`;
   md += `\nPer request, what each does besides parsing and answering: edge-oidc as in "Endpoints" above; node-oidc-provider reads and writes its in-process store (authorization: session, grant, a code written, the session written again; token: code, session and grant read, code consumed, access token written, one RS256 signature; userinfo: three reads), HMAC-signed cookies; workers-oauth-provider: authorization: two KV reads of the client, a KV list of the user's grants, a grant written, the user's earlier grant and its tokens deleted (its default), AES-GCM and key wrapping; token: two KV reads, five SHA-256, key unwrap and wraps, two KV writes (and a refresh token); the protected call: SHA-256, one KV read, an unwrap and a decryption. Its KV is miniflare's local simulation inside the same workerd process, so its storage work is counted (as edge-oidc's objects' is).\n\n`;
 
   // Budgets decided inside the run.
@@ -72,7 +80,7 @@ export function peersReport(R, E, net) {
   if (RD.length) {
     const eNet = (rd, k) => rd.edge[k].cpuPerOp - rd.noop.cpuPerOp * rd.edge[k].requestsPerOp;
     const fNet = (rd, k) => rd.floor[k].cpuPerOp - rd.floor.noop.cpuPerOp * rd.floor[k].requestsPerOp;
-    md += `## Budgets, decided inside the run\n\nFrom the ${RD.length} budget rounds (each round measures every side, the order rotating; ${RD[0].edge.returning.ops} operations per batch, concurrency 1). Per round, the ratio measured ÷ allowed (≤ 1 meets the budget); the verdict goes by the median of the rounds, and is **undecided** where the median's distance from 1 is within the spread (half the range of the rounds, the highest and lowest left out): then the run cannot tell, and instruction counts between two builds decide (bench/README.md, "BENCH_CALLGRIND"). Against the floor both sides are net (minus their own empty request); against the peers, gross CPU per flow (the servers as they run).\n\n`;
+    md += `## Budgets, decided inside the run\n\nFrom the ${RD.length} budget rounds (each round measures every side, the order rotating; ${RD[0].edge.returning.ops} operations per batch, concurrency 1). Per round, the ratio measured ÷ allowed (≤ 1 meets the budget); the verdict goes by the median of the rounds, and is **undecided** where the median's distance from 1 is within the spread (half the range of the rounds, the highest and lowest left out): then the run cannot tell, and instruction counts between two builds decide (bench/README.md, "BENCH_CALLGRIND"). Every side is net (minus its own empty request, measured in the same round).\n\n`;
     md += `| budget | edge-oidc (median) | the other (median) | ratio to the budget: median ± spread (rounds) | verdict |\n|---|---|---|---|---|\n`;
     const row = (label, e, o, allowed) => {
       const v = verdictOf(e.map((x, i) => x / (allowed * o[i])));
@@ -84,9 +92,15 @@ export function peersReport(R, E, net) {
     for (const [k, label] of Object.entries(labels)) {
       verdicts[k] = row(`${label} ≤ 1.2 × the floor (net)`, RD.map((rd) => eNet(rd, k)), RD.map((rd) => fNet(rd, k)), 1.2);
     }
-    const gross = (rd, side, k) => rd[side][k].cpuPerOp;
-    verdicts.vsWorkers = row("returning-user flow, ES256 client ≤ workers-oauth-provider's authorization + token + protected call (gross)", RD.map((rd) => gross(rd, "edge", "returningEs")), RD.map((rd) => gross(rd, "workersOauth", "returning")), 1);
-    verdicts.vsNode = row("returning-user flow, RS256 client ≤ node-oidc-provider's (gross)", RD.map((rd) => gross(rd, "edge", "returning")), RD.map((rd) => gross(rd, "nodeOidc", "returning")), 1);
+    const pNet = (rd, side) => rd[side].returning.cpuPerOp - (rd[side].noop?.cpuPerOp ?? 0) * rd[side].returning.requestsPerOp;
+    verdicts.vsWorkers = row("returning-user flow, ES256 client ≤ workers-oauth-provider's authorization + token + protected call (net)", RD.map((rd) => eNet(rd, "returningEs")), RD.map((rd) => pNet(rd, "workersOauth")), 1);
+    verdicts.vsNode = row("returning-user flow, RS256 client ≤ node-oidc-provider's (net)", RD.map((rd) => eNet(rd, "returning")), RD.map((rd) => pNet(rd, "nodeOidc")), 1);
+    // The passkey sign-in POST, from its pairs of batches (edge-oidc's, then the floor's).
+    const PK = R.passkeyPairs ?? [];
+    if (PK.length && R.floor?.noop) {
+      const fn = (r) => r.cpuPerOp - R.floor.noop.cpuPerOp * r.requestsPerOp;
+      verdicts.passkey = row(`passkey sign-in POST ≤ 1.2 × the floor (net; ${PK.length} pair(s) of batches in a row, not rounds)`, PK.map((p) => net(p.edge)), PK.map((p) => fn(p.floor)), 1.2);
+    }
     md += `\nWhat the flows do: edge-oidc's returning-user flow signs an ID token (RS256 or ES256), checks PKCE, the client secret and the session, stores the grant in a Durable Object and checks the access token at userinfo — one object round trip per request, one signature; workers-oauth-provider's does no signature (opaque tokens, no ID token) but six KV operations or more and AES key wrapping; node-oidc-provider's one RS256 signature and its in-process store.\n\n`;
   }
 
@@ -97,6 +111,8 @@ export function peersReport(R, E, net) {
     md += `| password, PBKDF2 100,000 iterations (the default) | ${f3(net(pw))} | ${net(pw) <= 10 ? "yes" : "**no**"} |\n`;
     if (pw40) md += `| password, PBKDF2 40,000 iterations | ${f3(net(pw40))} | ${net(pw40) <= 10 ? "yes" : "**no**"} |\n`;
     if (pk) md += `| passkey (ES256) — budget ≤ 1 ms | ${f3(net(pk))} | ${net(pk) <= 10 ? "yes" : "**no**"}; ≤ 1 ms: ${net(pk) <= 1 ? "met" : "**missed**"} |\n`;
+    const fpk = (R.passkeyPairs ?? []).map((p) => p.floor.cpuPerOp - (R.floor?.noop?.cpuPerOp ?? 0));
+    if (fpk.length && R.floor?.noop) md += `| the floor's passkey sign-in (the key read, one verification, one write, a small page) | ${f3(median(fpk))} | ${median(fpk) <= 10 ? "yes" : "**no**"}; ≤ 1 ms: ${median(fpk) <= 1 ? "met" : "**missed**"} |\n`;
     md += `\n`;
   }
   if (Object.keys(trips).length) {

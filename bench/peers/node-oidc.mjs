@@ -81,6 +81,8 @@ async function interaction(req, res) {
 
 const callback = provider.callback();
 server.on("request", (req, res) => {
+  // The empty request (this server's baseline for net figures), before the provider.
+  if (req.url === "/noop") return res.end("ok");
   if (!req.url.startsWith("/interaction/")) return callback(req, res);
   interaction(req, res).catch((e) => {
     console.error(e);

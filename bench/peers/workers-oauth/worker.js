@@ -116,6 +116,8 @@ const apiHandler = {
 let provider;
 export default {
   fetch(request, env, ctx) {
+    // The empty request (this worker's baseline for net figures), before the provider.
+    if (new URL(request.url).pathname === "/noop") return new Response("ok");
     provider ??= new OAuthProvider({
       apiRoute: "/api/",
       apiHandler,

@@ -39,7 +39,7 @@ pub struct Answered {
 
 /// Challenges answered within their lifetime kept per user: more passkey sign-ins than this
 /// within a challenge's minutes are refused until the oldest expire.
-pub const MAX_ANSWERED: usize = 32;
+pub const MAX_ANSWERED: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Totp {

@@ -38,6 +38,7 @@ const OPS = [
   ["token", "token (a returning user's code)"],
   ["userinfo", "userinfo / the protected call"],
   ["returning", "**returning-user flow** (3 requests)"],
+  ["returningEs", "**returning-user flow, client registered for ES256** (3 requests)"],
 ];
 
 /** The markdown of the peer sections; `E`: edge-oidc's endpoint batches, `net`: its net. */
@@ -46,7 +47,7 @@ export function peersReport(R, E, net) {
   let md = "";
   // Each server's batch of an operation at concurrency c (edge-oidc's and the floor's from
   // their own sections of the run; the floor runs at concurrency 1 only and has no discovery).
-  const edgeKey = { discovery: "discovery", resume: "resume", token: "tokenSealed", userinfo: "userinfo", returning: "returning" };
+  const edgeKey = { discovery: "discovery", resume: "resume", token: "tokenSealed", userinfo: "userinfo", returning: "returning", returningEs: "returningEs" };
   const of = (srv, op, c) => {
     if (srv === "edge") return E[`${edgeKey[op]}@${c}`];
     if (srv === "floor") return c === 1 ? R.floor?.[{ token: "tokenSealed" }[op] ?? op] : undefined;
@@ -58,14 +59,14 @@ export function peersReport(R, E, net) {
   const netOf = (srv, c, r) => (srv === "edge" ? net(r) : r.cpuPerOp - empty(srv, c).cpuPerOp * r.requestsPerOp);
   const trips = R.roundTrips ?? {};
   const tripText = (k) => (trips[k] ? `${trips[k].trips}${trips[k].calls !== trips[k].trips ? ` (${trips[k].calls} calls)` : ""}` : "–");
-  md += `## Against the peers\n\nThe same operations with the same load generator, in this run: edge-oidc; the JavaScript floor (above); [node-oidc-provider](https://github.com/panva/node-oidc-provider) 9.13.3 on Node (its in-memory adapter, RS256 ID tokens; [bench/peers/node-oidc.mjs](peers/node-oidc.mjs)), what an operator would run on a server instead; [@cloudflare/workers-oauth-provider](https://github.com/cloudflare/workers-oauth-provider) 1.2.3 in workerd through miniflare with its own KV storage ([bench/peers/workers-oauth/worker.js](peers/workers-oauth/worker.js)), what a Workers user would pick instead — it issues no ID token and signs nothing: its token is a random string, hashed, its grant encrypted (AES-GCM, keys wrapped per token), all kept in KV. CPU is each server's process (workerd; node for node-oidc-provider), **net**: what the process did per operation minus what it does for an empty request on the same server, × requests (edge-oidc: the no-op worker; the floor, node-oidc-provider and workers-oauth-provider: a \`/noop\` answered before any provider code), so that the runtimes' own per-request work (miniflare's entry worker in workerd, Node's HTTP server) is left out alike; gross beside it. edge-oidc uses the RS256 client here. "DO trips": edge-oidc's sequential Durable Object round trips per request (bench build's counts; calls made together count once).\n\n`;
+  md += `## Against the peers\n\nThe same operations with the same load generator, in this run: edge-oidc; the JavaScript floor (above); [node-oidc-provider](https://github.com/panva/node-oidc-provider) 9.13.3 on Node (its in-memory adapter, RS256 ID tokens; [bench/peers/node-oidc.mjs](peers/node-oidc.mjs)), what an operator would run on a server instead; [@cloudflare/workers-oauth-provider](https://github.com/cloudflare/workers-oauth-provider) 1.2.3 in workerd through miniflare with its own KV storage ([bench/peers/workers-oauth/worker.js](peers/workers-oauth/worker.js)), what a Workers user would pick instead — it issues no ID token and signs nothing: its token is a random string, hashed, its grant encrypted (AES-GCM, keys wrapped per token), all kept in KV. CPU is each server's process (workerd; node for node-oidc-provider), **net**: what the process did per operation minus what it does for an empty request on the same server, × requests (edge-oidc: the no-op worker; the floor, node-oidc-provider and workers-oauth-provider: a \`/noop\` answered before any provider code), so that the runtimes' own per-request work (miniflare's entry worker in workerd, Node's HTTP server) is left out alike; gross beside it. edge-oidc uses the RS256 client (node-oidc-provider signs RS256 too), and for its last row the client registered for ES256, to set beside workers-oauth-provider, which signs nothing. "DO trips": edge-oidc's sequential Durable Object round trips per request (bench build's counts; calls made together count once).\n\n`;
   md += `| operation | server | CPU net (gross) ms/op, c=1 | ops/s (c=1) | p50 / p99 ms (c=1) | CPU net (gross) ms/op, c=8 | ops/s (c=8) | p50 / p99 ms (c=8) | DO trips |\n|---|---|---|---|---|---|---|---|---|\n`;
   for (const [op, label] of OPS) {
     for (const [srv, name] of SERVERS) {
       const [a, b] = [of(srv, op, 1), of(srv, op, 8)];
       if (!a && !b) continue;
       const cols = (r, c) => (r ? [`${f3(netOf(srv, c, r))} (${f3(r.cpuPerOp)})`, r.perSecond.toFixed(0), `${f2(r.p50)} / ${f2(r.p99)}`] : ["–", "–", "–"]);
-      const dt = srv === "edge" ? (op === "returning" ? ["resume", "tokenSealed", "userinfo"].map(tripText).join(" + ") : tripText(edgeKey[op])) : "";
+      const dt = srv === "edge" ? (op.startsWith("returning") ? ["resume", op === "returning" ? "tokenSealed" : "tokenEs", "userinfo"].map(tripText).join(" + ") : tripText(edgeKey[op])) : "";
       md += `| ${label} | ${name} | ${cols(a, 1).join(" | ")} | ${cols(b, 8).join(" | ")} | ${dt} |\n`;
     }
   }

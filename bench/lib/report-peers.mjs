@@ -111,7 +111,10 @@ export function peersReport(R, E, net) {
     md += `## Sign-in within the free plan (10 ms CPU per request)\n\n| sign-in POST | CPU net ms | fits 10 ms |\n|---|---|---|\n`;
     md += `| password, PBKDF2 100,000 iterations (the default) | ${f3(net(pw))} | ${net(pw) <= 10 ? "yes" : "**no**"} |\n`;
     if (pw40) md += `| password, PBKDF2 40,000 iterations | ${f3(net(pw40))} | ${net(pw40) <= 10 ? "yes" : "**no**"} |\n`;
-    if (pk) md += `| passkey (ES256) — budget ≤ 1 ms | ${f3(net(pk))} | ${net(pk) <= 10 ? "yes" : "**no**"}; ≤ 1 ms: ${net(pk) <= 1 ? "met" : "**missed**"} |\n`;
+    // The passkey's budget (≤ 1 ms net) from its pairs' batches, with their spread.
+    const epk = (R.passkeyPairs ?? []).map((p) => net(p.edge));
+    const pv = epk.length ? verdictOf(epk) : null;
+    if (pk) md += `| passkey (ES256) — budget ≤ 1 ms | ${pv ? `${f3(pv.median)} (batches: ${epk.map(f3).join(", ")})` : f3(net(pk))} | ${net(pk) <= 10 ? "yes" : "**no**"}; ≤ 1 ms: ${pv ? pv.word : net(pk) <= 1 ? "met" : "**missed**"} |\n`;
     const fpk = (R.passkeyPairs ?? []).map((p) => p.floor.cpuPerOp - (R.floor?.noop?.cpuPerOp ?? 0));
     if (fpk.length && R.floor?.noop) md += `| the floor's passkey sign-in (the key read, one verification, one write, a small page) | ${f3(median(fpk))} | ${median(fpk) <= 10 ? "yes" : "**no**"}; ≤ 1 ms: ${median(fpk) <= 1 ? "met" : "**missed**"} |\n`;
     md += `\n`;

@@ -217,7 +217,6 @@ export function report(R) {
   md += `| first-time flow (not a budget of the issue; for reference) | ${f3(flowNet)} ms net | — |\n`;
   md += `| login POST fits the paid plan (30 s) | ${f3(net(E["login@1"]))} ms net | ${verdict(net(E["login@1"]) < 30000)} |\n`;
   md += `| login POST vs the free plan's 10 ms | ${f3(net(E["login@1"]))} ms (100k), ${f3(net(E["login40k@1"]))} ms (40k) | ${verdict(net(E["login@1"]) <= 10)} at 100k, ${verdict(net(E["login40k@1"]) <= 10)} at 40k |\n`;
-  if (E["passkeyLogin@1"]) md += `| passkey sign-in ≤ 1 ms net | ${f3(net(E["passkeyLogin@1"]))} ms | ${verdict(net(E["passkeyLogin@1"]) <= 1)} |\n`;
   md += `| wasm ≤ 400 KB gzip (release) | ${kb(S.release.wasmGzip)} | ${verdict(S.release.wasmGzip <= 400_000)} |\n`;
   md += `| startup well under 1 s | ${R.startup.oidc.firstOkMs.toFixed(0)} ms from process start to first 200 (no-op worker: ${R.startup.noop.firstOkMs.toFixed(0)} ms) | ${verdict(R.startup.oidc.firstOkMs < 500)} |\n`;
   // Budget rounds (see main): each side's figures from the same round, medians over rounds.

@@ -99,6 +99,10 @@ pub struct Interaction {
     /// The level the sign-in must reach (`model::strength`): `mfa` or `phr`; none: a password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_acr: Option<String>,
+    /// `acr` values asked for as an essential claim: the ID token reports one of them
+    /// (OpenID Connect Core §5.5.1.1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acr_essential: Vec<String>,
     /// A first factor was given and a second is asked for: who, and what they did so far.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<Pending>,
@@ -193,7 +197,7 @@ impl Interaction {
             access_token_ttl: self.access_token_ttl,
             access_token_format: self.access_token_format,
             amr: user.amr,
-            acr: user.acr,
+            acr: crate::protocol::strength::reported(user.acr, &self.acr_essential),
         }
     }
 }
@@ -325,6 +329,7 @@ mod tests {
             access_token_format: TokenFormat::Opaque,
             unregistered: false,
             required_acr: None,
+            acr_essential: vec![],
             pending: None,
         }
     }

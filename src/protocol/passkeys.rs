@@ -73,6 +73,7 @@ pub fn accepted(used: UseReply) -> Result<Credential, Refused> {
         UseReply::CounterWentBack => Err(Refused::Cloned),
         UseReply::Unknown => Err(Refused::Bad("an unknown passkey".into())),
         UseReply::Replayed => Err(Refused::Bad("the challenge was used before".into())),
+        UseReply::Expired => Err(Refused::Bad("the challenge expired".into())),
         UseReply::TooMany => Err(Refused::Bad("too many passkey sign-ins within a challenge's lifetime".into())),
     }
 }

@@ -9,24 +9,40 @@ use crate::model::strength::{Level, ACR_VALUES};
 use crate::model::Client;
 use crate::protocol::claims::ClaimsRequest;
 
+fn weakest<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<Level> {
+    values.into_iter().filter_map(Level::parse).min()
+}
+
 /// The level a sign-in for `client` must reach, given the request's `acr_values` and the
-/// `acr` of its `claims` parameter. An essential `acr` none of whose values is known here
-/// cannot be met: the authentication fails (§5.5.1.1), `access_denied`.
+/// `acr` of its `claims` parameter (an essential one rules over a voluntary one). An essential
+/// `acr` none of whose values is known here cannot be met: the authentication fails
+/// (§5.5.1.1), `access_denied`.
 pub fn required(
     config: &Config,
     client: &Client,
     acr_values: Option<&str>,
     claims: &ClaimsRequest,
 ) -> Result<Level, OAuthError> {
-    let weakest = |values: &mut dyn Iterator<Item = &str>| values.filter_map(Level::parse).min();
-    let asked = acr_values.and_then(|v| weakest(&mut v.split(' '))).unwrap_or_default();
-    let claimed = weakest(&mut claims.acr.iter().map(String::as_str));
-    if claims.acr_essential && !claims.acr.is_empty() && claimed.is_none() {
-        let d = format!("none of the essential acr values can be met here (supported: {})", ACR_VALUES.join(" "));
-        return Err(OAuthError::new(ErrorCode::AccessDenied, d));
-    }
+    let asked = acr_values.and_then(|v| weakest(v.split(' '))).unwrap_or_default();
+    let claimed = if claims.acr_essential.is_empty() {
+        weakest(claims.acr.iter().map(String::as_str)).unwrap_or_default()
+    } else {
+        weakest(claims.acr_essential.iter().map(String::as_str)).ok_or_else(|| {
+            let d = format!("none of the essential acr values can be met here (supported: {})", ACR_VALUES.join(" "));
+            OAuthError::new(ErrorCode::AccessDenied, d)
+        })?
+    };
     let client_min = client.minimum_acr.as_deref().and_then(Level::parse).unwrap_or_default();
-    Ok(config.minimum_acr.max(client_min).max(asked).max(claimed.unwrap_or_default()))
+    Ok(config.minimum_acr.max(client_min).max(asked).max(claimed))
+}
+
+/// The `acr` an ID token reports for a sign-in that reached `reached`: that level, or, when
+/// the request asked for `acr` as an essential claim, the strongest of its values the level
+/// meets (§5.5.1.1: the value returned must be one of those requested).
+pub fn reported(reached: Option<String>, essential: &[String]) -> Option<String> {
+    let level = reached.as_deref().and_then(Level::parse)?;
+    let met = essential.iter().filter_map(|v| Level::parse(v)).filter(|l| *l <= level).max();
+    Some(met.unwrap_or(level).as_str().to_string())
 }
 
 #[cfg(test)]
@@ -68,10 +84,10 @@ mod tests {
             "client_id": "c", "redirect_uris": ["https://app.example/cb"], "client_secret_hash": "", "token_endpoint_auth_method": "none"
         }))
         .unwrap();
-        let claims = |acr: &[&str], essential| ClaimsRequest {
-            acr: acr.iter().map(|s| s.to_string()).collect(),
-            acr_essential: essential,
-            ..Default::default()
+        let claims = |acr: &[&str], essential: bool| {
+            let values: Vec<String> = acr.iter().map(|s| s.to_string()).collect();
+            let (acr, acr_essential) = if essential { (vec![], values) } else { (values, vec![]) };
+            ClaimsRequest { acr, acr_essential, ..Default::default() }
         };
         assert_eq!(required(&config, &client, None, &claims(&["phr"], true)), Ok(Level::Phr));
         assert_eq!(required(&config, &client, None, &claims(&["urn:x", "mfa", "phr"], false)), Ok(Level::Mfa));
@@ -79,5 +95,11 @@ mod tests {
         assert_eq!(required(&config, &client, None, &claims(&["urn:x"], false)), Ok(Level::Pwd));
         let e = required(&config, &client, None, &claims(&["urn:x"], true)).unwrap_err();
         assert_eq!(e.code.as_str(), "access_denied");
+        // Reported: one of the essential values, the strongest the sign-in met.
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(reported(Some("phr".into()), &s(&["mfa", "urn:x"])).as_deref(), Some("mfa"));
+        assert_eq!(reported(Some("phr".into()), &s(&["mfa", "phr"])).as_deref(), Some("phr"));
+        assert_eq!(reported(Some("mfa".into()), &[]).as_deref(), Some("mfa"));
+        assert_eq!(reported(None, &s(&["mfa"])), None);
     }
 }

@@ -219,6 +219,8 @@ pub enum Used {
     CounterWentBack,
     /// The challenge was answered before (a replayed assertion).
     Replayed,
+    /// The challenge has expired (by the account object's clock).
+    Expired,
     /// Too many challenges answered within their lifetime ([`MAX_ANSWERED`]).
     TooMany,
 }
@@ -230,6 +232,11 @@ impl AccountOp for UseCredential {
         let before = f.answered.len();
         f.answered.retain(|a| now < a.exp);
         ch.factors |= f.answered.len() != before;
+        // Expiry judged here, on the clock that forgets answered nonces: a replay either finds
+        // its nonce kept or its challenge expired (the request's own check ran earlier).
+        if now >= self.challenge_exp {
+            return Used::Expired;
+        }
         if f.answered.iter().any(|a| a.n == self.challenge) {
             return Used::Replayed;
         }

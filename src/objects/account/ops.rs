@@ -17,24 +17,26 @@ pub struct Start {
 }
 
 /// `evicted`: grants pushed out of a full consent list, which the caller must revoke.
-/// `refused`: the passkey's use was refused (and nothing started).
+/// `passkey`: the passkey's use, when one was sent — accepted, or refused (and nothing
+/// started). A caller that sent one and reads none here refuses the sign-in: the object did
+/// not check it (an older version during a deployment).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Started {
     pub consented: bool,
     pub evicted: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refused: Option<Used>,
+    pub passkey: Option<Used>,
 }
 
 impl AccountOp for Start {
     type Reply = Started;
     fn apply(mut self, acct: &mut Account, now: i64, ch: &mut Changes) -> Started {
-        if let Some(used) = self.passkey.take() {
-            match used.apply(acct, now, ch) {
-                Used::Used { .. } => {}
-                refused => return Started { consented: false, evicted: vec![], refused: Some(refused) },
+        let passkey = match self.passkey.take().map(|used| used.apply(acct, now, ch)) {
+            Some(refused @ (Used::Unknown | Used::CounterWentBack | Used::Replayed | Used::Expired | Used::TooMany)) => {
+                return Started { consented: false, evicted: vec![], passkey: Some(refused) }
             }
-        }
+            accepted => accepted,
+        };
         let consented = covers(&acct.consents, &self.client_id, &self.items);
         let mut evicted = vec![];
         if consented {
@@ -46,7 +48,7 @@ impl AccountOp for Start {
         acct.sessions.push(self.session);
         acct.prune(now);
         ch.sessions = true;
-        Started { consented, evicted, refused: None }
+        Started { consented, evicted, passkey }
     }
 }
 
@@ -193,8 +195,8 @@ impl AccountOp for End {
     }
 }
 
-/// After a password change: every session but the live one `id_hash` ends (OWASP ASVS
-/// V3.3.3); nothing ends when that one is not live. Replies how many ended.
+/// After a password change: every session but `id_hash` (the one that changed it) ends
+/// (OWASP ASVS V3.3.3). Replies how many ended.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EndOthers {
     pub id_hash: String,
@@ -202,10 +204,7 @@ pub struct EndOthers {
 
 impl AccountOp for EndOthers {
     type Reply = usize;
-    fn apply(self, acct: &mut Account, now: i64, ch: &mut Changes) -> usize {
-        if acct.session_mut(&self.id_hash, now).is_none() {
-            return 0;
-        }
+    fn apply(self, acct: &mut Account, _now: i64, ch: &mut Changes) -> usize {
         let before = acct.sessions.len();
         let id_hash = self.id_hash;
         acct.sessions.retain(|s| crate::crypto::ct_eq(s.id_hash.as_bytes(), id_hash.as_bytes()));

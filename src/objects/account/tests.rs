@@ -83,7 +83,7 @@ fn session_consent_and_withdrawal() {
         grant: Some(g("g0")),
         passkey: None,
     };
-    assert_eq!(run(&mut st, start, 20), Started { consented: false, evicted: vec![], refused: None });
+    assert_eq!(run(&mut st, start, 20), Started { consented: false, evicted: vec![], passkey: None });
     assert_eq!(run(&mut st, check("h1", &["openid"], None, true), 30), active(10, false, false));
     assert_eq!(run(&mut st, check("nope", &["openid"], None, false), 30), CheckReply::NoSession);
     assert_eq!(run(&mut st, allow(&["openid", "email"], "g2"), 40), AllowReply::Allowed { evicted: vec![] });
@@ -104,7 +104,7 @@ fn session_consent_and_withdrawal() {
     let mut s2 = session("h2", 500);
     s2.auth_time = 200;
     let start = Start { session: s2, client_id: "app".into(), items: items(&["openid"]), grant: Some(g("g6")), passkey: None };
-    assert_eq!(run(&mut st, start, 200), Started { consented: true, evicted: vec![], refused: None });
+    assert_eq!(run(&mut st, start, 200), Started { consented: true, evicted: vec![], passkey: None });
     let r = run(&mut st, Withdraw { id_hash: "h2".into(), client_id: "app".into() }, 210);
     assert_eq!(r, WithdrawReply::Withdrawing { grants: items(&["g2", "g5", "g6"]), home: Some(HOME.into()) });
     // From then on it authorizes nothing, and refreshes under it fail; it is still listed.
@@ -284,6 +284,8 @@ fn a_passkey_answers_each_challenge_once() {
     };
     assert!(matches!(run(&mut st, used("n1", 6), 100), Used::Used { credential } if credential.sign_count == 6));
     assert_eq!(run(&mut st, used("n1", 7), 101), Used::Replayed, "the same challenge again");
+    // At its expiry the nonce is forgotten, and the challenge refused as expired, in one step.
+    assert_eq!(try_apply(&st, used("n1", 7), 400).1, Used::Expired, "a replay at the second it expires");
     assert_eq!(run(&mut st, used("n2", 6), 102), Used::CounterWentBack);
     assert_eq!(run(&mut st, UseCredential { credential_id: "other".into(), ..used("n3", 9) }, 103), Used::Unknown);
     // Kept until the challenge expires, then forgotten (it is refused as expired before).
@@ -294,13 +296,13 @@ fn a_passkey_answers_each_challenge_once() {
     for i in 0..MAX_ANSWERED - 1 {
         assert!(matches!(run(&mut st, later(&format!("m{i}"), 10 + i as u32), 401), Used::Used { .. }));
     }
-    assert_eq!(run(&mut st, used("one-too-many", 99), 401), Used::TooMany);
+    assert_eq!(run(&mut st, later("one-too-many", 99), 401), Used::TooMany);
     // Carried by the session's start: refused, no session.
     let start = |p| Start { session: session("h9", 9_000), client_id: "app".into(), items: vec![], grant: None, passkey: p };
-    let refused = run(&mut st, start(Some(used("m0", 200))), 402);
-    assert_eq!(refused.refused, Some(Used::Replayed));
+    let refused = run(&mut st, start(Some(later("m0", 200))), 402);
+    assert_eq!(refused.passkey, Some(Used::Replayed));
     assert!(st.as_ref().is_some_and(|a| a.sessions.is_empty()), "a refused passkey starts no session");
     let started = run(&mut st, start(Some(UseCredential { challenge_exp: 1300, ..used("new", 300) })), 1000);
-    assert_eq!(started.refused, None);
+    assert!(matches!(started.passkey, Some(Used::Used { .. })), "the use is acknowledged");
     assert!(st.as_ref().is_some_and(|a| a.sessions.len() == 1 && a.factors.credentials[0].sign_count == 300));
 }

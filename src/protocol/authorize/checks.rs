@@ -48,6 +48,8 @@ pub(super) struct Validated {
     pub resource: Option<Resource>,
     /// The level the sign-in must reach (`model::strength`).
     pub required: Level,
+    /// `acr` values asked for as an essential claim (the ID token reports one of them).
+    pub acr_essential: Vec<String>,
 }
 
 impl<B: Backend> Provider<'_, B> {
@@ -221,6 +223,7 @@ impl<B: Backend> Provider<'_, B> {
             resource,
             required: crate::protocol::strength::required(self.config, client, params.get("acr_values"), &claims_req)
                 .map_err(Failure::json)?,
+            acr_essential: claims_req.acr_essential.clone(),
         })
     }
 
@@ -360,6 +363,7 @@ impl<B: Backend> Provider<'_, B> {
             access_token_format: v.resource.as_ref().map(|r| r.access_token_format).unwrap_or_default(),
             unregistered: client.is_unregistered(),
             required_acr: (v.required > Level::Pwd).then(|| v.required.as_str().to_string()),
+            acr_essential: v.acr_essential.clone(),
             pending: None,
         }
     }

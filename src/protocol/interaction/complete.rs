@@ -8,7 +8,7 @@ use crate::error::{ErrorCode, OAuthError};
 use crate::http::{Request, Response};
 use crate::model::strength::Level;
 use crate::model::User;
-use crate::objects::account::{End, FactorsOf, GrantRef, Session, Start, Started, UseCredential};
+use crate::objects::account::{End, FactorsOf, GrantRef, Session, Start, Started, UseCredential, Used};
 use crate::objects::grant::{Reserve, ReserveReply};
 use crate::objects::throttle;
 use crate::protocol::failure::{Failure, USED};
@@ -75,10 +75,11 @@ impl<B: Backend> Provider<'_, B> {
         }
         // Claim the grant id first: a sign-in form works once, and a replayed one starts no
         // session (nor ends the browser's current one). A passkey's sign-in claims nothing: its
-        // challenge is answered once, recorded with the session's start below (WebAuthn
-        // §13.4.3), and its consent creates the grant (`CodeIssue::Fresh`).
+        // challenge is answered once per account, recorded with the session's start below
+        // (WebAuthn §13.4.3); it goes on under a grant id of its own, which no other sign-in
+        // from the same page can share, and its consent creates the grant (`CodeIssue::Fresh`).
         let ix = if passkey.is_some() {
-            Interaction { unreserved: true, ..ix }
+            Interaction { grant_id: random(crate::crypto::random_token::<16>())?, unreserved: true, ..ix }
         } else {
             let reserve = Reserve { expires_at: self.now + self.config.interaction_ttl };
             match self.grants.send(&ix.grant_id, reserve).await {
@@ -117,16 +118,20 @@ impl<B: Backend> Provider<'_, B> {
         // passkey may still be refused there: the previous session ends once it is not.
         let started = if with_passkey {
             let started = self.accounts.send(&user.sub, start).await;
-            if matches!(&started, Ok(s) if s.refused.is_none()) {
+            if matches!(&started, Ok(Started { passkey: Some(Used::Used { .. }), .. })) {
                 end_old.await;
             }
             started
         } else {
             join(self.accounts.send(&user.sub, start), end_old).await.0
         };
-        let Started { consented, evicted, refused } = started.map_err(|e| self.unavailable(&ix, login, e))?;
-        if let Some(used) = refused {
-            let r = passkeys::accepted(used).err().unwrap_or(Refused::Bad("refused".into()));
+        let Started { consented, evicted, passkey } = started.map_err(|e| self.unavailable(&ix, login, e))?;
+        let refusal = match passkey {
+            _ if !with_passkey => None,
+            Some(used) => passkeys::accepted(used).err(),
+            None => Some(Refused::Bad("the account object did not check the passkey's use".into())),
+        };
+        if let Some(r) = refusal {
             let e = crate::audit::Event::new(crate::audit::Kind::SignInFailed).client(&ix.client_id);
             self.event(e.subject(&user.sub).reason(r.reason()).method("passkey"));
             let again = Interaction { grant_id: random(crate::crypto::random_token::<16>())?, unreserved: false, ..ix };

@@ -249,6 +249,12 @@ fn an_essential_acr_in_the_claims_parameter_is_met_or_refused() {
     let r = w.login(&page, "alice", PASSWORD);
     let r = second(&w, &r, &[("credential", &auth.assert(&options(&r, "get")))]);
     assert_eq!(id_token_after(&w, &r)["acr"], "phr");
+    // Essential mfa, met by the passkey session (phr): the ID token reports mfa, a value asked for.
+    let mut mfa = request("basic");
+    mfa.push(("claims", r#"{"id_token":{"acr":{"essential":true,"values":["mfa"]}}}"#));
+    let r = w.authorize(&mfa);
+    assert_eq!(r.status, 303, "{}", r.body_str());
+    assert_eq!(id_token_after(&w, &r)["acr"], "mfa");
     let mut unknown = request("basic");
     unknown.push(("claims", r#"{"id_token":{"acr":{"essential":true,"values":["urn:example:loa:4"]}}}"#));
     let p = redirect_params(&w.authorize(&unknown), CB);

@@ -185,12 +185,34 @@ fn a_bad_signature_and_a_replayed_assertion_are_refused() {
     let r = w.post("/login", &[("tx", &hidden(&replay, "tx")), ("credential", &again)], &[]);
     assert_eq!(r.status, 200, "{}", r.body_str());
     assert!(has_session(&w));
-    // A new page, a new challenge: signing in works; the old answer still does not.
-    let (_, r) = passkey_sign_in(&w, &mut auth, "basic");
-    assert_eq!(r.status, 200, "{}", r.body_str());
+    // The first form shown again (a wrong password keeps its grant id, which `good`'s
+    // challenge is bound to): the old answer is refused there too, as used before.
     w.forget_session();
-    let replay = w.post("/login", &[("tx", &hidden(&r, "tx")), ("credential", &good)], &[]);
+    let shown_again = w.login(&page, "alice", "wrong password");
+    assert_eq!(shown_again.status, 400);
+    let before = w.logs.borrow().len();
+    let replay = w.post("/login", &[("tx", &hidden(&shown_again, "tx")), ("credential", &good)], &[]);
     assert_eq!(replay.status, 400, "{}", replay.body_str());
+    assert!(w.logs.borrow()[before..].iter().any(|l| l.contains("used before")), "{:?}", w.logs.borrow());
+    assert!(!has_session(&w));
+}
+
+/// A passkey refused by the account object (a replay) starts no session and leaves the
+/// browser's own alone: the previous session ends only once a sign-in is accepted.
+#[test]
+fn a_refused_passkey_keeps_the_browser_s_session() {
+    let w = World::new();
+    let mut auth = Authenticator::new(Alg::ES256);
+    add_passkey(&w, &mut auth);
+    w.forget_session();
+    let page = w.authorize(&request("basic"));
+    let (tx, good) = (hidden(&page, "tx"), auth.assert(&options(&page, "get")));
+    assert_eq!(w.post("/login", &[("tx", &tx), ("credential", &good)], &[]).status, 200);
+    assert_eq!(w.get("/account").status, 200, "signed in");
+    let before = w.logs.borrow().len();
+    assert_eq!(w.post("/login", &[("tx", &tx), ("credential", &good)], &[]).status, 400);
+    assert!(w.logs.borrow()[before..].iter().any(|l| l.contains("used before")), "{:?}", w.logs.borrow());
+    assert_eq!(w.get("/account").status, 200, "the browser's session is still live");
 }
 
 /// A passkey sign-in reserves no grant id (its challenge is answered once in the account):

@@ -23,24 +23,28 @@ export const CHALLENGE = crypto.createHash("sha256").update(VERIFIER).digest("ba
 export const form = (o) => new URLSearchParams(o).toString();
 export const FORM = { "content-type": "application/x-www-form-urlencoded" };
 
+/** An authorization request's query for `clientId` (operation `i`), PKCE S256, and `extra`. */
+export const authorizeQuery = (clientId, i, extra = {}) =>
+  form({
+    response_type: "code",
+    client_id: clientId,
+    redirect_uri: REDIRECT_URI,
+    scope: "openid profile email",
+    state: `s${i}`,
+    nonce: `n${i}`,
+    code_challenge: CHALLENGE,
+    code_challenge_method: "S256",
+    ...extra,
+  });
+
+/** A response's cookies, `name=value` each. */
+export const cookies = (res) => [res.headers["set-cookie"] ?? []].flat().map((c) => String(c).split(";")[0]);
+
 export function flowSteps(req, secret, clientId = CLIENT_ID) {
   const basic = "Basic " + Buffer.from(`${clientId}:${secret}`).toString("base64");
   // The first-time flow asks for prompt=consent: a bench user's consent is remembered after
   // its first flow, and the first-time flow must show the consent page every time.
-  const authorizePath = (i, extra = { prompt: "consent" }) =>
-    "/authorize?" +
-    form({
-      response_type: "code",
-      client_id: clientId,
-      redirect_uri: REDIRECT_URI,
-      scope: "openid profile email",
-      state: `s${i}`,
-      nonce: `n${i}`,
-      code_challenge: CHALLENGE,
-      code_challenge_method: "S256",
-      ...extra,
-    });
-  const cookies = (res) => [res.headers["set-cookie"] ?? []].flat().map((c) => String(c).split(";")[0]);
+  const authorizePath = (i, extra = { prompt: "consent" }) => "/authorize?" + authorizeQuery(clientId, i, extra);
   const codeOf = (res, what) => {
     if (res.status !== 302 && res.status !== 303) expect(res, 303, what);
     const code = new URL(res.headers.location).searchParams.get("code");

@@ -5,7 +5,7 @@
 import crypto from "node:crypto";
 
 import { expect } from "./measure.mjs";
-import { FORM, form } from "./flows.mjs";
+import { FORM, cookies, form } from "./flows.mjs";
 
 // Enough CBOR (RFC 8949) for an attestation object and a COSE key.
 function cbor(v) {
@@ -80,7 +80,7 @@ export class Authenticator {
 export async function registerPasskey(req, session, auth) {
   const page = expect(await req("GET", "/account", { headers: { cookie: session } }), 200, "account page");
   const csrf = /name="csrf" value="([^"]+)"/.exec(page.body)?.[1];
-  const csrfCookie = [page.headers["set-cookie"] ?? []].flat().map((c) => String(c).split(";")[0]).find((c) => c.includes("oidc_csrf="));
+  const csrfCookie = cookies(page).find((c) => c.includes("oidc_csrf="));
   if (!csrf || !csrfCookie) throw new Error("account page: no anti-CSRF token");
   const body = form({ csrf, registration: auth.register(options(page.body, "create")) });
   const res = await req("POST", "/account", { headers: { ...FORM, cookie: `${session}; ${csrfCookie}` }, body });

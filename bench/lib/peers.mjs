@@ -11,7 +11,7 @@ import esbuild from "esbuild";
 import { CALLGRIND, OUT, ROOT, log, now } from "./common.mjs";
 import { client, cpuMs, expect, underCallgrind } from "./measure.mjs";
 import { start } from "./servers.mjs";
-import { CHALLENGE, FORM, REDIRECT_URI, USERS, VERIFIER, form } from "./flows.mjs";
+import { FORM, REDIRECT_URI, USERS, VERIFIER, authorizeQuery, cookies, form } from "./flows.mjs";
 
 const DISCOVERY = {
   "node-oidc-provider": "/.well-known/openid-configuration",
@@ -103,7 +103,6 @@ export async function startWorkersOAuth() {
 
 // The flow
 
-const cookies = (res) => [res.headers["set-cookie"] ?? []].flat().map((c) => String(c).split(";")[0]);
 const pathOf = (location, base) => {
   const u = new URL(location, base);
   return u.pathname + u.search;
@@ -167,18 +166,7 @@ export function peerSteps(server) {
   let users = [];
   const sessions = new Map();
   const userOf = (i) => users[Math.abs(i) % users.length];
-  const authorizePath = (i) =>
-    `${ep.authorize}?` +
-    form({
-      response_type: "code",
-      client_id: server.client.id,
-      redirect_uri: REDIRECT_URI,
-      scope: "openid profile email",
-      state: `s${i}`,
-      nonce: `n${i}`,
-      code_challenge: CHALLENGE,
-      code_challenge_method: "S256",
-    });
+  const authorizePath = (i) => `${ep.authorize}?${authorizeQuery(server.client.id, i)}`;
   return {
     userOf,
     async setup(list = USERS) {

@@ -5,7 +5,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { BUDGETS_SVG, CLK_TCK, RESULTS_MD, ROOT } from "./common.mjs";
-import { peersReport } from "./report-peers.mjs";
+import { median, peersReport } from "./report-peers.mjs";
 
 // Report
 
@@ -221,11 +221,7 @@ export function report(R) {
   md += `| startup well under 1 s | ${R.startup.oidc.firstOkMs.toFixed(0)} ms from process start to first 200 (no-op worker: ${R.startup.noop.firstOkMs.toFixed(0)} ms) | ${verdict(R.startup.oidc.firstOkMs < 500)} |\n`;
   // Budget rounds (see main): each side's figures from the same round, medians over rounds.
   if (R.rounds?.length) {
-    const med = (a) => {
-      const b = [...a].sort((x, y) => x - y);
-      const m = b.length >> 1;
-      return b.length % 2 ? b[m] : (b[m - 1] + b[m]) / 2;
-    };
+    const med = median;
     const probeOf = { dor: "do-read", dox: "do-write-existing", rs: "rs256", es: "es256" };
     const ownIn = (rd, k) => rd.probes[k].cpuPerOp - (rd.probes.noop.cpuPerOp + rd.probes["noop (again)"].cpuPerOp) / 2;
     const sumIn = (rd, k) => Object.entries(needs[k]).reduce((sum, [p, m]) => sum + m * ownIn(rd, probeOf[p]), 0);

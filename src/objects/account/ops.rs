@@ -31,12 +31,10 @@ pub struct Started {
 impl AccountOp for Start {
     type Reply = Started;
     fn apply(mut self, acct: &mut Account, now: i64, ch: &mut Changes) -> Started {
-        let passkey = match self.passkey.take().map(|used| used.apply(acct, now, ch)) {
-            Some(refused @ (Used::Unknown | Used::CounterWentBack | Used::Replayed | Used::Expired | Used::TooMany)) => {
-                return Started { consented: false, evicted: vec![], passkey: Some(refused) }
-            }
-            accepted => accepted,
-        };
+        let passkey = self.passkey.take().map(|used| used.apply(acct, now, ch));
+        if passkey.as_ref().is_some_and(|u| !matches!(u, Used::Used { .. })) {
+            return Started { consented: false, evicted: vec![], passkey };
+        }
         let consented = covers(&acct.consents, &self.client_id, &self.items);
         let mut evicted = vec![];
         if consented {

@@ -39,11 +39,12 @@ mod tests;
 
 pub use factors::{
     AddCredential, Added, CredentialOf, Factors, FactorsOf, FactorsReply, Overview, OverviewReply, RemoveCredential,
-    RemoveTotp, RenameCredential, SetTotp, Totp, UseCredential, UseRecovery, UseTotp, Used, MAX_ANSWERED, MAX_CREDENTIALS,
+    RemoveTotp, RenameCredential, SetTotp, Totp, UseCredential, UseRecovery, UseTotp, Used, MAX_ANSWERED,
+    MAX_CREDENTIALS,
 };
 pub use ops::{
-    Allow, AllowReply, Check, CheckReply, Consented, End, EndOthers, EndReply, Forget, ForgetReply, List, ListReply, Standing,
-    Start, Started, Withdraw, WithdrawReply,
+    Allow, AllowReply, Check, CheckReply, Consented, End, EndOthers, EndReply, Forget, ForgetReply, List, ListReply,
+    Standing, Start, Started, Withdraw, WithdrawReply,
 };
 pub use storage::{
     entries, everything, from_entries, map, StoredGrant, CONSENTS_KEY, FACTORS_KEY, GRANT_PREFIX, SESSIONS_KEY,

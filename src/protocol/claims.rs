@@ -53,7 +53,9 @@ impl ClaimsRequest {
                         if name == "acr" {
                             let values = match (o.get("value"), o.get("values")) {
                                 (Some(Value::String(v)), _) => vec![v.clone()],
-                                (_, Some(Value::Array(a))) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+                                (_, Some(Value::Array(a))) => {
+                                    a.iter().filter_map(Value::as_str).map(str::to_string).collect()
+                                }
                                 _ => vec![],
                             };
                             if o.get("essential") == Some(&Value::Bool(true)) {

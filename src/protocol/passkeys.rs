@@ -209,7 +209,12 @@ impl<B: Backend> Provider<'_, B> {
         let (challenge, nonce, exp) = self.open_challenge(&client_data, "register", sub)?;
         // Used once: reserved as an id of its own (a registration is rare; its user may have no
         // passkey yet to keep it in).
-        match self.grants.send(&format!("webauthn:{nonce}"), Reserve { expires_at: exp }).await.map_err(Failure::from)? {
+        match self
+            .grants
+            .send(&format!("webauthn:{nonce}"), Reserve { expires_at: exp })
+            .await
+            .map_err(Failure::from)?
+        {
             ReserveReply::Reserved => {}
             ReserveReply::Conflict => return Err(Refused::Bad("the challenge was used before".into())),
         }

@@ -214,7 +214,9 @@ pub struct UseCredential {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Used {
-    Used { credential: Credential },
+    Used {
+        credential: Credential,
+    },
     Unknown,
     CounterWentBack,
     /// The challenge was answered before (a replayed assertion).

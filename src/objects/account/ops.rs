@@ -1,6 +1,8 @@
 //! The account object's commands, each with the replies it can give.
 
-use super::{covers, push_capped, Account, AccountOp, Changes, Consent, GrantRef, Session, UseCredential, Used, MAX_SESSIONS};
+use super::{
+    covers, push_capped, Account, AccountOp, Changes, Consent, GrantRef, Session, UseCredential, Used, MAX_SESSIONS,
+};
 use serde::{Deserialize, Serialize};
 
 /// After a successful login: start a session; say whether `items` are already consented for

@@ -103,7 +103,8 @@ fn session_consent_and_withdrawal() {
     // A new session finds the consent; withdrawal returns the recorded live grants.
     let mut s2 = session("h2", 500);
     s2.auth_time = 200;
-    let start = Start { session: s2, client_id: "app".into(), items: items(&["openid"]), grant: Some(g("g6")), passkey: None };
+    let start =
+        Start { session: s2, client_id: "app".into(), items: items(&["openid"]), grant: Some(g("g6")), passkey: None };
     assert_eq!(run(&mut st, start, 200), Started { consented: true, evicted: vec![], passkey: None });
     let r = run(&mut st, Withdraw { id_hash: "h2".into(), client_id: "app".into() }, 210);
     assert_eq!(r, WithdrawReply::Withdrawing { grants: items(&["g2", "g5", "g6"]), home: Some(HOME.into()) });
@@ -131,7 +132,8 @@ fn session_consent_and_withdrawal() {
 #[test]
 fn consent_needs_a_live_session_and_stands_for_its_grants() {
     let mut st = None;
-    let start = Start { session: session("h1", 100), client_id: "app".into(), items: vec![], grant: None, passkey: None };
+    let start =
+        Start { session: session("h1", 100), client_id: "app".into(), items: vec![], grant: None, passkey: None };
     run(&mut st, start, 1);
     // A consent form posted after the session ended (or by another browser) is refused.
     assert_eq!(run(&mut st, allow_in("other", "app", &["openid"], "g1"), 2), AllowReply::NoSession);
@@ -148,7 +150,8 @@ fn consent_needs_a_live_session_and_stands_for_its_grants() {
 #[test]
 fn allowed_again_during_a_withdrawal_is_a_new_consent() {
     let mut st = None;
-    let start = Start { session: session("h1", 1000), client_id: "app".into(), items: vec![], grant: None, passkey: None };
+    let start =
+        Start { session: session("h1", 1000), client_id: "app".into(), items: vec![], grant: None, passkey: None };
     run(&mut st, start, 1);
     run(&mut st, allow(&["openid"], "g1"), 2);
     run(&mut st, Withdraw { id_hash: "h1".into(), client_id: "app".into() }, 3);
@@ -170,7 +173,11 @@ fn allowed_again_during_a_withdrawal_is_a_new_consent() {
 #[test]
 fn grant_records_drop_expired_and_evict_to_revoke() {
     let mut st = None;
-    run(&mut st, Start { session: session("h1", 1_000_000), client_id: "app".into(), items: vec![], grant: None, passkey: None }, 1);
+    run(
+        &mut st,
+        Start { session: session("h1", 1_000_000), client_id: "app".into(), items: vec![], grant: None, passkey: None },
+        1,
+    );
     let allow_at = |id: String, exp: i64| Allow {
         id_hash: "h1".into(),
         client_id: "app".into(),
@@ -197,7 +204,11 @@ fn grant_records_drop_expired_and_evict_to_revoke() {
 #[test]
 fn end_session_only_when_confirmed_by_client() {
     let mut st = None;
-    run(&mut st, Start { session: session("h", 100), client_id: "a".into(), items: vec![], grant: None, passkey: None }, 1);
+    run(
+        &mut st,
+        Start { session: session("h", 100), client_id: "a".into(), items: vec![], grant: None, passkey: None },
+        1,
+    );
     let end = |c: Option<&str>| End { id_hash: "h".into(), client_id: c.map(str::to_string) };
     assert_eq!(run(&mut st, end(Some("a")), 2), EndReply::Unconfirmed);
     run(&mut st, allow_in("h", "a", &[], "g"), 3);
@@ -209,7 +220,8 @@ fn end_session_only_when_confirmed_by_client() {
 #[test]
 fn a_code_without_a_page_notes_the_client_on_the_session_once() {
     let mut st = None;
-    let start = |h: &str| Start { session: session(h, 1000), client_id: "a".into(), items: vec![], grant: None, passkey: None };
+    let start =
+        |h: &str| Start { session: session(h, 1000), client_id: "a".into(), items: vec![], grant: None, passkey: None };
     run(&mut st, start("h1"), 1);
     run(&mut st, allow_in("h1", "b", &["openid"], "g"), 2);
     // A second session, started at client a, reaches b without a page.
@@ -298,7 +310,8 @@ fn a_passkey_answers_each_challenge_once() {
     }
     assert_eq!(run(&mut st, later("one-too-many", 99), 401), Used::TooMany);
     // Carried by the session's start: refused, no session.
-    let start = |p| Start { session: session("h9", 9_000), client_id: "app".into(), items: vec![], grant: None, passkey: p };
+    let start =
+        |p| Start { session: session("h9", 9_000), client_id: "app".into(), items: vec![], grant: None, passkey: p };
     let refused = run(&mut st, start(Some(later("m0", 200))), 402);
     assert_eq!(refused.passkey, Some(Used::Replayed));
     assert!(st.as_ref().is_some_and(|a| a.sessions.is_empty()), "a refused passkey starts no session");

@@ -176,6 +176,7 @@ async function main() {
     ["do-write-existing", "/__bench/do-write-existing", 2000],
     ["rs256", "/__bench/rs256", 1000],
     ["es256", "/__bench/es256", 2000],
+    ["audit", "/__bench/audit", 2000],
     ["pbkdf2-100k", "/__bench/pbkdf2?i=100000", 100],
     ["pbkdf2-40k", "/__bench/pbkdf2?i=40000", 100],
     ["noop (again)", "/__bench/noop", 3000],
@@ -368,6 +369,7 @@ async function main() {
     fl.noop = keep(await batch(floor, "floor: empty request", { count: n(3000), warmup: 50, op: op("/noop") }));
     fl.rs256 = keep(await batch(floor, "floor: RS256 signature", { count: n(1000), warmup: 20, op: op("/rs256") }));
     fl["do-write-existing"] = keep(await batch(floor, "floor: object write (existing)", { count: n(2000), warmup: 20, op: op("/do-write-existing") }));
+    fl.audit = keep(await batch(floor, "floor: audit line", { count: n(2000), warmup: 20, op: op("/audit") }));
     const user = floorUser;
     const basicOf = (client) => "Basic " + Buffer.from(`${client}:x`).toString("base64");
     const authorize = (i) => floorAuthorize(floor, i);
@@ -429,7 +431,7 @@ async function main() {
       const tag = (what) => `round ${r + 1}: ${what}`;
       const edgeSide = async () => {
         round.noop = await batch(noop, tag("no-op worker"), { count: n(2000), warmup: 20, op: async () => expect(await noop.req("GET", "/"), 200, "noop") });
-        for (const [name, p, count] of [["noop", "/__bench/noop", 2000], ["do-read", "/__bench/do-read", 2000], ["do-write-existing", "/__bench/do-write-existing", 2000], ["rs256", "/__bench/rs256", 1000], ["es256", "/__bench/es256", 2000], ["noop (again)", "/__bench/noop", 2000]]) {
+        for (const [name, p, count] of [["noop", "/__bench/noop", 2000], ["do-read", "/__bench/do-read", 2000], ["do-write-existing", "/__bench/do-write-existing", 2000], ["rs256", "/__bench/rs256", 1000], ["es256", "/__bench/es256", 2000], ["audit", "/__bench/audit", 2000], ["noop (again)", "/__bench/noop", 2000]]) {
           round.probes[name] = await batch(oidc, tag(`probe ${name}`), { count: n(count), warmup: 10, op: async () => expect(await oidc.req("GET", p), 200, `probe ${name}`) });
         }
         const live = [];

@@ -3,11 +3,13 @@
 // "The floor"). No client or user records, no PKCE, no sealing or hashing: only what no
 // implementation can skip — parse the request, its Durable Object calls by RPC (one, read only
 // or read and write; two in sequence for the consent POST), one RS256 signature at the token
-// endpoint, build the response. What edge-oidc costs above these figures is its own work; what
-// these cost is the runtime's on this machine.
+// endpoint, one console line per audit event edge-oidc writes (docs/events.md: a code issued,
+// a consent given, a sign-in, a code redeemed), build the response. What edge-oidc costs above
+// these figures is its own work; what these cost is the runtime's on this machine.
 //
 //   GET  /noop                     the empty request (this worker's baseline)
 //   GET  /rs256                    one RS256 signature (the primitive, as edge-oidc's probe)
+//   GET  /audit                    one audit line (the primitive, as edge-oidc's probe)
 //   GET  /do-write-existing        one call to an existing object that reads and writes a value
 //   GET  /authorize?state=…        cookie `s=<user>`: the user's account object checks the session
 //                                  (read only) → 303 to the redirect URI with a code
@@ -166,6 +168,13 @@ function rawSignature(der) {
   return raw;
 }
 
+/** An audit event's line on the console, one `console.log` per event, with the fields edge-oidc's
+ * line has for it (docs/events.md): the product writes these, so the floor does too. */
+function audit(req, event, client_id, subject, amr) {
+  const ip = req.headers.get("cf-connecting-ip")?.replace(/\.\d+$/, ".0");
+  console.log(JSON.stringify({ time: new Date().toISOString().slice(0, 19) + "Z", event, outcome: "success", client_id, subject, ip, amr }));
+}
+
 const json = (status, value, extra = {}) =>
   new Response(JSON.stringify(value), { status, headers: { "content-type": "application/json", "cache-control": "no-store", ...extra } });
 
@@ -184,6 +193,9 @@ export default {
         await crypto.subtle.sign("RSASSA-PKCS1-v1_5", signingKey, enc.encode("header.payload"));
         return new Response("ok");
       }
+      case "/audit":
+        audit(req, "consent.granted", "bench-client", "user-0001");
+        return new Response("ok");
       case "/do-write-existing": {
         const r = await call(env.ACCOUNT, "probe", { write: true });
         return new Response(r.result);
@@ -198,6 +210,7 @@ export default {
         to.searchParams.set("code", `${grant}~${user}`);
         to.searchParams.set("state", url.searchParams.get("state") ?? "");
         to.searchParams.set("iss", url.origin);
+        audit(req, "code.issued", "bench-client", user);
         return new Response(null, { status: 303, headers: { location: to.href, "cache-control": "no-store" } });
       }
       case "/passkey-setup": {
@@ -223,6 +236,7 @@ export default {
         if (!ok) return new Response("bad signature", { status: 400 });
         const used = await call(env.ACCOUNT, user, { op: "use", id: cred.id, count: new DataView(ad.buffer).getUint32(33), session: random(32) });
         if (used.result !== "used") return new Response("refused", { status: 400 });
+        audit(req, "sign_in.succeeded", "bench-client", user, ["hwk"]);
         const page = `<!doctype html><html lang="en"><title>Allow access?</title><form method="post" action="/consent"><input type="hidden" name="tx" value="${random(16)}~${user}"><button name="decision" value="allow">Allow</button></form></html>`;
         return new Response(page, { headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store", "set-cookie": `s=${user}; Path=/; HttpOnly; Secure; SameSite=Lax` } });
       }
@@ -240,6 +254,7 @@ export default {
         if (!user || user !== txUser || form.get("decision") !== "allow") return new Response("invalid request", { status: 400 });
         const a = await call(env.ACCOUNT, user, { op: "allow", client: "bench-client", items: ["openid", "profile", "email"], grant });
         if (a.result !== "allowed") return new Response("unavailable", { status: 503 });
+        audit(req, "consent.granted", "bench-client", user);
         const code = random(32);
         const claims = { sub: user, aud: "bench-client", scope: "openid profile email", nonce: "n" };
         const r = await call(env.GRANT, grant, { op: "issue", id: grant, grant: claims, code });
@@ -248,6 +263,7 @@ export default {
         to.searchParams.set("code", `${grant}.${code}`);
         to.searchParams.set("state", "s");
         to.searchParams.set("iss", url.origin);
+        audit(req, "code.issued", "bench-client", user);
         return new Response(null, { status: 303, headers: { location: to.href, "cache-control": "no-store" } });
       }
       case "/token": {
@@ -262,6 +278,7 @@ export default {
         const claims = { sub: user, aud: "bench-client", scope: "openid profile email", nonce: "n", email: `${user}@example.com`, email_verified: true, name: "Bench User" };
         const r = await call(env.GRANT, `home:${user}`, { op: "redeem", id: grantId, grant: claims, access_hash: access.slice(0, 43) });
         if (r.result !== "granted") return json(400, { error: "invalid_grant" });
+        audit(req, "code.redeemed", es ? "bench-es256" : "bench-client", user);
         const now = Math.floor(Date.now() / 1000);
         const head = b64u(enc.encode(JSON.stringify({ alg: es ? "ES256" : "RS256", typ: "JWT", kid: "k" })));
         const body = b64u(enc.encode(JSON.stringify({ iss: url.origin, iat: now, exp: now + 3600, auth_time: 1, at_hash: access.slice(0, 22), ...r.grant })));

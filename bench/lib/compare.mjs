@@ -4,6 +4,7 @@ import { COMPARE, OUT, log, n, sleep } from "./common.mjs";
 import { cpuMs, expect } from "./measure.mjs";
 import { batch } from "./servers.mjs";
 import { USERS, flowSteps, userFor } from "./flows.mjs";
+import { Authenticator, passkeyLogin, registerPasskey } from "./passkeys.mjs";
 
 export async function compare(pair, secret) {
   const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
@@ -33,7 +34,7 @@ export async function compare(pair, secret) {
     return codes;
   };
   const ops = {
-    ...Object.fromEntries(["noop", "do-read", "do-write-existing", "do-write", "rs256"].map((p) => [p, {
+    ...Object.fromEntries(["noop", "do-read", "do-write-existing", "do-write", "rs256", "audit"].map((p) => [p, {
       count: n(1000), op: (x) => async () => expect(await x.server.req("GET", `/__bench/${p}`), 200, p),
     }])),
     resume: { count: n(300), op: (x) => async (i) => x.steps.resume(i, sessionOf(x, i)) },
@@ -110,6 +111,23 @@ export async function compare(pair, secret) {
         return forms;
       },
       op: (x, forms) => async (i) => x.steps.consent(forms[i]),
+    },
+    // The passkey sign-in POST, on sign-in pages made just before (a passkey per bench user,
+    // registered once). Named alone: each sign-in starts a session, and an account keeps 32.
+    // An account answers 64 challenges within five minutes: keep rounds × count under 1000.
+    passkey: {
+      extra: true,
+      count: n(100),
+      prepare: async (x, count) => {
+        if (!x.auths) {
+          x.auths = USERS.map(() => new Authenticator("http://127.0.0.1:8787"));
+          for (const [u, a] of x.auths.entries()) await registerPasskey(x.server.req, sessionOf(x, u), a);
+        }
+        const pages = [];
+        for (let i = 0; i < count; i++) pages.push(await x.steps.authorize(i));
+        return pages;
+      },
+      op: (x, pages) => async (i) => passkeyLogin(x.server.req, pages[i], x.auths[i % x.auths.length]),
     },
   };
   // Rounds of each operation back to back, A and B alternating (order swapped every round),

@@ -33,8 +33,10 @@ export function report(R) {
     es: ["ES256", P("es256")],
     pb: ["PBKDF2 100k", P("pbkdf2-100k")],
     pb40: ["PBKDF2 40k", P("pbkdf2-40k")],
+    au: ["audit line", passes.every((pass) => pass.audit) ? P("audit") : NaN],
   };
-  // What each operation inherently needs. Records read on most requests come from the
+  // What each operation inherently needs. Audit lines: one per event the request writes
+  // (docs/events.md; a sign-in, a consent given, a code issued, a code redeemed). Records read on most requests come from the
   // isolate's memory after their first read (store/cache.rs, 60 s): client records, user
   // records read by username, and a client's clean throttle check (token endpoint).
   const needs = {
@@ -45,32 +47,33 @@ export function report(R) {
     // Release after it (4 writes to existing objects, in two parallel pairs); the session
     // starts in the user's account object; Reserve creates the grant. The user is read by
     // login name, always from KV.
-    login: { kv: 1, dox: 5, pb: 1, dow: 1 },
-    login40k: { kv: 1, dox: 5, pb40: 1, dow: 1 },
+    login: { kv: 1, dox: 5, pb: 1, dow: 1, au: 1 },
+    login40k: { kv: 1, dox: 5, pb40: 1, dow: 1, au: 1 },
     // The passkey read in the account object, then one write there: the challenge answered,
     // the counter moved on and the session started (no grant reserved); the ES256 signature
     // check has no probe of its own (a verification costs about what a signature does).
-    passkeyLogin: { dor: 1, dox: 1, es: 1 },
+    passkeyLogin: { dor: 1, dox: 1, es: 1, au: 1 },
     // Remember the consent in the account object, then issue the code in the grant object.
-    consent: { dox: 2 },
-    consentAfterLogin: { dox: 2 },
+    consent: { dox: 2, au: 2 },
+    consentAfterLogin: { dox: 2, au: 2 },
     // Redeem the code (from the consent page) in its grant object (read + write, one round
     // trip); sign the ID token.
-    token: { dox: 1, rs: 1 },
+    token: { dox: 1, rs: 1, au: 1 },
     // Check the access token in the grant object (read only).
     userinfo: { dor: 1 },
-    flow: { kv: 1, dox: 8, pb: 1, dow: 1, rs: 1, dor: 1 },
+    flow: { kv: 1, dox: 8, pb: 1, dow: 1, rs: 1, dor: 1, au: 4 },
     // One account-object call checks the session and consent (read only: the grant is not
     // recorded there, and the client is on the session already); the code carries the grant,
     // sealed (protocol/sealed_code.rs): no grant object yet.
-    resume: { dor: 1 },
+    resume: { dor: 1, au: 1 },
     // ... and its redemption stores the grant in the user's home object for this client, which
     // exists from earlier sign-ins (model::grant::homed_grant_id): a write to an existing object.
-    returning: { dox: 1, rs: 1, dor: 2 },
-    tokenSealed: { dox: 1, rs: 1 },
-    tokenEs: { dox: 1, es: 1 },
-    returningEs: { dox: 1, es: 1, dor: 2 },
+    returning: { dox: 1, rs: 1, dor: 2, au: 2 },
+    tokenSealed: { dox: 1, rs: 1, au: 1 },
+    tokenEs: { dox: 1, es: 1, au: 1 },
+    returningEs: { dox: 1, es: 1, dor: 2, au: 2 },
   };
+  if (Number.isNaN(prims.au[1])) for (const k of Object.keys(needs)) delete needs[k].au;
   const cached = {
     authorize: "client record",
     token: "client record, clean throttle check",
@@ -157,9 +160,10 @@ export function report(R) {
   if (R.floor) {
     const F = R.floor;
     md += `## The floor: the same requests in plain JavaScript\n\n`;
-    md += `[bench/floor/index.js](floor/index.js) does the least each request of the returning-user flow, and the consent POST, needs on this runtime — parse it, its Durable Object calls by RPC (a read for authorization and userinfo, a read and a write for token; for the consent POST two in sequence, each a read and a write: the account remembers the consent and the grant under it, then the grant object reserved beforehand stores the code), one RS256 signature at the token endpoint (ES256 for the client registered for it), build the response — with nothing of a provider's own work (no records, PKCE, sealing or hashing). Its authorization request reads the user's account object and writes nothing, as edge-oidc's does for a client already noted on the session. Net here = its CPU per operation − its own empty request's (${f3(F.noop.cpuPerOp)} ms) × requests. Concurrency 1, measured in this run after the endpoints above.\n\n`;
+    md += `[bench/floor/index.js](floor/index.js) does the least each request of the returning-user flow, and the consent POST, needs on this runtime — parse it, its Durable Object calls by RPC (a read for authorization and userinfo, a read and a write for token; for the consent POST two in sequence, each a read and a write: the account remembers the consent and the grant under it, then the grant object reserved beforehand stores the code), one RS256 signature at the token endpoint (ES256 for the client registered for it), the audit lines edge-oidc writes for the request (one \`console.log\` per event: a code issued, a consent given, a code redeemed), build the response — with nothing of a provider's own work (no records, PKCE, sealing or hashing). Its authorization request reads the user's account object and writes nothing, as edge-oidc's does for a client already noted on the session. Net here = its CPU per operation − its own empty request's (${f3(F.noop.cpuPerOp)} ms) × requests. Concurrency 1, measured in this run after the endpoints above.\n\n`;
     md += `| operation | floor, net CPU ms | edge-oidc, net CPU ms | edge-oidc − floor |\n|---|---|---|---|\n`;
-    for (const [k, t] of [["rs256", "primitive: one RS256 signature (edge-oidc: its probe's own cost)"], ["do-write-existing", "primitive: one write to an existing object (same)"]]) {
+    for (const [k, t] of [["rs256", "primitive: one RS256 signature (edge-oidc: its probe's own cost)"], ["do-write-existing", "primitive: one write to an existing object (same)"], ["audit", "primitive: one audit line (same)"]]) {
+      if (!F[k]) continue;
       md += `| ${t} | ${f3(fnet(F[k]))} | ${f3(P(k))} | ${f3(P(k) - fnet(F[k]))} |\n`;
     }
     for (const [k, t] of [["resume", "authorization GET with a live session"], ["tokenSealed", "token, RS256, returning user's code (both: redeemed in the user's existing home object)"], ["token", "token, RS256, the same code again (floor) / code from the consent page (edge-oidc): an existing object"], ["userinfo", "userinfo"], ["returning", "**returning-user flow**, RS256 (3 requests)"], ["tokenEs", "token, ES256, returning user's code"], ["returningEs", "**returning-user flow**, ES256 (3 requests)"], ["consent", "consent POST (two object calls in sequence)"], ["consentAfterLogin", "consent POST, forms made seconds before (edge-oidc: by its login batch; the floor: at that pace)"]]) {
@@ -222,7 +226,7 @@ export function report(R) {
   // Budget rounds (see main): each side's figures from the same round, medians over rounds.
   if (R.rounds?.length) {
     const med = median;
-    const probeOf = { dor: "do-read", dox: "do-write-existing", rs: "rs256", es: "es256" };
+    const probeOf = { dor: "do-read", dox: "do-write-existing", rs: "rs256", es: "es256", au: "audit" };
     const ownIn = (rd, k) => rd.probes[k].cpuPerOp - (rd.probes.noop.cpuPerOp + rd.probes["noop (again)"].cpuPerOp) / 2;
     const sumIn = (rd, k) => Object.entries(needs[k]).reduce((sum, [p, m]) => sum + m * ownIn(rd, probeOf[p]), 0);
     const eNet = (rd, k) => rd.edge[k].cpuPerOp - rd.noop.cpuPerOp * rd.edge[k].requestsPerOp;

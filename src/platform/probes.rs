@@ -14,6 +14,7 @@
 //! | `/__bench/do-write-existing` | one Durable Object round trip with one storage write to an **existing** object (`Throttles` `Fail` on a fixed key with a policy that never locks; its alarm is set on whole minutes, so nearly every call is one write) |
 //! | `/__bench/rs256` | one RS256 signature with the isolate's signing key (`WebCrypto::sign`) |
 //! | `/__bench/es256` | one ES256 signature through WebCrypto (P-256 key generated once per isolate) |
+//! | `/__bench/audit` | one audit event's line (`consent.granted`), built and written as the endpoints write theirs |
 //! | `/__bench/pbkdf2?i=N` | one PBKDF2-HMAC-SHA256 derivation, N iterations (default 100,000) |
 //! | `/__bench/userinfo-steps` | not a primitive: the pieces of a userinfo request, chosen by `?with=` ([`userinfo_steps`]) |
 //!
@@ -53,6 +54,10 @@ pub async fn route(req: &web_sys::Request, path: &str, query: &str, env: &Env) -
         "userinfo-steps" => return Some(userinfo_steps(req, env, &params).await),
         "rs256" => rs256(env).await,
         "es256" => es256().await,
+        "audit" => {
+            audit_line(env);
+            Ok(())
+        }
         "pbkdf2" => pbkdf2(env, query("i").and_then(|i| i.parse().ok()).unwrap_or(100_000)).await,
         _ => Err(format!("unknown probe '{probe}'")),
     };
@@ -217,4 +222,16 @@ async fn es256() -> Result<(), String> {
     let promise = subtle.sign_with_object_and_u8_array(&alg, &key, b"header.payload").map_err(|e| js_err("sign", e))?;
     let sig = JsFuture::from(promise).await.map_err(|e| js_err("sign", e))?;
     (Uint8Array::new(&sig).length() == 64).then_some(()).ok_or_else(|| "unexpected signature length".into())
+}
+
+/// One audit event line, as a consent POST writes it (`consent.granted`: client, subject,
+/// address, agent), through the endpoints' own path (super::audit_event).
+fn audit_line(env: &Env) {
+    let headers = [("cf-connecting-ip", "203.0.113.7"), ("user-agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/140.0")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let req = crate::http::Request { headers, ..Default::default() };
+    let e = crate::audit::Event::new(crate::audit::Kind::ConsentGranted).client("bench-client").subject("user-0001");
+    super::audit_event(env, e, &req, false);
 }

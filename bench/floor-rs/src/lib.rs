@@ -7,7 +7,8 @@
 //!
 //!   GET  /noop                       the empty request (this worker's baseline)
 //!   GET  /authorize?state=…          cookie `s=<user>`: the user's account object checks the
-//!                                    session (reads, writes nothing) → 303 with a code
+//!                                    session (reads, writes nothing) → 303 with a code,
+//!                                    and the audit line of the code issued
 //!   GET  /userinfo                   Bearer `<user>~<grant>.<secret>`: the grant read in the
 //!                                    user's home → JSON claims
 //!   POST /seed?user=…&grant=…        (set-up) stores a redeemed grant as the floor's token does
@@ -178,6 +179,7 @@ pub async fn main(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_
                 param(query, "state").unwrap_or(""),
                 origin
             );
+            audit(&req, "code.issued", user);
             respond(303, &[("location", &to), ("cache-control", "no-store")], b"")
         }
         "/userinfo" => {
@@ -221,6 +223,27 @@ pub async fn main(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_
         }
         _ => text(404, "not found"),
     }
+}
+
+/// An audit event's line on the console, as the JavaScript floor writes it (the fields of
+/// edge-oidc's line for the event, docs/events.md).
+fn audit(req: &web_sys::Request, event: &str, subject: &str) {
+    #[derive(Serialize)]
+    struct Line<'a> {
+        time: String,
+        event: &'a str,
+        outcome: &'a str,
+        client_id: &'a str,
+        subject: &'a str,
+        ip: Option<String>,
+    }
+    let ip = req.headers().get("cf-connecting-ip").ok().flatten().map(|ip| match ip.rsplit_once('.') {
+        Some((net, _)) => format!("{net}.0"),
+        None => ip,
+    });
+    let time = String::from(js_sys::Date::new_0().to_iso_string()).get(..19).unwrap_or_default().to_string() + "Z";
+    let line = Line { time, event, outcome: "success", client_id: "bench-client", subject, ip };
+    worker::console_log!("{}", serde_json::to_string(&line).unwrap_or_default());
 }
 
 /// The floor's two object classes in one (entry.js exports it as `Grant` and `Account`):

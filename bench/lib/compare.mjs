@@ -3,12 +3,12 @@
 import { COMPARE, OUT, log, n, sleep } from "./common.mjs";
 import { cpuMs, expect } from "./measure.mjs";
 import { batch } from "./servers.mjs";
-import { USERS, flowSteps, userFor } from "./flows.mjs";
+import { ES_CLIENT_ID, USERS, flowSteps, userFor } from "./flows.mjs";
 import { Authenticator, passkeyLogin, registerPasskey } from "./passkeys.mjs";
 
-export async function compare(pair, secret) {
+export async function compare(pair, secret, esSecret) {
   const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
-  const all = pair.map((server) => ({ server, steps: flowSteps(server.req, secret) }));
+  const all = pair.map((server) => ({ server, steps: flowSteps(server.req, secret), es: flowSteps(server.req, esSecret, ES_CLIENT_ID) }));
   for (const { server, steps } of all) {
     for (let i = 0; i < n(100); i++) {
       const at = await steps.token(await steps.consent(await steps.login(await steps.authorize(i), userFor(i))));
@@ -24,7 +24,10 @@ export async function compare(pair, secret) {
       await steps.consent(s);
       sessions.push(s.session);
     }
-    Object.assign(all.find((x) => x.server === server), { sessions });
+    const x = all.find((x) => x.server === server);
+    // The client registered for ES256 allowed too, on the same sessions.
+    for (const [u, session] of sessions.entries()) await x.es.consent(await x.es.consentPage(u, session));
+    Object.assign(x, { sessions });
   }
   const sessionOf = (x, i) => x.sessions[Math.abs(i) % x.sessions.length];
   // `count` returning users' codes, made unmeasured.
@@ -98,6 +101,23 @@ export async function compare(pair, secret) {
     returning: {
       count: n(300),
       op: (x) => async (i) => x.steps.userinfo(await x.steps.token(await x.steps.resume(i, sessionOf(x, i)))),
+    },
+    // The returning-user flow's requests for the client registered for ES256.
+    resumeEs: { extra: true, count: n(300), op: (x) => async (i) => x.es.resume(i, sessionOf(x, i)) },
+    tokenEs: {
+      extra: true,
+      count: n(300),
+      prepare: async (x, count) => {
+        const codes = [];
+        for (let i = 0; i < count; i++) codes.push(await x.es.resume(i, sessionOf(x, i)));
+        return codes;
+      },
+      op: (x, codes) => async (i) => x.es.token(codes[i]),
+    },
+    returningEs: {
+      extra: true,
+      count: n(300),
+      op: (x) => async (i) => x.es.userinfo(await x.es.token(await x.es.resume(i, sessionOf(x, i)))),
     },
     // The consent POST, on consent-page forms of signed-in users (prompt=consent) made just
     // before, in sessions made just before (with in-memory storage, idle objects lose theirs).

@@ -31,9 +31,10 @@ export async function compare(pair, secret, esSecret) {
   }
   const sessionOf = (x, i) => x.sessions[Math.abs(i) % x.sessions.length];
   // `count` returning users' codes, made unmeasured.
-  const codesFor = async (x, count) => {
+  // (`steps`: the client's; the ES256 client's with x.es.)
+  const codesFor = async (x, count, steps = x.steps) => {
     const codes = [];
-    for (let i = 0; i < count; i++) codes.push(await x.steps.resume(i, sessionOf(x, i)));
+    for (let i = 0; i < count; i++) codes.push(await steps.resume(i, sessionOf(x, i)));
     return codes;
   };
   const ops = {
@@ -107,11 +108,7 @@ export async function compare(pair, secret, esSecret) {
     tokenEs: {
       extra: true,
       count: n(300),
-      prepare: async (x, count) => {
-        const codes = [];
-        for (let i = 0; i < count; i++) codes.push(await x.es.resume(i, sessionOf(x, i)));
-        return codes;
-      },
+      prepare: (x, count) => codesFor(x, count, x.es),
       op: (x, codes) => async (i) => x.es.token(codes[i]),
     },
     returningEs: {
